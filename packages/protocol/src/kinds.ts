@@ -1,0 +1,30 @@
+/**
+ * Frame kinds of the Myko WebSocket protocol (WIRE.md 1.2). Every frame is
+ * `{event: KIND, data}`; these constants are the only place the strings live.
+ */
+export const Kind = {
+  Event: 'ws:m:event',
+  EventBatch: 'ws:m:event-batch',
+  Query: 'ws:m:query',
+  QueryResponse: 'ws:m:query-response',
+  QueryWindow: 'ws:m:query-window',
+  QueryCancel: 'ws:m:query-cancel',
+  QueryError: 'ws:m:query-error',
+  Report: 'ws:m:report',
+  ReportResponse: 'ws:m:report-response',
+  ReportCancel: 'ws:m:report-cancel',
+  ReportError: 'ws:m:report-error',
+  Command: 'ws:m:command',
+  CommandResponse: 'ws:m:command-response',
+  CommandError: 'ws:m:command-error',
+  Ping: 'ws:m:ping',
+  /** Server → client: a request could not be processed (not in the seeds; see docs/ERRORS.md). */
+  Error: 'ws:m:error',
+} as const;
+
+export type Kind = (typeof Kind)[keyof typeof Kind];
+
+/** Commands the server sends on connect (WIRE.md 1.4). */
+export const SetClientIdCommand = 'SetClientId';
+/** The same, under the name 2023 executors listen for. */
+export const LegacySetClientIdCommand = 'client:setId';

@@ -1,0 +1,17 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+/** MItem: the smallest unit; `id` opaque, `hash` optional on the way in (WIRE.md 1.5). */
+export const MItemSchema = Type.Object(
+  {
+    id: Type.String({ minLength: 1 }),
+    hash: Type.Optional(Type.String()),
+  },
+  { additionalProperties: true },
+);
+export type MItem = Static<typeof MItemSchema> & Record<string, unknown>;
+
+/** MWrappedItem: an item with its type name. */
+export interface MWrappedItem<T extends MItem = MItem> {
+  itemType: string;
+  item: T;
+}

@@ -1,0 +1,76 @@
+import equal from 'fast-deep-equal';
+import { builtinQueryIds, itemTypeOfCountReport, type MItem } from '@myko/protocol';
+import { definePlugin, type QueryDef, type QueryFilter, type ReportDef } from './core/registry.js';
+
+/** Request fields that are plumbing, not filter params. */
+const reserved = new Set(['tx', 'createdAt', 'clientId', 'userToken']);
+
+/** `GetXsByQuery` and the unknown-id fallback: every param must equal the item's field. */
+export function equalityFilter(params: Record<string, unknown>): QueryFilter {
+  const eq = Object.entries(params).filter(([k]) => !reserved.has(k));
+  return {
+    eq,
+    match: (item: MItem) => {
+      for (const [field, value] of eq) {
+        const v = item[field];
+        if (v !== value && (typeof value !== 'object' || value === null || !equal(v, value))) return false;
+      }
+      return true;
+    },
+  };
+}
+
+const all: QueryFilter = { match: () => true };
+
+const byIds = (params: Record<string, unknown>): QueryFilter => {
+  const ids = params.ids;
+  if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string'))
+    throw new Error('params.ids must be an array of strings');
+  const set = new Set(ids as string[]);
+  return { ids: [...set], match: (item) => set.has(item.id) };
+};
+
+/**
+ * WIRE.md 1.3: `GetAllXs`, `GetXsByIds`, `GetXsByQuery` for any item type X,
+ * and any other query id falls back to an equality filter on X.
+ */
+export function builtinQueryResolver(queryId: string, itemType: string): QueryDef {
+  const names = builtinQueryIds(itemType);
+  if (queryId === names.all) return { id: queryId, compile: () => all };
+  if (queryId === names.byIds) return { id: queryId, compile: byIds };
+  return { id: queryId, compile: equalityFilter };
+}
+
+/** `GetXsCount` for any X (and `CountItems {itemType}`): a live count. */
+export function countReportResolver(reportId: string): ReportDef | undefined {
+  const itemType = itemTypeOfCountReport(reportId);
+  if (!itemType) return undefined;
+  return { id: reportId, dependsOn: () => [itemType], compute: (_p, state) => state.count(itemType) };
+}
+
+const countItems: ReportDef<{ itemType?: unknown }, number> = {
+  id: 'CountItems',
+  dependsOn: (p) => {
+    if (typeof p.itemType !== 'string' || p.itemType === '') throw new Error('params.itemType must be a non-empty string');
+    return [p.itemType];
+  },
+  compute: (p, state) => state.count(p.itemType as string),
+};
+
+/** The Client item of WIRE.md 1.4: one per live connection, persisted so cluster members see it. */
+export const clientItemType = {
+  name: 'Client',
+  schema: {
+    type: 'object',
+    required: ['id', 'serverId'],
+    properties: { id: { type: 'string' }, serverId: { type: 'string' }, address: { type: 'string' }, connectedAt: { type: 'string' } },
+  },
+};
+
+export const builtinPlugin = definePlugin({
+  name: 'myko-builtins',
+  itemTypes: [clientItemType],
+  queryResolvers: [builtinQueryResolver],
+  reports: [countItems as ReportDef<any, any>],
+  reportResolvers: [countReportResolver],
+});

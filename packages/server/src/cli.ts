@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { MykoServer } from './server.js';
+import { ConfigError, defaultConfig, envNames, type ServerConfig } from './config.js';
+
+const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+const help = `myko ${version}: a real-time, event-sourced state server
+
+Usage:
+  myko serve [options]     serve ws://HOST:PORT/myko on the embedded store
+  myko --help | --version
+
+Options (each also read from the environment variable shown; flags win):
+  --port N                 MYKO_PORT          (default ${defaultConfig.port})
+  --host H                 MYKO_HOST          (default ${defaultConfig.host})
+  --data-dir D             MYKO_DATA_DIR      (default ${defaultConfig.dataDir})
+  --log-level L            MYKO_LOG_LEVEL     fatal|error|warn|info|debug|trace|silent (default ${defaultConfig.logLevel})
+  --max-frame-bytes N      MYKO_MAX_FRAME_BYTES  larger frames get MYKO_FRAME_TOO_LARGE (default ${defaultConfig.maxFrameBytes})
+  --sqlite-sync S          MYKO_SQLITE_SYNC   full (survives power loss) | normal (survives kill -9) (default ${defaultConfig.sqliteSync})
+
+Endpoints: ws://HOST:PORT/myko (add ?dialect=seed|current to fix the dialect), http://HOST:PORT/health
+`;
+
+const flagToKey: Record<string, keyof ServerConfig> = {
+  port: 'port',
+  host: 'host',
+  'data-dir': 'dataDir',
+  'log-level': 'logLevel',
+  'max-frame-bytes': 'maxFrameBytes',
+  'sqlite-sync': 'sqliteSync',
+};
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+        ...Object.fromEntries(Object.keys(flagToKey).map((f) => [f, { type: 'string' as const }])),
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`myko: ${(err as Error).message}\n\n${help}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return void process.stdout.write(help), 0;
+  if (values.version) return void process.stdout.write(version + '\n'), 0;
+  const cmd = positionals[0] ?? 'serve';
+  if (cmd !== 'serve') {
+    process.stderr.write(`myko: unknown command ${cmd}\n\n${help}`);
+    return 2;
+  }
+  const explicit: Partial<Record<keyof ServerConfig, string>> = {};
+  for (const [flag, key] of Object.entries(flagToKey)) {
+    const v = (values as Record<string, unknown>)[flag];
+    if (typeof v === 'string') explicit[key] = v;
+  }
+  let server: MykoServer;
+  try {
+    server = await MykoServer.start({ config: explicit, env: process.env });
+  } catch (err) {
+    if (err instanceof ConfigError) process.stderr.write(`myko: ${err.message}\n`);
+    else process.stderr.write(`myko: cannot start: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const shutdown = (signal: string) => {
+    server.log.info({ signal }, 'shutting down');
+    server.stop().then(
+      () => process.exit(0),
+      (err) => {
+        server.log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  return -1; // keep running
+}
+
+void Object.keys(envNames);
+main(process.argv.slice(2)).then((code) => {
+  if (code >= 0) process.exitCode = code;
+});

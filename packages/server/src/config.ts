@@ -1,0 +1,109 @@
+/**
+ * Every limit and default of the server, in one object. Environment variables
+ * and CLI flags share names (`MYKO_PORT` ↔ `--port`); flags win. Contradictory
+ * settings are rejected at start, never discovered under load.
+ */
+export interface ServerConfig {
+  /** TCP port; 0 picks a free one (tests). */
+  port: number;
+  host: string;
+  /** Directory of the embedded SQLite store. */
+  dataDir: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Frames above this many bytes are refused with MYKO_FRAME_TOO_LARGE; the connection stays up. */
+  maxFrameBytes: number;
+  /**
+   * Frames above this are not even buffered: the socket is closed with 1009.
+   * It bounds the memory one frame can take before we can refuse it.
+   */
+  hardMaxFrameBytes: number;
+  /** SQLite `synchronous`: `full` survives power loss, `normal` survives a process crash (kill -9). */
+  sqliteSync: 'full' | 'normal';
+  /** Most events written in one transaction (group commit). */
+  maxBatchEvents: number;
+  /** Write a checkpoint of current state after this many changes... */
+  checkpointEvery: number;
+  /** ...or this long after the first unsaved change. */
+  checkpointIntervalMs: number;
+  /** Outgoing bytes queued on a socket above which diffs are held back and coalesced. */
+  sendHighWaterBytes: number;
+  /** Outgoing bytes queued above which the connection is closed (MYKO_SLOW_CONSUMER). */
+  sendMaxBufferedBytes: number;
+  /** A connection held back (above the high-water mark) this long is closed (MYKO_SLOW_CONSUMER). */
+  slowConsumerTimeoutMs: number;
+  /** Default timeout of a command the server sends to a client. */
+  clientCommandTimeoutMs: number;
+}
+
+export const defaultConfig: Readonly<ServerConfig> = Object.freeze({
+  port: 5155,
+  host: '0.0.0.0',
+  dataDir: './data',
+  logLevel: 'info',
+  maxFrameBytes: 1024 * 1024,
+  hardMaxFrameBytes: 16 * 1024 * 1024,
+  sqliteSync: 'full',
+  maxBatchEvents: 10_000,
+  checkpointEvery: 10_000,
+  checkpointIntervalMs: 5_000,
+  sendHighWaterBytes: 1024 * 1024,
+  sendMaxBufferedBytes: 32 * 1024 * 1024,
+  slowConsumerTimeoutMs: 30_000,
+  clientCommandTimeoutMs: 10_000,
+});
+
+/** Environment variable → config key (flags use the kebab-case key: `--max-frame-bytes`). */
+export const envNames: Record<string, keyof ServerConfig> = {
+  MYKO_PORT: 'port',
+  MYKO_HOST: 'host',
+  MYKO_DATA_DIR: 'dataDir',
+  MYKO_LOG_LEVEL: 'logLevel',
+  MYKO_MAX_FRAME_BYTES: 'maxFrameBytes',
+  MYKO_HARD_MAX_FRAME_BYTES: 'hardMaxFrameBytes',
+  MYKO_SQLITE_SYNC: 'sqliteSync',
+  MYKO_SEND_HIGH_WATER_BYTES: 'sendHighWaterBytes',
+  MYKO_SEND_MAX_BUFFERED_BYTES: 'sendMaxBufferedBytes',
+  MYKO_SLOW_CONSUMER_TIMEOUT_MS: 'slowConsumerTimeoutMs',
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const logLevels = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+/** Merge and check: defaults ← env ← explicit values (flags or code). */
+export function resolveConfig(
+  explicit: Partial<Record<keyof ServerConfig, unknown>> = {},
+  env: NodeJS.ProcessEnv = {},
+): ServerConfig {
+  const raw: Record<string, unknown> = { ...defaultConfig };
+  for (const [name, key] of Object.entries(envNames)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') raw[key] = v;
+  }
+  for (const [key, v] of Object.entries(explicit)) if (v !== undefined) raw[key] = v;
+
+  const out = { ...defaultConfig } as ServerConfig;
+  for (const key of Object.keys(defaultConfig) as (keyof ServerConfig)[]) {
+    const dflt = defaultConfig[key];
+    const v = raw[key];
+    if (typeof dflt === 'number') {
+      const n = typeof v === 'number' ? v : Number(v);
+      if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${key} must be a non-negative integer, got ${String(v)}`);
+      (out as unknown as Record<string, unknown>)[key] = n;
+    } else {
+      (out as unknown as Record<string, unknown>)[key] = String(v);
+    }
+  }
+  if (out.port > 65535) throw new ConfigError(`port must be at most 65535, got ${out.port}`);
+  if (!logLevels.has(out.logLevel)) throw new ConfigError(`logLevel must be one of ${[...logLevels].join(', ')}`);
+  if (out.sqliteSync !== 'full' && out.sqliteSync !== 'normal') throw new ConfigError(`sqliteSync must be full or normal`);
+  if (out.maxFrameBytes < 1024) throw new ConfigError('maxFrameBytes must be at least 1024');
+  if (out.hardMaxFrameBytes < out.maxFrameBytes)
+    throw new ConfigError(`hardMaxFrameBytes (${out.hardMaxFrameBytes}) must not be below maxFrameBytes (${out.maxFrameBytes})`);
+  if (out.sendMaxBufferedBytes <= out.sendHighWaterBytes)
+    throw new ConfigError('sendMaxBufferedBytes must be above sendHighWaterBytes');
+  if (out.maxBatchEvents < 1) throw new ConfigError('maxBatchEvents must be at least 1');
+  return out;
+}

@@ -1,0 +1,29 @@
+import type { ServerConfig } from './config.js';
+import type { Logger } from './logger.js';
+import type { Registry, EventInput } from './core/registry.js';
+import type { State } from './core/state.js';
+import type { Writer } from './core/writer.js';
+import type { Origin } from './core/normalize.js';
+import type { LiveQueries } from './live/live-queries.js';
+import type { LiveReports } from './live/live-reports.js';
+import type { EventStore, StoredEvent } from './store/event-store.js';
+import type { Connection } from './gateway/connection.js';
+
+/** What the endpoints and command handlers share: one object, built by MykoServer. */
+export interface ServerContext {
+  readonly config: ServerConfig;
+  readonly log: Logger;
+  readonly registry: Registry;
+  readonly state: State;
+  readonly store: EventStore;
+  readonly writer: Writer;
+  readonly queries: LiveQueries;
+  readonly reports: LiveReports;
+  readonly serverId: string;
+  /** Live connections by clientId. */
+  readonly connections: Map<string, Connection>;
+  /** True once shutdown began: connections closing then are not retired (the next boot reaps them). */
+  stopping: boolean;
+  /** Normalise, validate, commit and apply; resolves when committed. Throws EventRejected or StoreError. */
+  emit(events: readonly EventInput[], origin: Origin): Promise<StoredEvent[]>;
+}

@@ -1,0 +1,84 @@
+import type { MItem } from '@myko/protocol';
+import type { EventStore } from '../store/event-store.js';
+import type { Logger } from '../logger.js';
+import type { Change, State } from './state.js';
+import type { Writer } from './writer.js';
+
+/**
+ * Keeps boot fast as the log grows: saves the items changed since the last
+ * checkpoint (not the whole state) with the log position they reflect. Boot
+ * loads that and replays only the events after it. A checkpoint runs between
+ * two writer batches, so the state it reads is exactly the state at its
+ * position.
+ */
+export class Checkpointer {
+  private dirty = new Map<string, { itemType: string; id: string }>();
+  private timer: NodeJS.Timeout | undefined;
+  private queued = false;
+  /** Position of the last saved checkpoint. */
+  position = 0;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly state: State,
+    private readonly writer: Writer,
+    private readonly every: number,
+    private readonly intervalMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  onChanges(changes: readonly Change[]): void {
+    for (const c of changes) {
+      if (c.event.position === 0) continue; // not persisted (ephemeral type)
+      this.dirty.set(c.itemType + '\u0000' + c.id, { itemType: c.itemType, id: c.id });
+    }
+    if (this.dirty.size >= this.every) this.request();
+    else if (this.dirty.size > 0 && !this.timer)
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.request();
+      }, this.intervalMs).unref();
+  }
+
+  /** Save now (between batches), e.g. at shutdown. */
+  async flush(): Promise<void> {
+    await this.writer.idle();
+    await this.save();
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private request(): void {
+    if (this.queued) return;
+    this.queued = true;
+    this.writer.exclusive(async () => {
+      this.queued = false;
+      await this.save();
+    });
+  }
+
+  private async save(): Promise<void> {
+    const position = this.writer.position;
+    if (this.dirty.size === 0 && position === this.position) return;
+    const keys = [...this.dirty.values()];
+    this.dirty = new Map();
+    const upserts: { itemType: string; item: MItem }[] = [];
+    const deletes: { itemType: string; id: string }[] = [];
+    for (const k of keys) {
+      const item = this.state.get(k.itemType, k.id);
+      if (item) upserts.push({ itemType: k.itemType, item });
+      else deletes.push(k);
+    }
+    try {
+      await this.store.saveCheckpoint(position, upserts, deletes);
+      this.position = position;
+    } catch (err) {
+      // Keep them dirty: the next checkpoint retries. Boot replays from the last good one.
+      for (const k of keys) this.dirty.set(k.itemType + '\u0000' + k.id, k);
+      this.log.error({ err }, 'checkpoint failed');
+    }
+  }
+}

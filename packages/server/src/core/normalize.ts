@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto';
+import type { MItem } from '@myko/protocol';
+import type { NewEvent } from '../store/event-store.js';
+import type { Registry } from './registry.js';
+import { itemHash } from './hash.js';
+
+/** Where an event came from: fills what the sender left out. */
+export interface Origin {
+  serverId: string;
+  /** The sending connection; undefined for server-internal events. */
+  clientId?: string;
+}
+
+/** An event that is well-formed on the wire but not acceptable (e.g. its item type's validator says no). */
+export class EventRejected extends Error {
+  override name = 'EventRejected';
+  constructor(
+    message: string,
+    readonly index?: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface RawEvent {
+  item: MItem;
+  itemType: string;
+  changeType: 'SET' | 'DEL';
+  createdAt?: string;
+  tx?: string;
+  sourceId?: string;
+}
+
+/**
+ * Validate against the item type and fill defaults:
+ * - `hash` computed when absent (WIRE.md 1.5), kept when given;
+ * - `createdAt` stamped now when absent, checked when given;
+ * - `tx` a fresh uuid when absent; `sourceId` this server when absent;
+ * - an owned type's owner field set to the sender's clientId when absent
+ *   (current-dialect clients never learn their id; WIRE.md 1.1).
+ * Throws EventRejected; never mutates the input.
+ */
+export function normalizeEvent(raw: RawEvent, origin: Origin, registry: Registry, index?: number): NewEvent {
+  const where = index === undefined ? 'event' : `events[${index}]`;
+  let createdAt = raw.createdAt;
+  if (createdAt === undefined) createdAt = new Date().toISOString();
+  else if (Number.isNaN(Date.parse(createdAt)))
+    throw new EventRejected(`${where}.createdAt must be an ISO 8601 date-time, got ${JSON.stringify(createdAt)}`, index);
+
+  let item = raw.item;
+  const type = registry.itemType(raw.itemType);
+  if (raw.changeType === 'SET') {
+    const ownerField = type?.def.owner?.field;
+    if (ownerField && origin.clientId && (item[ownerField] === undefined || item[ownerField] === null || item[ownerField] === ''))
+      item = { ...item, [ownerField]: origin.clientId };
+    if (type) {
+      const problem = type.check(item);
+      if (problem) throw new EventRejected(`${where} (${raw.itemType} ${item.id}): ${problem}`, index);
+    }
+    if (typeof item.hash !== 'string' || item.hash === '') item = { ...item, hash: itemHash(item) };
+  }
+
+  const out: NewEvent = {
+    itemType: raw.itemType,
+    changeType: raw.changeType,
+    item,
+    createdAt,
+    tx: raw.tx || randomUUID(),
+    sourceId: raw.sourceId || origin.serverId,
+  };
+  if (origin.clientId !== undefined) out.clientId = origin.clientId;
+  return out;
+}

@@ -1,0 +1,193 @@
+import type { MItem } from '@myko/protocol';
+import type { Logger } from '../logger.js';
+import type { StateReader } from './state.js';
+import { ajv, describeAjvErrors, type ValidateFunction } from '../wire/ajv.js';
+
+/**
+ * The application API: item types, queries, reports and commands, each
+ * declared in one place and gathered into plugins. The built-ins use this
+ * same API (builtins.ts).
+ */
+
+export interface ItemTypeDef<T extends MItem = MItem> {
+  name: string;
+  /** JSON Schema every SET item must satisfy (ajv). Extra fields are kept unless the schema forbids them. */
+  schema?: object;
+  /** A further check; return a message naming the field, or undefined when the item is fine. */
+  validate?: (item: T) => string | undefined;
+  /** false: kept in memory and broadcast but never written to the log (e.g. Pulse). Default true. */
+  persist?: boolean;
+  /**
+   * Items that belong to a client connection: `field` holds its clientId. When
+   * that client disconnects, its items are deleted, or replaced by what
+   * `onDisconnect` returns (undefined = leave as is).
+   */
+  owner?: { field: string; onDisconnect: 'delete' | ((item: T, state: StateReader) => T | undefined) };
+}
+
+/** A compiled query: a predicate, plus index hints so a change reaches only queries it can affect. */
+export interface QueryFilter {
+  match(item: MItem): boolean;
+  /** Field equalities every match satisfies: used as index keys. */
+  eq?: ReadonlyArray<readonly [field: string, value: unknown]>;
+  /** The only ids that can match. */
+  ids?: readonly string[];
+}
+
+export interface QueryDef<P extends Record<string, unknown> = Record<string, unknown>> {
+  id: string;
+  /** The item type it returns; omitted = the request's `queryItemType`. */
+  itemType?: string;
+  /** Params → filter. Throw to answer `ws:m:query-error` with the message. */
+  compile(params: P, itemType: string): QueryFilter;
+}
+
+/** Resolves query ids by pattern (e.g. `GetAllXs` for any X). */
+export type QueryResolver = (queryId: string, itemType: string) => QueryDef | undefined;
+
+export interface ReportDef<P extends Record<string, unknown> = Record<string, unknown>, R = unknown> {
+  id: string;
+  /** Item types whose changes can alter the value; the report is recomputed only then. */
+  dependsOn(params: P): readonly string[];
+  /** Throw to answer `ws:m:report-error`. */
+  compute(params: P, state: StateReader): R;
+}
+
+export type ReportResolver = (reportId: string) => ReportDef | undefined;
+
+/** An event a handler emits: as on the wire, `createdAt`/`tx` optional. */
+export interface EventInput {
+  itemType: string;
+  changeType: 'SET' | 'DEL';
+  item: MItem;
+  createdAt?: string;
+  tx?: string;
+}
+
+export interface CommandContext {
+  readonly state: StateReader;
+  /** The connection that sent the command (undefined for server-internal calls). */
+  readonly clientId: string | undefined;
+  readonly serverId: string;
+  readonly log: Logger;
+  /** Validate, persist and apply; resolves once committed (and broadcast). */
+  emit(events: EventInput | readonly EventInput[]): Promise<void>;
+  /** Send a command to a connected client and await its response. */
+  sendToClient(clientId: string, commandId: string, params: Record<string, unknown>, opts?: { timeoutMs?: number }): Promise<unknown>;
+}
+
+export interface CommandDef<P extends Record<string, unknown> = Record<string, unknown>, R = unknown> {
+  id: string;
+  /** JSON Schema of the command's params (the `command` object less `tx`). */
+  schema?: object;
+  handler(params: P, ctx: CommandContext): R | Promise<R>;
+}
+
+export interface MykoPlugin {
+  name: string;
+  itemTypes?: ItemTypeDef<any>[];
+  queries?: QueryDef<any>[];
+  queryResolvers?: QueryResolver[];
+  reports?: ReportDef<any, any>[];
+  reportResolvers?: ReportResolver[];
+  commands?: CommandDef<any, any>[];
+}
+
+/** Identity helpers that carry the types through. */
+export const defineItemType = <T extends MItem>(d: ItemTypeDef<T>) => d;
+export const defineQuery = <P extends Record<string, unknown>>(d: QueryDef<P>) => d;
+export const defineReport = <P extends Record<string, unknown>, R>(d: ReportDef<P, R>) => d;
+export const defineCommand = <P extends Record<string, unknown>, R>(d: CommandDef<P, R>) => d;
+export const definePlugin = (p: MykoPlugin) => p;
+
+export interface CompiledItemType {
+  def: ItemTypeDef;
+  persist: boolean;
+  check(item: MItem): string | undefined;
+}
+
+interface CompiledCommand {
+  def: CommandDef;
+  check(params: Record<string, unknown>): string | undefined;
+}
+
+/** Holds every definition; a duplicate id is an error at start, not a silent override. */
+export class Registry {
+  private readonly itemTypes = new Map<string, CompiledItemType>();
+  private readonly queries = new Map<string, QueryDef>();
+  private readonly queryResolvers: QueryResolver[] = [];
+  private readonly reports = new Map<string, ReportDef>();
+  private readonly reportResolvers: ReportResolver[] = [];
+  private readonly commands = new Map<string, CompiledCommand>();
+
+  register(plugin: MykoPlugin): void {
+    for (const t of plugin.itemTypes ?? []) {
+      if (this.itemTypes.has(t.name)) throw new Error(`${plugin.name}: item type ${t.name} is already defined`);
+      const schemaCheck: ValidateFunction | undefined = t.schema ? ajv.compile(t.schema) : undefined;
+      this.itemTypes.set(t.name, {
+        def: t,
+        persist: t.persist !== false,
+        check(item) {
+          if (schemaCheck && !schemaCheck(item)) return describeAjvErrors(schemaCheck.errors, 'item');
+          return t.validate?.(item);
+        },
+      });
+    }
+    for (const q of plugin.queries ?? []) {
+      if (this.queries.has(q.id)) throw new Error(`${plugin.name}: query ${q.id} is already defined`);
+      this.queries.set(q.id, q);
+    }
+    this.queryResolvers.push(...(plugin.queryResolvers ?? []));
+    for (const r of plugin.reports ?? []) {
+      if (this.reports.has(r.id)) throw new Error(`${plugin.name}: report ${r.id} is already defined`);
+      this.reports.set(r.id, r);
+    }
+    this.reportResolvers.push(...(plugin.reportResolvers ?? []));
+    for (const c of plugin.commands ?? []) {
+      if (this.commands.has(c.id)) throw new Error(`${plugin.name}: command ${c.id} is already defined`);
+      const schemaCheck = c.schema ? ajv.compile(c.schema) : undefined;
+      this.commands.set(c.id, {
+        def: c,
+        check: (params) =>
+          schemaCheck && !schemaCheck(params) ? describeAjvErrors(schemaCheck.errors, 'command') : undefined,
+      });
+    }
+  }
+
+  itemType(name: string): CompiledItemType | undefined {
+    return this.itemTypes.get(name);
+  }
+
+  ownedItemTypes(): CompiledItemType[] {
+    return [...this.itemTypes.values()].filter((t) => t.def.owner);
+  }
+
+  isPersistent(itemType: string): boolean {
+    return this.itemTypes.get(itemType)?.persist ?? true;
+  }
+
+  /** Registered id first, then resolvers in registration order (built-ins last). */
+  query(queryId: string, itemType: string): QueryDef | undefined {
+    const q = this.queries.get(queryId);
+    if (q) return q;
+    for (const r of this.queryResolvers) {
+      const found = r(queryId, itemType);
+      if (found) return found;
+    }
+    return undefined;
+  }
+
+  report(reportId: string): ReportDef | undefined {
+    const r = this.reports.get(reportId);
+    if (r) return r;
+    for (const resolve of this.reportResolvers) {
+      const found = resolve(reportId);
+      if (found) return found;
+    }
+    return undefined;
+  }
+
+  command(commandId: string): CompiledCommand | undefined {
+    return this.commands.get(commandId);
+  }
+}

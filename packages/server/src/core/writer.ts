@@ -1,0 +1,137 @@
+import type { EventStore, NewEvent, StoredEvent } from '../store/event-store.js';
+import type { Registry } from './registry.js';
+import type { Change, State } from './state.js';
+
+export interface CommitListener {
+  /** Called once per committed batch, in log order, after state has been reduced. */
+  (changes: Change[]): void;
+}
+
+interface Submission {
+  events: readonly NewEvent[];
+  resolve: (stored: StoredEvent[]) => void;
+  reject: (err: Error) => void;
+}
+
+/**
+ * The one ordered writer of the process.
+ *
+ *   submit() → queue → [setImmediate] → append batch (one transaction)
+ *            → reduce into state → listeners (live queries, lifecycle) → resolve
+ *
+ * Guarantees:
+ * - Committed before applied: state and subscribers never see an event the
+ *   store has not made durable. A failed append rejects every submission of
+ *   its batch and changes nothing.
+ * - Group commit: everything submitted in one turn of the event loop, and
+ *   whatever arrives while a commit is in flight, goes into the next
+ *   transaction (up to `maxBatchEvents`). When idle, a submission is flushed
+ *   at the end of the current I/O phase: no timer, no added wait.
+ * - A submission is never split: a client's event batch is atomic.
+ * - Events of non-persistent types (e.g. Pulse) skip the store but keep their
+ *   place in the order.
+ */
+export class Writer {
+  private queue: Submission[] = [];
+  private scheduled = false;
+  private flushing = false;
+  private readonly between: (() => void | Promise<void>)[] = [];
+  private readonly idleWaiters: (() => void)[] = [];
+  readonly listeners: CommitListener[] = [];
+  /** Position of the last persisted event. */
+  position = 0;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly state: State,
+    private readonly registry: Registry,
+    private readonly maxBatchEvents: number,
+  ) {}
+
+  submit(events: readonly NewEvent[]): Promise<StoredEvent[]> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ events, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Run `task` between two batches (never while a commit is in flight): checkpoints use it. */
+  exclusive(task: () => void | Promise<void>): void {
+    this.between.push(task);
+    this.schedule();
+  }
+
+  /** Resolves once everything submitted so far is committed or rejected. */
+  idle(): Promise<void> {
+    if (!this.flushing && !this.scheduled && this.queue.length === 0) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.flushing) return;
+    this.scheduled = true;
+    setImmediate(() => void this.flush());
+  }
+
+  private async flush(): Promise<void> {
+    this.scheduled = false;
+    this.flushing = true;
+    try {
+      while (this.queue.length > 0 || this.between.length > 0) {
+        while (this.between.length > 0) await this.between.shift()!();
+        if (this.queue.length === 0) break;
+        await this.commitOne(this.takeBatch());
+      }
+    } finally {
+      this.flushing = false;
+      if (this.queue.length > 0 || this.between.length > 0) this.schedule();
+      else for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  private takeBatch(): Submission[] {
+    let n = 0;
+    let i = 0;
+    while (i < this.queue.length && (i === 0 || n + this.queue[i]!.events.length <= this.maxBatchEvents)) {
+      n += this.queue[i]!.events.length;
+      i++;
+    }
+    return this.queue.splice(0, i);
+  }
+
+  private async commitOne(batch: Submission[]): Promise<void> {
+    const persistent: NewEvent[] = [];
+    for (const s of batch) for (const e of s.events) if (this.registry.isPersistent(e.itemType)) persistent.push(e);
+    let stored: StoredEvent[];
+    try {
+      stored = persistent.length > 0 ? await this.store.append(persistent) : [];
+    } catch (err) {
+      for (const s of batch) s.reject(err as Error);
+      return;
+    }
+    if (stored.length > 0) this.position = stored[stored.length - 1]!.position;
+
+    // Reduce in submission order, pairing each persistent event with its stored copy.
+    const changes: Change[] = [];
+    const perSubmission: StoredEvent[][] = [];
+    let k = 0;
+    for (const s of batch) {
+      const out: StoredEvent[] = [];
+      for (const e of s.events) {
+        const se = this.registry.isPersistent(e.itemType) ? stored[k++]! : { ...e, position: 0 };
+        out.push(se);
+        const change = this.state.apply(se);
+        if (change) changes.push(change);
+      }
+      perSubmission.push(out);
+    }
+    for (const listener of this.listeners) {
+      try {
+        listener(changes);
+      } catch {
+        // A listener's failure must not undo a commit; listeners log their own errors.
+      }
+    }
+    batch.forEach((s, i) => s.resolve(perSubmission[i]!));
+  }
+}

@@ -1,0 +1,154 @@
+import { randomUUID } from 'node:crypto';
+import type { WebSocket } from 'ws';
+import { CloseCode, ErrorCode, Kind, type Dialect, type WireError } from '@myko/protocol';
+import type { ServerConfig } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { Subscriber } from '../live/subscriber.js';
+import { encodeCbor } from '../wire/codec.js';
+
+/** A command this server sent to the client, awaiting its answer. */
+interface PendingRequest {
+  commandId: string;
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+export class ClientCommandError extends Error {
+  override name = 'ClientCommandError';
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * One WebSocket client: the only owner of its socket. It knows the client's
+ * dialect and encoding, tracks outgoing backpressure, and correlates commands
+ * the server sends it with their answers.
+ */
+export class Connection implements Subscriber {
+  readonly clientId = randomUUID();
+  readonly connectedAt = new Date().toISOString();
+  dialect: Dialect;
+  /** Set by an explicit choice (subprotocol or URL); then detection never changes it. */
+  readonly dialectFixed: boolean;
+  encoding: 'json' | 'cbor' = 'json';
+  /** Since when the outgoing buffer has been above the high-water mark (0 = not congested). */
+  congestedSince = 0;
+  closed = false;
+  readonly stats = { framesIn: 0, framesOut: 0, errors: 0 };
+  private readonly drainWaiters: (() => void)[] = [];
+  private readonly pending = new Map<string, PendingRequest>();
+  private readonly afterWrite = () => this.checkDrain();
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly address: string,
+    dialect: Dialect | undefined,
+    private readonly config: ServerConfig,
+    readonly log: Logger,
+  ) {
+    this.dialect = dialect ?? 'current';
+    this.dialectFixed = dialect !== undefined;
+  }
+
+  congested(): boolean {
+    return this.ws.bufferedAmount > this.config.sendHighWaterBytes;
+  }
+
+  send(frame: () => object, json?: () => string): void {
+    if (this.closed) return;
+    const payload = this.encoding === 'cbor' ? encodeCbor(frame()) : json ? json() : JSON.stringify(frame());
+    this.sendPayload(payload);
+  }
+
+  /** Send a ready frame object. */
+  sendFrame(frame: object): void {
+    this.send(() => frame);
+  }
+
+  /** Send text as received (ping echo) or re-encoded for CBOR clients. */
+  sendRaw(text: string, value: unknown): void {
+    if (this.closed) return;
+    this.sendPayload(this.encoding === 'cbor' ? encodeCbor(value) : text);
+  }
+
+  sendError(err: WireError): void {
+    this.stats.errors++;
+    this.log.warn({ clientId: this.clientId, code: err.code, kind: err.kind, tx: err.tx }, err.message);
+    this.sendFrame({ event: Kind.Error, ...(err.tx ? { tx: err.tx } : {}), data: err });
+  }
+
+  onDrain(cb: () => void): void {
+    this.drainWaiters.push(cb);
+    this.checkDrain();
+  }
+
+  /** Send a command to the client and await its `command-response` / `command-error`. */
+  request(commandId: string, params: Record<string, unknown>, timeoutMs = this.config.clientCommandTimeoutMs): Promise<unknown> {
+    const tx = typeof params.tx === 'string' ? params.tx : randomUUID();
+    const command = { ...params, tx, createdAt: (params.createdAt as string | undefined) ?? new Date().toISOString() };
+    return new Promise((resolve, reject) => {
+      if (this.closed) return reject(new ClientCommandError(`client ${this.clientId} is disconnected`, 'MYKO_CLIENT_GONE'));
+      const timer = setTimeout(() => {
+        this.pending.delete(tx);
+        reject(new ClientCommandError(`${commandId} to client ${this.clientId} timed out after ${timeoutMs} ms`, ErrorCode.Timeout));
+      }, timeoutMs);
+      this.pending.set(tx, { commandId, resolve, reject, timer });
+      this.sendFrame({ event: Kind.Command, data: { commandId, command } });
+    });
+  }
+
+  /** An answer from the client; false when no request of ours has that tx. */
+  settle(tx: string, outcome: { response: unknown } | { error: string }): boolean {
+    const p = this.pending.get(tx);
+    if (!p) return false;
+    this.pending.delete(tx);
+    clearTimeout(p.timer);
+    if ('error' in outcome) p.reject(new ClientCommandError(outcome.error, ErrorCode.CommandFailed));
+    else p.resolve(outcome.response);
+    return true;
+  }
+
+  /** Close with a reason code; pending requests fail at once. */
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.ws.close(code, reason);
+    // A client that does not read will never take the close frame: do not wait on it forever.
+    setTimeout(() => this.ws.terminate(), 2000).unref();
+  }
+
+  /** Called once when the socket has closed. */
+  dispose(): void {
+    this.closed = true;
+    for (const [, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(new ClientCommandError(`client ${this.clientId} disconnected`, 'MYKO_CLIENT_GONE'));
+    }
+    this.pending.clear();
+    this.drainWaiters.length = 0;
+  }
+
+  private sendPayload(payload: string | Buffer): void {
+    this.stats.framesOut++;
+    this.ws.send(payload, this.afterWrite);
+    const buffered = this.ws.bufferedAmount;
+    if (buffered > this.config.sendHighWaterBytes) {
+      if (this.congestedSince === 0) this.congestedSince = Date.now();
+      if (buffered > this.config.sendMaxBufferedBytes) {
+        this.log.warn({ clientId: this.clientId, buffered }, 'closing slow consumer: send buffer limit');
+        this.close(CloseCode.TryAgainLater, ErrorCode.SlowConsumer);
+      }
+    }
+  }
+
+  private checkDrain(): void {
+    if (this.closed || this.ws.bufferedAmount > this.config.sendHighWaterBytes) return;
+    this.congestedSince = 0;
+    if (this.drainWaiters.length === 0) return;
+    for (const cb of this.drainWaiters.splice(0)) cb();
+  }
+}

@@ -1,0 +1,260 @@
+import type { IncomingMessage } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { WebSocket } from 'ws';
+import {
+  ErrorCode,
+  Kind,
+  LegacySetClientIdCommand,
+  SetClientIdCommand,
+  type Dialect,
+  type MQuery,
+} from '@myko/protocol';
+import type { ServerContext } from '../context.js';
+import { Connection } from './connection.js';
+import { decodeFrame } from '../wire/codec.js';
+import {
+  checkCommand,
+  checkCommandError,
+  checkCommandResponse,
+  checkEvent,
+  checkQuery,
+  checkQueryWindow,
+  checkReport,
+} from '../wire/validate.js';
+import { commandErrorFrame, commandResponseFrame, queryErrorFrame, reportErrorFrame } from '../wire/frames.js';
+import { EventRejected, type RawEvent } from '../core/normalize.js';
+import { StoreError } from '../store/event-store.js';
+import { QueryError } from '../live/live-queries.js';
+import { ReportError } from '../live/live-reports.js';
+import { runCommand } from '../commands/run-command.js';
+import { clientItem, retireEvents } from '../lifecycle/clients.js';
+
+type Frame = { event: string; data: unknown; tx?: unknown };
+
+/**
+ * The Myko endpoint (`/myko`): decodes frames, tells the dialect, and routes
+ * each kind to the part of the server that owns it. Bad input is answered
+ * with an error frame and never closes the connection (docs/ERRORS.md).
+ *
+ *   frame ─ size? ─ decode (JSON|CBOR) ─ {event,data}? ─ kind ─┬ event(s) → validate → normalise → writer
+ *                                                              ├ query/report → live engines
+ *                                                              ├ command → registry → response
+ *                                                              └ ping → echo
+ */
+export class MykoEndpoint {
+  constructor(private readonly ctx: ServerContext) {}
+
+  accept(ws: WebSocket, req: IncomingMessage, dialect: Dialect | undefined): Connection {
+    const ctx = this.ctx;
+    const address = req.socket.remoteAddress ?? 'unknown';
+    const conn = new Connection(ws, address, dialect, ctx.config, ctx.log);
+    ctx.connections.set(conn.clientId, conn);
+    ctx.log.info({ clientId: conn.clientId, address, dialect: dialect ?? 'auto' }, 'connection open');
+
+    // WIRE.md 1.4: the id under both names; the Client item through the ordinary event path.
+    for (const commandId of [SetClientIdCommand, LegacySetClientIdCommand])
+      conn.sendFrame({ event: Kind.Command, data: { commandId, command: { tx: randomUUID(), clientId: conn.clientId } } });
+    ctx
+      .emit([{ itemType: 'Client', changeType: 'SET', item: clientItem(ctx, conn.clientId, address, conn.connectedAt) }], {
+        serverId: ctx.serverId,
+      })
+      .catch((err) => ctx.log.error({ err, clientId: conn.clientId }, 'could not record Client item'));
+
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      try {
+        this.onFrame(conn, data, isBinary);
+      } catch (err) {
+        // A bug of ours must cost one reply, never the connection or the process.
+        ctx.log.error({ err, clientId: conn.clientId }, 'frame handler failed');
+        conn.sendError({ code: ErrorCode.BadFrame, message: `internal error: ${(err as Error).message}` });
+      }
+    });
+    ws.on('error', (err) => ctx.log.warn({ err: err.message, clientId: conn.clientId }, 'socket error'));
+    ws.on('close', (code, reason) => this.onClose(conn, code, reason.toString()));
+    return conn;
+  }
+
+  private onClose(conn: Connection, code: number, reason: string): void {
+    const ctx = this.ctx;
+    conn.dispose();
+    ctx.connections.delete(conn.clientId);
+    ctx.queries.dropConnection(conn);
+    ctx.reports.dropConnection(conn);
+    ctx.log.info({ clientId: conn.clientId, code, reason, ...conn.stats }, 'connection closed');
+    if (ctx.stopping) return;
+    const events = retireEvents(ctx, conn.clientId);
+    if (events.length > 0)
+      ctx.emit(events, { serverId: ctx.serverId }).catch((err) => ctx.log.error({ err, clientId: conn.clientId }, 'client cleanup failed'));
+  }
+
+  private onFrame(conn: Connection, data: Buffer, isBinary: boolean): void {
+    conn.stats.framesIn++;
+    if (data.length > this.ctx.config.maxFrameBytes)
+      return conn.sendError({
+        code: ErrorCode.FrameTooLarge,
+        message: `frame of ${data.length} bytes exceeds the limit of ${this.ctx.config.maxFrameBytes} bytes`,
+      });
+    if (isBinary) conn.encoding = 'cbor';
+    const decoded = decodeFrame(data, isBinary);
+    if (!decoded.ok) return conn.sendError({ code: decoded.code, message: decoded.message });
+    const frame = decoded.value as Frame;
+    if (typeof frame !== 'object' || frame === null || Array.isArray(frame) || typeof frame.event !== 'string')
+      return conn.sendError({ code: ErrorCode.BadFrame, message: 'a frame must be an object {"event": string, "data": ...}' });
+
+    // WIRE.md 1.1: seed clients echo clientId in data; current clients never do.
+    const d = frame.data as Record<string, unknown> | null;
+    if (!conn.dialectFixed && conn.dialect === 'current' && d && typeof d === 'object' && typeof d.clientId === 'string')
+      conn.dialect = 'seed';
+
+    switch (frame.event) {
+      case Kind.Event:
+        return this.onEvents(conn, [frame.data], false);
+      case Kind.EventBatch: {
+        const list = Array.isArray(frame.data) ? frame.data : (d as { events?: unknown } | null)?.events;
+        if (!Array.isArray(list))
+          return conn.sendError({ code: ErrorCode.BadEvent, kind: Kind.EventBatch, message: 'data must be an array of events' });
+        return this.onEvents(conn, list, true);
+      }
+      case Kind.Query:
+        return this.onQuery(conn, frame.data);
+      case Kind.QueryWindow:
+        return this.onQueryWindow(conn, frame.data);
+      case Kind.QueryCancel:
+        return this.onCancel(conn, frame, 'query');
+      case Kind.Report:
+        return this.onReport(conn, frame.data);
+      case Kind.ReportCancel:
+        return this.onCancel(conn, frame, 'report');
+      case Kind.Command:
+        return this.onCommand(conn, frame.data);
+      case Kind.CommandResponse:
+        return this.onCommandAnswer(conn, frame, true);
+      case Kind.CommandError:
+        return this.onCommandAnswer(conn, frame, false);
+      case Kind.Ping:
+        return conn.sendRaw(decoded.text ?? '', frame);
+      default:
+        return conn.sendError({ code: ErrorCode.UnknownKind, kind: frame.event, message: `unknown event kind ${JSON.stringify(frame.event)}` });
+    }
+  }
+
+  private onEvents(conn: Connection, list: unknown[], batch: boolean): void {
+    const kind = batch ? Kind.EventBatch : Kind.Event;
+    const raws: RawEvent[] = [];
+    for (let i = 0; i < list.length; i++) {
+      const checked = checkEvent(list[i], batch ? `data[${i}]` : 'data');
+      if (!checked.ok) {
+        const tx = txOf(list[i]);
+        return conn.sendError({ code: ErrorCode.BadEvent, kind, message: checked.message, ...(batch ? { index: i } : {}), ...(tx ? { tx } : {}) });
+      }
+      raws.push(checked.value);
+    }
+    if (raws.length === 0) return;
+    // Validation of the whole batch happens before anything is queued: a batch is stored whole or not at all.
+    this.ctx.emit(raws, { serverId: this.ctx.serverId, clientId: conn.clientId }).catch((err: Error) => {
+      if (err instanceof EventRejected)
+        conn.sendError({ code: ErrorCode.BadEvent, kind, message: err.message, ...(err.index !== undefined && batch ? { index: err.index } : {}) });
+      else if (err instanceof StoreError) conn.sendError({ code: ErrorCode.StoreFailed, kind, message: err.message });
+      else {
+        this.ctx.log.error({ err }, 'event path failed');
+        conn.sendError({ code: ErrorCode.StoreFailed, kind, message: err.message });
+      }
+    });
+  }
+
+  private onQuery(conn: Connection, data: unknown): void {
+    const checked = checkQuery(data);
+    if (!checked.ok) {
+      const q = data as Partial<MQuery> | null;
+      const tx = txOf((q as { query?: unknown } | null)?.query);
+      if (tx) return conn.sendFrame(queryErrorFrame(tx, String(q?.queryId ?? ''), checked.message));
+      return conn.sendError({ code: ErrorCode.BadQuery, kind: Kind.Query, message: checked.message });
+    }
+    const q = checked.value;
+    const { tx, ...params } = q.query;
+    // WIRE.md 1.2: a tx already live on this connection is ignored.
+    if (this.ctx.queries.has(conn, tx)) return;
+    try {
+      this.ctx.queries.subscribe(conn, { tx, queryId: q.queryId, itemType: q.queryItemType, params, window: q.window ?? undefined });
+    } catch (err) {
+      if (!(err instanceof QueryError)) this.ctx.log.error({ err }, 'query failed');
+      conn.sendFrame(queryErrorFrame(tx, q.queryId, (err as Error).message));
+    }
+  }
+
+  private onQueryWindow(conn: Connection, data: unknown): void {
+    const checked = checkQueryWindow(data);
+    if (!checked.ok) return conn.sendError({ code: ErrorCode.BadQuery, kind: Kind.QueryWindow, message: checked.message });
+    const { tx, window } = checked.value;
+    if (!this.ctx.queries.moveWindow(conn, tx, window ?? undefined))
+      conn.sendFrame(queryErrorFrame(tx, '', `no live query with tx ${tx}`));
+  }
+
+  /** WIRE.md 1.2: `{tx}` in data, a top-level `tx`, or data being the tx itself. */
+  private onCancel(conn: Connection, frame: Frame, what: 'query' | 'report'): void {
+    const tx =
+      typeof frame.data === 'string' ? frame.data : (txOf(frame.data) ?? (typeof frame.tx === 'string' ? frame.tx : undefined));
+    if (!tx)
+      return conn.sendError({
+        code: what === 'query' ? ErrorCode.BadQuery : ErrorCode.BadReport,
+        kind: frame.event,
+        message: 'cancel needs a tx: {"data":{"tx":...}}, a top-level "tx", or "data" being the tx',
+      });
+    if (what === 'query') this.ctx.queries.cancel(conn, tx);
+    else this.ctx.reports.cancel(conn, tx);
+  }
+
+  private onReport(conn: Connection, data: unknown): void {
+    const checked = checkReport(data);
+    if (!checked.ok) {
+      const tx = txOf((data as { report?: unknown } | null)?.report);
+      if (tx) return conn.sendFrame(reportErrorFrame(tx, String((data as { reportId?: unknown }).reportId ?? ''), checked.message));
+      return conn.sendError({ code: ErrorCode.BadReport, kind: Kind.Report, message: checked.message });
+    }
+    const { reportId, report } = checked.value;
+    const { tx, ...params } = report;
+    if (this.ctx.reports.has(conn, tx)) return;
+    try {
+      this.ctx.reports.subscribe(conn, tx, reportId, params);
+    } catch (err) {
+      if (!(err instanceof ReportError)) this.ctx.log.error({ err }, 'report failed');
+      conn.sendFrame(reportErrorFrame(tx, reportId, (err as Error).message));
+    }
+  }
+
+  private onCommand(conn: Connection, data: unknown): void {
+    const checked = checkCommand(data);
+    if (!checked.ok) {
+      const tx = txOf((data as { command?: unknown } | null)?.command);
+      const commandId = String((data as { commandId?: unknown } | null)?.commandId ?? '');
+      if (tx) return conn.sendFrame(commandErrorFrame(tx, commandId, checked.message, ErrorCode.BadCommand));
+      return conn.sendError({ code: ErrorCode.BadCommand, kind: Kind.Command, message: checked.message });
+    }
+    const req = checked.value;
+    const tx = req.command.tx;
+    void runCommand(this.ctx, req, conn.clientId).then((outcome) => {
+      if (outcome.ok) conn.sendFrame(commandResponseFrame(conn.dialect, tx, outcome.response));
+      else {
+        this.ctx.log.warn({ clientId: conn.clientId, commandId: req.commandId, code: outcome.code }, outcome.message);
+        conn.sendFrame(commandErrorFrame(tx, req.commandId, outcome.message, outcome.code));
+      }
+    });
+  }
+
+  /** The client answers a command we sent it. Seed clients put tx at top level and the value in data. */
+  private onCommandAnswer(conn: Connection, frame: Frame, ok: boolean): void {
+    if (typeof frame.tx === 'string' && ok) {
+      conn.settle(frame.tx, { response: frame.data });
+      return;
+    }
+    const checked = ok ? checkCommandResponse(frame.data) : checkCommandError(frame.data);
+    if (!checked.ok) return conn.sendError({ code: ErrorCode.BadFrame, kind: frame.event, message: checked.message });
+    const v = checked.value as { tx: string; response?: unknown; message?: string };
+    conn.settle(v.tx, ok ? { response: v.response } : { error: v.message ?? 'command failed on the client' });
+  }
+}
+
+function txOf(v: unknown): string | undefined {
+  const tx = (v as { tx?: unknown } | null | undefined)?.tx;
+  return typeof tx === 'string' && tx !== '' ? tx : undefined;
+}

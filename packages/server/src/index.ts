@@ -1,0 +1,23 @@
+export { MykoServer, type MykoServerOptions } from './server.js';
+export { resolveConfig, defaultConfig, ConfigError, type ServerConfig } from './config.js';
+export {
+  defineItemType,
+  defineQuery,
+  defineReport,
+  defineCommand,
+  definePlugin,
+  type ItemTypeDef,
+  type QueryDef,
+  type QueryFilter,
+  type ReportDef,
+  type CommandDef,
+  type CommandContext,
+  type EventInput,
+  type MykoPlugin,
+} from './core/registry.js';
+export type { StateReader, Change } from './core/state.js';
+export type { EventStore, StoredEvent, NewEvent, Checkpoint } from './store/event-store.js';
+export { StoreError } from './store/event-store.js';
+export { SqliteEventStore } from './store/sqlite/index.js';
+export { equalityFilter } from './builtins.js';
+export { ClientCommandError } from './gateway/connection.js';

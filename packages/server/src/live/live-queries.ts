@@ -1,0 +1,194 @@
+import type { MItem, QueryWindow } from '@myko/protocol';
+import type { Registry } from '../core/registry.js';
+import { valueKey, type Change, type StateReader } from '../core/state.js';
+import type { Subscriber } from './subscriber.js';
+import { QuerySubscription } from './query-subscription.js';
+
+/** A query request that cannot run: answered with `ws:m:query-error`. */
+export class QueryError extends Error {
+  override name = 'QueryError';
+}
+
+interface TypeIndex {
+  /** Queries that must look at every change of the type (predicates, all-items). */
+  scan: Set<QuerySubscription>;
+  /** Queries limited to known ids. */
+  byId: Map<string, Set<QuerySubscription>>;
+  /** Queries with a field equality: field → value key → queries. */
+  byField: Map<string, Map<string, Set<QuerySubscription>>>;
+}
+
+export interface QueryRequest {
+  tx: string;
+  queryId: string;
+  itemType: string;
+  params: Record<string, unknown>;
+  window: QueryWindow | undefined;
+}
+
+/**
+ * All live queries of the process. A committed change reaches only the
+ * queries indexed under its item type and, within it, under its id or the
+ * values of its filtered fields (before and after); the rest never look.
+ *
+ * Changes of one committed batch are applied to every affected query first,
+ * then each affected connection is flushed once: a burst becomes one response
+ * per query. A congested connection is skipped and flushed when its socket
+ * drains; meanwhile its queries keep coalescing.
+ */
+export class LiveQueries {
+  private readonly types = new Map<string, TypeIndex>();
+  private readonly byConn = new Map<Subscriber, Map<string, QuerySubscription>>();
+  private readonly dirty = new Map<Subscriber, Set<QuerySubscription>>();
+  private readonly waitingForDrain = new Set<Subscriber>();
+
+  constructor(
+    private readonly state: StateReader,
+    private readonly registry: Registry,
+  ) {}
+
+  /** Number of live queries (metrics). */
+  get size(): number {
+    let n = 0;
+    for (const m of this.byConn.values()) n += m.size;
+    return n;
+  }
+
+  has(conn: Subscriber, tx: string): boolean {
+    return this.byConn.get(conn)?.has(tx) ?? false;
+  }
+
+  /** Start a live query and send its first response. Throws QueryError when it cannot run. */
+  subscribe(conn: Subscriber, req: QueryRequest): QuerySubscription {
+    const def = this.registry.query(req.queryId, req.itemType);
+    if (!def) throw new QueryError(`unknown query ${req.queryId}`);
+    const itemType = def.itemType ?? req.itemType;
+    let filter;
+    try {
+      filter = def.compile(req.params, itemType);
+    } catch (err) {
+      throw new QueryError(`${req.queryId}: ${(err as Error).message}`);
+    }
+    const sub = new QuerySubscription(conn, req.tx, req.queryId, itemType, filter, req.window);
+    try {
+      sub.load(this.state);
+    } catch (err) {
+      throw new QueryError(`${req.queryId} failed: ${(err as Error).message}`);
+    }
+    let mine = this.byConn.get(conn);
+    if (!mine) this.byConn.set(conn, (mine = new Map()));
+    mine.set(req.tx, sub);
+    this.index(sub, true);
+    sub.snapshot(this.state);
+    return sub;
+  }
+
+  moveWindow(conn: Subscriber, tx: string, window: QueryWindow | undefined): boolean {
+    const sub = this.byConn.get(conn)?.get(tx);
+    if (!sub) return false;
+    sub.moveWindow(this.state, window);
+    return true;
+  }
+
+  cancel(conn: Subscriber, tx: string): boolean {
+    const mine = this.byConn.get(conn);
+    const sub = mine?.get(tx);
+    if (!sub) return false;
+    mine!.delete(tx);
+    this.index(sub, false);
+    this.dirty.get(conn)?.delete(sub);
+    return true;
+  }
+
+  dropConnection(conn: Subscriber): void {
+    const mine = this.byConn.get(conn);
+    if (mine) for (const sub of mine.values()) this.index(sub, false);
+    this.byConn.delete(conn);
+    this.dirty.delete(conn);
+    this.waitingForDrain.delete(conn);
+  }
+
+  /** Writer listener: route each change to the queries it can affect, then flush. */
+  onChanges(changes: readonly Change[]): void {
+    for (const c of changes) {
+      const idx = this.types.get(c.itemType);
+      if (!idx) continue;
+      for (const sub of idx.scan) this.touch(sub, c.id, c.next);
+      const byId = idx.byId.get(c.id);
+      if (byId) for (const sub of byId) this.touch(sub, c.id, c.next);
+      for (const [field, byValue] of idx.byField) {
+        const before = c.prev === undefined ? undefined : valueKey(c.prev[field]);
+        const after = c.next === undefined ? undefined : valueKey(c.next[field]);
+        if (before !== undefined) {
+          const subs = byValue.get(before);
+          if (subs) for (const sub of subs) this.touch(sub, c.id, c.next);
+        }
+        if (after !== undefined && after !== before) {
+          const subs = byValue.get(after);
+          if (subs) for (const sub of subs) this.touch(sub, c.id, c.next);
+        }
+      }
+    }
+    this.flush();
+  }
+
+  /** Send every pending response whose connection can take it. */
+  flush(): void {
+    if (this.dirty.size === 0) return;
+    const cache = new Map<MItem, string>();
+    for (const [conn, subs] of this.dirty) {
+      if (conn.congested()) {
+        if (!this.waitingForDrain.has(conn)) {
+          this.waitingForDrain.add(conn);
+          conn.onDrain(() => {
+            this.waitingForDrain.delete(conn);
+            this.flush();
+          });
+        }
+        continue;
+      }
+      for (const sub of subs) sub.flush(this.state, cache);
+      this.dirty.delete(conn);
+    }
+  }
+
+  private touch(sub: QuerySubscription, id: string, next: MItem | undefined): void {
+    if (!sub.update(id, next)) return;
+    let set = this.dirty.get(sub.conn);
+    if (!set) this.dirty.set(sub.conn, (set = new Set()));
+    set.add(sub);
+  }
+
+  private index(sub: QuerySubscription, add: boolean): void {
+    let idx = this.types.get(sub.itemType);
+    if (!idx) {
+      if (!add) return;
+      this.types.set(sub.itemType, (idx = { scan: new Set(), byId: new Map(), byField: new Map() }));
+    }
+    const f = sub.filter;
+    if (f.ids) {
+      for (const id of f.ids) toggle(idx.byId, id, sub, add);
+    } else if (f.eq && f.eq.length > 0) {
+      const [field, value] = f.eq[0]!;
+      let byValue = idx.byField.get(field);
+      if (!byValue) {
+        if (!add) return;
+        idx.byField.set(field, (byValue = new Map()));
+      }
+      toggle(byValue, valueKey(value), sub, add);
+      if (byValue.size === 0) idx.byField.delete(field);
+    } else if (add) idx.scan.add(sub);
+    else idx.scan.delete(sub);
+  }
+}
+
+function toggle<K>(map: Map<K, Set<QuerySubscription>>, key: K, sub: QuerySubscription, add: boolean): void {
+  let set = map.get(key);
+  if (add) {
+    if (!set) map.set(key, (set = new Set()));
+    set.add(sub);
+  } else if (set) {
+    set.delete(sub);
+    if (set.size === 0) map.delete(key);
+  }
+}

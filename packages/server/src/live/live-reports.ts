@@ -1,0 +1,122 @@
+import equal from 'fast-deep-equal';
+import type { Registry, ReportDef } from '../core/registry.js';
+import type { Change, StateReader } from '../core/state.js';
+import type { Subscriber } from './subscriber.js';
+import { reportErrorFrame, reportResponseFrame } from '../wire/frames.js';
+
+export class ReportError extends Error {
+  override name = 'ReportError';
+}
+
+interface ReportSub {
+  conn: Subscriber;
+  tx: string;
+  def: ReportDef;
+  params: Record<string, unknown>;
+  deps: readonly string[];
+  last: unknown;
+  /** A newer value exists that the congested connection has not been sent yet. */
+  stale: boolean;
+}
+
+/**
+ * Live reports: a value computed from state, recomputed only when an item
+ * type it depends on changed in a committed batch, and sent only when the
+ * value differs from the last one sent. A congested connection gets the latest
+ * value when it drains, never a queue of old ones.
+ */
+export class LiveReports {
+  private readonly byType = new Map<string, Set<ReportSub>>();
+  private readonly byConn = new Map<Subscriber, Map<string, ReportSub>>();
+
+  constructor(
+    private readonly state: StateReader,
+    private readonly registry: Registry,
+  ) {}
+
+  get size(): number {
+    let n = 0;
+    for (const m of this.byConn.values()) n += m.size;
+    return n;
+  }
+
+  has(conn: Subscriber, tx: string): boolean {
+    return this.byConn.get(conn)?.has(tx) ?? false;
+  }
+
+  subscribe(conn: Subscriber, tx: string, reportId: string, params: Record<string, unknown>): void {
+    const def = this.registry.report(reportId);
+    if (!def) throw new ReportError(`unknown report ${reportId}`);
+    let deps: readonly string[];
+    let value: unknown;
+    try {
+      deps = def.dependsOn(params);
+      value = def.compute(params, this.state);
+    } catch (err) {
+      throw new ReportError(`${reportId}: ${(err as Error).message}`);
+    }
+    const sub: ReportSub = { conn, tx, def, params, deps, last: value, stale: false };
+    let mine = this.byConn.get(conn);
+    if (!mine) this.byConn.set(conn, (mine = new Map()));
+    mine.set(tx, sub);
+    for (const t of deps) {
+      let set = this.byType.get(t);
+      if (!set) this.byType.set(t, (set = new Set()));
+      set.add(sub);
+    }
+    conn.send(() => reportResponseFrame(conn.dialect, tx, value));
+  }
+
+  cancel(conn: Subscriber, tx: string): boolean {
+    const sub = this.byConn.get(conn)?.get(tx);
+    if (!sub) return false;
+    this.byConn.get(conn)!.delete(tx);
+    this.unindex(sub);
+    return true;
+  }
+
+  dropConnection(conn: Subscriber): void {
+    for (const sub of this.byConn.get(conn)?.values() ?? []) this.unindex(sub);
+    this.byConn.delete(conn);
+  }
+
+  onChanges(changes: readonly Change[]): void {
+    const affected = new Set<ReportSub>();
+    for (const c of changes) for (const sub of this.byType.get(c.itemType) ?? []) affected.add(sub);
+    for (const sub of affected) this.recompute(sub);
+  }
+
+  private recompute(sub: ReportSub): void {
+    let value: unknown;
+    try {
+      value = sub.def.compute(sub.params, this.state);
+    } catch (err) {
+      sub.conn.send(() => reportErrorFrame(sub.tx, sub.def.id, (err as Error).message));
+      return;
+    }
+    if (equal(value, sub.last) && !sub.stale) return;
+    sub.last = value;
+    this.deliver(sub);
+  }
+
+  private deliver(sub: ReportSub): void {
+    if (sub.conn.congested()) {
+      if (!sub.stale) {
+        sub.stale = true;
+        sub.conn.onDrain(() => {
+          if (!this.byConn.get(sub.conn)?.has(sub.tx)) return;
+          sub.stale = false;
+          this.deliver(sub);
+        });
+      }
+      return;
+    }
+    sub.stale = false;
+    const value = sub.last;
+    sub.conn.send(() => reportResponseFrame(sub.conn.dialect, sub.tx, value));
+  }
+
+  private unindex(sub: ReportSub): void {
+    for (const t of sub.deps) this.byType.get(t)?.delete(sub);
+  }
+}

@@ -1,0 +1,19 @@
+import type { Dialect } from '@myko/protocol';
+
+/**
+ * What live queries and reports need of a connection: a narrow interface, so
+ * they can be exercised without a socket and the gateway owns all I/O.
+ */
+export interface Subscriber {
+  readonly clientId: string;
+  readonly dialect: Dialect;
+  /** True while the socket's outgoing buffer is above the high-water mark: hold diffs back. */
+  congested(): boolean;
+  /**
+   * Send one frame. Both forms are lazy: a JSON connection calls `json` when
+   * given (text assembled from pre-encoded parts), a CBOR one calls `frame`.
+   */
+  send(frame: () => object, json?: () => string): void;
+  /** Call `cb` once when the outgoing buffer drains below the high-water mark. */
+  onDrain(cb: () => void): void;
+}

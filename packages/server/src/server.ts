@@ -1,0 +1,223 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type { WebSocketServer } from 'ws';
+import { CloseCode, ErrorCode, type MItem } from '@myko/protocol';
+import { resolveConfig, type ServerConfig } from './config.js';
+import { createLogger, type Logger } from './logger.js';
+import { Registry, type EventInput, type MykoPlugin } from './core/registry.js';
+import { State } from './core/state.js';
+import { Writer } from './core/writer.js';
+import { Checkpointer } from './core/checkpointer.js';
+import { normalizeEvent, type Origin } from './core/normalize.js';
+import { LiveQueries } from './live/live-queries.js';
+import { LiveReports } from './live/live-reports.js';
+import { SqliteEventStore } from './store/sqlite/index.js';
+import type { EventStore, StoredEvent } from './store/event-store.js';
+import { createGateway, type HttpRoute } from './gateway/http.js';
+import { MykoEndpoint } from './gateway/myko-endpoint.js';
+import type { Connection } from './gateway/connection.js';
+import { builtinPlugin } from './builtins.js';
+import { reapStaleClients, retireEvents } from './lifecycle/clients.js';
+import type { ServerContext } from './context.js';
+
+export interface MykoServerOptions {
+  /** Explicit settings; they win over `env`. Strings are accepted as from flags and checked. */
+  config?: { [K in keyof ServerConfig]?: ServerConfig[K] | string };
+  /** Environment to read `MYKO_*` from (default: none, so tests are hermetic; the CLI passes process.env). */
+  env?: NodeJS.ProcessEnv;
+  plugins?: MykoPlugin[];
+  /** A store to use instead of the embedded SQLite one. */
+  store?: EventStore;
+  logger?: Logger;
+}
+
+const replayChunk = 10_000;
+
+/**
+ * The server: boots state from the store, then serves. One instance per
+ * process owns one store, one writer and one state.
+ */
+export class MykoServer {
+  readonly config: ServerConfig;
+  readonly log: Logger;
+  readonly registry = new Registry();
+  readonly state = new State();
+  readonly connections = new Map<string, Connection>();
+  readonly ctx: ServerContext;
+  private http: Server | undefined;
+  private wss: WebSocketServer | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private readonly checkpointer: Checkpointer;
+  private stopping: Promise<void> | undefined;
+  readonly bootStats = { checkpointPosition: 0, replayed: 0, reapedClients: 0, ms: 0 };
+
+  private constructor(
+    readonly store: EventStore,
+    config: ServerConfig,
+    log: Logger,
+    plugins: MykoPlugin[],
+  ) {
+    this.config = config;
+    this.log = log;
+    for (const p of plugins) this.registry.register(p);
+    this.registry.register(builtinPlugin); // last: its resolvers are the fallback
+    const writer = new Writer(store, this.state, this.registry, config.maxBatchEvents);
+    const queries = new LiveQueries(this.state, this.registry);
+    const reports = new LiveReports(this.state, this.registry);
+    this.checkpointer = new Checkpointer(store, this.state, writer, config.checkpointEvery, config.checkpointIntervalMs, log);
+    const registry = this.registry;
+    this.ctx = {
+      config,
+      log,
+      registry,
+      state: this.state,
+      store,
+      writer,
+      queries,
+      reports,
+      serverId: store.serverId,
+      connections: this.connections,
+      stopping: false,
+      emit: (events: readonly EventInput[], origin: Origin): Promise<StoredEvent[]> => {
+        let normalized;
+        try {
+          normalized = events.map((e, i) => normalizeEvent(e, origin, registry, events.length > 1 ? i : undefined));
+        } catch (err) {
+          return Promise.reject(err);
+        }
+        return writer.submit(normalized);
+      },
+    };
+  }
+
+  get writer(): Writer {
+    return this.ctx.writer;
+  }
+
+  get serverId(): string {
+    return this.store.serverId;
+  }
+
+  static async start(opts: MykoServerOptions = {}): Promise<MykoServer> {
+    const config = resolveConfig(opts.config ?? {}, opts.env ?? {});
+    const log = opts.logger ?? createLogger(config.logLevel);
+    const store = opts.store ?? new SqliteEventStore({ dataDir: config.dataDir, sync: config.sqliteSync });
+    const server = new MykoServer(store, config, log, opts.plugins ?? []);
+    try {
+      await server.boot();
+      await server.listen();
+    } catch (err) {
+      await server.stop().catch(() => undefined);
+      throw err;
+    }
+    return server;
+  }
+
+  /** Checkpoint, then the tail of the log, then retire clients of a previous run. */
+  private async boot(): Promise<void> {
+    const t0 = performance.now();
+    const cp = await this.store.loadCheckpoint();
+    for (const { itemType, item } of cp.items) this.state.load(itemType, item);
+    let position = cp.position;
+    for (;;) {
+      const events = await this.store.readAfter(position, replayChunk);
+      for (const e of events) this.state.apply(e);
+      if (events.length > 0) position = events[events.length - 1]!.position;
+      this.bootStats.replayed += events.length;
+      if (events.length < replayChunk) break;
+    }
+    this.ctx.writer.position = position;
+    this.checkpointer.position = cp.position;
+    this.ctx.writer.listeners.push(
+      (changes) => this.ctx.queries.onChanges(changes),
+      (changes) => this.ctx.reports.onChanges(changes),
+      (changes) => this.checkpointer.onChanges(changes),
+    );
+    // Embedded: every Client item left in the store is from a previous run of this server.
+    const serverId = this.serverId;
+    this.bootStats.reapedClients = await reapStaleClients(this.ctx, (c: MItem) => c.serverId === serverId || this.store.kind === 'sqlite');
+    this.bootStats.checkpointPosition = cp.position;
+    this.bootStats.ms = Math.round(performance.now() - t0);
+    this.log.info({ ...this.bootStats, position, serverId, store: this.store.kind }, 'state loaded');
+  }
+
+  private async listen(): Promise<void> {
+    const endpoint = new MykoEndpoint(this.ctx);
+    const health: HttpRoute = (_req, res, url) => {
+      if (url.pathname !== '/health') return false;
+      const body = { status: this.stopping ? 'stopping' : 'ok', serverId: this.serverId, store: this.store.kind, position: this.ctx.writer.position, connections: this.connections.size };
+      res.writeHead(this.stopping ? 503 : 200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      return true;
+    };
+    const { http, wss } = createGateway(this.config, [{ path: '/myko', accept: (ws, req, d) => endpoint.accept(ws, req, d) }], [health]);
+    this.http = http;
+    this.wss = wss;
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(this.config.port, this.config.host, () => {
+        http.off('error', reject);
+        resolve();
+      });
+    });
+    this.sweepTimer = setInterval(() => this.sweepSlowConsumers(), 1000).unref();
+    this.log.info({ url: this.url() }, 'listening');
+  }
+
+  /** WIRE-independent guard: a client held back longer than the timeout is closed with a reason. */
+  private sweepSlowConsumers(): void {
+    const now = Date.now();
+    for (const conn of this.connections.values()) {
+      if (conn.congestedSince > 0 && now - conn.congestedSince > this.config.slowConsumerTimeoutMs) {
+        this.log.warn({ clientId: conn.clientId, buffered: conn.ws.bufferedAmount }, 'closing slow consumer: held back too long');
+        conn.close(CloseCode.TryAgainLater, ErrorCode.SlowConsumer);
+      }
+    }
+  }
+
+  get port(): number {
+    return (this.http?.address() as AddressInfo | null)?.port ?? this.config.port;
+  }
+
+  url(path = '/myko'): string {
+    const host = this.config.host === '0.0.0.0' || this.config.host === '::' ? '127.0.0.1' : this.config.host;
+    return `ws://${host}:${this.port}${path}`;
+  }
+
+  /** Emit events as the server itself (no client): validated, committed, broadcast. */
+  emit(events: EventInput | readonly EventInput[]): Promise<StoredEvent[]> {
+    return this.ctx.emit((Array.isArray(events) ? events : [events]) as readonly EventInput[], { serverId: this.serverId });
+  }
+
+  /** Send a command to a connected client and await its answer. */
+  sendCommandToClient(clientId: string, commandId: string, params: Record<string, unknown>, opts?: { timeoutMs?: number }): Promise<unknown> {
+    const conn = this.connections.get(clientId);
+    if (!conn) return Promise.reject(new Error(`client ${clientId} is not connected`));
+    return conn.request(commandId, params, opts?.timeoutMs);
+  }
+
+  /**
+   * Stop accepting, tell clients, let the writer finish what it accepted,
+   * checkpoint, close the store. Idempotent.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      if (this.sweepTimer) clearInterval(this.sweepTimer);
+      this.checkpointer.stop();
+      this.ctx.stopping = true;
+      // Retire clients while the store is still open, so their Client items and owned items go now.
+      const retire = [...this.connections.keys()].flatMap((id) => retireEvents(this.ctx, id));
+      if (retire.length > 0) await this.emit(retire).catch((err) => this.log.error({ err }, 'retiring clients at shutdown failed'));
+      for (const conn of this.connections.values()) conn.close(CloseCode.GoingAway, ErrorCode.ShuttingDown);
+      this.wss?.close();
+      if (this.http) {
+        this.http.closeAllConnections?.();
+        await new Promise<void>((r) => this.http!.close(() => r()));
+      }
+      await this.ctx.writer.idle();
+      await this.checkpointer.flush().catch((err) => this.log.error({ err }, 'final checkpoint failed'));
+      await this.store.close();
+      this.log.info('stopped');
+    })();
+    return this.stopping;
+  }
+}

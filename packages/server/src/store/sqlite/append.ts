@@ -1,0 +1,23 @@
+import type { Db } from './open.js';
+import type { NewEvent, StoredEvent } from '../event-store.js';
+
+/**
+ * Group append: one transaction for the whole batch, so a batch costs one
+ * fsync however many events it holds. All or nothing.
+ */
+export function makeAppend(db: Db): (events: readonly NewEvent[]) => StoredEvent[] {
+  const insert = db.prepare(
+    `INSERT INTO myko_events (item_type, item_id, change_type, created_at, tx, source_id, event)
+     VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const run = db.transaction((events: readonly NewEvent[]): StoredEvent[] => {
+    const out: StoredEvent[] = new Array(events.length);
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      const info = insert.run(e.itemType, e.item.id, e.changeType, e.createdAt, e.tx, e.sourceId, JSON.stringify(e));
+      out[i] = { ...e, position: Number(info.lastInsertRowid) };
+    }
+    return out;
+  });
+  return run;
+}

@@ -1,0 +1,76 @@
+import type { Checkpoint, EventStore, NewEvent, StoredEvent } from '../event-store.js';
+import { StoreError } from '../event-store.js';
+import type { MItem } from '@myko/protocol';
+import { openDatabase, type Db, type OpenOptions } from './open.js';
+import { makeAppend } from './append.js';
+import { makeLastPosition, makeReadAfter } from './read.js';
+import { makeLoadCheckpoint, makeSaveCheckpoint } from './checkpoint.js';
+
+/**
+ * The embedded store: SQLite in WAL mode through better-sqlite3. Calls are
+ * synchronous underneath (better-sqlite3 is the fastest SQLite binding for Node
+ * precisely because it avoids a thread hop per statement); the async interface
+ * is what the PostgreSQL backend needs too.
+ */
+export class SqliteEventStore implements EventStore {
+  readonly kind = 'sqlite';
+  readonly serverId: string;
+  readonly db: Db;
+  private readonly appendSync: (events: readonly NewEvent[]) => StoredEvent[];
+  private readonly readSync: (after: number, limit: number) => StoredEvent[];
+  private readonly lastSync: () => number;
+  private readonly loadSync: () => Checkpoint;
+  private readonly saveSync: ReturnType<typeof makeSaveCheckpoint>;
+
+  constructor(opts: OpenOptions) {
+    const { db, serverId } = openDatabase(opts);
+    this.db = db;
+    this.serverId = serverId;
+    this.appendSync = makeAppend(db);
+    this.readSync = makeReadAfter(db);
+    this.lastSync = makeLastPosition(db);
+    this.loadSync = makeLoadCheckpoint(db);
+    this.saveSync = makeSaveCheckpoint(db);
+  }
+
+  async lastPosition(): Promise<number> {
+    return this.lastSync();
+  }
+
+  async append(events: readonly NewEvent[]): Promise<StoredEvent[]> {
+    return this.appendNow(events);
+  }
+
+  /** The synchronous form, for the writer's hot path: no promise between commit and broadcast. */
+  appendNow(events: readonly NewEvent[]): StoredEvent[] {
+    try {
+      return this.appendSync(events);
+    } catch (err) {
+      throw new StoreError(`append failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async readAfter(after: number, limit: number): Promise<StoredEvent[]> {
+    return this.readSync(after, limit);
+  }
+
+  async loadCheckpoint(): Promise<Checkpoint> {
+    return this.loadSync();
+  }
+
+  async saveCheckpoint(
+    position: number,
+    upserts: Iterable<{ itemType: string; item: MItem }>,
+    deletes: Iterable<{ itemType: string; id: string }>,
+  ): Promise<void> {
+    try {
+      this.saveSync(position, upserts, deletes);
+    } catch (err) {
+      throw new StoreError(`checkpoint failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}

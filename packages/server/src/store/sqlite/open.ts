@@ -1,0 +1,77 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { StoreError } from '../event-store.js';
+
+export type Db = Database.Database;
+
+/**
+ * Schema, kept close to the reference server's PostgreSQL layout
+ * (`myko_events`) so the two backends read alike. `myko_state` is the
+ * checkpoint: current state as of `meta.checkpoint_position`.
+ */
+const migrations: string[] = [
+  `CREATE TABLE myko_events (
+     id          INTEGER PRIMARY KEY AUTOINCREMENT,
+     item_type   TEXT NOT NULL,
+     item_id     TEXT NOT NULL,
+     change_type TEXT NOT NULL,
+     created_at  TEXT NOT NULL,
+     tx          TEXT NOT NULL,
+     source_id   TEXT NOT NULL,
+     event       TEXT NOT NULL
+   );
+   CREATE INDEX myko_events_item ON myko_events (item_type, item_id);
+   CREATE TABLE myko_state (
+     item_type TEXT NOT NULL,
+     item_id   TEXT NOT NULL,
+     item      TEXT NOT NULL,
+     PRIMARY KEY (item_type, item_id)
+   ) WITHOUT ROWID;
+   CREATE TABLE myko_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;`,
+];
+
+export interface OpenOptions {
+  dataDir: string;
+  sync: 'full' | 'normal';
+}
+
+/**
+ * Open (creating when absent) the database in `dataDir`, migrate it, and take
+ * an exclusive lock: one server per data directory. The OS drops the lock when
+ * the process dies, so a kill -9 never leaves it stuck.
+ */
+export function openDatabase(opts: OpenOptions): { db: Db; serverId: string } {
+  mkdirSync(opts.dataDir, { recursive: true });
+  const file = join(opts.dataDir, 'myko.db');
+  let db: Db;
+  try {
+    db = new Database(file, { timeout: 200 });
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${opts.sync === 'full' ? 'FULL' : 'NORMAL'}`);
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.pragma('foreign_keys = OFF');
+    // Taking a write lock now makes a second server on the same directory fail at start.
+    db.exec('BEGIN IMMEDIATE; COMMIT;');
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'SQLITE_BUSY')
+      throw new StoreError(`data directory ${opts.dataDir} is in use by another myko process`, { cause: err });
+    throw new StoreError(`cannot open ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  const version = db.pragma('user_version', { simple: true }) as number;
+  for (let v = version; v < migrations.length; v++) {
+    db.transaction(() => {
+      db.exec(migrations[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+  let serverId = (db.prepare(`SELECT value FROM myko_meta WHERE key = 'server_id'`).get() as { value: string } | undefined)
+    ?.value;
+  if (!serverId) {
+    serverId = randomUUID();
+    db.prepare(`INSERT INTO myko_meta (key, value) VALUES ('server_id', ?)`).run(serverId);
+  }
+  return { db, serverId };
+}

@@ -1,0 +1,158 @@
+/**
+ * Test support: a real server on a real port with a throwaway data directory,
+ * and a small WebSocket client that records frames and waits for them. No
+ * mocks: tests talk to the server exactly as clients do.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import { Encoder } from 'cbor-x';
+import { MykoServer, type MykoServerOptions } from '../server.js';
+
+export function tempDir(prefix = 'myko-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export interface TestServer {
+  server: MykoServer;
+  dataDir: string;
+  url: string;
+  /** Stop and remove the data directory. */
+  close(): Promise<void>;
+}
+
+/** An in-process server on port 0 with its own temporary data directory. */
+export async function startTestServer(opts: MykoServerOptions & { dataDir?: string; keepData?: boolean } = {}): Promise<TestServer> {
+  const dataDir = opts.dataDir ?? tempDir();
+  const server = await MykoServer.start({
+    ...opts,
+    config: { port: 0, host: '127.0.0.1', logLevel: 'silent', ...opts.config, dataDir },
+  });
+  return {
+    server,
+    dataDir,
+    url: server.url(),
+    close: async () => {
+      await server.stop();
+      if (!opts.keepData && !opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+const cbor = new Encoder({ useRecords: false, mapsAsObjects: true });
+
+export type AnyFrame = { event: string; data: any; tx?: string };
+
+/** A raw protocol client: sends frames, records every frame received, waits for matches. */
+export class TestClient {
+  readonly frames: AnyFrame[] = [];
+  readonly raw: (string | Buffer)[] = [];
+  clientId: string | undefined;
+  private waiters: { pred: (f: AnyFrame) => boolean; resolve: (f: AnyFrame) => void; from: number }[] = [];
+  closed: Promise<{ code: number; reason: string }>;
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      const frame = (isBinary ? cbor.decode(data) : JSON.parse(data.toString())) as AnyFrame;
+      this.raw.push(isBinary ? data : data.toString());
+      if (frame.event === 'ws:m:command' && frame.data?.commandId === 'SetClientId') this.clientId = frame.data.command.clientId;
+      this.frames.push(frame);
+      for (const w of [...this.waiters]) if (w.pred(frame)) {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        w.resolve(frame);
+      }
+    });
+    this.closed = new Promise((r) => ws.on('close', (code, reason) => r({ code, reason: reason.toString() })));
+  }
+
+  static async connect(url: string, opts: { protocols?: string[]; waitForId?: boolean } = {}): Promise<TestClient> {
+    const ws = new WebSocket(url, opts.protocols);
+    const c = new TestClient(ws);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    if (opts.waitForId !== false) await c.next((f) => f.event === 'ws:m:command' && f.data?.commandId === 'SetClientId');
+    return c;
+  }
+
+  send(frame: unknown): void {
+    this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  }
+
+  sendCbor(frame: unknown): void {
+    this.ws.send(cbor.encode(frame));
+  }
+
+  /** The first frame (already received or future) matching `pred`, counting from frame index `from`. */
+  next(pred: (f: AnyFrame) => boolean, timeoutMs = 3000, from = 0): Promise<AnyFrame> {
+    for (let i = from; i < this.frames.length; i++) if (pred(this.frames[i]!)) return Promise.resolve(this.frames[i]!);
+    return new Promise((resolve, reject) => {
+      const w = { pred, resolve: (f: AnyFrame) => (clearTimeout(t), resolve(f)), from };
+      const t = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for a frame; got: ${JSON.stringify(this.frames.slice(-5))}`));
+      }, timeoutMs);
+      this.waiters.push(w);
+    });
+  }
+
+  /** Wait for a frame received after this call. */
+  nextNew(pred: (f: AnyFrame) => boolean, timeoutMs = 3000): Promise<AnyFrame> {
+    return this.next(pred, timeoutMs, this.frames.length);
+  }
+
+  /** Frames of kind `event` (and tx, when given) received so far. */
+  all(event: string, tx?: string): AnyFrame[] {
+    return this.frames.filter((f) => f.event === event && (tx === undefined || f.data?.tx === tx || f.tx === tx));
+  }
+
+  /** Round trip a ping: everything the server sent before its echo has arrived. */
+  async sync(): Promise<void> {
+    const id = Math.random().toString(36).slice(2);
+    this.send({ event: 'ws:m:ping', data: { id, timestamp: Date.now() } });
+    await this.next((f) => f.event === 'ws:m:ping' && f.data?.id === id);
+  }
+
+  async close(): Promise<void> {
+    if (this.ws.readyState === WebSocket.CLOSED) return;
+    this.ws.close();
+    await this.closed;
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const cliPath = fileURLToPath(new URL('../cli.js', import.meta.url));
+
+/** The server as a child process (for kill -9 and restart tests). Resolves once it listens. */
+export async function spawnServer(opts: { dataDir: string; port?: number; env?: Record<string, string> }): Promise<{ proc: ChildProcess; port: number; url: string }> {
+  const proc = spawn(process.execPath, [cliPath, 'serve', '--port', String(opts.port ?? 0), '--host', '127.0.0.1', '--data-dir', opts.dataDir], {
+    env: { ...process.env, MYKO_LOG_LEVEL: 'info', ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 15000);
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /"url":"ws:\/\/[^:]+:(\d+)\/myko"/.exec(out);
+      if (m) {
+        clearTimeout(t);
+        resolve(Number(m[1]));
+      }
+    });
+    proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    proc.once('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)));
+  });
+  return { proc, port, url: `ws://127.0.0.1:${port}/myko` };
+}
+
+export function exited(proc: ChildProcess): Promise<number | null> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve(proc.exitCode);
+  return new Promise((r) => proc.once('exit', (code) => r(code)));
+}
+
