@@ -40,6 +40,10 @@ export class Connection implements Subscriber {
   congestedSince = 0;
   closed = false;
   readonly stats = { framesIn: 0, framesOut: 0, errors: 0 };
+  /** Event submissions of this connection not yet committed (or rejected). */
+  pendingWrites = 0;
+  /** Frames held back until this connection's earlier events are committed (read-your-writes). */
+  readonly backlog: (() => void)[] = [];
   private readonly drainWaiters: (() => void)[] = [];
   private readonly pending = new Map<string, PendingRequest>();
   private readonly afterWrite = () => this.checkDrain();
@@ -130,6 +134,7 @@ export class Connection implements Subscriber {
     }
     this.pending.clear();
     this.drainWaiters.length = 0;
+    this.backlog.length = 0;
   }
 
   private sendPayload(payload: string | Buffer): void {

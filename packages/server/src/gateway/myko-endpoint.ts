@@ -60,18 +60,34 @@ export class MykoEndpoint {
       })
       .catch((err) => ctx.log.error({ err, clientId: conn.clientId }, 'could not record Client item'));
 
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      try {
-        this.onFrame(conn, data, isBinary);
-      } catch (err) {
-        // A bug of ours must cost one reply, never the connection or the process.
-        ctx.log.error({ err, clientId: conn.clientId }, 'frame handler failed');
-        conn.sendError({ code: ErrorCode.BadFrame, message: `internal error: ${(err as Error).message}` });
-      }
-    });
+    ws.on('message', (data: Buffer, isBinary: boolean) => this.guard(conn, () => this.onFrame(conn, data, isBinary)));
     ws.on('error', (err) => ctx.log.warn({ err: err.message, clientId: conn.clientId }, 'socket error'));
     ws.on('close', (code, reason) => this.onClose(conn, code, reason.toString()));
     return conn;
+  }
+
+  /** A bug of ours must cost one reply, never the connection or the process. */
+  private guard(conn: Connection, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.ctx.log.error({ err, clientId: conn.clientId }, 'frame handler failed');
+      conn.sendError({ code: ErrorCode.BadFrame, message: `internal error: ${(err as Error).message}` });
+    }
+  }
+
+  /**
+   * Read-your-writes per connection: a query, report or command that follows
+   * events on the same socket is handled once those events are committed, so
+   * its answer reflects them. Later frames queue behind it, keeping order.
+   */
+  private inOrder(conn: Connection, isEvent: boolean, fn: () => void): void {
+    if (conn.backlog.length > 0 || (!isEvent && conn.pendingWrites > 0)) conn.backlog.push(fn);
+    else fn();
+  }
+
+  private drainBacklog(conn: Connection): void {
+    while (conn.backlog.length > 0 && conn.pendingWrites === 0) this.guard(conn, conn.backlog.shift()!);
   }
 
   private onClose(conn: Connection, code: number, reason: string): void {
@@ -106,6 +122,11 @@ export class MykoEndpoint {
     if (!conn.dialectFixed && conn.dialect === 'current' && d && typeof d === 'object' && typeof d.clientId === 'string')
       conn.dialect = 'seed';
 
+    const isEvent = frame.event === Kind.Event || frame.event === Kind.EventBatch;
+    this.inOrder(conn, isEvent, () => this.dispatch(conn, frame, d, decoded.text));
+  }
+
+  private dispatch(conn: Connection, frame: Frame, d: Record<string, unknown> | null, text: string | undefined): void {
     switch (frame.event) {
       case Kind.Event:
         return this.onEvents(conn, [frame.data], false);
@@ -132,7 +153,7 @@ export class MykoEndpoint {
       case Kind.CommandError:
         return this.onCommandAnswer(conn, frame, false);
       case Kind.Ping:
-        return conn.sendRaw(decoded.text ?? '', frame);
+        return conn.sendRaw(text ?? '', frame);
       default:
         return conn.sendError({ code: ErrorCode.UnknownKind, kind: frame.event, message: `unknown event kind ${JSON.stringify(frame.event)}` });
     }
@@ -151,7 +172,12 @@ export class MykoEndpoint {
     }
     if (raws.length === 0) return;
     // Validation of the whole batch happens before anything is queued: a batch is stored whole or not at all.
-    this.ctx.emit(raws, { serverId: this.ctx.serverId, clientId: conn.clientId }).catch((err: Error) => {
+    conn.pendingWrites++;
+    const settled = () => {
+      conn.pendingWrites--;
+      this.drainBacklog(conn);
+    };
+    this.ctx.emit(raws, { serverId: this.ctx.serverId, clientId: conn.clientId }).then(settled, (err: Error) => {
       if (err instanceof EventRejected)
         conn.sendError({ code: ErrorCode.BadEvent, kind, message: err.message, ...(err.index !== undefined && batch ? { index: err.index } : {}) });
       else if (err instanceof StoreError) conn.sendError({ code: ErrorCode.StoreFailed, kind, message: err.message });
@@ -159,6 +185,7 @@ export class MykoEndpoint {
         this.ctx.log.error({ err }, 'event path failed');
         conn.sendError({ code: ErrorCode.StoreFailed, kind, message: err.message });
       }
+      settled(); // after the error, so the reply precedes answers to later frames
     });
   }
 
