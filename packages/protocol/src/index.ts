@@ -9,3 +9,4 @@ export * from './messages/query.js';
 export * from './messages/report.js';
 export * from './messages/command.js';
 export * from './messages/ping.js';
+export * from './version.js';
