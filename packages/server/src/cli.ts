@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { MykoServer } from './server.js';
-import { ConfigError, defaultConfig, envNames, type ServerConfig } from './config.js';
+import { ConfigError, defaultConfig, resolveConfig, type ServerConfig } from './config.js';
+import type { MykoPlugin } from './core/registry.js';
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -19,6 +22,7 @@ Options (each also read from the environment variable shown; flags win):
   --log-level L            MYKO_LOG_LEVEL     fatal|error|warn|info|debug|trace|silent (default ${defaultConfig.logLevel})
   --max-frame-bytes N      MYKO_MAX_FRAME_BYTES  larger frames get MYKO_FRAME_TOO_LARGE (default ${defaultConfig.maxFrameBytes})
   --sqlite-sync S          MYKO_SQLITE_SYNC   full (survives power loss) | normal (survives kill -9) (default ${defaultConfig.sqliteSync})
+  --plugins LIST           MYKO_PLUGINS       plugin modules to load, comma-separated; '' for none (default ${defaultConfig.plugins})
 
 Endpoints: ws://HOST:PORT/myko (add ?dialect=seed|current to fix the dialect), http://HOST:PORT/health
 `;
@@ -30,7 +34,28 @@ const flagToKey: Record<string, keyof ServerConfig> = {
   'log-level': 'logLevel',
   'max-frame-bytes': 'maxFrameBytes',
   'sqlite-sync': 'sqliteSync',
+  plugins: 'plugins',
 };
+
+/** A plugin module exports a MykoPlugin (or an array of them) as default or as `plugin`. */
+async function loadPlugins(list: string): Promise<MykoPlugin[]> {
+  const out: MykoPlugin[] = [];
+  for (const spec of list.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const url = spec.startsWith('.') || spec.startsWith('/') ? pathToFileURL(resolve(spec)).href : spec;
+    let mod: { default?: unknown; plugin?: unknown };
+    try {
+      mod = (await import(url)) as typeof mod;
+    } catch (err) {
+      throw new ConfigError(`cannot load plugin ${spec}: ${(err as Error).message}`);
+    }
+    const found = mod.default ?? mod.plugin;
+    const plugins = (Array.isArray(found) ? found : [found]) as MykoPlugin[];
+    if (!plugins.every((p) => p && typeof p === 'object' && typeof p.name === 'string'))
+      throw new ConfigError(`plugin module ${spec} exports no plugin (default or \`plugin\` export with a name)`);
+    out.push(...plugins);
+  }
+  return out;
+}
 
 async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -63,7 +88,8 @@ async function main(argv: string[]): Promise<number> {
   }
   let server: MykoServer;
   try {
-    server = await MykoServer.start({ config: explicit, env: process.env });
+    const plugins = await loadPlugins(resolveConfig(explicit, process.env).plugins);
+    server = await MykoServer.start({ config: explicit, env: process.env, plugins });
   } catch (err) {
     if (err instanceof ConfigError) process.stderr.write(`myko: ${err.message}\n`);
     else process.stderr.write(`myko: cannot start: ${(err as Error).message}\n`);
@@ -84,7 +110,6 @@ async function main(argv: string[]): Promise<number> {
   return -1; // keep running
 }
 
-void Object.keys(envNames);
 main(process.argv.slice(2)).then((code) => {
   if (code >= 0) process.exitCode = code;
 });

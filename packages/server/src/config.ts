@@ -33,6 +33,12 @@ export interface ServerConfig {
   slowConsumerTimeoutMs: number;
   /** Default timeout of a command the server sends to a client. */
   clientCommandTimeoutMs: number;
+  /**
+   * Plugin modules the CLI loads, comma-separated (package names or paths
+   * relative to the working directory). Code that embeds MykoServer passes
+   * plugin objects instead and this is ignored.
+   */
+  plugins: string;
 }
 
 export const defaultConfig: Readonly<ServerConfig> = Object.freeze({
@@ -50,6 +56,7 @@ export const defaultConfig: Readonly<ServerConfig> = Object.freeze({
   sendMaxBufferedBytes: 32 * 1024 * 1024,
   slowConsumerTimeoutMs: 30_000,
   clientCommandTimeoutMs: 10_000,
+  plugins: '@myko/rship/server',
 });
 
 /** Environment variable → config key (flags use the kebab-case key: `--max-frame-bytes`). */
@@ -64,6 +71,7 @@ export const envNames: Record<string, keyof ServerConfig> = {
   MYKO_SEND_HIGH_WATER_BYTES: 'sendHighWaterBytes',
   MYKO_SEND_MAX_BUFFERED_BYTES: 'sendMaxBufferedBytes',
   MYKO_SLOW_CONSUMER_TIMEOUT_MS: 'slowConsumerTimeoutMs',
+  MYKO_PLUGINS: 'plugins',
 };
 
 export class ConfigError extends Error {

@@ -21,3 +21,4 @@ export { StoreError } from './store/event-store.js';
 export { SqliteEventStore } from './store/sqlite/index.js';
 export { equalityFilter } from './builtins.js';
 export { ClientCommandError } from './gateway/connection.js';
+export { describeAjvErrors } from './wire/ajv.js';

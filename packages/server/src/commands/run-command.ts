@@ -32,6 +32,10 @@ export async function runCommand(ctx: ServerContext, req: MCommand, clientId: st
       const list = (Array.isArray(events) ? events : [events]) as readonly EventInput[];
       await ctx.emit(list, { serverId: ctx.serverId, clientId });
     },
+    client: (id) => {
+      const conn = ctx.connections.get(id);
+      return conn ? { dialect: conn.dialect, address: conn.address } : undefined;
+    },
     sendToClient: (target, commandId, p, opts) => {
       const conn = ctx.connections.get(target);
       if (!conn) return Promise.reject(new ClientCommandError(`client ${target} is not connected`, 'MYKO_CLIENT_GONE'));

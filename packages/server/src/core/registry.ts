@@ -15,6 +15,11 @@ export interface ItemTypeDef<T extends MItem = MItem> {
   schema?: object;
   /** A further check; return a message naming the field, or undefined when the item is fine. */
   validate?: (item: T) => string | undefined;
+  /**
+   * Runs on each incoming item of this type before any validation, e.g. to
+   * derive an id the wire format lets clients omit. Must not throw.
+   */
+  prepare?: (item: Record<string, unknown>) => Record<string, unknown>;
   /** false: kept in memory and broadcast but never written to the log (e.g. Pulse). Default true. */
   persist?: boolean;
   /**
@@ -72,6 +77,8 @@ export interface CommandContext {
   readonly log: Logger;
   /** Validate, persist and apply; resolves once committed (and broadcast). */
   emit(events: EventInput | readonly EventInput[]): Promise<void>;
+  /** A connected client of this server, or undefined. */
+  client(clientId: string): { dialect: 'seed' | 'current'; address: string } | undefined;
   /** Send a command to a connected client and await its response. */
   sendToClient(clientId: string, commandId: string, params: Record<string, unknown>, opts?: { timeoutMs?: number }): Promise<unknown>;
 }

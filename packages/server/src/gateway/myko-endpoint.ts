@@ -163,7 +163,7 @@ export class MykoEndpoint {
     const kind = batch ? Kind.EventBatch : Kind.Event;
     const raws: RawEvent[] = [];
     for (let i = 0; i < list.length; i++) {
-      const checked = checkEvent(list[i], batch ? `data[${i}]` : 'data');
+      const checked = checkEvent(this.prepare(list[i]), batch ? `data[${i}]` : 'data');
       if (!checked.ok) {
         const tx = txOf(list[i]);
         return conn.sendError({ code: ErrorCode.BadEvent, kind, message: checked.message, ...(batch ? { index: i } : {}), ...(tx ? { tx } : {}) });
@@ -187,6 +187,14 @@ export class MykoEndpoint {
       }
       settled(); // after the error, so the reply precedes answers to later frames
     });
+  }
+
+  /** Apply the item type's `prepare` hook (e.g. derive a missing id) before validation. */
+  private prepare(raw: unknown): unknown {
+    const e = raw as { itemType?: unknown; item?: unknown } | null;
+    if (!e || typeof e !== 'object' || typeof e.itemType !== 'string' || !e.item || typeof e.item !== 'object' || Array.isArray(e.item)) return raw;
+    const prepare = this.ctx.registry.itemType(e.itemType)?.def.prepare;
+    return prepare ? { ...e, item: prepare(e.item as Record<string, unknown>) } : raw;
   }
 
   private onQuery(conn: Connection, data: unknown): void {

@@ -1,0 +1,7 @@
+import { rshipPlugin } from './plugin.js';
+
+export { rshipPlugin, type RshipPluginOptions } from './plugin.js';
+export { RshipError } from './routing.js';
+
+/** The default plugin, as `myko serve` loads it (`--plugins @myko/rship/server`). */
+export default rshipPlugin();
