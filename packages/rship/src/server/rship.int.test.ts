@@ -1,0 +1,215 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestServer, TestClient, type TestServer, type AnyFrame } from '@myko/server/testing';
+import { rshipPlugin } from './plugin.js';
+
+let ts: TestServer;
+before(async () => {
+  ts = await startTestServer({ plugins: [rshipPlugin({ actionTimeoutMs: 300 })] });
+});
+after(async () => {
+  await ts.close();
+});
+
+const burnSchema = { type: 'object', required: ['intensity'], properties: { intensity: { type: 'number', minimum: 0 } } };
+
+/** The Banana Stand of seed 001 as one event batch, the way executors register. */
+function bananaStand(prefix: string, opts: { clientId?: string } = {}) {
+  const c = opts.clientId ? { clientId: opts.clientId } : {};
+  const ev = (itemType: string, item: Record<string, unknown>) => ({ itemType, changeType: 'SET', item, createdAt: '2023-04-30T19:56:34Z', ...c });
+  return [
+    ev('Machine', { id: `${prefix}machine`, name: 'Stand PC' }),
+    ev('Instance', { id: `${prefix}inst`, name: 'Bluth Executor', serviceId: 'bluth-company', serviceTypeCode: 'bluth', ...(opts.clientId ? { clientId: opts.clientId } : {}) }),
+    ev('Action', { id: `${prefix}banana-stand:burn`, name: 'Burn', schema: JSON.stringify(burnSchema), targetId: `${prefix}banana-stand`, serviceId: 'bluth-company' }),
+    ev('Action', { id: `${prefix}banana-stand:fill-with-money`, name: 'Fill with money', schema: null, targetId: `${prefix}banana-stand`, serviceId: 'bluth-company' }),
+    ev('Emitter', { id: `${prefix}banana-stand:banana-sold`, name: 'Banana sold', targetId: `${prefix}banana-stand`, serviceId: 'bluth-company' }),
+    ev('Target', {
+      id: `${prefix}banana-stand`, hash: 'long-hash-string-of-some-kind', name: 'The Banana Stand',
+      actionIds: [`${prefix}banana-stand:burn`, `${prefix}banana-stand:fill-with-money`], emitterIds: [`${prefix}banana-stand:banana-sold`],
+      subTargets: ['cash-register'], serviceId: 'bluth-company', bgColor: '#ffff00', fgColor: '#000000', lastUpdated: '2023-04-30T19:56:34Z',
+    }),
+    ev('TargetStatus', { targetId: `${prefix}banana-stand`, instanceId: `${prefix}inst`, status: 'online' }),
+  ];
+}
+
+const exec = (tx: string, actionId: string, data: unknown) => ({ event: 'ws:m:command', data: { commandId: 'ExecTargetAction', command: { tx, action: { id: actionId }, data } } });
+const statusOf = (f: AnyFrame, id: string) => f.data?.upserts?.find((u: any) => u.item.id === id)?.item.status;
+
+/** An executor that answers actions as the Rust and Python SDKs do. */
+function answerActions(executor: TestClient, commandId: string, answer: (cmd: any) => { response?: unknown; error?: string } | undefined) {
+  executor.ws.on('message', (raw: Buffer) => {
+    const f = JSON.parse(raw.toString());
+    if (f.event !== 'ws:m:command' || f.data.commandId !== commandId) return;
+    const out = answer(f.data.command);
+    if (!out) return;
+    if (out.error !== undefined) executor.send({ event: 'ws:m:command-error', data: { tx: f.data.command.tx, commandId, message: out.error } });
+    else executor.send({ event: 'ws:m:command-response', data: { tx: f.data.command.tx, response: out.response } });
+  });
+}
+
+test('Banana Stand: register, invoke an action, get the executor result; bad payloads never reach it', async () => {
+  const executor = await TestClient.connect(ts.url);
+  const received: any[] = [];
+  answerActions(executor, 'ExecTargetAction', (cmd) => {
+    received.push(cmd);
+    return cmd.data.intensity > 10 ? { error: 'too hot for the stand' } : { response: { burned: true, intensity: cmd.data.intensity } };
+  });
+  executor.send({ event: 'ws:m:event-batch', data: bananaStand('a-') });
+  await executor.sync();
+
+  const ctl = await TestClient.connect(ts.url);
+  ctl.send({ event: 'ws:m:query', data: { queryId: 'GetAllTargets', queryItemType: 'Target', query: { tx: 'targets' } } });
+  const targets = await ctl.next((f) => f.event === 'ws:m:query-response' && f.data.tx === 'targets');
+  const stand = targets.data.upserts.find((u: any) => u.item.id === 'a-banana-stand').item;
+  assert.equal(stand.hash, 'long-hash-string-of-some-kind');
+  assert.deepEqual(stand.subTargets, ['cash-register']);
+
+  ctl.send(exec('e1', 'a-banana-stand:burn', { intensity: 3 }));
+  const ok = await ctl.next((f) => f.event === 'ws:m:command-response' && f.data.tx === 'e1');
+  assert.deepEqual(ok.data.response, { burned: true, intensity: 3 });
+  assert.equal(received.length, 1);
+  assert.equal(received[0].action.id, 'a-banana-stand:burn');
+  assert.equal(received[0].action.name, 'Burn', 'the whole stored Action is forwarded');
+  assert.equal(received[0].instanceId, 'a-inst');
+  assert.ok(received[0].createdAt);
+
+  // The executor's error comes back to the controller.
+  ctl.send(exec('e2', 'a-banana-stand:burn', { intensity: 11 }));
+  const failed = await ctl.next((f) => f.event === 'ws:m:command-error' && f.data.tx === 'e2');
+  assert.equal(failed.data.message, 'too hot for the stand');
+
+  // A bad payload is rejected by the server, naming the field, and never forwarded.
+  ctl.send(exec('e3', 'a-banana-stand:burn', { intensity: 'hot' }));
+  const bad = await ctl.next((f) => f.event === 'ws:m:command-error' && f.data.tx === 'e3');
+  assert.equal(bad.data.code, 'RSHIP_BAD_PAYLOAD');
+  assert.match(bad.data.message, /data\.intensity must be number/);
+  ctl.send(exec('e4', 'a-banana-stand:burn', {}));
+  const missing = await ctl.next((f) => f.event === 'ws:m:command-error' && f.data.tx === 'e4');
+  assert.match(missing.data.message, /data\.intensity is required/);
+  assert.equal(received.length, 2);
+
+  // Unknown action; action without schema accepts anything; actionId form.
+  ctl.send(exec('e5', 'nope', {}));
+  assert.equal((await ctl.next((f) => f.event === 'ws:m:command-error' && f.data.tx === 'e5')).data.code, 'RSHIP_UNKNOWN_ACTION');
+  ctl.send({ event: 'ws:m:command', data: { commandId: 'ExecTargetAction', command: { tx: 'e6', actionId: 'a-banana-stand:fill-with-money', data: 'lots' } } });
+  await ctl.next((f) => f.event === 'ws:m:command-response' && f.data.tx === 'e6');
+  await executor.close();
+  await ctl.close();
+});
+
+test('targets go offline when their executor disconnects, and come back when it resends', async () => {
+  const watcher = await TestClient.connect(ts.url);
+  watcher.send({ event: 'ws:m:query', data: { queryId: 'GetTargetStatussByQuery', queryItemType: 'TargetStatus', query: { tx: 'st', instanceId: 'b-inst' } } });
+  watcher.send({ event: 'ws:m:query', data: { queryId: 'GetAllInstances', queryItemType: 'Instance', query: { tx: 'in' } } });
+  await watcher.sync();
+  const first = await TestClient.connect(ts.url);
+  first.send({ event: 'ws:m:event-batch', data: bananaStand('b-') });
+  await watcher.next((f) => f.event === 'ws:m:query-response' && f.data.tx === 'st' && statusOf(f, 'b-inst:b-banana-stand') === 'online');
+
+  await first.close();
+  const t0 = Date.now();
+  await watcher.next((f) => f.event === 'ws:m:query-response' && f.data.tx === 'st' && statusOf(f, 'b-inst:b-banana-stand') === 'offline', 1000);
+  assert.ok(Date.now() - t0 < 1000);
+  await watcher.next((f) => f.event === 'ws:m:query-response' && f.data.tx === 'in' && statusOf(f, 'b-inst') === 'Unavailable', 1000);
+
+  // While offline, an invocation fails clearly.
+  const ctl = await TestClient.connect(ts.url);
+  ctl.send(exec('off', 'b-banana-stand:burn', { intensity: 1 }));
+  const off = await ctl.next((f) => f.event === 'ws:m:command-error' && f.data.tx === 'off');
+  assert.equal(off.data.code, 'RSHIP_TARGET_OFFLINE');
+  assert.match(off.data.message, /The Banana Stand/);
+
+  const again = await TestClient.connect(ts.url);
+  answerActions(again, 'ExecTargetAction', () => ({ response: 'back' }));
+  again.send({ event: 'ws:m:event-batch', data: bananaStand('b-') });
+  await watcher.next((f) => f.event === 'ws:m:query-response' && f.data.tx === 'st' && statusOf(f, 'b-inst:b-banana-stand') === 'online', 1000, watcher.frames.length - 1);
+  ctl.send(exec('on', 'b-banana-stand:burn', { intensity: 1 }));
+  assert.equal((await ctl.next((f) => f.event === 'ws:m:command-response' && f.data.tx === 'on')).data.response, 'back');
+
+  // An executor that never answers: a timeout error.
+  const mute = await TestClient.connect(ts.url);
+  mute.send({ event: 'ws:m:event-batch', data: bananaStand('m-') });
+  await mute.sync();
+  ctl.send(exec('mute', 'm-banana-stand:burn', { intensity: 1 }));
+  const to = await ctl.next((f) => f.event === 'ws:m:command-error' && f.data.tx === 'mute');
+  assert.equal(to.data.code, 'MYKO_TIMEOUT');
+  await Promise.all([watcher.close(), ctl.close(), again.close(), mute.close()]);
+});
+
+test('2023 executors: client:setId, seed dialect, and target:action:exec', async () => {
+  const old = await TestClient.connect(ts.url);
+  const setId = await old.next((f) => f.event === 'ws:m:command' && f.data.commandId === 'client:setId');
+  const clientId = setId.data.command.clientId;
+  answerActions(old, 'target:action:exec', (cmd) => ({ response: { legacy: true, got: cmd.data } }));
+  for (const e of bananaStand('c-', { clientId })) old.send({ event: 'ws:m:event', data: e });
+  await old.sync();
+  const ctl = await TestClient.connect(ts.url);
+  ctl.send(exec('x', 'c-banana-stand:burn', { intensity: 2 }));
+  const r = await ctl.next((f) => f.event === 'ws:m:command-response' && f.data.tx === 'x');
+  assert.deepEqual(r.data.response, { legacy: true, got: { intensity: 2 } });
+  // Batch for a 2023 executor is fanned out into target:action:exec calls.
+  ctl.send({ event: 'ws:m:command', data: { commandId: 'BatchTargetAction', command: { tx: 'bx', actions: [
+    { action: { id: 'c-banana-stand:burn' }, data: { intensity: 1 } },
+    { action: { id: 'c-banana-stand:fill-with-money' }, data: 5 },
+  ] } } });
+  const b = await ctl.next((f) => f.event === 'ws:m:command-response' && f.data.tx === 'bx');
+  assert.equal(b.data.response.results.length, 1);
+  assert.equal(b.data.response.results[0].ok, true);
+  assert.equal(b.data.response.results[0].response.length, 2);
+  await old.close();
+  await ctl.close();
+});
+
+test('batch forms are forwarded to the owning executors; a bad entry rejects the batch', async () => {
+  const ex = await TestClient.connect(ts.url);
+  const batches: any[] = [];
+  answerActions(ex, 'BatchTargetAction', (cmd) => (batches.push(cmd), { response: cmd.actions.length }));
+  answerActions(ex, 'CompactBatchTargetAction', (cmd) => ({ response: cmd.groups[0].assignments.length }));
+  answerActions(ex, 'ResendEmitterValue', (cmd) => ({ response: cmd.emitterId }));
+  ex.send({ event: 'ws:m:event-batch', data: bananaStand('d-') });
+  await ex.sync();
+  const ctl = await TestClient.connect(ts.url);
+  ctl.send({ event: 'ws:m:command', data: { commandId: 'BatchTargetAction', command: { tx: 'b1', actions: [
+    { action: { id: 'd-banana-stand:burn' }, data: { intensity: 1 } },
+    { action: { id: 'd-banana-stand:burn' }, data: { intensity: 2 } },
+  ] } } });
+  const b1 = await ctl.next((f) => f.event === 'ws:m:command-response' && f.data.tx === 'b1');
+  assert.deepEqual(b1.data.response.results, [{ instanceId: 'd-inst', ok: true, response: 2 }]);
+  assert.equal(batches[0].actions[1].action.name, 'Burn');
+
+  ctl.send({ event: 'ws:m:command', data: { commandId: 'BatchTargetAction', command: { tx: 'b2', actions: [
+    { action: { id: 'd-banana-stand:burn' }, data: { intensity: 1 } },
+    { action: { id: 'd-banana-stand:burn' }, data: { intensity: -1 } },
+  ] } } });
+  const b2 = await ctl.next((f) => f.event === 'ws:m:command-error' && f.data.tx === 'b2');
+  assert.match(b2.data.message, /actions\[1\]\.data\.intensity must be >= 0/);
+  assert.equal(batches.length, 1);
+
+  ctl.send({ event: 'ws:m:command', data: { commandId: 'CompactBatchTargetAction', command: { tx: 'c1', groups: [
+    { actionId: 'd-banana-stand:burn', payloads: [{ intensity: 1 }], assignments: [{ instanceId: 'd-inst', targetId: 'd-banana-stand', payloadIndex: 0 }] },
+  ] } } });
+  const c1 = await ctl.next((f) => f.event === 'ws:m:command-response' && f.data.tx === 'c1');
+  assert.deepEqual(c1.data.response.results, [{ instanceId: 'd-inst', ok: true, response: 1 }]);
+
+  ctl.send({ event: 'ws:m:command', data: { commandId: 'ResendEmitterValue', command: { tx: 'r1', emitterId: 'd-banana-stand:banana-sold' } } });
+  assert.equal((await ctl.next((f) => f.event === 'ws:m:command-response' && f.data.tx === 'r1')).data.response, 'd-banana-stand:banana-sold');
+  await ex.close();
+  await ctl.close();
+});
+
+test('entities are validated with clear errors; unknown fields are kept; pulses are not logged', async () => {
+  const c = await TestClient.connect(ts.url);
+  c.send({ event: 'ws:m:event', data: { itemType: 'Target', changeType: 'SET', item: { id: 't', name: 'T', serviceId: 's', actionIds: [], emitterIds: [], bgColor: '#fff' } } });
+  const e = await c.next((f) => f.event === 'ws:m:error');
+  assert.equal(e.data.code, 'MYKO_BAD_EVENT');
+  assert.match(e.data.message, /fgColor is required/);
+  c.send({ event: 'ws:m:event', data: { itemType: 'Emitter', changeType: 'SET', item: { id: 'em', name: 'E', targetId: 't', serviceId: 's', vendorField: { x: 1 } } } });
+  await c.sync();
+  const before = ts.server.writer.position;
+  for (let i = 0; i < 100; i++) c.send({ event: 'ws:m:event', data: { itemType: 'Pulse', changeType: 'SET', item: { emitterId: 'em', data: { v: i } } } });
+  await c.sync();
+  assert.deepEqual(ts.server.state.get('Emitter', 'em')?.vendorField, { x: 1 });
+  assert.deepEqual(ts.server.state.get('Pulse', 'em')?.data, { v: 99 });
+  assert.equal(ts.server.writer.position, before, 'the 100 pulses did not reach the log');
+  await c.close();
+});
