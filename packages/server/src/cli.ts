@@ -6,14 +6,22 @@ import { pathToFileURL } from 'node:url';
 import { MykoServer } from './server.js';
 import { ConfigError, defaultConfig, resolveConfig, type ServerConfig } from './config.js';
 import type { MykoPlugin } from './core/registry.js';
+import { openStore, runExport, runHistory, runImport, runVerify } from './cli/log-commands.js';
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const help = `myko ${version}: a real-time, event-sourced state server
 
 Usage:
-  myko serve [options]     serve ws://HOST:PORT/myko on the embedded store
+  myko serve [options]            serve ws://HOST:PORT/myko on the embedded store
+  myko verify [--data-dir D]      recompute every event id and link; exit 1 at the first mismatch
+  myko history ITEMTYPE ID [--json]   an item's events, oldest first
+  myko export [--out FILE]        the log as NDJSON (stdout by default)
+  myko import --in FILE           NDJSON into an empty store, then verify
   myko --help | --version
+
+verify, history, export and import open the data directory themselves: stop the server first
+(or start it with --verify-on-boot).
 
 Options (each also read from the environment variable shown; flags win):
   --port N                 MYKO_PORT          (default ${defaultConfig.port})
@@ -22,6 +30,7 @@ Options (each also read from the environment variable shown; flags win):
   --log-level L            MYKO_LOG_LEVEL     fatal|error|warn|info|debug|trace|silent (default ${defaultConfig.logLevel})
   --max-frame-bytes N      MYKO_MAX_FRAME_BYTES  larger frames get MYKO_FRAME_TOO_LARGE (default ${defaultConfig.maxFrameBytes})
   --sqlite-sync S          MYKO_SQLITE_SYNC   full (survives power loss) | normal (survives kill -9) (default ${defaultConfig.sqliteSync})
+  --verify-on-boot         MYKO_VERIFY_ON_BOOT  verify the log before serving; refuse to start on a mismatch
   --plugins LIST           MYKO_PLUGINS       plugin modules to load, comma-separated; '' for none (default ${defaultConfig.plugins})
 
 Endpoints: ws://HOST:PORT/myko (add ?dialect=seed|current to fix the dialect), http://HOST:PORT/health
@@ -36,6 +45,7 @@ const flagToKey: Record<string, keyof ServerConfig> = {
   'sqlite-sync': 'sqliteSync',
   plugins: 'plugins',
 };
+const booleanFlags: Record<string, keyof ServerConfig> = { 'verify-on-boot': 'verifyOnBoot' };
 
 /** A plugin module exports a MykoPlugin (or an array of them) as default or as `plugin`. */
 async function loadPlugins(list: string): Promise<MykoPlugin[]> {
@@ -57,6 +67,39 @@ async function loadPlugins(list: string): Promise<MykoPlugin[]> {
   return out;
 }
 
+async function runLogCommand(cmd: string, args: string[], values: Record<string, unknown>, explicit: Partial<Record<keyof ServerConfig, string>>): Promise<number> {
+  if (!['verify', 'history', 'export', 'import'].includes(cmd)) {
+    process.stderr.write(`myko: unknown command ${cmd}\n\n${help}`);
+    return 2;
+  }
+  if (cmd === 'history' && args.length !== 2) {
+    process.stderr.write('myko: usage: myko history ITEMTYPE ID [--json]\n');
+    return 2;
+  }
+  if (cmd === 'import' && typeof values.in !== 'string') {
+    process.stderr.write('myko: usage: myko import --in FILE\n');
+    return 2;
+  }
+  let store;
+  try {
+    store = openStore(resolveConfig(explicit, process.env));
+  } catch (err) {
+    process.stderr.write(`myko: ${(err as Error).message}\n`);
+    return 1;
+  }
+  try {
+    if (cmd === 'verify') return await runVerify(store, process.stdout);
+    if (cmd === 'history') return await runHistory(store, args[0]!, args[1]!, values.json === true, process.stdout);
+    if (cmd === 'export') return await runExport(store, values.out as string | undefined, process.stdout);
+    return await runImport(store, values.in as string, process.stdout);
+  } catch (err) {
+    process.stderr.write(`myko ${cmd}: ${(err as Error).message}\n`);
+    return 1;
+  } finally {
+    await store.close();
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
@@ -67,6 +110,10 @@ async function main(argv: string[]): Promise<number> {
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
         ...Object.fromEntries(Object.keys(flagToKey).map((f) => [f, { type: 'string' as const }])),
+        ...Object.fromEntries(Object.keys(booleanFlags).map((f) => [f, { type: 'boolean' as const }])),
+        out: { type: 'string' },
+        in: { type: 'string' },
+        json: { type: 'boolean' },
       },
     });
   } catch (err) {
@@ -77,15 +124,13 @@ async function main(argv: string[]): Promise<number> {
   if (values.help) return void process.stdout.write(help), 0;
   if (values.version) return void process.stdout.write(version + '\n'), 0;
   const cmd = positionals[0] ?? 'serve';
-  if (cmd !== 'serve') {
-    process.stderr.write(`myko: unknown command ${cmd}\n\n${help}`);
-    return 2;
-  }
   const explicit: Partial<Record<keyof ServerConfig, string>> = {};
   for (const [flag, key] of Object.entries(flagToKey)) {
     const v = (values as Record<string, unknown>)[flag];
     if (typeof v === 'string') explicit[key] = v;
   }
+  for (const [flag, key] of Object.entries(booleanFlags)) if ((values as Record<string, unknown>)[flag] === true) explicit[key] = 'true';
+  if (cmd !== 'serve') return runLogCommand(cmd, positionals.slice(1), values as Record<string, unknown>, explicit);
   let server: MykoServer;
   try {
     const plugins = await loadPlugins(resolveConfig(explicit, process.env).plugins);

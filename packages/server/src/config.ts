@@ -39,6 +39,8 @@ export interface ServerConfig {
    * plugin objects instead and this is ignored.
    */
   plugins: string;
+  /** Verify the whole log (`myko verify`) before serving; refuse to start on a mismatch. */
+  verifyOnBoot: boolean;
 }
 
 export const defaultConfig: Readonly<ServerConfig> = Object.freeze({
@@ -57,6 +59,7 @@ export const defaultConfig: Readonly<ServerConfig> = Object.freeze({
   slowConsumerTimeoutMs: 30_000,
   clientCommandTimeoutMs: 10_000,
   plugins: '@myko/rship/server',
+  verifyOnBoot: false,
 });
 
 /** Environment variable → config key (flags use the kebab-case key: `--max-frame-bytes`). */
@@ -72,6 +75,7 @@ export const envNames: Record<string, keyof ServerConfig> = {
   MYKO_SEND_MAX_BUFFERED_BYTES: 'sendMaxBufferedBytes',
   MYKO_SLOW_CONSUMER_TIMEOUT_MS: 'slowConsumerTimeoutMs',
   MYKO_PLUGINS: 'plugins',
+  MYKO_VERIFY_ON_BOOT: 'verifyOnBoot',
 };
 
 export class ConfigError extends Error {
@@ -96,7 +100,11 @@ export function resolveConfig(
   for (const key of Object.keys(defaultConfig) as (keyof ServerConfig)[]) {
     const dflt = defaultConfig[key];
     const v = raw[key];
-    if (typeof dflt === 'number') {
+    if (typeof dflt === 'boolean') {
+      const b = typeof v === 'boolean' ? v : /^(1|true|yes|on)$/i.test(String(v)) ? true : /^(0|false|no|off|)$/i.test(String(v)) ? false : undefined;
+      if (b === undefined) throw new ConfigError(`${key} must be true or false, got ${String(v)}`);
+      (out as unknown as Record<string, unknown>)[key] = b;
+    } else if (typeof dflt === 'number') {
       const n = typeof v === 'number' ? v : Number(v);
       if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${key} must be a non-negative integer, got ${String(v)}`);
       (out as unknown as Record<string, unknown>)[key] = n;

@@ -12,11 +12,17 @@ import { normalizeEvent, type Origin } from './core/normalize.js';
 import { LiveQueries } from './live/live-queries.js';
 import { LiveReports } from './live/live-reports.js';
 import { SqliteEventStore } from './store/sqlite/index.js';
-import type { EventStore, StoredEvent } from './store/event-store.js';
+import type { Checkpoint, EventStore, StoredEvent } from './store/event-store.js';
+import { itemKey } from './core/identity.js';
+import { StoreError } from './store/event-store.js';
+import { verifyLog } from './log/verify.js';
 import { createGateway, type HttpRoute } from './gateway/http.js';
 import { MykoEndpoint } from './gateway/myko-endpoint.js';
+import { ModelsEndpoint } from './models/models-endpoint.js';
+import { EventRpcEndpoint } from './eventrpc/eventrpc-endpoint.js';
 import type { Connection } from './gateway/connection.js';
 import { builtinPlugin } from './builtins.js';
+import { restorePointsPlugin } from './log/restore-points.js';
 import { reapStaleClients, retireEvents } from './lifecycle/clients.js';
 import type { ServerContext } from './context.js';
 
@@ -60,6 +66,7 @@ export class MykoServer {
     this.config = config;
     this.log = log;
     for (const p of plugins) this.registry.register(p);
+    this.registry.register(restorePointsPlugin(() => this.ctx));
     this.registry.register(builtinPlugin); // last: its resolvers are the fallback
     const writer = new Writer(store, this.state, this.registry, config.maxBatchEvents);
     const queries = new LiveQueries(this.state, this.registry);
@@ -116,22 +123,41 @@ export class MykoServer {
   /** Checkpoint, then the tail of the log, then retire clients of a previous run. */
   private async boot(): Promise<void> {
     const t0 = performance.now();
-    const cp = await this.store.loadCheckpoint();
+    if (this.config.verifyOnBoot) {
+      const result = await verifyLog(this.store);
+      if (!result.ok)
+        throw new StoreError(`log verification failed at position ${result.failure!.position}: ${result.failure!.reason}`);
+      this.log.info({ checked: result.checked, ms: result.ms }, 'log verified');
+    }
+    const identity = this.ctx.writer.identity;
+    let cp = await this.store.loadCheckpoint();
+    if (!(await this.checkpointHolds(cp))) {
+      this.log.error({ position: cp.position, eventId: cp.eventId }, 'checkpoint does not match the log at the position it claims: ignoring it, replaying the whole log');
+      cp = { position: 0, eventId: null, chain: '', items: [], leaves: [] };
+    }
     for (const { itemType, item } of cp.items) this.state.load(itemType, item);
+    for (const l of cp.leaves) identity.leaves.set(itemKey(l.itemType, l.id), l.pids);
+    identity.chain = cp.chain;
     let position = cp.position;
+    let lastEventId = cp.eventId;
     for (;;) {
       const events = await this.store.readAfter(position, replayChunk);
-      for (const e of events) this.state.apply(e);
+      for (const e of events) {
+        this.state.apply(e);
+        identity.follow(e);
+        lastEventId = e.identity?._id ?? null;
+      }
       if (events.length > 0) position = events[events.length - 1]!.position;
       this.bootStats.replayed += events.length;
       if (events.length < replayChunk) break;
     }
     this.ctx.writer.position = position;
+    this.ctx.writer.lastEventId = lastEventId;
     this.checkpointer.position = cp.position;
     this.ctx.writer.listeners.push(
       (changes) => this.ctx.queries.onChanges(changes),
       (changes) => this.ctx.reports.onChanges(changes),
-      (changes) => this.checkpointer.onChanges(changes),
+      (_changes, stored) => this.checkpointer.onStored(stored),
     );
     // Embedded: every Client item left in the store is from a previous run of this server.
     const serverId = this.serverId;
@@ -139,6 +165,13 @@ export class MykoServer {
     this.bootStats.checkpointPosition = cp.position;
     this.bootStats.ms = Math.round(performance.now() - t0);
     this.log.info({ ...this.bootStats, position, serverId, store: this.store.kind }, 'state loaded');
+  }
+
+  /** A checkpoint is used only if the log still holds, at its position, the event it was taken after. */
+  private async checkpointHolds(cp: Checkpoint): Promise<boolean> {
+    if (cp.position === 0) return true;
+    const [at] = await this.store.readAfter(cp.position - 1, 1);
+    return at !== undefined && at.position === cp.position && (at.identity?._id ?? '') === (cp.eventId ?? '');
   }
 
   private async listen(): Promise<void> {
@@ -149,7 +182,17 @@ export class MykoServer {
       res.writeHead(this.stopping ? 503 : 200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
       return true;
     };
-    const { http, wss } = createGateway(this.config, [{ path: '/myko', accept: (ws, req, d) => endpoint.accept(ws, req, d) }], [health]);
+    const models = new ModelsEndpoint(this.ctx);
+    const eventRpc = new EventRpcEndpoint(this.ctx);
+    const { http, wss } = createGateway(
+      this.config,
+      [
+        { path: '/myko', accept: (ws, req, d) => endpoint.accept(ws, req, d) },
+        { path: '/models', accept: (ws, req) => models.accept(ws, req) },
+        { path: '/eventrpc', accept: (ws, req) => eventRpc.accept(ws, req) },
+      ],
+      [health],
+    );
     this.http = http;
     this.wss = wss;
     await new Promise<void>((resolve, reject) => {

@@ -1,8 +1,10 @@
 import type { MItem } from '@myko/protocol';
 import type { EventStore } from '../store/event-store.js';
 import type { Logger } from '../logger.js';
-import type { Change, State } from './state.js';
+import type { State } from './state.js';
+import type { StoredEvent } from '../store/event-store.js';
 import type { Writer } from './writer.js';
+import { itemKey } from './identity.js';
 
 /**
  * Keeps boot fast as the log grows: saves the items changed since the last
@@ -27,11 +29,9 @@ export class Checkpointer {
     private readonly log: Logger,
   ) {}
 
-  onChanges(changes: readonly Change[]): void {
-    for (const c of changes) {
-      if (c.event.position === 0) continue; // not persisted (ephemeral type)
-      this.dirty.set(c.itemType + '\u0000' + c.id, { itemType: c.itemType, id: c.id });
-    }
+  /** Every persisted event dirties its item: its state may have changed, its leaf did. */
+  onStored(stored: readonly StoredEvent[]): void {
+    for (const e of stored) this.dirty.set(itemKey(e.itemType, e.item.id), { itemType: e.itemType, id: e.item.id });
     if (this.dirty.size >= this.every) this.request();
     else if (this.dirty.size > 0 && !this.timer)
       this.timer = setTimeout(() => {
@@ -67,17 +67,20 @@ export class Checkpointer {
     this.dirty = new Map();
     const upserts: { itemType: string; item: MItem }[] = [];
     const deletes: { itemType: string; id: string }[] = [];
+    const leaves: { itemType: string; id: string; pids: string[] }[] = [];
     for (const k of keys) {
       const item = this.state.get(k.itemType, k.id);
       if (item) upserts.push({ itemType: k.itemType, item });
       else deletes.push(k);
+      const pids = this.writer.identity.leaves.get(itemKey(k.itemType, k.id));
+      if (pids) leaves.push({ itemType: k.itemType, id: k.id, pids });
     }
     try {
-      await this.store.saveCheckpoint(position, upserts, deletes);
+      await this.store.saveCheckpoint({ position, eventId: this.writer.lastEventId, chain: this.writer.identity.chain, upserts, deletes, leaves });
       this.position = position;
     } catch (err) {
       // Keep them dirty: the next checkpoint retries. Boot replays from the last good one.
-      for (const k of keys) this.dirty.set(k.itemType + '\u0000' + k.id, k);
+      for (const k of keys) this.dirty.set(itemKey(k.itemType, k.id), k);
       this.log.error({ err }, 'checkpoint failed');
     }
   }

@@ -1,10 +1,15 @@
 import type { EventStore, NewEvent, StoredEvent } from '../store/event-store.js';
 import type { Registry } from './registry.js';
 import type { Change, State } from './state.js';
+import { IdentityTracker } from './identity.js';
 
 export interface CommitListener {
-  /** Called once per committed batch, in log order, after state has been reduced. */
-  (changes: Change[]): void;
+  /**
+   * Called once per committed batch, in log order, after state has been
+   * reduced: `changes` are what altered state, `stored` every event the batch
+   * persisted (a SET equal to the current item is stored but changes nothing).
+   */
+  (changes: Change[], stored: StoredEvent[]): void;
 }
 
 interface Submission {
@@ -40,13 +45,19 @@ export class Writer {
   readonly listeners: CommitListener[] = [];
   /** Position of the last persisted event. */
   position = 0;
+  /** `_id` of the event at `position`. */
+  lastEventId: string | null = null;
+  /** Leaves and chain head of the event DAG (core/identity.ts). */
+  readonly identity: IdentityTracker;
 
   constructor(
     private readonly store: EventStore,
     private readonly state: State,
     private readonly registry: Registry,
     private readonly maxBatchEvents: number,
-  ) {}
+  ) {
+    this.identity = new IdentityTracker(store.serverId);
+  }
 
   submit(events: readonly NewEvent[]): Promise<StoredEvent[]> {
     return new Promise((resolve, reject) => {
@@ -102,6 +113,7 @@ export class Writer {
   private async commitOne(batch: Submission[]): Promise<void> {
     const persistent: NewEvent[] = [];
     for (const s of batch) for (const e of s.events) if (this.registry.isPersistent(e.itemType)) persistent.push(e);
+    const staged = this.identity.stage(persistent);
     let stored: StoredEvent[];
     try {
       stored = persistent.length > 0 ? await this.store.append(persistent) : [];
@@ -109,7 +121,12 @@ export class Writer {
       for (const s of batch) s.reject(err as Error);
       return;
     }
-    if (stored.length > 0) this.position = stored[stored.length - 1]!.position;
+    this.identity.commit(staged);
+    if (stored.length > 0) {
+      const last = stored[stored.length - 1]!;
+      this.position = last.position;
+      this.lastEventId = last.identity?._id ?? null;
+    }
 
     // Reduce in submission order, pairing each persistent event with its stored copy.
     const changes: Change[] = [];
@@ -127,7 +144,7 @@ export class Writer {
     }
     for (const listener of this.listeners) {
       try {
-        listener(changes);
+        listener(changes, stored);
       } catch {
         // A listener's failure must not undo a commit; listeners log their own errors.
       }

@@ -27,6 +27,8 @@ import { StoreError } from '../store/event-store.js';
 import { QueryError } from '../live/live-queries.js';
 import { ReportError } from '../live/live-reports.js';
 import { runCommand } from '../commands/run-command.js';
+import { answerHistoricQuery, answerHistoricReport } from '../log/historic-query.js';
+import { parseAsOf } from '../log/historic-state.js';
 import { clientItem, retireEvents } from '../lifecycle/clients.js';
 
 type Frame = { event: string; data: unknown; tx?: unknown };
@@ -206,7 +208,15 @@ export class MykoEndpoint {
       return conn.sendError({ code: ErrorCode.BadQuery, kind: Kind.Query, message: checked.message });
     }
     const q = checked.value;
-    const { tx, ...params } = q.query;
+    const { tx, asOf, ...params } = q.query as { tx: string; asOf?: unknown } & Record<string, unknown>;
+    if (asOf !== undefined) {
+      // Historic: answered once from the log, never live (log/historic-query.ts).
+      const req = { tx, queryId: q.queryId, itemType: q.queryItemType, params, window: q.window ?? undefined };
+      Promise.resolve()
+        .then(() => answerHistoricQuery(this.ctx, conn, req, parseAsOf(asOf)))
+        .catch((err: Error) => conn.sendFrame(queryErrorFrame(tx, q.queryId, err.message)));
+      return;
+    }
     // WIRE.md 1.2: a tx already live on this connection is ignored.
     if (this.ctx.queries.has(conn, tx)) return;
     try {
@@ -247,7 +257,13 @@ export class MykoEndpoint {
       return conn.sendError({ code: ErrorCode.BadReport, kind: Kind.Report, message: checked.message });
     }
     const { reportId, report } = checked.value;
-    const { tx, ...params } = report;
+    const { tx, asOf, ...params } = report as { tx: string; asOf?: unknown } & Record<string, unknown>;
+    if (asOf !== undefined) {
+      Promise.resolve()
+        .then(() => answerHistoricReport(this.ctx, conn, tx, reportId, params, parseAsOf(asOf)))
+        .catch((err: Error) => conn.sendFrame(reportErrorFrame(tx, reportId, err.message)));
+      return;
+    }
     if (this.ctx.reports.has(conn, tx)) return;
     try {
       this.ctx.reports.subscribe(conn, tx, reportId, params);

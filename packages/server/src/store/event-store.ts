@@ -1,4 +1,5 @@
 import type { ChangeType, MItem } from '@myko/protocol';
+import type { EventIdentity } from '../core/identity.js';
 
 /** An event as it is stored: normalised, with its place in the log. */
 export interface StoredEvent {
@@ -14,6 +15,8 @@ export interface StoredEvent {
   sourceId: string;
   /** The connection that sent it, when a client did. */
   clientId?: string;
+  /** Content address and links (core/identity.ts); set by the writer before append. */
+  identity?: EventIdentity;
 }
 
 export type NewEvent = Omit<StoredEvent, 'position'>;
@@ -21,7 +24,23 @@ export type NewEvent = Omit<StoredEvent, 'position'>;
 /** Current state saved at a log position, so boot replays only the tail. */
 export interface Checkpoint {
   position: number;
+  /** `_id` of the event at `position`: boot checks the log still holds it there. */
+  eventId: string | null;
+  /** The server's chain head at `position`. */
+  chain: string;
   items: Iterable<{ itemType: string; item: MItem }>;
+  /** Each item's leaf event ids (deleted items too: a later SET links to its DEL). */
+  leaves: Iterable<{ itemType: string; id: string; pids: string[] }>;
+}
+
+/** What changed since the previous checkpoint. */
+export interface CheckpointDelta {
+  position: number;
+  eventId: string | null;
+  chain: string;
+  upserts: Iterable<{ itemType: string; item: MItem }>;
+  deletes: Iterable<{ itemType: string; id: string }>;
+  leaves: Iterable<{ itemType: string; id: string; pids: string[] }>;
 }
 
 /**
@@ -35,24 +54,35 @@ export interface Checkpoint {
  */
 export interface EventStore {
   readonly kind: string;
+  /** True when committed positions never skip a number, so a gap means a missing event. */
+  readonly gapless: boolean;
   /** A stable id of this server, created on first start and kept in the store. */
   readonly serverId: string;
   /** Highest position stored, 0 when empty. */
   lastPosition(): Promise<number>;
   append(events: readonly NewEvent[]): Promise<StoredEvent[]>;
-  /** Events with position > `after`, in order, at most `limit`. */
-  readAfter(after: number, limit: number): Promise<StoredEvent[]>;
-  loadCheckpoint(): Promise<Checkpoint>;
+  /** Events with `after` < position (≤ `upTo` when given), in order, at most `limit`, optionally of one item type. */
+  readAfter(after: number, limit: number, opts?: { upTo?: number; itemType?: string }): Promise<StoredEvent[]>;
   /**
-   * Record state at `position`: `upserts` replace items, `deletes` remove them.
-   * Incremental: only what changed since the previous checkpoint.
+   * Rows as stored, unparsed, for the verifier: a damaged row must be
+   * reported with its position, not fail the read.
    */
-  saveCheckpoint(
-    position: number,
-    upserts: Iterable<{ itemType: string; item: MItem }>,
-    deletes: Iterable<{ itemType: string; id: string }>,
-  ): Promise<void>;
+  readRawAfter(after: number, limit: number): Promise<RawEventRow[]>;
+  /** Every event of one item, in order. */
+  readHistory(itemType: string, id: string): Promise<StoredEvent[]>;
+  loadCheckpoint(): Promise<Checkpoint>;
+  /** Incremental: only what changed since the previous checkpoint, in one transaction. */
+  saveCheckpoint(delta: CheckpointDelta): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface RawEventRow {
+  position: number;
+  itemType: string;
+  itemId: string;
+  changeType: string;
+  /** The stored event as JSON text. */
+  event: string;
 }
 
 export class StoreError extends Error {

@@ -1,27 +1,28 @@
 import type { MItem } from '@myko/protocol';
 import type { Db } from './open.js';
-import type { Checkpoint } from '../event-store.js';
+import type { Checkpoint, CheckpointDelta } from '../event-store.js';
 
 export function makeLoadCheckpoint(db: Db): () => Checkpoint {
-  const pos = db.prepare(`SELECT value FROM myko_meta WHERE key = 'checkpoint_position'`);
+  const meta = db.prepare(`SELECT value FROM myko_meta WHERE key = ?`);
   const rows = db.prepare(`SELECT item_type, item FROM myko_state`);
+  const leafRows = db.prepare(`SELECT item_type, item_id, pids FROM myko_leaves`);
   return () => {
-    const row = pos.get() as { value: string } | undefined;
-    const position = row ? Number(row.value) : 0;
+    const get = (key: string) => (meta.get(key) as { value: string } | undefined)?.value;
+    const position = Number(get('checkpoint_position') ?? 0);
     const items = (function* () {
       for (const r of rows.iterate() as Iterable<{ item_type: string; item: string }>)
         yield { itemType: r.item_type, item: JSON.parse(r.item) as MItem };
     })();
-    return { position, items };
+    const leaves = (function* () {
+      for (const r of leafRows.iterate() as Iterable<{ item_type: string; item_id: string; pids: string }>)
+        yield { itemType: r.item_type, id: r.item_id, pids: JSON.parse(r.pids) as string[] };
+    })();
+    return { position, eventId: get('checkpoint_event_id') ?? null, chain: get('checkpoint_chain') ?? '', items, leaves };
   };
 }
 
 /** Incremental: the dirty items and the new position in one transaction, so a checkpoint is never half-written. */
-export type SaveCheckpoint = (
-  position: number,
-  upserts: Iterable<{ itemType: string; item: MItem }>,
-  deletes: Iterable<{ itemType: string; id: string }>,
-) => void;
+export type SaveCheckpoint = (delta: CheckpointDelta) => void;
 
 export function makeSaveCheckpoint(db: Db): SaveCheckpoint {
   const upsert = db.prepare(
@@ -29,19 +30,19 @@ export function makeSaveCheckpoint(db: Db): SaveCheckpoint {
      ON CONFLICT (item_type, item_id) DO UPDATE SET item = excluded.item`,
   );
   const del = db.prepare(`DELETE FROM myko_state WHERE item_type = ? AND item_id = ?`);
-  const setPos = db.prepare(
-    `INSERT INTO myko_meta (key, value) VALUES ('checkpoint_position', ?)
-     ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+  const leaf = db.prepare(
+    `INSERT INTO myko_leaves (item_type, item_id, pids) VALUES (?, ?, ?)
+     ON CONFLICT (item_type, item_id) DO UPDATE SET pids = excluded.pids`,
   );
-  return db.transaction(
-    (
-      position: number,
-      upserts: Iterable<{ itemType: string; item: MItem }>,
-      deletes: Iterable<{ itemType: string; id: string }>,
-    ) => {
-      for (const u of upserts) upsert.run(u.itemType, u.item.id, JSON.stringify(u.item));
-      for (const d of deletes) del.run(d.itemType, d.id);
-      setPos.run(String(position));
-    },
+  const setMeta = db.prepare(
+    `INSERT INTO myko_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
   );
+  return db.transaction((d: CheckpointDelta) => {
+    for (const u of d.upserts) upsert.run(u.itemType, u.item.id, JSON.stringify(u.item));
+    for (const x of d.deletes) del.run(x.itemType, x.id);
+    for (const l of d.leaves) leaf.run(l.itemType, l.id, JSON.stringify(l.pids));
+    setMeta.run('checkpoint_position', String(d.position));
+    setMeta.run('checkpoint_event_id', d.eventId ?? '');
+    setMeta.run('checkpoint_chain', d.chain);
+  });
 }

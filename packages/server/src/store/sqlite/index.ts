@@ -1,9 +1,8 @@
-import type { Checkpoint, EventStore, NewEvent, StoredEvent } from '../event-store.js';
+import type { Checkpoint, CheckpointDelta, EventStore, NewEvent, RawEventRow, StoredEvent } from '../event-store.js';
 import { StoreError } from '../event-store.js';
-import type { MItem } from '@myko/protocol';
 import { openDatabase, type Db, type OpenOptions } from './open.js';
 import { makeAppend } from './append.js';
-import { makeLastPosition, makeReadAfter } from './read.js';
+import { makeLastPosition, makeReadAfter, makeReadHistory, makeReadRawAfter } from './read.js';
 import { makeLoadCheckpoint, makeSaveCheckpoint } from './checkpoint.js';
 
 /**
@@ -17,7 +16,11 @@ export class SqliteEventStore implements EventStore {
   readonly serverId: string;
   readonly db: Db;
   private readonly appendSync: (events: readonly NewEvent[]) => StoredEvent[];
-  private readonly readSync: (after: number, limit: number) => StoredEvent[];
+  private readonly readSync: ReturnType<typeof makeReadAfter>;
+  private readonly historySync: ReturnType<typeof makeReadHistory>;
+  private readonly rawSync: ReturnType<typeof makeReadRawAfter>;
+  /** SQLite AUTOINCREMENT never leaves gaps in committed positions: a gap is a missing event. */
+  readonly gapless = true;
   private readonly lastSync: () => number;
   private readonly loadSync: () => Checkpoint;
   private readonly saveSync: ReturnType<typeof makeSaveCheckpoint>;
@@ -28,6 +31,8 @@ export class SqliteEventStore implements EventStore {
     this.serverId = serverId;
     this.appendSync = makeAppend(db);
     this.readSync = makeReadAfter(db);
+    this.historySync = makeReadHistory(db);
+    this.rawSync = makeReadRawAfter(db);
     this.lastSync = makeLastPosition(db);
     this.loadSync = makeLoadCheckpoint(db);
     this.saveSync = makeSaveCheckpoint(db);
@@ -50,21 +55,25 @@ export class SqliteEventStore implements EventStore {
     }
   }
 
-  async readAfter(after: number, limit: number): Promise<StoredEvent[]> {
-    return this.readSync(after, limit);
+  async readAfter(after: number, limit: number, opts?: { upTo?: number; itemType?: string }): Promise<StoredEvent[]> {
+    return this.readSync(after, limit, opts);
+  }
+
+  async readRawAfter(after: number, limit: number): Promise<RawEventRow[]> {
+    return this.rawSync(after, limit);
+  }
+
+  async readHistory(itemType: string, id: string): Promise<StoredEvent[]> {
+    return this.historySync(itemType, id);
   }
 
   async loadCheckpoint(): Promise<Checkpoint> {
     return this.loadSync();
   }
 
-  async saveCheckpoint(
-    position: number,
-    upserts: Iterable<{ itemType: string; item: MItem }>,
-    deletes: Iterable<{ itemType: string; id: string }>,
-  ): Promise<void> {
+  async saveCheckpoint(delta: CheckpointDelta): Promise<void> {
     try {
-      this.saveSync(position, upserts, deletes);
+      this.saveSync(delta);
     } catch (err) {
       throw new StoreError(`checkpoint failed: ${(err as Error).message}`, { cause: err });
     }

@@ -30,6 +30,13 @@ const migrations: string[] = [
      PRIMARY KEY (item_type, item_id)
    ) WITHOUT ROWID;
    CREATE TABLE myko_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;`,
+  // 2: event identity. Each item's leaf event ids as of the checkpoint (deleted items included).
+  `CREATE TABLE myko_leaves (
+     item_type TEXT NOT NULL,
+     item_id   TEXT NOT NULL,
+     pids      TEXT NOT NULL,
+     PRIMARY KEY (item_type, item_id)
+   ) WITHOUT ROWID;`,
 ];
 
 export interface OpenOptions {

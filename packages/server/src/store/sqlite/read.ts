@@ -1,16 +1,33 @@
 import type { Db } from './open.js';
-import type { StoredEvent } from '../event-store.js';
+import type { RawEventRow, StoredEvent } from '../event-store.js';
 
-export function makeReadAfter(db: Db): (after: number, limit: number) => StoredEvent[] {
-  const select = db.prepare(`SELECT id, event FROM myko_events WHERE id > ? ORDER BY id LIMIT ?`);
-  return (after, limit) =>
-    (select.all(after, limit) as { id: number; event: string }[]).map((row) => ({
-      ...(JSON.parse(row.event) as Omit<StoredEvent, 'position'>),
-      position: row.id,
-    }));
+type Row = { id: number; event: string };
+const toEvent = (row: Row): StoredEvent => ({ ...(JSON.parse(row.event) as Omit<StoredEvent, 'position'>), position: row.id });
+
+export function makeReadAfter(db: Db): (after: number, limit: number, opts?: { upTo?: number; itemType?: string }) => StoredEvent[] {
+  const all = db.prepare(`SELECT id, event FROM myko_events WHERE id > ? AND id <= ? ORDER BY id LIMIT ?`);
+  const ofType = db.prepare(`SELECT id, event FROM myko_events WHERE id > ? AND id <= ? AND item_type = ? ORDER BY id LIMIT ?`);
+  return (after, limit, opts = {}) => {
+    const upTo = opts.upTo ?? Number.MAX_SAFE_INTEGER;
+    const rows = (opts.itemType === undefined ? all.all(after, upTo, limit) : ofType.all(after, upTo, opts.itemType, limit)) as Row[];
+    return rows.map(toEvent);
+  };
+}
+
+export function makeReadHistory(db: Db): (itemType: string, id: string) => StoredEvent[] {
+  const select = db.prepare(`SELECT id, event FROM myko_events WHERE item_type = ? AND item_id = ? ORDER BY id`);
+  return (itemType, id) => (select.all(itemType, id) as Row[]).map(toEvent);
 }
 
 export function makeLastPosition(db: Db): () => number {
   const select = db.prepare(`SELECT COALESCE(MAX(id), 0) AS p FROM myko_events`);
   return () => (select.get() as { p: number }).p;
+}
+
+export function makeReadRawAfter(db: Db): (after: number, limit: number) => RawEventRow[] {
+  const select = db.prepare(
+    `SELECT id AS position, item_type AS itemType, item_id AS itemId, change_type AS changeType, event
+     FROM myko_events WHERE id > ? ORDER BY id LIMIT ?`,
+  );
+  return (after, limit) => select.all(after, limit) as RawEventRow[];
 }

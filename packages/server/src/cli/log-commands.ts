@@ -1,0 +1,107 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { Writable } from 'node:stream';
+import type { ServerConfig } from '../config.js';
+import type { EventStore, NewEvent } from '../store/event-store.js';
+import { SqliteEventStore } from '../store/sqlite/index.js';
+import { verifyLog } from '../log/verify.js';
+import { progressBar } from './progress.js';
+
+/** The store a CLI command works on (the server must not be running on it: one process per data directory). */
+export function openStore(config: ServerConfig): EventStore {
+  return new SqliteEventStore({ dataDir: config.dataDir, sync: config.sqliteSync });
+}
+
+/** `myko verify`: exit 0 when every event checks out, 1 with the first failure otherwise. */
+export async function runVerify(store: EventStore, out: Writable): Promise<number> {
+  const bar = progressBar('verify');
+  const result = await verifyLog(store, { onProgress: (d, t) => bar.update(d, t) });
+  bar.end();
+  if (result.ok) {
+    out.write(`ok: ${result.checked} events verified in ${result.ms} ms (last position ${result.lastPosition})\n`);
+    return 0;
+  }
+  const f = result.failure!;
+  out.write(
+    `MISMATCH at position ${f.position}` +
+      (f.itemType ? ` (${f.itemType} ${f.itemId}${f.eventId ? `, event ${f.eventId}` : ''})` : '') +
+      `: ${f.reason}\n${result.checked} events before it verified\n`,
+  );
+  return 1;
+}
+
+/** `myko history ITEMTYPE ID`: one line per event, oldest first; `--json` prints the stored events. */
+export async function runHistory(store: EventStore, itemType: string, id: string, json: boolean, out: Writable): Promise<number> {
+  const events = await store.readHistory(itemType, id);
+  if (events.length === 0) {
+    out.write(`no events for ${itemType} ${id}\n`);
+    return 1;
+  }
+  for (const e of events) {
+    if (json) out.write(JSON.stringify(e) + '\n');
+    else out.write(`${e.position}\t${e.createdAt}\t${e.changeType}\t${e.identity?._id.slice(0, 12) ?? '-'}\t${e.changeType === 'SET' ? JSON.stringify(e.item) : ''}\n`);
+  }
+  return 0;
+}
+
+/** `myko export [--out FILE]`: the whole log as NDJSON, one stored event per line, in order. */
+export async function runExport(store: EventStore, file: string | undefined, out: Writable): Promise<number> {
+  const sink: Writable = file ? createWriteStream(file) : out;
+  const total = await store.lastPosition();
+  const bar = progressBar('export');
+  let after = 0;
+  let n = 0;
+  for (;;) {
+    const events = await store.readAfter(after, 5000);
+    if (events.length === 0) break;
+    const text = events.map((e) => JSON.stringify(e)).join('\n') + '\n';
+    if (!sink.write(text)) await new Promise((r) => sink.once('drain', r));
+    after = events[events.length - 1]!.position;
+    n += events.length;
+    bar.update(n, total);
+  }
+  bar.end();
+  if (file) await new Promise<void>((resolve, reject) => sink.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  process.stderr.write(`exported ${n} events\n`);
+  return 0;
+}
+
+/**
+ * `myko import --in FILE`: into an empty store only, keeping every event's
+ * identity (ids, parents, source, chain), then verified as a whole.
+ */
+export async function runImport(store: EventStore, file: string, out: Writable): Promise<number> {
+  if ((await store.lastPosition()) > 0) {
+    out.write('import needs an empty store: this data directory already has events\n');
+    return 1;
+  }
+  const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+  const bar = progressBar('import');
+  let batch: NewEvent[] = [];
+  let n = 0;
+  let lineNo = 0;
+  for await (const line of lines) {
+    lineNo++;
+    if (line.trim() === '') continue;
+    let e: NewEvent & { position?: number };
+    try {
+      e = JSON.parse(line) as NewEvent & { position?: number };
+    } catch (err) {
+      out.write(`line ${lineNo}: not JSON: ${(err as Error).message}\n`);
+      return 1;
+    }
+    delete e.position;
+    batch.push(e);
+    if (batch.length >= 5000) {
+      await store.append(batch);
+      n += batch.length;
+      batch = [];
+      bar.update(n, n);
+    }
+  }
+  if (batch.length > 0) await store.append(batch);
+  n += batch.length;
+  bar.end();
+  out.write(`imported ${n} events\n`);
+  return runVerify(store, out);
+}

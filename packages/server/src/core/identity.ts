@@ -1,0 +1,96 @@
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '@myko/protocol';
+import type { NewEvent } from '../store/event-store.js';
+
+/**
+ * Content addresses of stored events (seed 003, WIRE.md 5).
+ *
+ *   dHash = sha256hex(canonicalJson(item))                      the original data `o`
+ *   ts    = new Date(createdAt).toISOString()                   ISO-8601 UTC, milliseconds
+ *   pids  = ids of the item's current leaves, sorted            [] for its first event
+ *   _id   = sha256hex(canonicalJson({cid, ct, dHash, pids, src, t, ts}))
+ *           with ct = itemType, cid = item id, t = changeType, src = accepting server id
+ *   chain = sha256hex(prevChain + _id)                          prevChain = '' for a server's first event
+ *
+ * `_id` and `pids` make each item's history a hash-linked DAG, exactly as the
+ * seed describes. `chain` is ours: it links every event a server accepted in
+ * append order, so a dropped or reordered event is found even between events
+ * of different items, which the per-item DAG alone cannot see.
+ */
+export interface EventIdentity {
+  _id: string;
+  pids: string[];
+  src: string;
+  dHash: string;
+  ts: string;
+  chain: string;
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+export const itemKey = (itemType: string, id: string) => itemType + '\u0000' + id;
+
+export function dataHash(item: unknown): string {
+  return sha256(canonicalJson(item));
+}
+
+export function eventId(f: { cid: string; ct: string; dHash: string; pids: readonly string[]; src: string; t: string; ts: string }): string {
+  return sha256(canonicalJson({ cid: f.cid, ct: f.ct, dHash: f.dHash, pids: [...f.pids].sort(), src: f.src, t: f.t, ts: f.ts }));
+}
+
+export const chainHash = (prevChain: string, id: string) => sha256(prevChain + id);
+
+/** The ISO form used in ids; a createdAt that does not parse is refused before it gets here. */
+export const isoTs = (createdAt: string) => new Date(createdAt).toISOString();
+
+/** Recompute an event's identity from its content, given its parents and the chain before it. */
+export function computeIdentity(e: Pick<NewEvent, 'itemType' | 'changeType' | 'item' | 'createdAt'>, pids: readonly string[], src: string, prevChain: string): EventIdentity {
+  const dHash = dataHash(e.item);
+  const ts = isoTs(e.createdAt);
+  const sorted = [...pids].sort();
+  const _id = eventId({ cid: e.item.id, ct: e.itemType, dHash, pids: sorted, src, t: e.changeType, ts });
+  return { _id, pids: sorted, src, dHash, ts, chain: chainHash(prevChain, _id) };
+}
+
+/**
+ * The writer's view of the DAG: each item's leaves and this server's chain
+ * head. `stage` identifies a batch without changing anything; `commit` makes
+ * it current once the batch is durable, so a failed append leaves no trace.
+ */
+export class IdentityTracker {
+  readonly leaves = new Map<string, string[]>();
+  chain = '';
+
+  constructor(readonly src: string) {}
+
+  stage(events: NewEvent[]): { staged: Map<string, string[]>; chain: string } {
+    const staged = new Map<string, string[]>();
+    let chain = this.chain;
+    for (const e of events) {
+      if (e.identity) {
+        // Imported or replicated: keep its identity, follow it.
+        staged.set(itemKey(e.itemType, e.item.id), [e.identity._id]);
+        if (e.identity.src === this.src) chain = e.identity.chain;
+        continue;
+      }
+      const key = itemKey(e.itemType, e.item.id);
+      const pids = staged.get(key) ?? this.leaves.get(key) ?? [];
+      e.identity = computeIdentity(e, pids, this.src, chain);
+      chain = e.identity.chain;
+      staged.set(key, [e.identity._id]);
+    }
+    return { staged, chain };
+  }
+
+  commit(s: { staged: Map<string, string[]>; chain: string }): void {
+    for (const [k, v] of s.staged) this.leaves.set(k, v);
+    this.chain = s.chain;
+  }
+
+  /** Boot: follow a stored event. */
+  follow(e: NewEvent): void {
+    if (!e.identity) return;
+    this.leaves.set(itemKey(e.itemType, e.item.id), [e.identity._id]);
+    if (e.identity.src === this.src) this.chain = e.identity.chain;
+  }
+}

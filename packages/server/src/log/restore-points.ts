@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import equal from 'fast-deep-equal';
+import type { ServerContext } from '../context.js';
+import { definePlugin, type EventInput, type MykoPlugin } from '../core/registry.js';
+import { historicState } from './historic-state.js';
+
+export const RestorePointType = 'RestorePoint';
+
+/**
+ * Restore points: a name for a log position, and a command that brings
+ * current state back to it by appending events. History is never rewritten;
+ * watchers see the restore as ordinary diffs, and it can itself be undone.
+ *
+ * Not restored: `RestorePoint` items themselves, `Client` items, and types
+ * owned by live connections (an executor is the source of truth for its
+ * instances and target statuses; the server cannot roll back a stage).
+ */
+export function restorePointsPlugin(ctx: () => ServerContext): MykoPlugin {
+  return definePlugin({
+    name: 'myko-restore-points',
+    itemTypes: [
+      {
+        name: RestorePointType,
+        schema: { type: 'object', required: ['id', 'name', 'position'], properties: { name: { type: 'string' }, position: { type: 'integer' } } },
+      },
+    ],
+    commands: [
+      {
+        id: 'CreateRestorePoint',
+        schema: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1 } } },
+        async handler(p, cctx) {
+          const c = ctx();
+          await c.writer.idle();
+          const point = { id: randomUUID(), name: p.name as string, position: c.writer.position, eventId: c.writer.lastEventId, createdAt: new Date().toISOString() };
+          await cctx.emit({ itemType: RestorePointType, changeType: 'SET', item: point });
+          return point;
+        },
+      },
+      {
+        id: 'RestoreToPoint',
+        schema: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
+        async handler(p, cctx) {
+          const c = ctx();
+          const point = c.state.get(RestorePointType, p.id as string);
+          if (!point) throw Object.assign(new Error(`unknown restore point ${String(p.id)}`), { code: 'MYKO_BAD_COMMAND' });
+          const position = point.position as number;
+          await c.writer.idle();
+          const skip = new Set([RestorePointType, 'Client', ...c.registry.ownedItemTypes().map((t) => t.def.name)]);
+          const then = await historicState(c.store, { position });
+          const types = new Set([...c.state.itemTypes(), ...then.itemTypes()].filter((t) => !skip.has(t) && c.registry.isPersistent(t)));
+          const events: EventInput[] = [];
+          for (const t of types) {
+            for (const item of c.state.all(t)) if (!then.get(t, item.id)) events.push({ itemType: t, changeType: 'DEL', item: { id: item.id } });
+            for (const item of then.all(t)) if (!equal(c.state.get(t, item.id), item)) events.push({ itemType: t, changeType: 'SET', item });
+          }
+          if (events.length > 0) await cctx.emit(events);
+          return {
+            restoredTo: position,
+            name: point.name,
+            set: events.filter((e) => e.changeType === 'SET').length,
+            deleted: events.filter((e) => e.changeType === 'DEL').length,
+          };
+        },
+      },
+    ],
+  });
+}
