@@ -1,0 +1,129 @@
+/**
+ * The `$` endpoint driven by the public client library, @rise-tools/ws-client
+ * (0.3.1, the version on the registry: it sends the nested `evt` form with
+ * `event.dataState` and reads `res` of `evt-res`).
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import WS from 'ws';
+import { createWSModelSource } from '@rise-tools/ws-client';
+import { startTestServer, sleep, type TestServer } from '../testing/index.js';
+import { defineCommand, definePlugin } from '../core/registry.js';
+
+/**
+ * Node 20 has no global WebSocket; the client (through reconnecting-websocket)
+ * uses the global one, so `ws` stands in. The library never exposes its
+ * socket to close it, and reconnects forever: at the end the sockets are
+ * closed with their listeners removed, so nothing reconnects. (Its 5 s
+ * "minimum uptime" timer, set on open, still holds the process that long.)
+ */
+class NodeWebSocket extends WS {
+  static readonly live = new Set<NodeWebSocket>();
+  constructor(url: string, protocols?: string | string[]) {
+    super(url, protocols);
+    NodeWebSocket.live.add(this);
+    this.on('close', () => NodeWebSocket.live.delete(this));
+  }
+  static quietCloseAll(): void {
+    for (const s of NodeWebSocket.live) {
+      s.removeAllListeners();
+      s.on('error', () => undefined);
+      s.terminate();
+    }
+    NodeWebSocket.live.clear();
+  }
+}
+(globalThis as { WebSocket?: unknown }).WebSocket = NodeWebSocket;
+
+const app = definePlugin({
+  name: 'ws-client-test',
+  itemTypes: [{ name: 'Cue', schema: { type: 'object', required: ['id', 'label'], properties: { label: { type: 'string' } } } }],
+  commands: [
+    defineCommand<{ value?: unknown }, unknown>({ id: 'Echo', handler: (p) => p.value }),
+    defineCommand({
+      id: 'Explode',
+      handler: () => {
+        throw new Error('the cue stack is on fire');
+      },
+    }),
+  ],
+});
+
+let ts: TestServer;
+before(async () => {
+  ts = await startTestServer({ plugins: [app] });
+});
+after(async () => {
+  NodeWebSocket.quietCloseAll();
+  await ts.close();
+});
+
+/** Collects the values a store subscription receives; `until` waits for one that matches. */
+function watch(source: ReturnType<typeof createWSModelSource>, key: string) {
+  const values: unknown[] = [];
+  const waiters: { pred: (v: any) => boolean; resolve: (v: any) => void }[] = [];
+  const stop = source.get(key).subscribe((v) => {
+    values.push(v);
+    for (const w of [...waiters])
+      if (w.pred(v)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(v);
+      }
+  });
+  const until = (pred: (v: any) => boolean, timeoutMs = 3000): Promise<any> => {
+    const seen = values.find(pred);
+    if (seen !== undefined || values.some(pred)) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const w = { pred, resolve: (v: unknown) => (clearTimeout(t), resolve(v)) };
+      const t = setTimeout(() => reject(new Error(`${key}: timed out; got ${JSON.stringify(values)}`)), timeoutMs);
+      waiters.push(w);
+    });
+  };
+  return { values, until, stop };
+}
+
+const event = (target: string, payload: unknown) => ({
+  target: { key: target, component: 'Button', propKey: 'onPress', path: ['root'] as [string] },
+  // The library keeps a timer of this length per event, answered or not: short, so the test process can end.
+  dataState: { $: 'event' as const, timeout: 2000 },
+  payload,
+});
+
+test('@rise-tools/ws-client: subscribe, receive updates, send events and await their responses', async () => {
+  const source = createWSModelSource(ts.server.url('/models'));
+  const all = watch(source, 'Cue');
+  const label = watch(source, 'Cue/r1/label');
+  await all.until((v) => Array.isArray(v) && v.length === 0);
+  await label.until((v) => v === null);
+
+  // A write through the built-in set: target, answered with the committed item.
+  const res = await source.sendEvent(event('set:Cue', { id: 'r1', label: 'Hello' }) as never);
+  assert.equal(res.$, 'response');
+  assert.equal(res.error, undefined);
+  assert.equal((res.payload as { id: string }).id, 'r1');
+  await label.until((v) => v === 'Hello');
+  await all.until((v) => Array.isArray(v) && v.length === 1 && v[0].label === 'Hello');
+  // A write from elsewhere reaches it too.
+  await ts.server.emit({ itemType: 'Cue', changeType: 'SET', item: { id: 'r0', label: 'Zero' } });
+  const two = await all.until((v) => Array.isArray(v) && v.length === 2);
+  assert.deepEqual(two.map((c: { id: string }) => c.id), ['r0', 'r1'], 'sorted by id');
+
+  // Falsy answers survive.
+  for (const value of [0, false, '', null]) {
+    const r = await source.sendEvent(event('Echo', { value }) as never);
+    assert.ok('payload' in r, `payload ${JSON.stringify(value)} kept`);
+    assert.equal(r.payload, value);
+    assert.notEqual(r.error, true);
+  }
+  // A failing handler: error with its message as the payload (what the library throws for the component).
+  const failed = await source.sendEvent(event('Explode', {}) as never);
+  assert.equal(failed.error, true);
+  assert.equal(failed.payload, 'the cue stack is on fire');
+
+  // The last local subscriber going sends unsub: the server drops the live query.
+  const before = ts.server.ctx.queries.size;
+  label.stop();
+  for (let i = 0; i < 50 && ts.server.ctx.queries.size === before; i++) await sleep(20);
+  assert.equal(ts.server.ctx.queries.size, before - 1);
+  all.stop();
+});
