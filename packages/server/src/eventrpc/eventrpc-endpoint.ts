@@ -54,15 +54,20 @@ const builtinDel = 'DEL';
  */
 export class EventRpcEndpoint extends PeerEndpoint<RpcPeer> {
   readonly versions: AggregateVersions;
+  private counting = false;
 
   constructor(ctx: ServerContext) {
     super(ctx, 'eventrpc');
     this.versions = new AggregateVersions(ctx.state, ctx.log);
-    // First: versions must include a batch before the live engine's listeners deliver it.
-    ctx.writer.listeners.unshift(this.versions.listener);
   }
 
   protected createPeer(ws: WebSocket, address: string): RpcPeer {
+    if (!this.counting) {
+      // Versions are counted from the first EventRPC connection on (versions.ts), and the listener
+      // goes first: a batch must be counted before the live engine's listeners deliver it.
+      this.counting = true;
+      this.ctx.writer.listeners.unshift(this.versions.listener);
+    }
     return new RpcPeer(ws, address, this.ctx);
   }
 

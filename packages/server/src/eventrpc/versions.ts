@@ -12,15 +12,18 @@ export const defaultMaxTombstones = 100_000;
  * EventRPC aggregate versions and event streams, fed by a writer listener.
  *
  * Definition (docs/PROTOCOLS.md): the version of aggregate `ITEMTYPE/ID` is
- * the number of events that changed it. The state it had when this server
- * started counts as one event (an existing item starts at 1, an absent one at
- * 0); each SET that changed it and each DEL of it adds one. A SET equal to
- * the stored item, or a DEL of an absent one, is stored in the log but
- * changes nothing: it neither counts nor reaches event subscribers.
+ * the number of events that changed it since counting began (the first
+ * EventRPC connection since the server started: a server without EventRPC
+ * clients pays nothing). The state it had then counts as one event (an
+ * existing item starts at 1, an absent one at 0); each SET that changed it and
+ * each DEL of it adds one. A SET equal to the stored item, or a DEL of an
+ * absent one, is stored in the log but changes nothing: it neither counts nor
+ * reaches event subscribers.
  *
- * Hazards: counts live in memory, so they start again from 1 after a restart;
- * a deleted aggregate's count is kept (a re-created one goes on from it) for
- * the last `maxTombstones` deletions, older ones start again from 0.
+ * Hazards: counts live in memory (one entry per item changed since counting
+ * began), so they start again from 1 after a restart; a deleted aggregate's
+ * count is kept (a re-created one goes on from it) for the last
+ * `maxTombstones` deletions, older ones start again from 0.
  *
  * The listener must run before the live engine's, so an update built while
  * a batch is delivered reads the version that includes it: the endpoint puts
@@ -41,6 +44,7 @@ export class AggregateVersions {
   readonly listener = (changes: readonly Change[]): void => {
     for (const c of changes) {
       const version = this.bump(c);
+      if (this.watchers.size === 0) continue;
       const ws = this.watchers.get(keyOf(c.itemType, c.id));
       if (!ws) continue;
       for (const w of [...ws]) {
@@ -81,8 +85,8 @@ export class AggregateVersions {
     const known = byId.get(c.id);
     const version = (known ?? (c.prev !== undefined ? 1 : 0)) + 1;
     byId.set(c.id, version);
-    const key = keyOf(c.itemType, c.id);
     if (c.next === undefined) {
+      const key = keyOf(c.itemType, c.id);
       this.tombstones.delete(key); // re-insert: newest last
       this.tombstones.set(key, [c.itemType, c.id]);
       if (this.tombstones.size > this.maxTombstones) {
@@ -92,7 +96,9 @@ export class AggregateVersions {
         m?.delete(id);
         if (m?.size === 0) this.counts.delete(t);
       }
-    } else this.tombstones.delete(key);
+    } else if (c.prev === undefined && this.tombstones.size > 0) {
+      this.tombstones.delete(keyOf(c.itemType, c.id)); // re-created: live again (only an absent item can be a tombstone)
+    }
     return version;
   }
 }

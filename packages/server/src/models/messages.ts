@@ -41,7 +41,8 @@ export interface EventTarget {
 export const EvtSchema = {
   type: 'object',
   required: ['$', 'key'],
-  properties: { $: { const: 'evt' }, key: { type: 'string', minLength: 1 }, event: { type: 'object' } },
+  // `event` is checked after: with a readable key, even a bad event is answered by its `evt-res`.
+  properties: { $: { const: 'evt' }, key: { type: 'string', minLength: 1 } },
 } as const;
 export interface NestedEvt {
   $: 'evt';

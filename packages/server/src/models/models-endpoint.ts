@@ -1,8 +1,7 @@
 import type { WebSocket } from 'ws';
 import equal from 'fast-deep-equal';
-import { ErrorCode } from '@myko/protocol';
+import { ErrorCode, builtinQueryIds } from '@myko/protocol';
 import type { ServerContext } from '../context.js';
-import { builtinQueryIds } from '@myko/protocol';
 import { QueryError } from '../live/live-queries.js';
 import { ReportError } from '../live/live-reports.js';
 import { SocketPeer } from '../bridge/socket-peer.js';
@@ -147,8 +146,11 @@ export class ModelsEndpoint extends PeerEndpoint<ModelsPeer> {
   }
 
   private onEvt(peer: ModelsPeer, evt: Evt): void {
-    const nested = 'event' in evt && evt.event !== undefined;
-    const body = (nested ? (evt as { event: object }).event : evt) as { target?: EventTarget; payload?: unknown };
+    const nested = isNested(evt);
+    const inner: unknown = nested ? (evt as { event: unknown }).event : evt;
+    if (typeof inner !== 'object' || inner === null || Array.isArray(inner))
+      return this.answer(peer, evt, { ok: false, code: ErrorCode.BadFrame, message: 'event must be an object {target, payload, modelState}' });
+    const body = inner as { target?: EventTarget; payload?: unknown };
     const target = body.target;
     const handler = target && typeof target === 'object' ? target.key : undefined;
     if (typeof handler !== 'string' || handler === '')
@@ -173,7 +175,7 @@ export class ModelsEndpoint extends PeerEndpoint<ModelsPeer> {
 
   /** Exactly one `evt-res` per `evt`, in the form of the `evt`. Falsy payloads are sent as they are. */
   private answer(peer: ModelsPeer, evt: Evt, outcome: Outcome): void {
-    const nested = 'event' in evt && evt.event !== undefined;
+    const nested = isNested(evt);
     const body: { payload?: unknown; error?: true; code?: string } = {};
     if (outcome.ok) {
       if (outcome.value !== undefined) body.payload = outcome.value;
@@ -191,6 +193,11 @@ export class ModelsEndpoint extends PeerEndpoint<ModelsPeer> {
     const m: ErrorMessage = { $: 'error', code, message, ...(key !== undefined ? { key } : {}) };
     peer.sendJson(m);
   }
+}
+
+/** The seed's form nests the event under `event`; the flat form of current @rise-tools clients has no `event`. */
+function isNested(evt: Evt): boolean {
+  return (evt as { event?: unknown }).event !== undefined;
 }
 
 /** A plain object is the command's params; anything else (array, scalar, null) is `{value}`; no payload is `{}`. */

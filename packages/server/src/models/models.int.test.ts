@@ -268,6 +268,10 @@ test('bad input gets an error message and the connection stays up', async () => 
   assert.match((await c.nextNew(errorFor())).message, /keys/);
   c.send({ $: 'evt', event: {} });
   assert.equal((await c.nextNew(errorFor())).code, 'MYKO_BAD_FRAME');
+  // An evt whose key is readable is answered by its evt-res, however bad the rest.
+  c.send({ $: 'evt', key: 'bad-event', event: 5 });
+  const badEvent = await c.next(res('bad-event'));
+  assert.deepEqual([badEvent.res.error, badEvent.res.code], [true, 'MYKO_BAD_FRAME']);
   c.send({ $: 'sub', keys: ['Cue/a/b/c', 'report/NoSuchReport', 'query/CuesStartingWith/Cue'] });
   assert.equal((await c.next(errorFor('Cue/a/b/c'))).code, 'MYKO_BAD_QUERY');
   assert.equal((await c.next(errorFor('report/NoSuchReport'))).code, 'MYKO_UNKNOWN_REPORT');
