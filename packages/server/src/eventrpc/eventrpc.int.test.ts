@@ -183,6 +183,10 @@ test('projection subscriptions: a Myko query with params (sorted array) and a re
   c.send(envelope('subscribe', { to: 'projection', id: 'NoSuchReport' }, 'nope'));
   const nope = (await c.next(result('nope'))).payload;
   assert.deepEqual([nope.status, nope.code], ['rejected', 'MYKO_UNKNOWN_REPORT']);
+  c.send(envelope('subscribe', { to: 'projection', id: 'CountItems' }, 'badreport'));
+  const br = (await c.next(result('badreport'))).payload;
+  assert.deepEqual([br.status, br.code], ['rejected', 'MYKO_BAD_REPORT']);
+  assert.match(br.errors[0], /itemType/);
   c.send(envelope('subscribe', { to: 'projection', id: 'GetOrdersByIds/Order', params: { ids: 'p1' } }, 'badparams'));
   const bp = (await c.next(result('badparams'))).payload;
   assert.deepEqual([bp.status, bp.code], ['rejected', 'MYKO_BAD_QUERY']);

@@ -119,7 +119,7 @@ export class ModelsEndpoint extends PeerEndpoint<ModelsPeer> {
     } catch (err) {
       peer.subs.delete(key);
       if (err instanceof QueryError) return this.error(peer, ErrorCode.BadQuery, err.message, key);
-      if (err instanceof ReportError) return this.error(peer, ErrorCode.QueryFailed, err.message, key);
+      if (err instanceof ReportError) return this.error(peer, ErrorCode.BadReport, err.message, key);
       throw err;
     }
   }

@@ -272,7 +272,8 @@ test('bad input gets an error message and the connection stays up', async () => 
   c.send({ $: 'evt', key: 'bad-event', event: 5 });
   const badEvent = await c.next(res('bad-event'));
   assert.deepEqual([badEvent.res.error, badEvent.res.code], [true, 'MYKO_BAD_FRAME']);
-  c.send({ $: 'sub', keys: ['Cue/a/b/c', 'report/NoSuchReport', 'query/CuesStartingWith/Cue'] });
+  c.send({ $: 'sub', keys: ['Cue/a/b/c', 'report/NoSuchReport', 'query/CuesStartingWith/Cue', 'report/CountItems'] });
+  assert.equal((await c.next(errorFor('report/CountItems'))).code, 'MYKO_BAD_REPORT');
   assert.equal((await c.next(errorFor('Cue/a/b/c'))).code, 'MYKO_BAD_QUERY');
   assert.equal((await c.next(errorFor('report/NoSuchReport'))).code, 'MYKO_UNKNOWN_REPORT');
   const q = await c.next(errorFor('query/CuesStartingWith/Cue'));
