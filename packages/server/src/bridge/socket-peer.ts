@@ -147,11 +147,12 @@ export class SocketPeer implements Subscriber {
     return this.watches.size;
   }
 
-  /** Send one protocol message as JSON text. */
+  /** Send one protocol message as JSON text. Throws, having sent nothing, when it is not JSON-serialisable. */
   sendJson(message: unknown): void {
     if (this.closed) return;
+    const text = JSON.stringify(message);
     this.stats.framesOut++;
-    this.ws.send(JSON.stringify(message), this.afterWrite);
+    this.ws.send(text, this.afterWrite);
     const buffered = this.ws.bufferedAmount;
     if (buffered > this.ctx.config.sendHighWaterBytes) {
       if (this.congestedSince === 0) this.congestedSince = Date.now();

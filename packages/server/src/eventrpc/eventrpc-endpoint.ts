@@ -213,14 +213,23 @@ export class EventRpcEndpoint extends PeerEndpoint<RpcPeer> {
       // The aggregate id reaches the command as `aggregateId`, unless data names one itself.
       run = runAsCommand(this.ctx, peer.clientId, p.type, { aggregateId: p.id, ...p.data }, cid);
     }
-    void run.then(
-      (outcome) => this.settle(peer, cid, outcome),
-      (err: Error) => this.settle(peer, cid, { ok: false, code: ErrorCode.CommandFailed, message: err.message }),
-    );
+    void run
+      .then(
+        (outcome) => this.settle(peer, cid, outcome),
+        (err: Error) => this.settle(peer, cid, { ok: false, code: ErrorCode.CommandFailed, message: err.message }),
+      )
+      .catch((err) => this.ctx.log.error({ err, clientId: peer.clientId }, 'result failed'));
   }
 
   private settle(peer: RpcPeer, cid: string, outcome: Outcome): void {
-    if (outcome.ok) return this.result(peer, cid, outcome.value === undefined ? { status: 'ok' } : { status: 'ok', data: outcome.value });
+    if (outcome.ok) {
+      try {
+        return this.result(peer, cid, outcome.value === undefined ? { status: 'ok' } : { status: 'ok', data: outcome.value });
+      } catch (err) {
+        // A response JSON cannot carry (BigInt, a cycle) still owes its one result.
+        return this.settle(peer, cid, { ok: false, code: ErrorCode.CommandFailed, message: `the response is not JSON: ${(err as Error).message}` });
+      }
+    }
     this.ctx.log.warn({ clientId: peer.clientId, correlationId: cid, code: outcome.code }, outcome.message);
     this.result(peer, cid, { status: failureKind(outcome.code), errors: [outcome.message], code: outcome.code });
   }

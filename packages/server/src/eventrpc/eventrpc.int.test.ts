@@ -17,6 +17,7 @@ const app = definePlugin({
         return { id, total: p.total as number };
       },
     }),
+    defineCommand({ id: 'BigAnswer', handler: () => 10n }),
     defineCommand({
       id: 'Explode',
       handler: () => {
@@ -88,8 +89,12 @@ test('command: ok with a plugin command (id passed as aggregateId), failed when 
   const noData = (await c.next(result('rej-3'))).payload;
   assert.equal(noData.status, 'rejected');
   assert.match(noData.errors[0], /payload\.data is required/);
+  c.send(envelope('command', { id: 'x', type: 'BigAnswer', data: {} }, 'fail-2'));
+  const big = (await c.next(result('fail-2'))).payload;
+  assert.deepEqual([big.status, big.code], ['failed', 'MYKO_COMMAND_FAILED']);
+  assert.match(big.errors[0], /not JSON/);
   await sleep(30);
-  for (const cid of ['ok-1', 'fail-1', 'rej-1', 'rej-2', 'rej-3']) assert.equal(c.all(result(cid)).length, 1, `exactly one result for ${cid}`);
+  for (const cid of ['ok-1', 'fail-1', 'fail-2', 'rej-1', 'rej-2', 'rej-3']) assert.equal(c.all(result(cid)).length, 1, `exactly one result for ${cid}`);
   await c.close();
 });
 

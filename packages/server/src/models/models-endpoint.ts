@@ -167,10 +167,12 @@ export class ModelsEndpoint extends PeerEndpoint<ModelsPeer> {
     } else {
       run = runAsCommand(this.ctx, peer.clientId, handler, paramsOf(payload), evt.key);
     }
-    void run.then(
-      (outcome) => this.answer(peer, evt, outcome),
-      (err: Error) => this.answer(peer, evt, { ok: false, code: ErrorCode.CommandFailed, message: err.message }),
-    );
+    void run
+      .then(
+        (outcome) => this.answer(peer, evt, outcome),
+        (err: Error) => this.answer(peer, evt, { ok: false, code: ErrorCode.CommandFailed, message: err.message }),
+      )
+      .catch((err) => this.ctx.log.error({ err, clientId: peer.clientId }, 'evt-res failed'));
   }
 
   /** Exactly one `evt-res` per `evt`, in the form of the `evt`. Falsy payloads are sent as they are. */
@@ -186,7 +188,13 @@ export class ModelsEndpoint extends PeerEndpoint<ModelsPeer> {
       body.code = outcome.code;
     }
     const m: NestedEvtRes | FlatEvtRes = nested ? { $: 'evt-res', key: evt.key, res: { $: 'response', ...body } } : { $: 'evt-res', key: evt.key, ...body };
-    peer.sendJson(m);
+    try {
+      peer.sendJson(m);
+    } catch (err) {
+      // A response JSON cannot carry (BigInt, a cycle) still owes its one evt-res.
+      if (!outcome.ok) throw err;
+      this.answer(peer, evt, { ok: false, code: ErrorCode.CommandFailed, message: `the response is not JSON: ${(err as Error).message}` });
+    }
   }
 
   private error(peer: ModelsPeer, code: string, message: string, key?: string): void {

@@ -20,6 +20,7 @@ const app = definePlugin({
     defineCommand<{ value?: unknown }, unknown>({ id: 'Echo', handler: (p) => p.value }),
     defineCommand<Record<string, unknown>, unknown>({ id: 'Params', handler: (p) => p }),
     defineCommand({ id: 'NoAnswer', handler: () => undefined }),
+    defineCommand({ id: 'BigAnswer', handler: () => 10n }),
     defineCommand({
       id: 'Explode',
       handler: () => {
@@ -221,8 +222,13 @@ test('falsy payloads and error messages survive in both forms', async () => {
   // No target key: still exactly one evt-res.
   c.send({ $: 'evt', key: 'x5', event: { payload: 1, target: { component: 'Button', propKey: 'onPress', path: [] } } });
   assert.equal((await c.next(res('x5'))).res.code, 'MYKO_BAD_COMMAND');
+  // A response JSON cannot carry is still answered, as an error.
+  c.send(flatEvt('x6', 'BigAnswer', {}));
+  const big = await c.next(res('x6'));
+  assert.deepEqual([big.error, big.code], [true, 'MYKO_COMMAND_FAILED']);
+  assert.match(big.payload, /not JSON/);
   await sleep(50);
-  for (const k of ['n0', 'f0', 'x1', 'x2', 'x5']) assert.equal(c.all(res(k)).length, 1, `one evt-res for ${k}`);
+  for (const k of ['n0', 'f0', 'x1', 'x2', 'x5', 'x6']) assert.equal(c.all(res(k)).length, 1, `one evt-res for ${k}`);
   await c.close();
 });
 
