@@ -63,13 +63,29 @@ export const clientItemType = {
   schema: {
     type: 'object',
     required: ['id', 'serverId'],
-    properties: { id: { type: 'string' }, serverId: { type: 'string' }, address: { type: 'string' }, connectedAt: { type: 'string' } },
+    properties: {
+      id: { type: 'string' },
+      serverId: { type: 'string' },
+      address: { type: 'string' },
+      connectedAt: { type: 'string' },
+      dialect: { enum: ['seed', 'current'] },
+    },
+  },
+};
+
+/** A cluster member (cluster/membership.ts). */
+export const serverItemType = {
+  name: 'Server',
+  schema: {
+    type: 'object',
+    required: ['id', 'address', 'port', 'startedAt', 'version'],
+    properties: { id: { type: 'string' }, address: { type: 'string' }, port: { type: 'integer' }, startedAt: { type: 'string' }, version: { type: 'string' } },
   },
 };
 
 export const builtinPlugin = definePlugin({
   name: 'myko-builtins',
-  itemTypes: [clientItemType],
+  itemTypes: [clientItemType, serverItemType],
   queryResolvers: [builtinQueryResolver],
   reports: [countItems as ReportDef<any, any>],
   reportResolvers: [countReportResolver],

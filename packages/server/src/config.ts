@@ -41,6 +41,12 @@ export interface ServerConfig {
   plugins: string;
   /** Verify the whole log (`myko verify`) before serving; refuse to start on a mismatch. */
   verifyOnBoot: boolean;
+  /** Cluster mode when set: the log lives in this PostgreSQL database, shared by every member. */
+  postgresUrl: string;
+  /** Schema of the cluster tables. */
+  postgresSchema: string;
+  /** This member's id in cluster mode; empty = a fresh id per process. */
+  serverId: string;
 }
 
 export const defaultConfig: Readonly<ServerConfig> = Object.freeze({
@@ -60,6 +66,9 @@ export const defaultConfig: Readonly<ServerConfig> = Object.freeze({
   clientCommandTimeoutMs: 10_000,
   plugins: '@myko/rship/server',
   verifyOnBoot: false,
+  postgresUrl: '',
+  postgresSchema: 'public',
+  serverId: '',
 });
 
 /** Environment variable → config key (flags use the kebab-case key: `--max-frame-bytes`). */
@@ -76,6 +85,9 @@ export const envNames: Record<string, keyof ServerConfig> = {
   MYKO_SLOW_CONSUMER_TIMEOUT_MS: 'slowConsumerTimeoutMs',
   MYKO_PLUGINS: 'plugins',
   MYKO_VERIFY_ON_BOOT: 'verifyOnBoot',
+  MYKO_POSTGRES_URL: 'postgresUrl',
+  MYKO_POSTGRES_SCHEMA: 'postgresSchema',
+  MYKO_SERVER_ID: 'serverId',
 };
 
 export class ConfigError extends Error {
@@ -121,5 +133,7 @@ export function resolveConfig(
   if (out.sendMaxBufferedBytes <= out.sendHighWaterBytes)
     throw new ConfigError('sendMaxBufferedBytes must be above sendHighWaterBytes');
   if (out.maxBatchEvents < 1) throw new ConfigError('maxBatchEvents must be at least 1');
+  if (out.postgresUrl && !/^postgres(ql)?:\/\//.test(out.postgresUrl)) throw new ConfigError('postgresUrl must be a postgres:// URL');
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,40}$/.test(out.postgresSchema)) throw new ConfigError('postgresSchema must be a plain identifier (letters, digits, _)');
   return out;
 }

@@ -24,6 +24,10 @@ export interface ServerContext {
   readonly connections: Map<string, Connection>;
   /** True once shutdown began: connections closing then are not retired (the next boot reaps them). */
   stopping: boolean;
+  /** Where a client is connected: this member or (cluster mode) another; undefined when nowhere. */
+  locateClient(clientId: string): { dialect: 'seed' | 'current'; address: string; serverId: string } | undefined;
+  /** Send a command to a client wherever it is connected and await its answer. */
+  sendToClient(clientId: string, commandId: string, params: Record<string, unknown>, opts?: { timeoutMs?: number }): Promise<unknown>;
   /** Normalise, validate, commit and apply; resolves when committed. Throws EventRejected or StoreError. */
   emit(events: readonly EventInput[], origin: Origin): Promise<StoredEvent[]>;
 }

@@ -25,6 +25,14 @@ import { builtinPlugin } from './builtins.js';
 import { restorePointsPlugin } from './log/restore-points.js';
 import { reapStaleClients, retireEvents } from './lifecycle/clients.js';
 import type { ServerContext } from './context.js';
+import { hostname } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { PostgresEventStore } from './store/postgres/index.js';
+import { Cluster } from './cluster/cluster.js';
+import type { MemberInfo } from './cluster/membership.js';
+import { ClientCommandError } from './gateway/connection.js';
+
+const serverVersion = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export interface MykoServerOptions {
   /** Explicit settings; they win over `env`. Strings are accepted as from flags and checked. */
@@ -51,6 +59,8 @@ export class MykoServer {
   readonly connections = new Map<string, Connection>();
   readonly ctx: ServerContext;
   private http: Server | undefined;
+  /** Set in cluster mode (PostgreSQL store). */
+  cluster: Cluster | undefined;
   private wss: WebSocketServer | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly checkpointer: Checkpointer;
@@ -85,6 +95,22 @@ export class MykoServer {
       serverId: store.serverId,
       connections: this.connections,
       stopping: false,
+      locateClient: (clientId) => {
+        const conn = this.connections.get(clientId);
+        if (conn) return { dialect: conn.dialect, address: conn.address, serverId: store.serverId };
+        // Cluster: a Client item of a live member.
+        const item = this.state.get('Client', clientId);
+        if (!this.cluster || !item || typeof item.serverId !== 'string' || !this.cluster.membership.isLive(item.serverId)) return undefined;
+        return { dialect: item.dialect === 'seed' ? 'seed' : 'current', address: String(item.address ?? ''), serverId: item.serverId };
+      },
+      sendToClient: (clientId, commandId, params, opts) => {
+        const conn = this.connections.get(clientId);
+        if (conn) return conn.request(commandId, params, opts?.timeoutMs);
+        const where = this.ctx.locateClient(clientId);
+        if (!where || !this.cluster)
+          return Promise.reject(new ClientCommandError(`client ${clientId} is not connected`, 'MYKO_CLIENT_GONE'));
+        return this.cluster.rpc.call(where.serverId, clientId, commandId, params, opts?.timeoutMs ?? config.clientCommandTimeoutMs);
+      },
       emit: (events: readonly EventInput[], origin: Origin): Promise<StoredEvent[]> => {
         let normalized;
         try {
@@ -108,11 +134,22 @@ export class MykoServer {
   static async start(opts: MykoServerOptions = {}): Promise<MykoServer> {
     const config = resolveConfig(opts.config ?? {}, opts.env ?? {});
     const log = opts.logger ?? createLogger(config.logLevel);
-    const store = opts.store ?? new SqliteEventStore({ dataDir: config.dataDir, sync: config.sqliteSync });
+    const store =
+      opts.store ??
+      (config.postgresUrl
+        ? await PostgresEventStore.open({ url: config.postgresUrl, schema: config.postgresSchema, ...(config.serverId ? { serverId: config.serverId } : {}) })
+        : new SqliteEventStore({ dataDir: config.dataDir, sync: config.sqliteSync }));
     const server = new MykoServer(store, config, log, opts.plugins ?? []);
     try {
       await server.boot();
+      if (store instanceof PostgresEventStore) {
+        // Catch up with the shared log and join before serving.
+        server.cluster = new Cluster(store, server.ctx, log);
+        await server.cluster.start(server.ctx.writer.position);
+      }
+      await server.reapPreviousRun();
       await server.listen();
+      await server.cluster?.join(server.memberInfo());
     } catch (err) {
       await server.stop().catch(() => undefined);
       throw err;
@@ -159,12 +196,28 @@ export class MykoServer {
       (changes) => this.ctx.reports.onChanges(changes),
       (_changes, stored) => this.checkpointer.onStored(stored),
     );
-    // Embedded: every Client item left in the store is from a previous run of this server.
-    const serverId = this.serverId;
-    this.bootStats.reapedClients = await reapStaleClients(this.ctx, (c: MItem) => c.serverId === serverId || this.store.kind === 'sqlite');
     this.bootStats.checkpointPosition = cp.position;
     this.bootStats.ms = Math.round(performance.now() - t0);
-    this.log.info({ ...this.bootStats, position, serverId, store: this.store.kind }, 'state loaded');
+    this.log.info({ ...this.bootStats, position, serverId: this.serverId, store: this.store.kind }, 'state loaded');
+  }
+
+  /**
+   * Client items this server left behind (a crash, a kill -9) belong to
+   * connections that no longer exist: retire them and what they owned.
+   * Embedded: every Client item in the store is from a previous run. Cluster:
+   * only this member's (a reused MYKO_SERVER_ID); the reaper retires those of
+   * departed members.
+   */
+  private async reapPreviousRun(): Promise<void> {
+    const serverId = this.serverId;
+    const embedded = !this.cluster;
+    this.bootStats.reapedClients = await reapStaleClients(this.ctx, (c: MItem) => embedded || c.serverId === serverId);
+    if (this.bootStats.reapedClients > 0) this.log.info({ reaped: this.bootStats.reapedClients }, 'retired clients of a previous run');
+  }
+
+  private memberInfo(): MemberInfo {
+    const host = this.config.host === '0.0.0.0' || this.config.host === '::' ? hostname() : this.config.host;
+    return { address: host, port: this.port, version: serverVersion, startedAt: new Date().toISOString() };
   }
 
   /** A checkpoint is used only if the log still holds, at its position, the event it was taken after. */
@@ -257,6 +310,7 @@ export class MykoServer {
         await new Promise<void>((r) => this.http!.close(() => r()));
       }
       await this.ctx.writer.idle();
+      await this.cluster?.stop();
       await this.checkpointer.flush().catch((err) => this.log.error({ err }, 'final checkpoint failed'));
       await this.store.close();
       this.log.info('stopped');

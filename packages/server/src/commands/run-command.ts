@@ -1,7 +1,6 @@
 import { ErrorCode, type MCommand } from '@myko/protocol';
 import type { ServerContext } from '../context.js';
 import type { CommandContext, EventInput } from '../core/registry.js';
-import { ClientCommandError } from '../gateway/connection.js';
 
 /** What a command request resolved to, before it is put on the wire in the caller's dialect. */
 export type CommandOutcome =
@@ -32,15 +31,8 @@ export async function runCommand(ctx: ServerContext, req: MCommand, clientId: st
       const list = (Array.isArray(events) ? events : [events]) as readonly EventInput[];
       await ctx.emit(list, { serverId: ctx.serverId, clientId });
     },
-    client: (id) => {
-      const conn = ctx.connections.get(id);
-      return conn ? { dialect: conn.dialect, address: conn.address } : undefined;
-    },
-    sendToClient: (target, commandId, p, opts) => {
-      const conn = ctx.connections.get(target);
-      if (!conn) return Promise.reject(new ClientCommandError(`client ${target} is not connected`, 'MYKO_CLIENT_GONE'));
-      return conn.request(commandId, p, opts?.timeoutMs);
-    },
+    client: (id) => ctx.locateClient(id),
+    sendToClient: (target, commandId, p, opts) => ctx.sendToClient(target, commandId, p, opts),
   };
   try {
     const response = await compiled.def.handler(params, cctx);

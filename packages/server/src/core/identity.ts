@@ -63,7 +63,7 @@ export class IdentityTracker {
 
   constructor(readonly src: string) {}
 
-  stage(events: NewEvent[]): { staged: Map<string, string[]>; chain: string } {
+  stage(events: NewEvent[]): { staged: Map<string, string[]>; chain: string; events: NewEvent[] } {
     const staged = new Map<string, string[]>();
     let chain = this.chain;
     for (const e of events) {
@@ -79,18 +79,27 @@ export class IdentityTracker {
       chain = e.identity.chain;
       staged.set(key, [e.identity._id]);
     }
-    return { staged, chain };
+    return { staged, chain, events };
   }
 
-  commit(s: { staged: Map<string, string[]>; chain: string }): void {
-    for (const [k, v] of s.staged) this.leaves.set(k, v);
+  /** The batch is durable: its events become leaves (merging with any the tailer applied meanwhile). */
+  commit(s: { chain: string; events: NewEvent[] }): void {
+    for (const e of s.events) this.follow(e);
     this.chain = s.chain;
   }
 
-  /** Boot: follow a stored event. */
+  /**
+   * Follow a stored event (boot replay, the cluster tailer): it replaces the
+   * leaves it names as parents. Concurrent writers on other members can fork
+   * an item's history; the next event written here names every leaf and so
+   * merges the branches (seed 003).
+   */
   follow(e: NewEvent): void {
     if (!e.identity) return;
-    this.leaves.set(itemKey(e.itemType, e.item.id), [e.identity._id]);
+    const key = itemKey(e.itemType, e.item.id);
+    const current = this.leaves.get(key) ?? [];
+    if (!current.includes(e.identity._id))
+      this.leaves.set(key, [...current.filter((p) => !e.identity!.pids.includes(p)), e.identity._id]);
     if (e.identity.src === this.src) this.chain = e.identity.chain;
   }
 }

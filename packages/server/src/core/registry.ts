@@ -77,8 +77,8 @@ export interface CommandContext {
   readonly log: Logger;
   /** Validate, persist and apply; resolves once committed (and broadcast). */
   emit(events: EventInput | readonly EventInput[]): Promise<void>;
-  /** A connected client of this server, or undefined. */
-  client(clientId: string): { dialect: 'seed' | 'current'; address: string } | undefined;
+  /** Where a client is connected (this server or, in a cluster, another member), or undefined. */
+  client(clientId: string): { dialect: 'seed' | 'current'; address: string; serverId: string } | undefined;
   /** Send a command to a connected client and await its response. */
   sendToClient(clientId: string, commandId: string, params: Record<string, unknown>, opts?: { timeoutMs?: number }): Promise<unknown>;
 }

@@ -16,6 +16,19 @@ interface Submission {
   events: readonly NewEvent[];
   resolve: (stored: StoredEvent[]) => void;
   reject: (err: Error) => void;
+  /** Ephemeral events another cluster member published: apply, do not publish again. */
+  remote: boolean;
+}
+
+/**
+ * Cluster mode (cluster/cluster.ts): committed events are applied by the
+ * tailer in log order, so every member applies the same events in the same
+ * order, its own included; ephemeral events are published to the others.
+ */
+export interface ClusterLink {
+  /** Resolves once the tailer has applied every event up to `position`. */
+  catchUp(position: number): Promise<void>;
+  publishEphemeral(events: readonly NewEvent[]): void;
 }
 
 /**
@@ -59,9 +72,12 @@ export class Writer {
     this.identity = new IdentityTracker(store.serverId);
   }
 
-  submit(events: readonly NewEvent[]): Promise<StoredEvent[]> {
+  /** Set in cluster mode. */
+  cluster: ClusterLink | undefined;
+
+  submit(events: readonly NewEvent[], opts: { remote?: boolean } = {}): Promise<StoredEvent[]> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ events, resolve, reject });
+      this.queue.push({ events, resolve, reject, remote: opts.remote === true });
       this.schedule();
     });
   }
@@ -118,37 +134,76 @@ export class Writer {
     try {
       stored = persistent.length > 0 ? await this.store.append(persistent) : [];
     } catch (err) {
+      if (batch.length > 1 && isDataError(err)) {
+        // One submission's data (e.g. a string PostgreSQL cannot store) must not fail the others it was grouped with.
+        for (const e of persistent) delete e.identity;
+        for (const s of batch) await this.commitOne([s]);
+        return;
+      }
       for (const s of batch) s.reject(err as Error);
       return;
     }
     this.identity.commit(staged);
-    if (stored.length > 0) {
-      const last = stored[stored.length - 1]!;
-      this.position = last.position;
-      this.lastEventId = last.identity?._id ?? null;
-    }
 
-    // Reduce in submission order, pairing each persistent event with its stored copy.
-    const changes: Change[] = [];
+    // Pair each event with its stored copy, in submission order.
     const perSubmission: StoredEvent[][] = [];
+    const ephemeral: StoredEvent[] = [];
+    const toPublish: NewEvent[] = [];
     let k = 0;
     for (const s of batch) {
       const out: StoredEvent[] = [];
       for (const e of s.events) {
-        const se = this.registry.isPersistent(e.itemType) ? stored[k++]! : { ...e, position: 0 };
-        out.push(se);
-        const change = this.state.apply(se);
-        if (change) changes.push(change);
+        if (this.registry.isPersistent(e.itemType)) out.push(stored[k++]!);
+        else {
+          const se = { ...e, position: 0 };
+          out.push(se);
+          ephemeral.push(se);
+          if (!s.remote) toPublish.push(e);
+        }
       }
       perSubmission.push(out);
     }
+    if (this.cluster) {
+      // The tailer applies persisted events (ours and others') in log order; ephemeral ones are ours to apply.
+      if (stored.length > 0) await this.cluster.catchUp(stored[stored.length - 1]!.position);
+      if (ephemeral.length > 0) this.applyStored(ephemeral);
+      if (toPublish.length > 0) this.cluster.publishEphemeral(toPublish);
+    } else {
+      this.applyStored(perSubmission.flat());
+    }
+    batch.forEach((s, i) => s.resolve(perSubmission[i]!));
+  }
+
+  /**
+   * Reduce committed events into state, in the order given, and tell the
+   * listeners. The embedded writer calls it after each commit; in cluster mode
+   * the tailer calls it for every event read from the shared log.
+   */
+  applyStored(events: readonly StoredEvent[]): void {
+    const changes: Change[] = [];
+    const persisted: StoredEvent[] = [];
+    for (const e of events) {
+      const change = this.state.apply(e);
+      if (change) changes.push(change);
+      if (e.position > 0) {
+        persisted.push(e);
+        this.identity.follow(e);
+        this.position = e.position;
+        this.lastEventId = e.identity?._id ?? null;
+      }
+    }
     for (const listener of this.listeners) {
       try {
-        listener(changes, stored);
+        listener(changes, persisted);
       } catch {
         // A listener's failure must not undo a commit; listeners log their own errors.
       }
     }
-    batch.forEach((s, i) => s.resolve(perSubmission[i]!));
   }
+}
+
+/** PostgreSQL data exceptions (class 22) and constraint violations (23) belong to the data, not to the store. */
+function isDataError(err: unknown): boolean {
+  const code = ((err as { cause?: { code?: unknown } }).cause?.code ?? (err as { code?: unknown }).code) as string | undefined;
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
 }

@@ -57,7 +57,7 @@ export class MykoEndpoint {
     for (const commandId of [SetClientIdCommand, LegacySetClientIdCommand])
       conn.sendFrame({ event: Kind.Command, data: { commandId, command: { tx: randomUUID(), clientId: conn.clientId } } });
     ctx
-      .emit([{ itemType: 'Client', changeType: 'SET', item: clientItem(ctx, conn.clientId, address, conn.connectedAt) }], {
+      .emit([{ itemType: 'Client', changeType: 'SET', item: clientItem(ctx, conn.clientId, address, conn.connectedAt, conn.dialect) }], {
         serverId: ctx.serverId,
       })
       .catch((err) => ctx.log.error({ err, clientId: conn.clientId }, 'could not record Client item'));
@@ -121,8 +121,13 @@ export class MykoEndpoint {
 
     // WIRE.md 1.1: seed clients echo clientId in data; current clients never do.
     const d = frame.data as Record<string, unknown> | null;
-    if (!conn.dialectFixed && conn.dialect === 'current' && d && typeof d === 'object' && typeof d.clientId === 'string')
+    if (!conn.dialectFixed && conn.dialect === 'current' && d && typeof d === 'object' && typeof d.clientId === 'string') {
       conn.dialect = 'seed';
+      const ctx = this.ctx;
+      ctx
+        .emit([{ itemType: 'Client', changeType: 'SET', item: clientItem(ctx, conn.clientId, conn.address, conn.connectedAt, 'seed') }], { serverId: ctx.serverId })
+        .catch((err) => ctx.log.warn({ err, clientId: conn.clientId }, 'could not record the client dialect'));
+    }
 
     const isEvent = frame.event === Kind.Event || frame.event === Kind.EventBatch;
     this.inOrder(conn, isEvent, () => this.dispatch(conn, frame, d, decoded.text));

@@ -1,0 +1,135 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import type { Checkpoint, CheckpointDelta, EventStore, NewEvent, RawEventRow, StoredEvent } from '../event-store.js';
+import { StoreError } from '../event-store.js';
+import { channels, openPool, quoteIdent, type PgOptions } from './open.js';
+import { appendBatch } from './append.js';
+import { lastPosition, readAfter, readHistory, readRawAfter } from './read.js';
+import { loadFromTable } from './checkpoint.js';
+
+export interface PostgresStoreOptions extends PgOptions {
+  /** This member's id; a fresh one per process unless given. */
+  serverId?: string;
+}
+
+type Listener = (channel: string, payload: string) => void;
+
+/**
+ * The cluster store: the log in PostgreSQL, shared by every member. Each
+ * member appends its own events (append.ts) and tails everyone's (the
+ * cluster tailer). `gapless` is false: a rolled-back transaction leaves a
+ * hole in BIGSERIAL ids.
+ */
+export class PostgresEventStore implements EventStore {
+  readonly kind = 'postgres';
+  readonly gapless = false;
+  readonly serverId: string;
+  readonly channels: ReturnType<typeof channels>;
+  private listenClient: pg.Client | undefined;
+  private readonly listeners: Listener[] = [];
+  private closed = false;
+
+  private constructor(
+    readonly pool: pg.Pool,
+    readonly opts: PostgresStoreOptions,
+  ) {
+    this.serverId = opts.serverId ?? randomUUID();
+    this.channels = channels(opts.schema);
+  }
+
+  static async open(opts: PostgresStoreOptions): Promise<PostgresEventStore> {
+    const pool = await openPool(opts);
+    return new PostgresEventStore(pool, opts);
+  }
+
+  private wrap<T>(what: string, p: Promise<T>): Promise<T> {
+    return p.catch((err: Error) => {
+      throw new StoreError(`PostgreSQL ${what} failed: ${err.message}`, { cause: err });
+    });
+  }
+
+  lastPosition(): Promise<number> {
+    return this.wrap('read', lastPosition(this.pool));
+  }
+
+  append(events: readonly NewEvent[]): Promise<StoredEvent[]> {
+    return this.wrap('append', appendBatch(this.pool, events));
+  }
+
+  readAfter(after: number, limit: number, opts?: { upTo?: number; itemType?: string }): Promise<StoredEvent[]> {
+    return this.wrap('read', readAfter(this.pool, after, limit, opts));
+  }
+
+  readRawAfter(after: number, limit: number): Promise<RawEventRow[]> {
+    return this.wrap('read', readRawAfter(this.pool, after, limit));
+  }
+
+  readHistory(itemType: string, id: string): Promise<StoredEvent[]> {
+    return this.wrap('read', readHistory(this.pool, itemType, id));
+  }
+
+  loadCheckpoint(): Promise<Checkpoint> {
+    return this.wrap('boot read', loadFromTable(this.pool, this.serverId));
+  }
+
+  /** Nothing to save: boot reads the latest event per item straight from the indexed table. */
+  async saveCheckpoint(_delta: CheckpointDelta): Promise<void> {}
+
+  /** NOTIFY on one of this store's channels. */
+  notify(channel: string, payload: string): Promise<void> {
+    return this.wrap('notify', this.pool.query('SELECT pg_notify($1, $2)', [channel, payload]).then(() => undefined));
+  }
+
+  /**
+   * LISTEN on every channel of this store over one dedicated connection,
+   * reconnecting after a failure (e.g. PostgreSQL restarted); `onReconnect`
+   * runs after each new connection so callers can catch up on what they missed.
+   */
+  async listen(listener: Listener, onReconnect: () => void): Promise<void> {
+    this.listeners.push(listener);
+    if (this.listenClient) return;
+    const connect = async (): Promise<void> => {
+      const client = new pg.Client({ connectionString: this.opts.url });
+      client.on('notification', (n) => {
+        for (const l of this.listeners) l(n.channel, n.payload ?? '');
+      });
+      client.on('error', () => undefined);
+      client.on('end', () => {
+        if (this.closed) return;
+        this.listenClient = undefined;
+        const retry = () =>
+          connect().then(onReconnect, () => {
+            if (!this.closed) setTimeout(retry, 500).unref();
+          });
+        setTimeout(retry, 200).unref();
+      });
+      await client.connect();
+      for (const ch of Object.values(this.channels)) await client.query(`LISTEN ${quoteIdent(ch)}`);
+      this.listenClient = client;
+    };
+    await connect();
+  }
+
+  /** True when no transaction that began before `since` (database clock) is still open: an id gap older than that is final. */
+  async noTransactionOpenSince(since: Date): Promise<boolean> {
+    const res = await this.pool.query(
+      `SELECT NOT EXISTS (
+         SELECT 1 FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL AND xact_start < $1
+       ) AS ok`,
+      [since],
+    );
+    return res.rows[0].ok === true;
+  }
+
+  async now(): Promise<Date> {
+    const res = await this.pool.query('SELECT clock_timestamp() AS t');
+    return res.rows[0].t as Date;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.listenClient?.end().catch(() => undefined);
+    await this.pool.end().catch(() => undefined);
+  }
+}

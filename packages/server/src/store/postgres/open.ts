@@ -1,0 +1,89 @@
+import pg from 'pg';
+import { StoreError } from '../event-store.js';
+
+export interface PgOptions {
+  url: string;
+  /** Schema holding the tables (tests use a fresh one per run). */
+  schema: string;
+  poolSize?: number;
+}
+
+/** Channel names carry the schema: NOTIFY is per database, and tests share one. */
+export const channels = (schema: string) => ({
+  events: `${schema}.events`,
+  ephemeral: `${schema}.ephemeral`,
+  rpc: `${schema}.rpc`,
+});
+
+/** Cluster-wide advisory lock keys (pg_advisory_xact_lock / pg_try_advisory_lock). */
+export const LockKey = { append: 0x6d796b6f01, migrate: 0x6d796b6f02, reaper: 0x6d796b6f03 } as const;
+
+export const quoteIdent = (s: string) => '"' + s.replace(/"/g, '""') + '"';
+
+/**
+ * The reference server's layout (DESIGN.md): `myko_events (id BIGSERIAL,
+ * item_type, item_id, change_type, created_at, tx, source_id, event JSONB)`
+ * with a NOTIFY trigger, so both can share a database. Membership and
+ * cross-server command tables are ours.
+ */
+function migration(schema: string): string {
+  const ch = channels(schema);
+  return `
+  CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)};
+  SET search_path TO ${quoteIdent(schema)};
+  CREATE TABLE IF NOT EXISTS myko_events (
+    id          BIGSERIAL PRIMARY KEY,
+    item_type   TEXT NOT NULL,
+    item_id     TEXT NOT NULL,
+    change_type TEXT NOT NULL,
+    created_at  TIMESTAMPTZ NOT NULL,
+    tx          TEXT NOT NULL,
+    source_id   TEXT NOT NULL,
+    event       JSONB NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS myko_events_item ON myko_events (item_type, item_id, id);
+  CREATE INDEX IF NOT EXISTS myko_events_src ON myko_events ((event->'identity'->>'src'), id);
+  CREATE OR REPLACE FUNCTION myko_events_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN PERFORM pg_notify('${ch.events}', ''); RETURN NULL; END $$;
+  DROP TRIGGER IF EXISTS myko_events_notify ON myko_events;
+  CREATE TRIGGER myko_events_notify AFTER INSERT ON myko_events FOR EACH STATEMENT EXECUTE FUNCTION myko_events_notify();
+  CREATE TABLE IF NOT EXISTS myko_members (
+    server_id    TEXT PRIMARY KEY,
+    address      TEXT NOT NULL,
+    port         INTEGER NOT NULL,
+    version      TEXT NOT NULL,
+    started_at   TIMESTAMPTZ NOT NULL,
+    heartbeat_at TIMESTAMPTZ NOT NULL
+  );
+  CREATE TABLE IF NOT EXISTS myko_rpc (
+    id         BIGSERIAL PRIMARY KEY,
+    to_server  TEXT NOT NULL,
+    body       JSONB NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+  );`;
+}
+
+export async function openPool(opts: PgOptions): Promise<pg.Pool> {
+  const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 8, connectionTimeoutMillis: 5000 });
+  // Every connection works in the schema; set before the pool hands it out.
+  pool.on('connect', (client) => {
+    client.query(`SET search_path TO ${quoteIdent(opts.schema)}`).catch(() => undefined);
+  });
+  // An idle client's error (e.g. PostgreSQL restarted) must not crash the process; the pool replaces it.
+  pool.on('error', () => undefined);
+  const client = await pool.connect().catch((err: Error) => {
+    throw new StoreError(`cannot connect to PostgreSQL: ${err.message}`, { cause: err });
+  });
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1)', [LockKey.migrate]);
+    await client.query(migration(opts.schema));
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw new StoreError(`PostgreSQL migration failed: ${(err as Error).message}`, { cause: err });
+  } finally {
+    client.release();
+  }
+  return pool;
+}

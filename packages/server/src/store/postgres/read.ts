@@ -1,0 +1,31 @@
+import type pg from 'pg';
+import type { RawEventRow, StoredEvent } from '../event-store.js';
+
+const toEvent = (row: { id: string; event: Omit<StoredEvent, 'position'> }): StoredEvent => ({ ...row.event, position: Number(row.id) });
+
+export async function readAfter(pool: pg.Pool, after: number, limit: number, opts: { upTo?: number; itemType?: string } = {}): Promise<StoredEvent[]> {
+  const upTo = opts.upTo ?? Number.MAX_SAFE_INTEGER;
+  const res =
+    opts.itemType === undefined
+      ? await pool.query(`SELECT id, event FROM myko_events WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3`, [after, upTo, limit])
+      : await pool.query(`SELECT id, event FROM myko_events WHERE id > $1 AND id <= $2 AND item_type = $3 ORDER BY id LIMIT $4`, [after, upTo, opts.itemType, limit]);
+  return res.rows.map(toEvent);
+}
+
+export async function readHistory(pool: pg.Pool, itemType: string, id: string): Promise<StoredEvent[]> {
+  const res = await pool.query(`SELECT id, event FROM myko_events WHERE item_type = $1 AND item_id = $2 ORDER BY id`, [itemType, id]);
+  return res.rows.map(toEvent);
+}
+
+export async function readRawAfter(pool: pg.Pool, after: number, limit: number): Promise<RawEventRow[]> {
+  const res = await pool.query(
+    `SELECT id, item_type, item_id, change_type, event::text AS event FROM myko_events WHERE id > $1 ORDER BY id LIMIT $2`,
+    [after, limit],
+  );
+  return res.rows.map((r) => ({ position: Number(r.id), itemType: r.item_type, itemId: r.item_id, changeType: r.change_type, event: r.event }));
+}
+
+export async function lastPosition(pool: pg.Pool): Promise<number> {
+  const res = await pool.query(`SELECT COALESCE(MAX(id), 0) AS p FROM myko_events`);
+  return Number(res.rows[0].p);
+}
