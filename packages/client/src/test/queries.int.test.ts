@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '@myko/server/testing';
 import { byIds, byQuery, getAll, isQueryError, isReportError, QueryError, type QueryResult } from '../node.js';
-import { recorder, testClient, valueWhere, waitFor } from './support.js';
+import { closeClients, recorder, testClient, valueWhere, waitFor } from './support.js';
 
 interface Cue {
   id: string;
@@ -16,6 +16,7 @@ before(async () => {
   ts = await startTestServer();
 });
 after(async () => {
+  closeClients();
   await ts.close();
 });
 

@@ -43,14 +43,28 @@ export function recorder(inner: Transport = nodeTransport): Recorder {
   return r;
 }
 
+const open = new Set<MykoClient<any, any>>();
+
+/**
+ * Close every client a test made, even those of a failed test: an open socket
+ * or timer would keep the test file's process alive and hang the runner.
+ * Each test file calls this from `after()`.
+ */
+export function closeClients(): void {
+  for (const c of open) c.close();
+  open.clear();
+}
+
 /** A client on the Node transport with quick, bounded reconnects for tests. */
 export function testClient<Out extends object = any, In extends object = any>(opts: MykoClientOptions): MykoClient<Out, In> {
-  return new MykoClient<Out, In>({
+  const client = new MykoClient<Out, In>({
     transport: nodeTransport,
     reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
     connectTimeoutMs: 2000,
     ...opts,
   });
+  open.add(client);
+  return client;
 }
 
 /** A port nothing listens on right now. */
