@@ -98,9 +98,9 @@ export class MykoServer {
       locateClient: (clientId) => {
         const conn = this.connections.get(clientId);
         if (conn) return { dialect: conn.dialect, address: conn.address, serverId: store.serverId };
-        // Cluster: a Client item of a live member.
+        // Cluster: a Client item of a member whose Server item is present (it goes when the member leaves or is reaped).
         const item = this.state.get('Client', clientId);
-        if (!this.cluster || !item || typeof item.serverId !== 'string' || !this.cluster.membership.isLive(item.serverId)) return undefined;
+        if (!this.cluster || !item || typeof item.serverId !== 'string' || !this.state.get('Server', item.serverId)) return undefined;
         return { dialect: item.dialect === 'seed' ? 'seed' : 'current', address: String(item.address ?? ''), serverId: item.serverId };
       },
       sendToClient: (clientId, commandId, params, opts) => {

@@ -184,13 +184,15 @@ export class MykoEndpoint {
       conn.pendingWrites--;
       this.drainBacklog(conn);
     };
+    // The submission's tx (its first event's) names it in an error reply: events are otherwise never acknowledged.
+    const tx = raws[0]!.tx ? { tx: raws[0]!.tx } : {};
     this.ctx.emit(raws, { serverId: this.ctx.serverId, clientId: conn.clientId }).then(settled, (err: Error) => {
       if (err instanceof EventRejected)
-        conn.sendError({ code: ErrorCode.BadEvent, kind, message: err.message, ...(err.index !== undefined && batch ? { index: err.index } : {}) });
-      else if (err instanceof StoreError) conn.sendError({ code: ErrorCode.StoreFailed, kind, message: err.message });
+        conn.sendError({ code: ErrorCode.BadEvent, kind, message: err.message, ...tx, ...(err.index !== undefined && batch ? { index: err.index } : {}) });
+      else if (err instanceof StoreError) conn.sendError({ code: ErrorCode.StoreFailed, kind, message: err.message, ...tx });
       else {
         this.ctx.log.error({ err }, 'event path failed');
-        conn.sendError({ code: ErrorCode.StoreFailed, kind, message: err.message });
+        conn.sendError({ code: ErrorCode.StoreFailed, kind, message: err.message, ...tx });
       }
       settled(); // after the error, so the reply precedes answers to later frames
     });

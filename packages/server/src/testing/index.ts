@@ -146,7 +146,8 @@ export async function spawnServer(opts: { dataDir: string; port?: number; env?: 
       }
     });
     proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    proc.once('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)));
+    // Clear the start timeout too: left running, it kept a test process alive 15 s after a failed start.
+    proc.once('exit', (code) => (clearTimeout(t), reject(new Error(`server exited with ${code}: ${out}`))));
   });
   return { proc, port, url: `ws://127.0.0.1:${port}/myko` };
 }
@@ -156,3 +157,34 @@ export function exited(proc: ChildProcess): Promise<number | null> {
   return new Promise((r) => proc.once('exit', (code) => r(code)));
 }
 
+
+/**
+ * PostgreSQL for cluster tests: `MYKO_TEST_POSTGRES_URL` (default the local
+ * trust-auth server) and a fresh schema per call, dropped by `drop()`.
+ * Without a reachable server the caller skips with a loud message, except
+ * under CI=true, where this throws: cluster tests must run in CI.
+ */
+export async function testPostgres(): Promise<{ url: string; schema: string; drop(): Promise<void> } | undefined> {
+  const url = process.env.MYKO_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+  } catch (err) {
+    if (process.env.CI === 'true') throw new Error(`PostgreSQL at ${url} is required under CI=true: ${(err as Error).message}`);
+    console.warn(`\n!!! SKIPPING PostgreSQL tests: cannot reach ${url} (${(err as Error).message}). Set MYKO_TEST_POSTGRES_URL. !!!\n`);
+    return undefined;
+  }
+  await client.end();
+  const schema = `myko_t_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  return {
+    url,
+    schema,
+    drop: async () => {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await c.end();
+    },
+  };
+}

@@ -64,11 +64,8 @@ function migration(schema: string): string {
 }
 
 export async function openPool(opts: PgOptions): Promise<pg.Pool> {
-  const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 8, connectionTimeoutMillis: 5000 });
-  // Every connection works in the schema; set before the pool hands it out.
-  pool.on('connect', (client) => {
-    client.query(`SET search_path TO ${quoteIdent(opts.schema)}`).catch(() => undefined);
-  });
+  // Every connection works in the schema, set at connection start-up (no extra round trip).
+  const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 8, connectionTimeoutMillis: 5000, options: `-c search_path=${opts.schema}` });
   // An idle client's error (e.g. PostgreSQL restarted) must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
   const client = await pool.connect().catch((err: Error) => {
