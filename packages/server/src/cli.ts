@@ -21,7 +21,7 @@ Usage:
   myko --help | --version
 
 verify, history, export and import open the data directory themselves: stop the server first
-(or start it with --verify-on-boot).
+(or start it with --verify-on-boot). With --postgres-url they read the cluster's log, members running.
 
 Options (each also read from the environment variable shown; flags win):
   --port N                 MYKO_PORT          (default ${defaultConfig.port})
@@ -30,6 +30,9 @@ Options (each also read from the environment variable shown; flags win):
   --log-level L            MYKO_LOG_LEVEL     fatal|error|warn|info|debug|trace|silent (default ${defaultConfig.logLevel})
   --max-frame-bytes N      MYKO_MAX_FRAME_BYTES  larger frames get MYKO_FRAME_TOO_LARGE (default ${defaultConfig.maxFrameBytes})
   --sqlite-sync S          MYKO_SQLITE_SYNC   full (survives power loss) | normal (survives kill -9) (default ${defaultConfig.sqliteSync})
+  --postgres-url URL       MYKO_POSTGRES_URL  cluster mode: the log lives in this PostgreSQL database, shared by every member
+  --postgres-schema S      MYKO_POSTGRES_SCHEMA  schema of the cluster tables (default ${defaultConfig.postgresSchema})
+  --server-id ID           MYKO_SERVER_ID     this member's id (default: a fresh one per process)
   --verify-on-boot         MYKO_VERIFY_ON_BOOT  verify the log before serving; refuse to start on a mismatch
   --plugins LIST           MYKO_PLUGINS       plugin modules to load, comma-separated; '' for none (default ${defaultConfig.plugins})
 
@@ -44,6 +47,9 @@ const flagToKey: Record<string, keyof ServerConfig> = {
   'max-frame-bytes': 'maxFrameBytes',
   'sqlite-sync': 'sqliteSync',
   plugins: 'plugins',
+  'postgres-url': 'postgresUrl',
+  'postgres-schema': 'postgresSchema',
+  'server-id': 'serverId',
 };
 const booleanFlags: Record<string, keyof ServerConfig> = { 'verify-on-boot': 'verifyOnBoot' };
 
@@ -82,7 +88,7 @@ async function runLogCommand(cmd: string, args: string[], values: Record<string,
   }
   let store;
   try {
-    store = openStore(resolveConfig(explicit, process.env));
+    store = await openStore(resolveConfig(explicit, process.env));
   } catch (err) {
     process.stderr.write(`myko: ${(err as Error).message}\n`);
     return 1;

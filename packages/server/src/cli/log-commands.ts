@@ -4,11 +4,18 @@ import type { Writable } from 'node:stream';
 import type { ServerConfig } from '../config.js';
 import type { EventStore, NewEvent } from '../store/event-store.js';
 import { SqliteEventStore } from '../store/sqlite/index.js';
+import { PostgresEventStore } from '../store/postgres/index.js';
 import { verifyLog } from '../log/verify.js';
 import { progressBar } from './progress.js';
 
-/** The store a CLI command works on (the server must not be running on it: one process per data directory). */
-export function openStore(config: ServerConfig): EventStore {
+/**
+ * The store a CLI command works on: the cluster's PostgreSQL when a URL is
+ * configured (members may keep running), else the data directory (stop its
+ * server first: one process per data directory).
+ */
+export async function openStore(config: ServerConfig): Promise<EventStore> {
+  if (config.postgresUrl)
+    return PostgresEventStore.open({ url: config.postgresUrl, schema: config.postgresSchema, serverId: config.serverId || 'myko-cli' });
   return new SqliteEventStore({ dataDir: config.dataDir, sync: config.sqliteSync });
 }
 
