@@ -39,9 +39,7 @@ export class Connection {
   private open = false;
   private closed = false;
   private index = 0;
-  /** Failed attempts since the last socket that opened. */
-  private failures = 0;
-  /** Number of the attempt in progress: 0 for the first connect, then 1, 2, ... per reconnect. */
+  /** Reconnect attempts since the last socket that opened: 0 for the first connect, then 1, 2, ... */
   private attemptNo = 0;
   private readonly outbox: WireFrame[] = [];
   private connectTimer: ReturnType<typeof setTimeout> | undefined;
@@ -129,7 +127,6 @@ export class Connection {
     } catch (err) {
       // A transport that throws synchronously (bad URL, no WebSocket) counts as a failed attempt.
       this.socket = undefined;
-      this.failures++;
       this.status.set({ type: 'disconnected', url: ep.url, code: 1006, reason: String((err as Error).message ?? err) });
       this.hooks.onError(err);
       return this.scheduleRetry();
@@ -144,7 +141,7 @@ export class Connection {
   private onOpen(): void {
     clearTimeout(this.connectTimer);
     this.open = true;
-    this.failures = 0;
+    this.attemptNo = 0;
     this.clientId = undefined;
     this.lastReceived = Date.now();
     this.startPings();
@@ -190,20 +187,19 @@ export class Connection {
     }
     this.status.set({ type: 'disconnected', url, code, reason });
     if (wasOpen) this.hooks.onLost(url);
-    else this.failures++;
     this.scheduleRetry();
   }
 
   private scheduleRetry(): void {
     if (this.closed) return;
     const r = this.opts.reconnect;
-    if (r === false || this.failures >= r.maxAttempts) {
+    if (r === false || this.attemptNo >= r.maxAttempts) {
       this.close();
       return;
     }
     // Fail over: every new attempt goes to the next address (the same one when there is one).
     this.index = (this.index + 1) % this.opts.endpoints.length;
-    const attempt = (this.attemptNo = this.failures + 1);
+    const attempt = ++this.attemptNo;
     const delayMs = backoffDelay(r, attempt, this.opts.random);
     this.status.set({ type: 'reconnecting', attempt, delayMs, url: this.endpoint.url });
     this.retryTimer = setTimeout(() => this.attempt(), delayMs);

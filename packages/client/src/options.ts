@@ -12,7 +12,7 @@ export interface ReconnectOptions {
    * it. Spreads the reconnects of many clients after a server restart.
    */
   jitter: number;
-  /** Give up (status `closed`) after this many failed attempts in a row. */
+  /** Give up (status `closed`) when this many reconnect attempts in a row have failed. */
   maxAttempts: number;
 }
 

@@ -1,0 +1,165 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { exited, spawnServer, startTestServer, tempDir, type TestServer } from '@myko/server/testing';
+import { backoffDelay, getAll, type ConnectionStatus, type QueryChange, type QueryResult } from '../node.js';
+import { closeClients, freePort, recorder, testClient, valueWhere, waitFor } from './support.js';
+
+// Whatever happens in a test, no child server, in-process server or client outlives this file.
+const procs = new Set<ChildProcess>();
+const servers = new Set<TestServer>();
+const dirs: string[] = [];
+after(async () => {
+  closeClients();
+  for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  await Promise.all([...procs].map((p) => exited(p)));
+  await Promise.all([...servers].map((s) => s.close().catch(() => undefined)));
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+async function spawn(dataDir: string, port: number) {
+  const s = await spawnServer({ dataDir, port });
+  procs.add(s.proc);
+  return s;
+}
+
+const noDuplicates = (r: QueryResult) => r.values.length === r.items.size && r.items.size === r.totalCount;
+
+test('kill -9 and restart: the client reconnects, re-sends the live query with its tx, replaces its copy, sends what was queued, and gets later changes', async () => {
+  const dataDir = tempDir('myko-client-reconnect-');
+  dirs.push(dataDir);
+  const port = await freePort();
+  let srv = await spawn(dataDir, port);
+
+  const rec = recorder();
+  const client = testClient({ url: srv.url, transport: rec.transport });
+  const statuses: ConnectionStatus[] = [];
+  client.status.subscribe((s) => statuses.push(s));
+  const first = await client.connected();
+
+  const live = client.watchQuery(getAll('Cue'));
+  const results: QueryResult[] = [];
+  live.subscribe((r) => results.push(r));
+  const changes: QueryChange[] = [];
+  const diffs = client.watchQueryDiff(getAll('Cue'));
+  diffs.subscribe((c) => changes.push(c));
+  for (const id of ['c1', 'c2', 'c3']) client.set('Cue', { id, label: id });
+  await valueWhere(live, (r) => r.items.size === 3, 'three cues before the crash');
+  const tx = rec.sent.find((f) => f.event === 'ws:m:query')!.data.query.tx as string;
+
+  srv.proc.kill('SIGKILL');
+  await exited(srv.proc);
+  await client.status.until((s) => s.type === 'reconnecting');
+  // Made while the server is down: queued, sent after the reconnect, before the re-subscription.
+  client.set('Cue', { id: 'c4', label: 'made offline' });
+  client.del('Cue', { id: 'c1' });
+
+  srv = await spawn(dataDir, port);
+  const again = await client.connected();
+  assert.notEqual(again.clientId, first.clientId, 'a new connection, a new client id');
+  assert.equal(client.clientId, again.clientId);
+
+  const after = await valueWhere(live, (r) => r.items.has('c4') && !r.items.has('c1'), 'the result after the restart');
+  assert.deepEqual([...after.items.keys()].sort(), ['c2', 'c3', 'c4']);
+  assert.ok(noDuplicates(after));
+
+  const queries = rec.sent.filter((f) => f.event === 'ws:m:query');
+  assert.equal(queries.length, 2, 'sent once per connection, shared by both watchers');
+  assert.equal(queries[1]!.data.query.tx, tx, 'the same tx after the reconnect');
+  const afterReconnect = rec.sent.slice(rec.sent.indexOf(queries[1]!) - 1);
+  assert.equal(afterReconnect[0]!.event, 'ws:m:event-batch', 'queued events went out before the re-subscription');
+
+  // The diff watcher was told to replace, not merge: a reset after the reconnect.
+  const resets = changes.filter((c) => c.reset);
+  assert.equal(resets.length, 2);
+  assert.ok(results.every(noDuplicates), 'no result ever held an id twice or disagreed with totalCount');
+
+  client.set('Cue', { id: 'c5', label: 'later' });
+  const later = await valueWhere(live, (r) => r.items.has('c5'), 'a change after the reconnect');
+  assert.equal(later.items.size, 4);
+
+  const kinds = statuses.map((s) => s.type);
+  const i = kinds.indexOf('disconnected');
+  assert.deepEqual(kinds.slice(0, 2), ['connecting', 'connected']);
+  assert.deepEqual(kinds.slice(i, i + 2), ['disconnected', 'reconnecting']);
+  assert.equal(kinds.at(-1), 'connected');
+  client.close();
+  srv.proc.kill('SIGKILL');
+  await exited(srv.proc);
+});
+
+test('failover: with urls [a, b], stopping a moves the client to b, and the query result becomes b\'s (replaced, not merged)', async () => {
+  const a = await startTestServer();
+  const b = await startTestServer();
+  servers.add(a).add(b);
+  await a.server.emit({ itemType: 'Cue', changeType: 'SET', item: { id: 'only-on-a' } });
+  await b.server.emit([
+    { itemType: 'Cue', changeType: 'SET', item: { id: 'on-b-1' } },
+    { itemType: 'Cue', changeType: 'SET', item: { id: 'on-b-2' } },
+  ]);
+
+  const client = testClient({ urls: [a.url, b.url] });
+  const seen: ConnectionStatus[] = [];
+  const iterating = (async () => {
+    for await (const s of client.status) seen.push(s);
+  })();
+  const onA = await client.connected();
+  assert.equal(onA.url, a.url);
+  const live = client.watchQuery(getAll('Cue'));
+  live.subscribe(() => undefined);
+  await valueWhere(live, (r) => r.items.has('only-on-a'), 'a\'s cue');
+
+  await a.close();
+  servers.delete(a);
+  const onB = await client.status.until((s) => s.type === 'connected' && s.url === b.url);
+  assert.equal(onB.type, 'connected');
+  const r = await valueWhere(live, (x) => x.items.has('on-b-1'), 'b\'s cues');
+  assert.deepEqual([...r.items.keys()].sort(), ['on-b-1', 'on-b-2']);
+  assert.ok(noDuplicates(r));
+
+  client.close();
+  await iterating; // the status iterator ends after `closed`
+  const kinds = seen.map((s) => s.type);
+  assert.deepEqual(kinds.slice(0, 2), ['connecting', 'connected']);
+  assert.ok(kinds.includes('disconnected') && kinds.includes('reconnecting'));
+  assert.equal(kinds.at(-1), 'closed');
+});
+
+test('backoff: delays grow exponentially to the cap, with jitter; maxAttempts gives up (closed) and rejects waiters', async () => {
+  const r = { initialDelayMs: 100, maxDelayMs: 1000, factor: 2, jitter: 0.5, maxAttempts: Infinity };
+  assert.deepEqual([1, 2, 3, 4, 5, 6].map((n) => backoffDelay(r, n, () => 0)), [100, 200, 400, 800, 1000, 1000]);
+  assert.deepEqual([1, 2, 3].map((n) => backoffDelay(r, n, () => 1)), [50, 100, 200]);
+
+  const port = await freePort(); // nothing listens there
+  const client = testClient({
+    url: `ws://127.0.0.1:${port}/myko`,
+    reconnect: { initialDelayMs: 10, maxDelayMs: 40, factor: 2, jitter: 0, maxAttempts: 4 },
+  });
+  const delays: number[] = [];
+  client.status.subscribe((s) => s.type === 'reconnecting' && delays.push(s.delayMs));
+  await assert.rejects(client.connected(), /closed before it connected/);
+  assert.deepEqual(delays, [10, 20, 40, 40]);
+  assert.equal(client.status.current.type, 'closed');
+});
+
+test('token is sent as ?access_token= on the URL; contradictory options are refused up front', async () => {
+  const ts = await startTestServer();
+  servers.add(ts);
+  const urls: string[] = [];
+  const rec = recorder();
+  const client = testClient({
+    url: ts.url,
+    token: 'tok en',
+    transport: (url, h) => (urls.push(url), rec.transport(url, h)),
+  });
+  const s = await client.connected();
+  assert.equal(new URL(urls[0]!).searchParams.get('access_token'), 'tok en');
+  assert.equal(s.url, ts.url, 'statuses show the address without the token');
+  client.close();
+  assert.throws(() => testClient({ url: ts.url, urls: [ts.url] }), /not both/);
+  assert.throws(() => testClient({ urls: [] }), /server address/);
+  assert.throws(() => testClient({ url: 'http://x' }), /WebSocket URL/);
+  assert.throws(() => testClient({ url: ts.url, reconnect: { initialDelayMs: 10, maxDelayMs: 1 } }), /initialDelayMs/);
+  await waitFor(() => ts.server.connections.size === 0, 'the socket to close');
+});
