@@ -2,8 +2,9 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
-import { exited, spawnServer, startTestServer, tempDir, type TestServer } from '@myko/server/testing';
-import { backoffDelay, getAll, type ConnectionStatus, type QueryChange, type QueryResult } from '../node.js';
+import { defineCommand, definePlugin } from '@myko/server';
+import { exited, sleep, spawnServer, startTestServer, tempDir, type TestServer } from '@myko/server/testing';
+import { backoffDelay, getAll, isCommandError, isConnectionLostError, type ConnectionStatus, type QueryChange, type QueryResult } from '../node.js';
 import { closeClients, freePort, recorder, testClient, valueWhere, waitFor } from './support.js';
 
 // Whatever happens in a test, no child server, in-process server or client outlives this file.
@@ -54,6 +55,11 @@ test('kill -9 and restart: the client reconnects, re-sends the live query with i
   // Made while the server is down: queued, sent after the reconnect, before the re-subscription.
   client.set('Cue', { id: 'c4', label: 'made offline' });
   client.del('Cue', { id: 'c1' });
+  // A command made while down is queued too; the answer (here: no such command) comes from the new server.
+  const queued = client.sendCommand('NoSuchCommand', { n: 1 }).catch((e: unknown) => e);
+  // A report watched while down is sent once the new socket opens.
+  const counts: number[] = [];
+  client.watchCount('Cue').subscribe((n) => counts.push(n));
 
   srv = await spawn(dataDir, port);
   const again = await client.connected();
@@ -64,11 +70,20 @@ test('kill -9 and restart: the client reconnects, re-sends the live query with i
   assert.deepEqual([...after.items.keys()].sort(), ['c2', 'c3', 'c4']);
   assert.ok(noDuplicates(after));
 
+  const answer = await queued;
+  assert.ok(isCommandError(answer), `a queued command is answered after the reconnect, got ${String(answer)}`);
+  assert.equal(answer.code, 'MYKO_UNKNOWN_COMMAND');
+  await waitFor(() => counts.at(-1) === 3, 'the report made while down');
+
   const queries = rec.sent.filter((f) => f.event === 'ws:m:query');
   assert.equal(queries.length, 2, 'sent once per connection, shared by both watchers');
   assert.equal(queries[1]!.data.query.tx, tx, 'the same tx after the reconnect');
-  const afterReconnect = rec.sent.slice(rec.sent.indexOf(queries[1]!) - 1);
-  assert.equal(afterReconnect[0]!.event, 'ws:m:event-batch', 'queued events went out before the re-subscription');
+  const i2 = rec.sent.indexOf(queries[1]!);
+  assert.deepEqual(
+    rec.sent.slice(i2 - 2, i2 + 2).map((f) => f.event),
+    ['ws:m:event-batch', 'ws:m:command', 'ws:m:query', 'ws:m:report'],
+    'on the new socket: what was queued, in order, then the subscriptions',
+  );
 
   // The diff watcher was told to replace, not merge: a reset after the reconnect.
   const resets = changes.filter((c) => c.reset);
@@ -90,7 +105,8 @@ test('kill -9 and restart: the client reconnects, re-sends the live query with i
 });
 
 test('failover: with urls [a, b], stopping a moves the client to b, and the query result becomes b\'s (replaced, not merged)', async () => {
-  const a = await startTestServer();
+  const slow = definePlugin({ name: 'slow', commands: [defineCommand({ id: 'Slow', handler: async () => (await sleep(2000), 1) })] });
+  const a = await startTestServer({ plugins: [slow] });
   const b = await startTestServer();
   servers.add(a).add(b);
   await a.server.emit({ itemType: 'Cue', changeType: 'SET', item: { id: 'only-on-a' } });
@@ -110,8 +126,14 @@ test('failover: with urls [a, b], stopping a moves the client to b, and the quer
   live.subscribe(() => undefined);
   await valueWhere(live, (r) => r.items.has('only-on-a'), 'a\'s cue');
 
+  // In flight when a goes away: it may or may not have run, so it fails rather than being re-sent.
+  const inFlight = client.sendCommand('Slow', {}).catch((e: unknown) => e);
+  await sleep(20);
   await a.close();
   servers.delete(a);
+  const lost = await inFlight;
+  assert.ok(isConnectionLostError(lost), String(lost));
+  assert.equal(lost.url, a.url);
   const onB = await client.status.until((s) => s.type === 'connected' && s.url === b.url);
   assert.equal(onB.type, 'connected');
   const r = await valueWhere(live, (x) => x.items.has('on-b-1'), 'b\'s cues');
