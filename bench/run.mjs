@@ -1,0 +1,1062 @@
+#!/usr/bin/env node
+// Myko benchmarks: the real server as a child process, against a baseline
+// measured in the same run, reported as ratios (the machine is noisy).
+//
+//   npm run bench                       all scenarios (builds first), writes bench/RESULTS.md + RESULTS.json
+//   node bench/run.mjs ingest           one or more scenarios: ingest | fanout | snapshot
+//                                       (a partial run writes bench/results-partial.md, not RESULTS.md)
+//
+// Knobs (environment):
+//   BENCH_INGEST_EVENTS (131072)    events per ingest run
+//   BENCH_INGEST_TRIALS (2)         trials per sqliteSync mode, best kept
+//   BENCH_INGEST_WINDOW (16384)     events sent but not yet counted, across the clients
+//   BENCH_INGEST_SYNCS (full,normal) the sqliteSync modes and their order
+//   BENCH_FANOUT_SUBS (1000), BENCH_FANOUT_ROUNDS (200), BENCH_FANOUT_SYNC (full)
+//   BENCH_SNAPSHOT_ITEMS (10000), BENCH_SNAPSHOT_RUNS (20)
+//   BENCH_TIMEOUT_MS                overrides every scenario's time limit
+//   BENCH_SERVER_CLI=PATH           benchmark another build's cli.js (A/B runs); BENCH_SERVER_LABEL names it in the results
+//   BENCH_CPU_PROF=DIR              run every Myko server child with --cpu-prof into DIR (summarise: node bench/prof-summary.mjs FILE)
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import net from 'node:net';
+import http from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import WebSocket from 'ws';
+import Database from 'better-sqlite3';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+const CLI = process.env.BENCH_SERVER_CLI ? path.resolve(process.env.BENCH_SERVER_CLI) : path.join(root, 'packages/server/dist/cli.js');
+const BASELINE = path.join(here, 'baseline-server.mjs');
+
+const envInt = (name, dflt) => {
+  const v = process.env[name];
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer`);
+  return n;
+};
+const CFG = {
+  ingestClients: 4,
+  ingestEventsPerFrame: 256,
+  ingestEvents: envInt('BENCH_INGEST_EVENTS', 131_072),
+  /** Events sent but not yet counted by the watcher, across the 4 clients. */
+  ingestWindowEvents: envInt('BENCH_INGEST_WINDOW', 16_384),
+  rawBatch: 1000,
+  ingestTrials: envInt('BENCH_INGEST_TRIALS', 2),
+  fanoutSubs: envInt('BENCH_FANOUT_SUBS', 1000),
+  fanoutRounds: envInt('BENCH_FANOUT_ROUNDS', 200),
+  fanoutWarmup: 20,
+  fanoutWarmupMs: 2000,
+  snapshotItems: envInt('BENCH_SNAPSHOT_ITEMS', 10_000),
+  snapshotRuns: envInt('BENCH_SNAPSHOT_RUNS', 20),
+  snapshotWarmup: 2,
+  /** Hard limits per scenario (together 4 min); ingest starts no new trial after ingestBudgetMs. */
+  timeouts: { ingest: 130_000, fanout: 75_000, snapshot: 35_000 },
+  ingestBudgetMs: 75_000,
+};
+if (process.env.BENCH_TIMEOUT_MS) for (const k of Object.keys(CFG.timeouts)) CFG.timeouts[k] = envInt('BENCH_TIMEOUT_MS', 0);
+const INGEST_SYNCS = (process.env.BENCH_INGEST_SYNCS ?? 'full,normal').split(',').filter(Boolean);
+if (INGEST_SYNCS.some((s) => s !== 'full' && s !== 'normal')) throw new Error('BENCH_INGEST_SYNCS: a comma-separated list of full, normal');
+const FANOUT_SYNC = process.env.BENCH_FANOUT_SYNC ?? 'full';
+if (FANOUT_SYNC !== 'full' && FANOUT_SYNC !== 'normal') throw new Error('BENCH_FANOUT_SYNC: full or normal');
+const PROF_DIR = process.env.BENCH_CPU_PROF ? path.resolve(process.env.BENCH_CPU_PROF) : undefined;
+
+// ---------------------------------------------------------------------------
+// Process hygiene: every child and temp dir is tracked and removed on any exit.
+
+const children = new Set();
+/** What Myko servers printed (log level warn: warnings and errors only) or how they exited, when not silent and clean. */
+const serverNotes = [];
+const tempDirs = new Set();
+
+function killAll() {
+  for (const c of children) {
+    try {
+      c.kill('SIGKILL');
+    } catch {}
+  }
+  children.clear();
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+  tempDirs.clear();
+}
+process.on('exit', killAll);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'])
+  process.on(sig, () => {
+    console.error(`\nbench: ${sig}: stopping children`);
+    killAll();
+    process.exit(130);
+  });
+process.on('uncaughtException', (err) => {
+  console.error('bench: uncaught', err);
+  killAll();
+  process.exit(1);
+});
+process.on('unhandledRejection', (err) => {
+  console.error('bench: unhandled rejection', err);
+  killAll();
+  process.exit(1);
+});
+
+function tempDir(prefix) {
+  const d = mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.add(d);
+  return d;
+}
+function removeDir(d) {
+  rmSync(d, { recursive: true, force: true });
+  tempDirs.delete(d);
+}
+
+/** Cleanups of one scenario, run in reverse order whether it succeeded, failed or timed out. */
+class Scope {
+  cleanups = [];
+  defer(fn) {
+    this.cleanups.push(fn);
+  }
+  async close() {
+    for (const fn of this.cleanups.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        console.error('bench: cleanup failed:', err.message);
+      }
+    }
+    this.cleanups = [];
+  }
+}
+
+function spawnChild(args, opts = {}) {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env }, cwd: root });
+  children.add(child);
+  let out = '';
+  const keep = (d) => {
+    out += d.toString();
+    if (out.length > 20_000) out = out.slice(-20_000);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const exited = new Promise((r) => child.once('exit', (code, signal) => (children.delete(child), r({ code, signal }))));
+  return {
+    child,
+    exited,
+    output: () => out,
+    get running() {
+      return child.exitCode === null && child.signalCode === null;
+    },
+    /** SIGTERM (lets --cpu-prof write its profile), SIGKILL after a grace period. */
+    async stop(graceMs = 10_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return exited;
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const r = await exited;
+      clearTimeout(t);
+      return r;
+    },
+  };
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function getJson(url, timeoutMs = 2000) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode, body: JSON.parse(body) });
+        } catch (err) {
+          reject(err);
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+let clkTck;
+/**
+ * CPU time (user + system, ms) a child process has used so far, from /proc
+ * (Linux; undefined elsewhere). Less sensitive to other load on the machine
+ * than wall-clock rates: the cost per event, not the share of the CPU it got.
+ */
+function procCpuMs(pid) {
+  try {
+    clkTck ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) / clkTck) * 1000; // utime, stime (fields 14, 15)
+  } catch {
+    return undefined;
+  }
+}
+const selfCpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+/** The Myko server as a child process on a fresh temp data dir; resolves once /health answers. */
+async function startMyko(scope, { sync = 'full', name = 'myko' } = {}) {
+  const dataDir = tempDir('myko-bench-');
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const nodeArgs = PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROF_DIR}`, `--cpu-prof-name=${name}-${process.pid}-${Date.now()}.cpuprofile`] : [];
+    const proc = spawnChild([
+      ...nodeArgs,
+      CLI, 'serve', '--port', String(port), '--host', '127.0.0.1', '--data-dir', dataDir, '--log-level', 'warn', '--sqlite-sync', sync,
+    ]);
+    const deadline = Date.now() + 15_000;
+    let ok = false;
+    while (Date.now() < deadline && proc.running) {
+      try {
+        if ((await getJson(`http://127.0.0.1:${port}/health`, 500)).status === 200) {
+          ok = true;
+          break;
+        }
+      } catch {}
+      await sleep(50);
+    }
+    if (!ok) {
+      await proc.stop(1000);
+      if (attempt < 3 && /EADDRINUSE/.test(proc.output())) continue;
+      throw new Error(`myko server did not start: ${proc.output().slice(-2000)}`);
+    }
+    const srv = {
+      proc,
+      port,
+      dataDir,
+      url: `ws://127.0.0.1:${port}/myko`,
+      health: async () => (await getJson(`http://127.0.0.1:${port}/health`)).body,
+      stopped: false,
+      async stop() {
+        if (srv.stopped) return;
+        srv.stopped = true;
+        const r = await proc.stop();
+        if (r.code !== 0) srv.exitNote = `server exited with code ${r.code} signal ${r.signal}`;
+        const lines = proc.output().split('\n').filter((l) => l.trim() !== '');
+        if (lines.length > 0 || srv.exitNote)
+          serverNotes.push({ name, exit: srv.exitNote, lines: lines.length, first: lines.slice(0, 3).map((l) => l.slice(0, 300)) });
+      },
+    };
+    scope.defer(async () => {
+      await srv.stop();
+      removeDir(dataDir);
+    });
+    return srv;
+  }
+}
+
+/** The bare ws baseline server as a child process. */
+async function startBaseline(scope) {
+  const proc = spawnChild([BASELINE]);
+  const port = await new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`baseline server did not start: ${proc.output()}`)), 10_000);
+    const check = () => {
+      const m = /PORT (\d+)/.exec(proc.output());
+      if (m) {
+        clearTimeout(t);
+        resolve(Number(m[1]));
+      }
+    };
+    proc.child.stdout.on('data', check);
+    proc.exited.then(() => reject(new Error(`baseline server exited: ${proc.output()}`)));
+  });
+  scope.defer(() => proc.stop(3000));
+  return { proc, port, url: `ws://127.0.0.1:${port}/` };
+}
+
+/** Open a WebSocket; it is terminated when the scope closes. */
+function openWs(scope, url, onMessage) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 256 * 1024 * 1024 });
+    if (onMessage) ws.on('message', onMessage);
+    const t = setTimeout(() => (ws.terminate(), reject(new Error(`connect to ${url} timed out`))), 10_000);
+    ws.once('open', () => {
+      clearTimeout(t);
+      resolve(ws);
+    });
+    ws.once('error', (err) => {
+      clearTimeout(t);
+      reject(err);
+    });
+    scope.defer(() => ws.terminate());
+  });
+}
+
+/** Waiters on a value that changes in message handlers. */
+class Watch {
+  waiters = [];
+  notify() {
+    for (const w of [...this.waiters])
+      if (w.pred()) {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        clearTimeout(w.t);
+        w.resolve();
+      }
+  }
+  until(pred, timeoutMs, what) {
+    if (pred()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const w = { pred, resolve };
+      w.t = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`));
+      }, timeoutMs);
+      this.waiters.push(w);
+    });
+  }
+}
+
+const pct = (sorted, p) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]);
+const sortNum = (a) => [...a].sort((x, y) => x - y);
+const median = (a) => pct(sortNum(a), 50);
+const fmt = (n, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : String(n));
+const fmtInt = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : String(n));
+const log = (...a) => console.error('  ·', ...a);
+
+// ---------------------------------------------------------------------------
+// 1. ingest
+
+function makeIngestData() {
+  const { ingestClients: C, ingestEventsPerFrame: F, ingestEvents: N } = CFG;
+  const perClient = Math.ceil(N / C / F) * F;
+  const total = perClient * C;
+  const frames = [];
+  for (let c = 0; c < C; c++) {
+    const mine = [];
+    for (let i0 = 0; i0 < perClient; i0 += F) {
+      const createdAt = new Date().toISOString();
+      const events = [];
+      for (let i = i0; i < i0 + F; i++) {
+        const id = `c${c}-${String(i).padStart(7, '0')}`;
+        events.push({ itemType: 'Bench', changeType: 'SET', item: { id, n: i, payload: `p-${id}-`.padEnd(64, 'x') }, createdAt, tx: `t-${id}` });
+      }
+      mine.push(JSON.stringify({ event: 'ws:m:event-batch', data: events }));
+    }
+    frames.push(mine);
+  }
+  return { frames, total, frameBytes: frames[0][0].length };
+}
+
+/**
+ * The baseline: the very rows the server wrote (read back from its log after
+ * the run) into a table and indexes created with the server's own DDL, with
+ * better-sqlite3 in this process, in transactions of `batch` rows.
+ */
+function rawInsert(sync, log, batch) {
+  const dir = tempDir('myko-bench-raw-');
+  const db = new Database(path.join(dir, 'raw.db'));
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${sync === 'full' ? 'FULL' : 'NORMAL'}`);
+    db.pragma('locking_mode = EXCLUSIVE');
+    for (const ddl of log.ddl) db.exec(ddl);
+    const cols = log.columns;
+    const ins = db.prepare(`INSERT INTO myko_events (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`);
+    const rows = log.rows;
+    const txn = db.transaction((a, b) => {
+      for (let i = a; i < b; i++) ins.run(rows[i]);
+    });
+    const c0 = selfCpuMs();
+    const t0 = performance.now();
+    for (let i = 0; i < rows.length; i += batch) txn(i, Math.min(rows.length, i + batch));
+    const ms = performance.now() - t0;
+    const cpuUsPerEvent = ((selfCpuMs() - c0) * 1000) / rows.length;
+    return { eventsPerSec: (rows.length / ms) * 1000, cpuUsPerEvent, ms, batch, commits: Math.ceil(rows.length / batch) };
+  } finally {
+    db.close();
+    removeDir(dir);
+  }
+}
+
+/** The server's log after a run: DDL of myko_events and its indexes, and the Bench rows (without the autoincrement id). */
+function readServerLog(dataDir) {
+  const db = new Database(path.join(dataDir, 'myko.db'), { readonly: true });
+  try {
+    const ddl = db
+      .prepare(`SELECT sql FROM sqlite_master WHERE tbl_name = 'myko_events' AND sql IS NOT NULL ORDER BY type DESC`)
+      .all()
+      .map((r) => r.sql);
+    const columns = db
+      .prepare(`PRAGMA table_info(myko_events)`)
+      .all()
+      .filter((c) => !(c.pk && c.name === 'id'))
+      .map((c) => c.name);
+    const rows = db
+      .prepare(`SELECT ${columns.join(', ')} FROM myko_events WHERE item_type = 'Bench' ORDER BY id`)
+      .raw()
+      .all();
+    const bytes = rows.reduce((n, r) => n + r.reduce((m, v) => m + (typeof v === 'string' ? v.length : 8), 0), 0);
+    return { ddl, columns, rows, meanRowBytes: bytes / Math.max(1, rows.length) };
+  } finally {
+    db.close();
+  }
+}
+
+async function ingestServer(scope, sync, data) {
+  const { frames, total } = data;
+  const srv = await startMyko(scope, { sync, name: `ingest-${sync}` });
+  const watch = new Watch();
+  let count = -1;
+  let reports = 0;
+  let tEnd = 0;
+  const errors = [];
+  const watcher = await openWs(scope, srv.url, (d) => {
+    const f = JSON.parse(d.toString());
+    if (f.event === 'ws:m:report-response' && f.data?.tx === 'r') {
+      count = f.data.response;
+      reports++;
+      if (count === total && tEnd === 0) tEnd = performance.now();
+      watch.notify();
+    } else if (f.event === 'ws:m:report-error' || f.event === 'ws:m:error') errors.push(f);
+  });
+  watcher.send(JSON.stringify({ event: 'ws:m:report', data: { reportId: 'GetBenchsCount', report: { tx: 'r' } } }));
+  await watch.until(() => count === 0, 5000, 'the first GetBenchsCount response');
+
+  const clients = [];
+  for (let c = 0; c < frames.length; c++)
+    clients.push(
+      await openWs(scope, srv.url, (d) => {
+        const s = d.toString();
+        if (s.includes('"ws:m:error"')) errors.push(JSON.parse(s));
+      }),
+    );
+
+  const next = frames.map(() => 0);
+  let sent = 0;
+  let rr = 0;
+  const pump = () => {
+    while (sent - count < CFG.ingestWindowEvents) {
+      let tries = 0;
+      while (tries < clients.length && next[rr] >= frames[rr].length) (rr = (rr + 1) % clients.length), tries++;
+      if (tries === clients.length) return;
+      clients[rr].send(frames[rr][next[rr]++]);
+      sent += CFG.ingestEventsPerFrame;
+      rr = (rr + 1) % clients.length;
+    }
+  };
+  const pumpWatch = { pred: () => (pump(), false) }; // pump on every count update
+  watch.waiters.push(pumpWatch);
+  const cpu0 = procCpuMs(srv.proc.child.pid);
+  const t0 = performance.now();
+  pump();
+  await watch.until(
+    () => count === total || errors.length > 0,
+    Math.max(1000, CFG.timeouts.ingest - 30_000),
+    () => `count ${total} (at ${count}, sent ${sent})`,
+  );
+  const cpu1 = procCpuMs(srv.proc.child.pid);
+  watch.waiters.splice(watch.waiters.indexOf(pumpWatch), 1);
+  if (errors.length > 0) throw new Error(`server answered with errors: ${JSON.stringify(errors.slice(0, 3))}`);
+  const ms = tEnd - t0;
+  const health = await srv.health();
+
+  for (const ws of [watcher, ...clients]) ws.close();
+  await srv.stop();
+  // Durability check: every event is in the log once the server has stopped.
+  const serverLog = readServerLog(srv.dataDir);
+  removeDir(srv.dataDir);
+  const stored = serverLog.rows.length;
+  if (stored !== total) throw new Error(`log holds ${stored} Bench events, expected ${total}`);
+  return {
+    serverLog,
+    cpuUsPerEvent: cpu0 === undefined || cpu1 === undefined ? NaN : ((cpu1 - cpu0) * 1000) / total,
+    eventsPerSec: (total / ms) * 1000,
+    ms,
+    commitsSeen: reports - 1,
+    eventsPerCommit: total / Math.max(1, reports - 1),
+    healthPosition: health.position,
+    storedBench: stored,
+    exitNote: srv.exitNote,
+  };
+}
+
+async function scenarioIngest(scope) {
+  log(`ingest: preparing ${CFG.ingestEvents} events`);
+  const data = makeIngestData();
+  const out = { total: data.total, clients: CFG.ingestClients, eventsPerFrame: CFG.ingestEventsPerFrame, frameBytes: data.frameBytes, windowEvents: CFG.ingestWindowEvents, modes: {} };
+  // Trials alternate the modes; noise on a shared machine only slows things down, so the best trial of each is kept.
+  const trials = Object.fromEntries(INGEST_SYNCS.map((sync) => [sync, []]));
+  const tStart = performance.now();
+  for (let t = 1; t <= CFG.ingestTrials; t++)
+    for (const sync of INGEST_SYNCS) {
+      if (t > 1 && performance.now() - tStart > CFG.ingestBudgetMs) {
+        log(`ingest: time budget spent, no trial ${t} for ${sync}`);
+        continue;
+      }
+      log(`ingest: trial ${t}, server, sqliteSync=${sync}`);
+      const server = await ingestServer(scope, sync, data);
+      const { serverLog } = server;
+      delete server.serverLog;
+      server.meanRowBytes = Math.round(serverLog.meanRowBytes);
+      log(`ingest: trial ${t}, raw better-sqlite3, synchronous=${sync}`);
+      const raw = rawInsert(sync, serverLog, CFG.rawBatch);
+      const rawMatched = rawInsert(sync, serverLog, Math.max(1, Math.round(server.eventsPerCommit)));
+      trials[sync].push({ server, raw, rawMatched });
+      log(`ingest: trial ${t} ${sync}: server ${fmtInt(server.eventsPerSec)}/s, raw ${fmtInt(raw.eventsPerSec)}/s`);
+    }
+  const best = (list) => list.reduce((a, b) => (b.eventsPerSec > a.eventsPerSec ? b : a));
+  for (const [sync, list] of Object.entries(trials)) {
+    const server = best(list.map((x) => x.server));
+    const raw = best(list.map((x) => x.raw));
+    const rawMatched = best(list.map((x) => x.rawMatched));
+    const minCpu = (l) => Math.min(...l.map((x) => x.cpuUsPerEvent).filter(Number.isFinite));
+    const cpu = { server: minCpu(list.map((x) => x.server)), raw: minCpu(list.map((x) => x.raw)) };
+    cpu.ratio = cpu.server / cpu.raw;
+    out.modes[sync] = {
+      server,
+      raw,
+      rawMatched,
+      cpu,
+      ratio: server.eventsPerSec / raw.eventsPerSec,
+      ratioMatched: server.eventsPerSec / rawMatched.eventsPerSec,
+      trials: list.map((x) => ({ serverCpuUs: +x.server.cpuUsPerEvent.toFixed(2), rawCpuUs: +x.raw.cpuUsPerEvent.toFixed(2), server: Math.round(x.server.eventsPerSec), raw: Math.round(x.raw.eventsPerSec), rawMatched: Math.round(x.rawMatched.eventsPerSec), eventsPerCommit: Math.round(x.server.eventsPerCommit) })),
+    };
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// 2. fanout
+
+/**
+ * Subscribers and one writer against a server of `kind` ('myko' | 'bare').
+ * Returns measure(n): add subscribers up to n, then run the rounds.
+ */
+async function fanoutHarness(scope, kind, url, serverPid) {
+  const subs = [];
+  let round = null;
+  const onDelivery = (d) => {
+    const now = performance.now();
+    const f = JSON.parse(d.toString());
+    if (round === null || f.event !== 'ws:m:query-response' || !(f.data.sequence > 0)) return;
+    if (f.data.upserts?.[0]?.item?.n !== round.n) return;
+    round.lat.push(now - round.t0);
+    if (++round.got === round.expected) {
+      round.last = now - round.t0;
+      round.resolve();
+    }
+  };
+
+  async function addSubscriber(i) {
+    let ready;
+    const readyP = new Promise((r) => (ready = r));
+    const tx = `sub-${i}`;
+    const ws = await openWs(scope, url, (d) => {
+      if (ready) {
+        const s = d.toString();
+        if (kind === 'bare' ? s === '{"event":"sub-ok"}' : s.includes('"ws:m:query-response"') && JSON.parse(s).data.tx === tx) {
+          ready();
+          ready = null;
+        }
+        return;
+      }
+      onDelivery(d);
+    });
+    ws.send(
+      kind === 'bare'
+        ? '{"event":"sub"}'
+        : JSON.stringify({ event: 'ws:m:query', data: { queryId: 'GetAllTicks', queryItemType: 'Tick', query: { tx } } }),
+    );
+    await Promise.race([readyP, sleep(20_000).then(() => Promise.reject(new Error(`subscriber ${i} got no first response`)))]);
+    subs.push(ws);
+  }
+
+  const writer = await openWs(scope, url);
+  return async function measure(n, rounds, warmup) {
+    const tConnect = performance.now();
+    const before = subs.length;
+    for (let i = subs.length; i < n; ) {
+      const batch = [];
+      for (let k = 0; k < 50 && i < n; k++, i++) batch.push(addSubscriber(i));
+      await Promise.all(batch);
+    }
+    const connectMs = performance.now() - tConnect;
+    await sleep(200); // let connection bookkeeping (Client items) settle
+    const all = [];
+    const lasts = [];
+    // Warm-up: at least `warmup` rounds and at least CFG.fanoutWarmupMs (the server's JIT settles over ~1-2 s of this load).
+    let warmRounds = 0;
+    let cpu0;
+    const tWarm = performance.now();
+    for (let r = 0, measured = 0; measured < rounds; r++) {
+      const warming = r < warmup || performance.now() - tWarm < CFG.fanoutWarmupMs;
+      if (warming) warmRounds++;
+      else if (measured === 0) cpu0 = procCpuMs(serverPid);
+      const n_ = `${n}:${r}`;
+      const item = { id: 'tick', n: n_ };
+      const frame =
+        kind === 'bare'
+          ? JSON.stringify({ event: 'pub', data: { itemType: 'Tick', item } })
+          : JSON.stringify({ event: 'ws:m:event', data: { itemType: 'Tick', changeType: 'SET', item, createdAt: new Date().toISOString(), tx: `w-${n_}` } });
+      const done = new Promise((resolve) => (round = { n: n_, got: 0, expected: subs.length, lat: [], resolve, t0: 0 }));
+      const timer = sleep(10_000).then(() => Promise.reject(new Error(`round ${r}: ${round.got}/${round.expected} deliveries after 10 s`)));
+      timer.catch(() => {});
+      round.t0 = performance.now();
+      writer.send(frame);
+      await Promise.race([done, timer]);
+      if (!warming) {
+        measured++;
+        all.push(...round.lat);
+        lasts.push(round.last);
+      }
+    }
+    round = null;
+    const cpu1 = procCpuMs(serverPid);
+    const sa = sortNum(all);
+    const sl = sortNum(lasts);
+    return {
+      subscribers: n,
+      rounds,
+      warmRounds,
+      newSubscribers: n - before,
+      connectMs,
+      deliveries: all.length,
+      p50: pct(sa, 50),
+      p99: pct(sa, 99),
+      lastP50: pct(sl, 50),
+      lastP99: pct(sl, 99),
+      lastMax: sl[sl.length - 1],
+      serverCpuMsPerRound: cpu0 === undefined || cpu1 === undefined ? NaN : (cpu1 - cpu0) / rounds,
+    };
+  };
+}
+
+/** For context: one single-row transaction with better-sqlite3 (WAL, synchronous=FULL), the durable-commit floor of one event. */
+function singleRowCommit(n = 1000) {
+  const dir = tempDir('myko-bench-fsync-');
+  const db = new Database(path.join(dir, 'one.db'));
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT NOT NULL)');
+    const ins = db.prepare('INSERT INTO t (v) VALUES (?)');
+    const one = db.transaction((v) => ins.run(v));
+    const times = [];
+    for (let i = 0; i < n; i++) {
+      const t = performance.now();
+      one(`{"itemType":"Tick","item":{"id":"tick","n":${i}}}`);
+      times.push(performance.now() - t);
+    }
+    const s = sortNum(times);
+    return { p50: pct(s, 50), p99: pct(s, 99) };
+  } finally {
+    db.close();
+    removeDir(dir);
+  }
+}
+
+async function scenarioFanout(scope) {
+  const out = { subscribers: CFG.fanoutSubs, rounds: CFG.fanoutRounds, warmup: CFG.fanoutWarmup, sqliteSync: FANOUT_SYNC, runs: {} };
+  out.commitFloor = singleRowCommit();
+  for (const kind of ['myko', 'bare']) {
+    const inner = new Scope();
+    try {
+      const srv = kind === 'myko' ? await startMyko(inner, { name: 'fanout', sync: FANOUT_SYNC }) : await startBaseline(inner);
+      const measure = await fanoutHarness(inner, kind, srv.url, srv.proc.child.pid);
+      log(`fanout ${kind}: 1 subscriber`);
+      const one = await measure(1, CFG.fanoutRounds, CFG.fanoutWarmup);
+      log(`fanout ${kind}: ${CFG.fanoutSubs} subscribers`);
+      const many = await measure(CFG.fanoutSubs, CFG.fanoutRounds, CFG.fanoutWarmup);
+      out.runs[kind] = { one, many };
+      log(`fanout ${kind}: 1 sub p50 ${fmt(one.p50)} ms; ${CFG.fanoutSubs} subs p50 ${fmt(many.p50)} p99 ${fmt(many.p99)} last p99 ${fmt(many.lastP99)} ms (connect ${fmt(many.connectMs, 0)} ms)`);
+    } finally {
+      await inner.close();
+    }
+  }
+  const m = out.runs.myko;
+  const b = out.runs.bare;
+  out.ratios = {};
+  for (const k of ['one', 'many'])
+    out.ratios[k] = Object.fromEntries(
+      [['p50', 'p50'], ['p99', 'p99'], ['lastP50', 'lastP50'], ['lastP99', 'lastP99'], ['cpu', 'serverCpuMsPerRound']].map(([name, q]) => [name, m[k][q] / b[k][q]]),
+    );
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// 3. snapshot
+
+async function timeRequests(send, runs, warmup) {
+  const times = [];
+  let bytes = 0;
+  let payload;
+  for (let r = 0; r < warmup + runs; r++) {
+    const res = await send(r);
+    if (r >= warmup) times.push(res.ms);
+    bytes = res.bytes;
+    payload = res.payload;
+  }
+  const s = sortNum(times);
+  return { runs, p50: pct(s, 50), p90: pct(s, 90), min: s[0], max: s[s.length - 1], bytes, payload };
+}
+
+async function scenarioSnapshot(scope) {
+  const N = CFG.snapshotItems;
+  const srv = await startMyko(scope, { name: 'snapshot' });
+  const watch = new Watch();
+  let count = -1;
+  const loader = await openWs(scope, srv.url, (d) => {
+    const f = JSON.parse(d.toString());
+    if (f.event === 'ws:m:report-response' && f.data?.tx === 'c') (count = f.data.response), watch.notify();
+  });
+  loader.send(JSON.stringify({ event: 'ws:m:report', data: { reportId: 'GetItemsCount', report: { tx: 'c' } } }));
+  log(`snapshot: preloading ${N} items`);
+  const createdAt = new Date().toISOString();
+  for (let i0 = 0; i0 < N; i0 += 250) {
+    const events = [];
+    for (let i = i0; i < Math.min(N, i0 + 250); i++) {
+      const id = `item-${String(i).padStart(6, '0')}`;
+      events.push({ itemType: 'Item', changeType: 'SET', item: { id, n: i, payload: `p-${id}-`.padEnd(64, 'x') }, createdAt, tx: `l-${id}` });
+    }
+    loader.send(JSON.stringify({ event: 'ws:m:event-batch', data: events }));
+  }
+  await watch.until(() => count === N, 30_000, () => `${N} items (at ${count})`);
+
+  // One connection, a fresh tx per run, cancelled after its first response.
+  let pending = null;
+  const q = await openWs(scope, srv.url, (d) => {
+    const now = performance.now();
+    if (!pending) return;
+    const s = d.toString();
+    if (!s.startsWith('{"event":"ws:m:query-response"')) return;
+    const f = JSON.parse(s);
+    if (f.data.tx !== pending.tx || f.data.sequence !== 0) return;
+    if (f.data.upserts.length !== N) return pending.reject(new Error(`snapshot has ${f.data.upserts.length} items, expected ${N}`));
+    pending.resolve({ ms: now - pending.t0, bytes: d.length, payload: s });
+  });
+  log(`snapshot: myko, ${CFG.snapshotRuns} runs`);
+  const myko = await timeRequests(
+    (r) =>
+      new Promise((resolve, reject) => {
+        const tx = `snap-${r}`;
+        const t = setTimeout(() => reject(new Error(`snapshot run ${r} timed out`)), 10_000);
+        pending = { tx, resolve: (v) => (clearTimeout(t), q.send(JSON.stringify({ event: 'ws:m:query-cancel', data: { tx } })), resolve(v)), reject, t0: 0 };
+        pending.t0 = performance.now();
+        q.send(JSON.stringify({ event: 'ws:m:query', data: { queryId: 'GetAllItems', queryItemType: 'Item', query: { tx } } }));
+      }),
+    CFG.snapshotRuns,
+    CFG.snapshotWarmup,
+  );
+  const payload = myko.payload;
+  delete myko.payload;
+  // Client-side cost, for context: parsing the response.
+  const parseTimes = [];
+  for (let i = 0; i < 5; i++) {
+    const t = performance.now();
+    JSON.parse(payload);
+    parseTimes.push(performance.now() - t);
+  }
+  await srv.stop();
+
+  log(`snapshot: bare ws sending the same ${payload.length} bytes`);
+  const base = await startBaseline(scope);
+  let waiting = null;
+  const bq = await openWs(scope, base.url, (d) => {
+    const now = performance.now();
+    if (waiting) {
+      const w = waiting;
+      waiting = null;
+      w.resolve({ ms: now - w.t0, bytes: d.length, payload: undefined });
+    }
+  });
+  await new Promise((resolve) => {
+    waiting = { resolve, t0: 0 };
+    bq.send(JSON.stringify({ event: 'store', data: payload }));
+  });
+  const bare = await timeRequests(
+    () =>
+      new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error('baseline get timed out')), 10_000);
+        waiting = { resolve: (v) => (clearTimeout(t), resolve(v)), t0: performance.now() };
+        bq.send('{"event":"get"}');
+      }),
+    CFG.snapshotRuns,
+    CFG.snapshotWarmup,
+  );
+  delete bare.payload;
+  if (bare.bytes !== myko.bytes) throw new Error(`baseline sent ${bare.bytes} bytes, myko ${myko.bytes}`);
+  return { items: N, myko, bare, ratio: myko.p50 / bare.p50, clientParseP50: median(parseTimes) };
+}
+
+// ---------------------------------------------------------------------------
+// Report
+
+function machine() {
+  let kernel = os.release();
+  try {
+    kernel = execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim();
+  } catch {}
+  const cpus = os.cpus();
+  return {
+    cpu: cpus[0]?.model ?? 'unknown',
+    cores: cpus.length,
+    memGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
+    node: process.version,
+    kernel,
+    platform: `${os.platform()} ${os.arch()}`,
+    loadAvgAtStart: os.loadavg().map((x) => +x.toFixed(2)),
+  };
+}
+
+/** How this run was started, as a shell line (the BENCH_* settings included). */
+function commandLine() {
+  const env = Object.entries(process.env)
+    .filter(([k]) => k.startsWith('BENCH_') && k !== 'BENCH_SERVER_LABEL')
+    .map(([k, v]) => `${k}=${/^[\w./,:-]+$/.test(v) ? v : JSON.stringify(v)} `)
+    .join('');
+  const main = process.env.npm_lifecycle_event === 'bench' ? 'npm run bench' : ['node bench/run.mjs', ...process.argv.slice(2)].join(' ');
+  return env + main;
+}
+
+function gitRev() {
+  if (process.env.BENCH_SERVER_CLI)
+    return `server ${process.env.BENCH_SERVER_LABEL ?? ''} from ${process.env.BENCH_SERVER_CLI} (BENCH_SERVER_CLI), bench from ${gitRevOfCheckout()}`;
+  return gitRevOfCheckout();
+}
+
+function gitRevOfCheckout() {
+  try {
+    const rev = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'packages'], { cwd: root, encoding: 'utf8' }).trim() !== '';
+    return rev + (dirty ? ' (packages/ had uncommitted changes)' : '');
+  } catch {
+    return 'unknown';
+  }
+}
+
+function tables(res) {
+  const lines = [];
+  const row = (...cells) => lines.push(`| ${cells.join(' | ')} |`);
+  if (res.ingest?.error) lines.push(`**ingest failed:** ${res.ingest.error}`, '');
+  else if (res.ingest) {
+    const g = res.ingest;
+    lines.push(`### ingest: ${fmtInt(g.total)} events, ${g.clients} clients × event-batch frames of ${g.eventsPerFrame} events (~${fmtInt(g.frameBytes)} B), ≤ ${fmtInt(g.windowEvents)} events in flight`, '');
+    row('sqliteSync', 'server events/s', `raw events/s (tx of ${CFG.rawBatch})`, 'server/raw', 'server commits seen', 'events/commit', 'raw events/s (same tx size)', 'server/raw (same tx size)', 'row bytes');
+    row('---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:');
+    for (const [sync, m] of Object.entries(g.modes))
+      row(sync, fmtInt(m.server.eventsPerSec), fmtInt(m.raw.eventsPerSec), fmt(m.ratio, 3), fmtInt(m.server.commitsSeen), fmtInt(m.server.eventsPerCommit), fmtInt(m.rawMatched.eventsPerSec), fmt(m.ratioMatched, 3), fmtInt(m.server.meanRowBytes));
+    lines.push('', 'CPU time per event (user + system; the server child from /proc, the baseline from process.cpuUsage; less sensitive to other load than events/s):', '');
+    row('sqliteSync', 'server µs/event', `raw µs/event (tx of ${CFG.rawBatch})`, 'server/raw');
+    row('---', '---:', '---:', '---:');
+    for (const [sync, m] of Object.entries(g.modes)) row(sync, fmt(m.cpu.server, 1), fmt(m.cpu.raw, 1), fmt(m.cpu.ratio, 1));
+    lines.push('', `Best of up to ${CFG.ingestTrials} trials per mode (server and baseline each); every trial, events/s server / raw (CPU µs/event server / raw):`);
+    for (const [sync, m] of Object.entries(g.modes))
+      lines.push(`- ${sync}: ${m.trials.map((t) => `${fmtInt(t.server)} / ${fmtInt(t.raw)} (${fmt(t.serverCpuUs, 1)} / ${fmt(t.rawCpuUs, 1)})`).join('; ')}`);
+    lines.push('');
+  }
+  if (res.fanout?.error) lines.push(`**fanout failed:** ${res.fanout.error}`, '');
+  else if (res.fanout) {
+    const f = res.fanout;
+    lines.push(`### fanout: one writer, SET of one Tick per round, ${f.rounds} rounds (after ${f.runs.myko.one.warmRounds} / ${f.runs.myko.many.warmRounds} warm-up rounds, ≥ ${CFG.fanoutWarmupMs / 1000} s), latency writer send → subscriber receipt, ms (Myko sqliteSync=${f.sqliteSync})`, '');
+    row('subscribers', 'server', 'p50', 'p99', 'last-of-round p50', 'last-of-round p99', 'last max', 'server CPU ms/round');
+    row('---:', '---', '---:', '---:', '---:', '---:', '---:', '---:');
+    for (const k of ['one', 'many']) {
+      for (const kind of ['myko', 'bare']) {
+        const r = f.runs[kind][k];
+        row(r.subscribers, kind === 'myko' ? 'Myko' : 'bare ws', fmt(r.p50, 3), fmt(r.p99, 3), fmt(r.lastP50, 3), fmt(r.lastP99, 3), fmt(r.lastMax, 3), fmt(r.serverCpuMsPerRound, 2));
+      }
+      const q = f.ratios[k];
+      row(f.runs.myko[k].subscribers, '**ratio Myko/bare**', fmt(q.p50), fmt(q.p99), fmt(q.lastP50), fmt(q.lastP99), '', fmt(q.cpu));
+    }
+    lines.push(
+      '',
+      `Connecting ${f.subscribers} subscribers (query + first response, 50 at a time): Myko ${fmt(f.runs.myko.many.connectMs, 0)} ms, bare ws ${fmt(f.runs.bare.many.connectMs, 0)} ms.`,
+      `For context, a single-row durable commit (better-sqlite3, WAL, synchronous=FULL) takes p50 ${fmt(f.commitFloor.p50, 3)} ms, p99 ${fmt(f.commitFloor.p99, 3)} ms here: Myko commits every event before its diff goes out.`,
+      '',
+    );
+  }
+  if (res.snapshot?.error) lines.push(`**snapshot failed:** ${res.snapshot.error}`, '');
+  else if (res.snapshot) {
+    const s = res.snapshot;
+    lines.push(`### snapshot: first response (sequence 0) of GetAllItems over ${fmtInt(s.items)} items, ${fmtInt(s.myko.bytes)} B, ${s.myko.runs} runs`, '');
+    row('server', 'p50 ms', 'p90 ms', 'min ms', 'max ms');
+    row('---', '---:', '---:', '---:', '---:');
+    for (const [name, r] of [['Myko', s.myko], ['bare ws, same bytes precomputed', s.bare]]) row(name, fmt(r.p50), fmt(r.p90), fmt(r.min), fmt(r.max));
+    row('**ratio Myko/bare (p50)**', fmt(s.ratio), '', '', '');
+    lines.push('', `For context, JSON.parse of that response in the client takes ${fmt(s.clientParseP50)} ms (not included above).`, '');
+  }
+  return lines.join('\n');
+}
+
+function resultsMarkdown(res, m, date, scenarios, wallMs) {
+  const g = res.ingest && !res.ingest.error ? res.ingest : undefined;
+  const f = res.fanout && !res.fanout.error ? res.fanout : undefined;
+  const s = res.snapshot && !res.snapshot.error ? res.snapshot : undefined;
+  const aims = [];
+  if (g)
+    aims.push(
+      `- ingest aim 100,000 events/s with batches: ` +
+        Object.entries(g.modes)
+          .map(([sync, m]) => `sqliteSync=${sync} **${fmtInt(m.server.eventsPerSec)}/s** (${m.server.eventsPerSec >= 100_000 ? 'met' : 'not met'})`)
+          .join(', ') +
+        `; the server spends **${fmt(g.modes[INGEST_SYNCS[0]].cpu.server, 1)} µs of CPU per event** (${INGEST_SYNCS[0]}), where 100,000/s on its one event-loop thread needs ≤ 10 µs` +
+        ` (the bare inserts alone: ${fmt(g.modes[INGEST_SYNCS[0]].cpu.raw, 1)} µs).`,
+    );
+  if (f)
+    aims.push(
+      `- query update aim < 1 ms p99 (event arrival → diff leaving the server; measured here end to end, an upper bound): ` +
+        `1 subscriber p50 **${fmt(f.runs.myko.one.p50, 3)} ms**, p99 **${fmt(f.runs.myko.one.p99, 3)} ms** (bare ws ${fmt(f.runs.bare.one.p50, 3)} / ${fmt(f.runs.bare.one.p99, 3)} ms; ` +
+        `one durable SQLite commit alone ${fmt(f.commitFloor.p50, 3)} / ${fmt(f.commitFloor.p99, 3)} ms); ` +
+        `${f.subscribers} subscribers: every delivery p99 **${fmt(f.runs.myko.many.p99, 2)} ms**, last delivery of a round p99 **${fmt(f.runs.myko.many.lastP99, 2)} ms** (bare ws ${fmt(f.runs.bare.many.p99, 2)} / ${fmt(f.runs.bare.many.lastP99, 2)} ms).`,
+    );
+  if (s) aims.push(`- snapshot aim < 100 ms for ${fmtInt(s.items)} items: p50 **${fmt(s.myko.p50, 1)} ms** → ${s.myko.p50 < 100 ? 'met' : 'not met'}.`);
+  return `# Benchmark results
+
+Generated by \`${commandLine()}\` on ${date}; scenarios: ${scenarios.join(', ')}; wall time ${fmt(wallMs / 1000, 1)} s.
+Code: ${gitRev()}.
+
+Machine: ${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB RAM, ${m.platform}, kernel ${m.kernel}, Node ${m.node};
+load average at start ${m.loadAvgAtStart.join(' / ')} (1/5/15 min: other work on the machine adds noise).
+The bench clients and the server share these cores, so absolute figures are
+noisy; each scenario measures its baseline in the same run, and the ratios are
+the figures to compare between runs.
+
+## Against the aims
+
+${aims.join('\n')}
+
+## Figures
+
+${tables(res)}
+## Server output
+
+${serverNotes.length === 0 ? 'Every Myko server child printed nothing at log level warn and exited with code 0 on SIGTERM.' : serverNotes.map((n) => `- ${n.name}: ${n.exit ?? 'exit 0'}; ${n.lines} line(s) at warn or above${n.first.length ? ', first: ' + n.first.map((l) => '`' + l.replace(/`/g, "'") + '`').join(' ') : ''}`).join('\n')}
+
+## What is measured
+
+- **ingest**: the server (\`packages/server/dist/cli.js serve\`, fresh temp data
+  dir, log level warn) takes \`ws:m:event-batch\` frames from 4 WebSocket
+  clients; every event SETs a distinct \`Bench\` item (id, n, a 64-byte payload;
+  no hash, so the server computes it). A 5th client holds the live report
+  \`GetBenchsCount\`; the clock stops when it reports the total. The server
+  reduces state only after the commit, so that count means the events are in
+  the log (durable for \`full\`). The sending window (events sent minus events
+  counted) is bounded. After each run the server is stopped and the log is
+  counted with better-sqlite3 to check every event is there. "Server commits
+  seen" is the number of count updates the watcher received, one per commit
+  carrying Bench events, so events/commit is the mean group-commit size.
+  Up to ${CFG.ingestTrials} trials per mode (fewer if time runs short), the modes alternating; the best trial of the server
+  and the best of the baseline are kept (noise only ever slows a run down).
+  CPU per event is the server child's user + system time over the run (from
+  \`/proc\`), divided by the events: unlike events/s it hardly depends on how
+  much of the 2 cores other processes took.
+  **Baseline**: the very rows the server wrote (read back from its log after
+  the run: all columns but the autoincrement id, mean row size in the table)
+  inserted with better-sqlite3 in the bench process into a table and indexes
+  made from the server's own DDL (\`sqlite_master\`), WAL, exclusive locking,
+  same \`synchronous\`, transactions of ${CFG.rawBatch} rows; also with transactions of
+  the server's observed mean commit size. The baseline has no network, no
+  parsing, no validation, no hashing and no state: the ratio is what all of
+  those cost on top of the insert.
+- **fanout**: ${f ? f.subscribers : CFG.fanoutSubs} WebSocket connections each hold \`ws:m:query GetAllTicks\`
+  (subscribed before measuring, first response awaited); one writer sends a
+  single \`ws:m:event\` SET of the one Tick item, waits until every subscriber
+  has received the diff, and sends the next. Latency is the bench-process
+  clock from the writer's \`send\` to each subscriber's \`message\` event; "last
+  of round" is the slowest subscriber of each round. The same is measured
+  with 1 subscriber first. **Baseline**: a bare \`ws\` WebSocketServer in a
+  child process (\`bench/baseline-server.mjs\`) that parses the writer's frame,
+  builds one query-response-shaped frame and sends it to every subscriber.
+  The issue's metric is "time from an event's arrival to its diff leaving the
+  server": these client-side figures are an **upper bound** of it, since they
+  also include the writer's and the subscribers' WebSocket stacks, the
+  loopback, and the bench process handling up to ${f ? f.subscribers : CFG.fanoutSubs} messages one after another
+  on a machine where it shares 2 cores with the server (the last delivery of a
+  round waits for the client process to get through all the earlier ones; the
+  baseline pays the same). The Myko figures also include the commit (fsync,
+  sqliteSync=full) that precedes every broadcast. "Server CPU ms/round" is the
+  server child's CPU time (from \`/proc\`, 10 ms ticks) over the measured
+  rounds, divided by the rounds.
+- **snapshot**: ${s ? fmtInt(s.items) : CFG.snapshotItems} \`Item\`s preloaded in event batches, then
+  \`ws:m:query GetAllItems\` with a fresh tx on one connection, timed from
+  \`send\` to the arrival of the sequence-0 response (before parsing it), then
+  cancelled. **Baseline**: a bare \`ws\` server sending the very bytes Myko
+  sent, precomputed, on request: the cost of moving that frame alone.
+`;
+}
+
+// ---------------------------------------------------------------------------
+
+const scenarios = { ingest: scenarioIngest, fanout: scenarioFanout, snapshot: scenarioSnapshot };
+
+async function main() {
+  const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(`usage: node bench/run.mjs [${Object.keys(scenarios).join('|')}]...`);
+    return 0;
+  }
+  const unknown = args.filter((a) => !(a in scenarios));
+  if (unknown.length > 0) {
+    console.error(`bench: unknown scenario ${unknown.join(', ')}; known: ${Object.keys(scenarios).join(', ')}`);
+    return 2;
+  }
+  const chosen = args.length > 0 ? args : Object.keys(scenarios);
+  if (PROF_DIR) mkdirSync(PROF_DIR, { recursive: true });
+  const m = machine();
+  const date = new Date().toISOString();
+  console.error(`bench: ${chosen.join(', ')} on ${m.cpu} (${m.cores} cores), Node ${m.node}`);
+  const t0 = performance.now();
+  const res = {};
+  let failed = false;
+  for (const name of chosen) {
+    const scope = new Scope();
+    const started = performance.now();
+    console.error(`bench: ${name}`);
+    let timer;
+    try {
+      res[name] = await Promise.race([
+        scenarios[name](scope),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`scenario ${name} timed out after ${CFG.timeouts[name] / 1000} s`)), CFG.timeouts[name]);
+        }),
+      ]);
+    } catch (err) {
+      failed = true;
+      res[name] = { error: err.message };
+      console.error(`bench: ${name} FAILED: ${err.stack ?? err.message}`);
+    } finally {
+      clearTimeout(timer);
+      await scope.close();
+    }
+    console.error(`bench: ${name} took ${fmt((performance.now() - started) / 1000, 1)} s`);
+  }
+  const wallMs = performance.now() - t0;
+  console.log('\n' + tables(res));
+  const full = chosen.length === Object.keys(scenarios).length;
+  const md = resultsMarkdown(res, m, date, chosen, wallMs);
+  const outFile = full ? path.join(here, 'RESULTS.md') : path.join(here, 'results-partial.md');
+  writeFileSync(outFile, md);
+  if (full) writeFileSync(path.join(here, 'RESULTS.json'), JSON.stringify({ date, command: commandLine(), machine: m, config: CFG, results: res, serverNotes }, null, 2) + '\n');
+  console.log(`bench: wrote ${path.relative(root, outFile)} (${fmt(wallMs / 1000, 1)} s)`);
+  return failed ? 1 : 0;
+}
+
+main().then(
+  (code) => {
+    killAll();
+    process.exit(code);
+  },
+  (err) => {
+    console.error(err);
+    killAll();
+    process.exit(1);
+  },
+);
