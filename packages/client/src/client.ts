@@ -25,7 +25,7 @@ import { EventBatcher } from './events.js';
 import { randomId } from './ids.js';
 import { resolveOptions, type MykoClientOptions, type ResolvedOptions } from './options.js';
 import { LiveQueries, type LiveQuery, type LiveQueryDiff } from './queries.js';
-import { countOf, type QuerySpec, type ReportSpec } from './query-spec.js';
+import { countOf, type ItemLike, type QuerySpec, type ReportSpec } from './query-spec.js';
 import { LiveReports, type LiveReport } from './reports.js';
 import type { ConnectionStatus } from './status.js';
 
@@ -113,12 +113,12 @@ export class MykoClient<Out extends object = DefaultCommands, In extends object 
   }
 
   /** A live query: whole results, as callbacks or an async iterator. */
-  watchQuery<T extends MItem = MItem>(query: QuerySpec<T>): LiveQuery<T> {
+  watchQuery<T extends ItemLike = MItem>(query: QuerySpec<T>): LiveQuery<T> {
     return this.queries.watch(query);
   }
 
   /** A live query's raw changes (`reset` marks a full snapshot that replaces what you hold). */
-  watchQueryDiff<T extends MItem = MItem>(query: QuerySpec<T>): LiveQueryDiff<T> {
+  watchQueryDiff<T extends ItemLike = MItem>(query: QuerySpec<T>): LiveQueryDiff<T> {
     return this.queries.watchDiff(query);
   }
 
@@ -146,13 +146,13 @@ export class MykoClient<Out extends object = DefaultCommands, In extends object 
   }
 
   /** Store an item (SET). Batched with the other events of this microtask. */
-  set<T extends MItem>(itemType: string, item: T): void {
-    this.event(itemType, 'SET', item);
+  set<T extends ItemLike>(itemType: string, item: T): void {
+    this.event(itemType, 'SET', item as unknown as MItem);
   }
 
   /** Delete an item (DEL); only its `id` matters. */
-  del<T extends MItem>(itemType: string, item: T | { id: string }): void {
-    this.event(itemType, 'DEL', item as MItem);
+  del<T extends ItemLike>(itemType: string, item: T | ItemLike): void {
+    this.event(itemType, 'DEL', item as unknown as MItem);
   }
 
   /** Send batched events now instead of at the end of the microtask. */

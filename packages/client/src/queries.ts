@@ -3,10 +3,10 @@ import type { WireFrame } from './codec.js';
 import { QueryError } from './errors.js';
 import { randomId } from './ids.js';
 import { LiveHandle, safely, type Listener } from './live.js';
-import { queryKey, type QuerySpec } from './query-spec.js';
+import { queryKey, type ItemLike, type QuerySpec } from './query-spec.js';
 
 /** A live query's result at one moment. A new object (and a new Map) on every change. */
-export interface QueryResult<T extends MItem = MItem> {
+export interface QueryResult<T extends ItemLike = MItem> {
   /** id → item. */
   readonly items: ReadonlyMap<string, T>;
   /** The same items as an array: ordered by id for windowed queries, else in arrival order. */
@@ -19,7 +19,7 @@ export interface QueryResult<T extends MItem = MItem> {
 }
 
 /** One change as the server sent it, items unwrapped. */
-export interface QueryChange<T extends MItem = MItem> {
+export interface QueryChange<T extends ItemLike = MItem> {
   /**
    * true: drop everything held and take `upserts` as the whole result. Sent
    * for sequence 0: the first response, a response after a reconnect, or the
@@ -46,7 +46,7 @@ class SharedQuery {
   constructor(
     readonly tx: string,
     public key: string | undefined,
-    readonly spec: QuerySpec,
+    readonly spec: QuerySpec<ItemLike>,
   ) {}
 
   get refs(): number {
@@ -89,7 +89,7 @@ class SharedQuery {
   }
 }
 
-function copySpec(spec: QuerySpec): QuerySpec {
+function copySpec(spec: QuerySpec<ItemLike>): QuerySpec<ItemLike> {
   return { queryId: spec.queryId, queryItemType: spec.queryItemType, params: { ...spec.params }, window: spec.window };
 }
 
@@ -124,11 +124,11 @@ export class LiveQueries {
     return this.byTx.size;
   }
 
-  watch<T extends MItem>(spec: QuerySpec<T>): LiveQuery<T> {
+  watch<T extends ItemLike>(spec: QuerySpec<T>): LiveQuery<T> {
     return new LiveQuery<T>(this, copySpec(spec));
   }
 
-  watchDiff<T extends MItem>(spec: QuerySpec<T>): LiveQueryDiff<T> {
+  watchDiff<T extends ItemLike>(spec: QuerySpec<T>): LiveQueryDiff<T> {
     return new LiveQueryDiff<T>(this, copySpec(spec));
   }
 
@@ -137,7 +137,7 @@ export class LiveQueries {
   }
 
   /** Attach a listener to the subscription for `spec`, creating it when it is the first. */
-  attach<V>(spec: QuerySpec, kind: 'results' | 'diffs', l: Listener<V>, current?: SharedQuery): { sub: SharedQuery; detach: () => void } {
+  attach<V>(spec: QuerySpec<ItemLike>, kind: 'results' | 'diffs', l: Listener<V>, current?: SharedQuery): { sub: SharedQuery; detach: () => void } {
     let sub = current && this.byTx.get(current.tx) === current ? current : this.byKey.get(queryKey(spec));
     if (!sub) {
       sub = new SharedQuery(randomId(), queryKey(spec), { ...spec });
@@ -224,7 +224,7 @@ abstract class QueryHandle<V> extends LiveHandle<V> {
 
   constructor(
     private readonly registry: LiveQueries,
-    readonly spec: QuerySpec,
+    readonly spec: QuerySpec<ItemLike>,
   ) {
     super();
   }
@@ -251,13 +251,13 @@ abstract class QueryHandle<V> extends LiveHandle<V> {
  * lazy: the server subscription exists while at least one callback or
  * iterator listens, on this handle or on any other of an equal spec.
  */
-export class LiveQuery<T extends MItem = MItem> extends QueryHandle<QueryResult<T>> {
+export class LiveQuery<T extends ItemLike = MItem> extends QueryHandle<QueryResult<T>> {
   protected readonly kind = 'results';
   protected readonly conflate = true;
 }
 
 /** The raw changes of a query, for apps that keep their own store. */
-export class LiveQueryDiff<T extends MItem = MItem> extends QueryHandle<QueryChange<T>> {
+export class LiveQueryDiff<T extends ItemLike = MItem> extends QueryHandle<QueryChange<T>> {
   protected readonly kind = 'diffs';
   protected readonly conflate = false;
 }

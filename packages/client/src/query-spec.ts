@@ -1,11 +1,19 @@
 import { builtinQueryIds, canonicalJson, countReportId, type MItem, type QueryWindow } from '@myko/protocol';
 
 /**
+ * What the client needs of an item type: an `id`. Plain interfaces qualify
+ * (an `MItem` constraint would demand an index signature of them).
+ */
+export interface ItemLike {
+  id: string;
+}
+
+/**
  * A live query as the app names it. On the wire it becomes
  * `ws:m:query {queryId, queryItemType, query: {tx, ...params}, window?}`.
  * `T` is the item type the results carry; it exists only for the compiler.
  */
-export interface QuerySpec<T extends MItem = MItem> {
+export interface QuerySpec<T extends ItemLike = MItem> {
   queryId: string;
   queryItemType: string;
   params?: Record<string, unknown>;
@@ -24,19 +32,19 @@ export interface ReportSpec<R = unknown> {
 }
 
 /** `GetAll${itemType}s`: every item of the type. */
-export function getAll<T extends MItem = MItem>(itemType: string, window?: QueryWindow): QuerySpec<T> {
+export function getAll<T extends ItemLike = MItem>(itemType: string, window?: QueryWindow): QuerySpec<T> {
   return { queryId: builtinQueryIds(itemType).all, queryItemType: itemType, ...(window ? { window } : {}) };
 }
 
 /** `Get${itemType}sByIds {ids}`: the items with these ids (those that exist). */
-export function byIds<T extends MItem = MItem>(itemType: string, ids: readonly string[], window?: QueryWindow): QuerySpec<T> {
+export function byIds<T extends ItemLike = MItem>(itemType: string, ids: readonly string[], window?: QueryWindow): QuerySpec<T> {
   return { queryId: builtinQueryIds(itemType).byIds, queryItemType: itemType, params: { ids: [...ids] }, ...(window ? { window } : {}) };
 }
 
 /** `Get${itemType}sByQuery {field: value, ...}`: the items whose fields equal these values. */
-export function byQuery<T extends MItem = MItem>(
+export function byQuery<T extends ItemLike = MItem>(
   itemType: string,
-  fields: Partial<T> & Record<string, unknown>,
+  fields: Partial<T> | Record<string, unknown>,
   window?: QueryWindow,
 ): QuerySpec<T> {
   return { queryId: builtinQueryIds(itemType).byQuery, queryItemType: itemType, params: { ...fields }, ...(window ? { window } : {}) };
@@ -48,7 +56,7 @@ export function countOf(itemType: string): ReportSpec<number> {
 }
 
 /** Two specs with the same key share one server subscription. */
-export function queryKey(q: QuerySpec<MItem>): string {
+export function queryKey(q: QuerySpec<ItemLike>): string {
   return canonicalJson([q.queryId, q.queryItemType, q.params ?? {}, q.window ?? null]);
 }
 

@@ -4,11 +4,11 @@ import { startTestServer, type TestServer } from '@myko/server/testing';
 import { byIds, byQuery, getAll, isQueryError, isReportError, QueryError, type QueryResult } from '../node.js';
 import { closeClients, recorder, testClient, valueWhere, waitFor } from './support.js';
 
+/** A plain interface (no index signature): the generics accept it. */
 interface Cue {
   id: string;
   label: string;
   hash?: string;
-  [k: string]: unknown;
 }
 
 let ts: TestServer;
