@@ -48,6 +48,12 @@ export function normalizeEvent(raw: RawEvent, origin: Origin, registry: Registry
     throw new EventRejected(`${where}.createdAt must be an ISO 8601 date-time, got ${JSON.stringify(createdAt)}`, index);
 
   let item = raw.item;
+  // Hashing, event identity, equality and storage all walk the item recursively:
+  // a deeply nested item (100 KB of `[[[...]]]` is enough) would overflow the
+  // stack there, past validation; in the writer that crashed the process.
+  // Refuse it here, as a bad event, before anything recursive sees it.
+  if (nestsDeeperThan(item, maxItemDepth))
+    throw new EventRejected(`${where}.item nests deeper than ${maxItemDepth} levels of objects and arrays`, index);
   const type = registry.itemType(raw.itemType);
   if (raw.changeType === 'SET') {
     const ownerField = type?.def.owner?.field;
@@ -70,4 +76,24 @@ export function normalizeEvent(raw: RawEvent, origin: Origin, registry: Registry
   };
   if (origin.clientId !== undefined) out.clientId = origin.clientId;
   return out;
+}
+
+/** Far deeper than any real item; far shallower than the stack the recursive walks of an item need. */
+export const maxItemDepth = 256;
+
+/** Iterative, so it is safe on exactly the values it exists to refuse; allocation-light for the hot path. */
+function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const values: object[] = [];
+  const depths: number[] = [];
+  if (typeof value === 'object' && value !== null) values.push(value), depths.push(1);
+  while (values.length > 0) {
+    const v = values.pop() as Record<string, unknown>;
+    const depth = depths.pop()!;
+    if (depth > limit) return true;
+    for (const k in v) {
+      const child = v[k];
+      if (typeof child === 'object' && child !== null) values.push(child), depths.push(depth + 1);
+    }
+  }
+  return false;
 }

@@ -1,0 +1,194 @@
+/**
+ * The `myko` command as a user runs it: a child process, its exit code, its
+ * output, its environment, its signals.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { exited, tempDir, TestClient } from './testing/index.js';
+
+const cliPath = fileURLToPath(new URL('./cli.js', import.meta.url));
+const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** The test's environment without any MYKO_* setting, so only what a test sets counts. */
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('MYKO_')) env[k] = v;
+  return { ...env, ...extra };
+}
+
+/** Run to completion. */
+function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [cliPath, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const t = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`myko ${args.join(' ')} did not exit: ${stdout} ${stderr}`));
+    }, 10_000);
+    proc.once('close', (code) => {
+      clearTimeout(t);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Start `myko serve ...` and resolve with the port it announces once listening. */
+function serve(args: string[], env: Record<string, string>): Promise<{ proc: ChildProcess; port: number; host: string }> {
+  const proc = spawn(process.execPath, [cliPath, 'serve', ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`server did not start: ${out}`));
+    }, 10_000);
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /"url":"ws:\/\/([^:"]+):(\d+)\/myko"/.exec(out);
+      if (m) {
+        clearTimeout(t);
+        resolve({ proc, host: m[1]!, port: Number(m[2]) });
+      }
+    });
+    proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    proc.once('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`server exited with ${code}: ${out}`));
+    });
+  });
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+async function stop(proc: ChildProcess): Promise<number | null> {
+  proc.kill('SIGTERM');
+  return exited(proc);
+}
+
+function countRows(dataDir: string, itemType: string): number {
+  const db = new Database(join(dataDir, 'myko.db'), { readonly: true });
+  try {
+    return (db.prepare(`SELECT COUNT(*) AS n FROM myko_events WHERE item_type = ?`).get(itemType) as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
+test('myko --help prints the usage with the environment variables, and exits 0', async () => {
+  const [long, short, v] = await Promise.all([run(['--help']), run(['-h']), run(['--version'])]);
+  for (const r of [long!, short!]) {
+    assert.equal(r.code, 0, r.stderr);
+    for (const s of ['Usage', 'myko serve', '--port', 'MYKO_PORT', 'MYKO_HOST', 'MYKO_DATA_DIR', 'MYKO_LOG_LEVEL', 'MYKO_MAX_FRAME_BYTES', '/health'])
+      assert.ok(r.stdout.includes(s), `help mentions ${s}`);
+    assert.equal(r.stderr, '');
+  }
+  assert.equal(v!.code, 0);
+  assert.equal(v!.stdout.trim(), version);
+});
+
+test('bad flags, bad values and unknown commands exit non-zero with a message saying what is wrong', async () => {
+  const dataDir = tempDir('myko-cli-bad-');
+  try {
+    const cases: [string[], Record<string, string>, RegExp][] = [
+      [['serve', '--port', 'abc'], {}, /port.*abc/],
+      [['serve', '--port', '70000'], {}, /port/],
+      [['serve', '--port', '-1'], {}, /port/],
+      [['serve', '--log-level', 'loud'], {}, /logLevel/],
+      [['serve', '--sqlite-sync', 'sometimes'], {}, /sqliteSync/],
+      [['serve', '--max-frame-bytes', '10'], {}, /maxFrameBytes/],
+      [['serve'], { MYKO_PORT: 'abc' }, /port.*abc/],
+      [['serve', '--bogus'], {}, /bogus/],
+      [['launch'], {}, /unknown command launch/],
+    ];
+    // Side by side: each is a process start, and none of them gets far enough to touch the directory.
+    const results = await Promise.all(cases.map(([args, env]) => run([...args, '--data-dir', dataDir], env)));
+    for (const [i, [args, env, message]] of cases.entries()) {
+      const r = results[i]!;
+      const what = `${args.join(' ')} ${JSON.stringify(env)}`;
+      assert.notEqual(r.code, 0, `${what} exits non-zero`);
+      assert.notEqual(r.code, null, `${what} exits by itself`);
+      assert.match(r.stderr, message, `${what}: ${r.stderr}`);
+      assert.match(r.stderr, /^myko: /, 'the message says who is talking');
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('serve honours MYKO_PORT, MYKO_HOST and MYKO_DATA_DIR, and flags win over them', async () => {
+  const envDir = tempDir('myko-cli-env-');
+  const flagDir = tempDir('myko-cli-flag-');
+  try {
+    // From the environment alone.
+    const envPort = await freePort();
+    const a = await serve([], { MYKO_PORT: String(envPort), MYKO_HOST: '127.0.0.1', MYKO_DATA_DIR: envDir });
+    assert.equal(a.port, envPort);
+    assert.equal(a.host, '127.0.0.1');
+    const c = await TestClient.connect(`ws://127.0.0.1:${envPort}/myko`);
+    assert.ok(c.clientId);
+    c.send({ event: 'ws:m:event', data: { itemType: 'EnvProbe', changeType: 'SET', item: { id: 'e' } } });
+    await c.sync();
+    await c.close();
+    assert.equal(await stop(a.proc), 0);
+    assert.equal(countRows(envDir, 'EnvProbe'), 1, 'the store is in MYKO_DATA_DIR');
+
+    // Flags over the environment.
+    const flagPort = await freePort();
+    const b = await serve(['--port', String(flagPort), '--host', '127.0.0.1', '--data-dir', flagDir], {
+      MYKO_PORT: String(envPort),
+      MYKO_HOST: '0.0.0.0',
+      MYKO_DATA_DIR: envDir,
+    });
+    assert.equal(b.port, flagPort);
+    assert.equal(b.host, '127.0.0.1');
+    const d = await TestClient.connect(`ws://127.0.0.1:${flagPort}/myko`);
+    d.send({ event: 'ws:m:event', data: { itemType: 'FlagProbe', changeType: 'SET', item: { id: 'f' } } });
+    await d.sync();
+    await d.close();
+    assert.equal(await stop(b.proc), 0);
+    assert.ok(existsSync(join(flagDir, 'myko.db')));
+    assert.equal(countRows(flagDir, 'FlagProbe'), 1, 'the store is in --data-dir');
+    assert.equal(countRows(envDir, 'FlagProbe'), 0, 'not in MYKO_DATA_DIR');
+  } finally {
+    rmSync(envDir, { recursive: true, force: true });
+    rmSync(flagDir, { recursive: true, force: true });
+  }
+});
+
+test('SIGTERM (and SIGINT): clients get a close frame with 1001, and the process exits 0', async () => {
+  const dataDir = tempDir('myko-cli-term-');
+  try {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      const s = await serve(['--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir], {});
+      const url = `ws://127.0.0.1:${s.port}/myko`;
+      const clients = [await TestClient.connect(url), await TestClient.connect(url)];
+      clients[0]!.send({ event: 'ws:m:event', data: { itemType: 'Before', changeType: 'SET', item: { id: signal } } });
+      await clients[0]!.sync();
+      s.proc.kill(signal);
+      const closes = await Promise.all(clients.map((c) => c.closed));
+      for (const cl of closes) {
+        assert.equal(cl.code, 1001, `${signal}: close code`);
+        assert.equal(cl.reason, 'MYKO_SHUTTING_DOWN');
+      }
+      assert.equal(await exited(s.proc), 0, `${signal}: exit code`);
+      assert.equal(s.proc.signalCode, null, 'exited by itself, not killed by the signal');
+    }
+    assert.equal(countRows(dataDir, 'Before'), 2, 'what was written before the signal is kept');
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
