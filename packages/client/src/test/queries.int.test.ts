@@ -167,8 +167,9 @@ test('async iteration: break cancels the subscription; close() ends open iterato
   assert.ok((await loop) >= 1, 'the loop ended after close()');
 });
 
-test('reports: a live count (Get${X}sCount) follows sets and deletes; an unknown report errors', async () => {
-  const client = testClient({ url: ts.url });
+test('reports: a live count (Get${X}sCount) follows sets and deletes; shared; the last unsubscribe cancels; an unknown report errors', async () => {
+  const rec = recorder();
+  const client = testClient({ url: ts.url, transport: rec.transport });
   const count = client.watchCount('Widget');
   const seen: number[] = [];
   const stop = count.subscribe((n) => seen.push(n));
@@ -188,6 +189,11 @@ test('reports: a live count (Get${X}sCount) follows sets and deletes; an unknown
   assert.ok(isReportError(err));
   assert.equal(err.reportId, 'NoSuchReport');
   assert.match(err.message, /unknown report/);
+  const reports = rec.sent.filter((f) => f.event === 'ws:m:report');
+  assert.deepEqual(reports[0]!.data, { reportId: 'GetWidgetsCount', report: { tx: reports[0]!.data.report.tx } });
+  assert.equal(reports.filter((f) => f.data.reportId === 'GetWidgetsCount').length, 1, 'watchCount and watchReport shared one');
   stop();
+  await waitFor(() => rec.sent.some((f) => f.event === 'ws:m:report-cancel'), 'the report cancel');
+  assert.deepEqual(rec.sent.find((f) => f.event === 'ws:m:report-cancel')!.data, { tx: reports[0]!.data.report.tx });
   client.close();
 });
