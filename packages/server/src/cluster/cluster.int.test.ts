@@ -230,7 +230,11 @@ test('PostgreSQL restarted under load: writes fail clearly while it is down, mem
       const tx = `batch-${batch}`;
       w.send({ event: 'ws:m:event-batch', data: Array.from({ length: 5 }, (_, k) => ({ itemType: 'Beat', changeType: 'SET', tx, item: { id: `${batch}-${k}` } })) });
       batch++;
-      if (batch === 20) execFile('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'restart'], () => (restarted = true));
+      // Down for a while (writes meanwhile must fail), then up again.
+      if (batch === 20)
+        execFile('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'stop'], () =>
+          setTimeout(() => execFile('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'start'], () => (restarted = true)), 1500),
+        );
       if (restarted && batch > 40 && failed.size > 0 && batch - [...failed].map((x) => Number(x.split('-')[1])).reduce((a, b) => Math.max(a, b)) > 15) break;
       await sleep(20);
     }

@@ -107,7 +107,13 @@ export class Writer {
       while (this.queue.length > 0 || this.between.length > 0) {
         while (this.between.length > 0) await this.between.shift()!();
         if (this.queue.length === 0) break;
-        await this.commitOne(this.takeBatch());
+        const batch = this.takeBatch();
+        try {
+          await this.commitOne(batch);
+        } catch (err) {
+          // A bug below must fail this batch's submitters, not escape as an unhandled rejection and stop the process.
+          for (const s of batch) s.reject(err as Error);
+        }
       }
     } finally {
       this.flushing = false;
@@ -164,13 +170,22 @@ export class Writer {
       perSubmission.push(out);
     }
     if (this.cluster) {
-      // The tailer applies persisted events (ours and others') in log order; ephemeral ones are ours to apply.
-      if (stored.length > 0) await this.cluster.catchUp(stored[stored.length - 1]!.position);
-      if (ephemeral.length > 0) this.applyStored(ephemeral);
-      if (toPublish.length > 0) this.cluster.publishEphemeral(toPublish);
-    } else {
-      this.applyStored(perSubmission.flat());
+      // The tailer applies persisted events (ours and others') in log order. The writer does not wait for
+      // it: the next batch is appended meanwhile, so while the database is unreachable new writes fail at
+      // once instead of queueing behind a batch that cannot be read back yet. Submissions resolve in order.
+      const cluster = this.cluster;
+      const applied = stored.length > 0 ? cluster.catchUp(stored[stored.length - 1]!.position) : Promise.resolve();
+      applied.then(
+        () => {
+          if (ephemeral.length > 0) this.applyStored(ephemeral);
+          if (toPublish.length > 0) cluster.publishEphemeral(toPublish);
+          batch.forEach((s, i) => s.resolve(perSubmission[i]!));
+        },
+        (err: Error) => batch.forEach((s) => s.reject(err)),
+      );
+      return;
     }
+    this.applyStored(perSubmission.flat());
     batch.forEach((s, i) => s.resolve(perSubmission[i]!));
   }
 

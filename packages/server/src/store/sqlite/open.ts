@@ -52,7 +52,7 @@ export interface OpenOptions {
 export function openDatabase(opts: OpenOptions): { db: Db; serverId: string } {
   mkdirSync(opts.dataDir, { recursive: true });
   const file = join(opts.dataDir, 'myko.db');
-  let db: Db;
+  let db: Db | undefined;
   try {
     db = new Database(file, { timeout: 200 });
     db.pragma('journal_mode = WAL');
@@ -62,6 +62,7 @@ export function openDatabase(opts: OpenOptions): { db: Db; serverId: string } {
     // Taking a write lock now makes a second server on the same directory fail at start.
     db.exec('BEGIN IMMEDIATE; COMMIT;');
   } catch (err) {
+    db?.close();
     const code = (err as { code?: string }).code;
     if (code === 'SQLITE_BUSY')
       throw new StoreError(`data directory ${opts.dataDir} is in use by another myko process`, { cause: err });
