@@ -34,6 +34,14 @@ export const ErrorCode = {
   StoreFailed: 'MYKO_STORE_FAILED',
   /** A command sent to a client got no answer in time. */
   Timeout: 'MYKO_TIMEOUT',
+  /** No valid token where one is required (handshake, command, `userToken`). */
+  Unauthorized: 'MYKO_UNAUTHORIZED',
+  /** A permission rule, or another live client's ownership, refuses it. */
+  Forbidden: 'MYKO_FORBIDDEN',
+  /** Over the connection's messages/s or events/s budget. */
+  RateLimited: 'MYKO_RATE_LIMITED',
+  /** Over the connection's live query (and report) limit. */
+  TooManyQueries: 'MYKO_TOO_MANY_QUERIES',
   /** The connection reads slower than its subscriptions change (close reason). */
   SlowConsumer: 'MYKO_SLOW_CONSUMER',
   /** The server is shutting down (close reason). */

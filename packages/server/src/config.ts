@@ -47,6 +47,32 @@ export interface ServerConfig {
   postgresSchema: string;
   /** This member's id in cluster mode; empty = a fresh id per process. */
   serverId: string;
+  /** HS256 shared secret: authentication on when set (or authJwksUrl). */
+  authJwtSecret: string;
+  /** JWKS URL for RS256/ES256 tokens. */
+  authJwksUrl: string;
+  /** Required `iss`, when set. */
+  authIssuer: string;
+  /** Required `aud`, when set. */
+  authAudience: string;
+  /** With authentication on, accept connections without a token (they may run public commands and `userToken` commands). */
+  authAnonymous: boolean;
+  /** JSON permission rules (security/permissions.ts). */
+  permissionsFile: string;
+  /** Connections held at once; more are refused at the handshake (503). */
+  maxConnections: number;
+  /** Frames per second per connection (token bucket rate)... */
+  maxMessagesPerSecond: number;
+  /** ...and the burst it allows. */
+  maxMessagesBurst: number;
+  /** Events per second per connection (token bucket rate)... */
+  maxEventsPerSecond: number;
+  /** ...and the burst it allows. */
+  maxEventsBurst: number;
+  /** Live queries plus live reports per connection. */
+  maxLiveQueriesPerConnection: number;
+  /** Limit violations within 10 s after which the connection is closed (1008). */
+  maxViolations: number;
 }
 
 export const defaultConfig: Readonly<ServerConfig> = Object.freeze({
@@ -69,6 +95,19 @@ export const defaultConfig: Readonly<ServerConfig> = Object.freeze({
   postgresUrl: '',
   postgresSchema: 'public',
   serverId: '',
+  authJwtSecret: '',
+  authJwksUrl: '',
+  authIssuer: '',
+  authAudience: '',
+  authAnonymous: false,
+  permissionsFile: '',
+  maxConnections: 10_000,
+  maxMessagesPerSecond: 5_000,
+  maxMessagesBurst: 10_000,
+  maxEventsPerSecond: 100_000,
+  maxEventsBurst: 200_000,
+  maxLiveQueriesPerConnection: 1_000,
+  maxViolations: 50,
 });
 
 /** Environment variable → config key (flags use the kebab-case key: `--max-frame-bytes`). */
@@ -88,6 +127,16 @@ export const envNames: Record<string, keyof ServerConfig> = {
   MYKO_POSTGRES_URL: 'postgresUrl',
   MYKO_POSTGRES_SCHEMA: 'postgresSchema',
   MYKO_SERVER_ID: 'serverId',
+  MYKO_AUTH_JWT_SECRET: 'authJwtSecret',
+  MYKO_AUTH_JWKS_URL: 'authJwksUrl',
+  MYKO_AUTH_ISSUER: 'authIssuer',
+  MYKO_AUTH_AUDIENCE: 'authAudience',
+  MYKO_AUTH_ANONYMOUS: 'authAnonymous',
+  MYKO_PERMISSIONS_FILE: 'permissionsFile',
+  MYKO_MAX_CONNECTIONS: 'maxConnections',
+  MYKO_MAX_MESSAGES_PER_SECOND: 'maxMessagesPerSecond',
+  MYKO_MAX_EVENTS_PER_SECOND: 'maxEventsPerSecond',
+  MYKO_MAX_LIVE_QUERIES: 'maxLiveQueriesPerConnection',
 };
 
 export class ConfigError extends Error {
@@ -134,6 +183,10 @@ export function resolveConfig(
     throw new ConfigError('sendMaxBufferedBytes must be above sendHighWaterBytes');
   if (out.maxBatchEvents < 1) throw new ConfigError('maxBatchEvents must be at least 1');
   if (out.postgresUrl && !/^postgres(ql)?:\/\//.test(out.postgresUrl)) throw new ConfigError('postgresUrl must be a postgres:// URL');
+  if (out.authJwtSecret && out.authJwksUrl) throw new ConfigError('set authJwtSecret or authJwksUrl, not both');
+  if (out.authJwtSecret && out.authJwtSecret.length < 32) throw new ConfigError('authJwtSecret must be at least 32 characters (HS256 needs a 256-bit key)');
+  if (out.authAnonymous && !out.authJwtSecret && !out.authJwksUrl) throw new ConfigError('authAnonymous needs authentication to be on (authJwtSecret or authJwksUrl)');
+  if (out.maxMessagesBurst < out.maxMessagesPerSecond / 10 || out.maxEventsBurst < 1) throw new ConfigError('burst limits are too small for their rates');
   if (!/^[A-Za-z_][A-Za-z0-9_]{0,40}$/.test(out.postgresSchema)) throw new ConfigError('postgresSchema must be a plain identifier (letters, digits, _)');
   return out;
 }

@@ -8,6 +8,8 @@ import type { LiveQueries } from './live/live-queries.js';
 import type { LiveReports } from './live/live-reports.js';
 import type { EventStore, StoredEvent } from './store/event-store.js';
 import type { Connection } from './gateway/connection.js';
+import type { Authenticator } from './security/auth.js';
+import type { Permissions } from './security/permissions.js';
 
 /** What the endpoints and command handlers share: one object, built by MykoServer. */
 export interface ServerContext {
@@ -22,6 +24,9 @@ export interface ServerContext {
   readonly serverId: string;
   /** Live connections by clientId. */
   readonly connections: Map<string, Connection>;
+  /** Undefined when authentication is off. */
+  readonly auth: Authenticator | undefined;
+  readonly permissions: Permissions;
   /** True once shutdown began: connections closing then are not retired (the next boot reaps them). */
   stopping: boolean;
   /** Where a client is connected: this member or (cluster mode) another; undefined when nowhere. */

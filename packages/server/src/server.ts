@@ -31,6 +31,10 @@ import { PostgresEventStore } from './store/postgres/index.js';
 import { Cluster } from './cluster/cluster.js';
 import type { MemberInfo } from './cluster/membership.js';
 import { ClientCommandError } from './gateway/connection.js';
+import { Authenticator } from './security/auth.js';
+import { loadRules, Permissions } from './security/permissions.js';
+import { Ownership } from './security/ownership.js';
+import { authorizeEvents } from './security/authorize.js';
 
 const serverVersion = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -83,7 +87,12 @@ export class MykoServer {
     const reports = new LiveReports(this.state, this.registry);
     this.checkpointer = new Checkpointer(store, this.state, writer, config.checkpointEvery, config.checkpointIntervalMs, log);
     const registry = this.registry;
+    const permissions = new Permissions(loadRules(config.permissionsFile));
+    const ownership = new Ownership(this.registry, this.state);
+    writer.listeners.push((changes) => ownership.onChanges(changes));
     this.ctx = {
+      auth: Authenticator.fromConfig(config),
+      permissions,
       config,
       log,
       registry,
@@ -115,6 +124,7 @@ export class MykoServer {
         let normalized;
         try {
           normalized = events.map((e, i) => normalizeEvent(e, origin, registry, events.length > 1 ? i : undefined));
+          authorizeEvents(normalized, origin, permissions, ownership);
         } catch (err) {
           return Promise.reject(err);
         }
@@ -240,11 +250,12 @@ export class MykoServer {
     const { http, wss } = createGateway(
       this.config,
       [
-        { path: '/myko', accept: (ws, req, d) => endpoint.accept(ws, req, d) },
+        { path: '/myko', accept: (ws, req, d, claims) => endpoint.accept(ws, req, d, claims) },
         { path: '/models', accept: (ws, req) => models.accept(ws, req) },
         { path: '/eventrpc', accept: (ws, req) => eventRpc.accept(ws, req) },
       ],
       [health],
+      { auth: this.ctx.auth, log: this.log },
     );
     this.http = http;
     this.wss = wss;

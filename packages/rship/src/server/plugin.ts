@@ -27,6 +27,10 @@ const rehash = <T extends { hash?: string }>(item: T): T => {
  * When that connection closes, its instances become `Unavailable` and its
  * target statuses `offline`; when the executor reconnects and resends them,
  * they come back. Watchers see both as ordinary diffs.
+ *
+ * Targets, actions, emitters and pulses are claimed by the connection that
+ * writes them: while it is connected, no other client may change them (the
+ * server's default ownership rule; a permission rule can grant overrides).
  */
 export function rshipPlugin(opts: RshipPluginOptions = {}): MykoPlugin {
   return definePlugin({
@@ -37,7 +41,7 @@ export function rshipPlugin(opts: RshipPluginOptions = {}): MykoPlugin {
         schema: rshipSchemas.Instance,
         owner: { field: 'clientId', onDisconnect: (i) => rehash({ ...i, status: 'Unavailable' as const }) },
       }),
-      { name: 'Target', schema: rshipSchemas.Target },
+      { name: 'Target', schema: rshipSchemas.Target, claimedByWriter: true },
       defineItemType<TargetStatus & { id: string }>({
         name: 'TargetStatus',
         schema: rshipSchemas.TargetStatus,
@@ -47,12 +51,13 @@ export function rshipPlugin(opts: RshipPluginOptions = {}): MykoPlugin {
             : s,
         owner: { field: 'clientId', onDisconnect: (s) => rehash({ ...s, status: 'offline' as const }) },
       }),
-      { name: 'Action', schema: rshipSchemas.Action },
-      { name: 'Emitter', schema: rshipSchemas.Emitter },
+      { name: 'Action', schema: rshipSchemas.Action, claimedByWriter: true },
+      { name: 'Emitter', schema: rshipSchemas.Emitter, claimedByWriter: true },
       {
         name: 'Pulse',
         schema: rshipSchemas.Pulse,
         persist: opts.persistPulses ?? false,
+        claimedByWriter: true,
         prepare: (p) => (p.id === undefined && typeof p.emitterId === 'string' ? { ...p, id: p.emitterId } : p),
       },
       { name: 'Machine', schema: rshipSchemas.Machine },

@@ -14,9 +14,28 @@ const plumbing = new Set(['tx', 'createdAt', 'userToken']);
  * committed before the response is produced, so a client that gets the
  * response and then queries sees the command's effects.
  */
-export async function runCommand(ctx: ServerContext, req: MCommand, clientId: string | undefined): Promise<CommandOutcome> {
+export async function runCommand(
+  ctx: ServerContext,
+  req: MCommand,
+  clientId: string | undefined,
+  auth: { claims?: Record<string, unknown> | undefined } = {},
+): Promise<CommandOutcome> {
   const compiled = ctx.registry.command(req.commandId);
   if (!compiled) return { ok: false, code: ErrorCode.UnknownCommand, message: `unknown command ${req.commandId}` };
+  // The seeds' `userToken`, inside the command (or beside it), authenticates this command alone.
+  let claims = auth.claims;
+  const token = req.command.userToken ?? req.userToken;
+  if (typeof token === 'string' && token !== '' && ctx.auth) {
+    try {
+      claims = await ctx.auth.verify(token);
+    } catch (err) {
+      return { ok: false, code: ErrorCode.Unauthorized, message: `${req.commandId}: userToken rejected: ${(err as Error).message}` };
+    }
+  }
+  const allowed = ctx.permissions.canRun(req.commandId, claims);
+  if (allowed === false) return { ok: false, code: ErrorCode.Forbidden, message: `${req.commandId}: not permitted` };
+  if (allowed === undefined && ctx.auth && !claims && !compiled.def.public)
+    return { ok: false, code: ErrorCode.Unauthorized, message: `${req.commandId} requires authentication (a token at connect, or userToken)` };
   const params: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(req.command)) if (!plumbing.has(k)) params[k] = v;
   const problem = compiled.check(params);
@@ -27,9 +46,10 @@ export async function runCommand(ctx: ServerContext, req: MCommand, clientId: st
     clientId,
     serverId: ctx.serverId,
     log: ctx.log,
+    claims,
     emit: async (events) => {
       const list = (Array.isArray(events) ? events : [events]) as readonly EventInput[];
-      await ctx.emit(list, { serverId: ctx.serverId, clientId });
+      await ctx.emit(list, { serverId: ctx.serverId, clientId, claims, trusted: true });
     },
     client: (id) => ctx.locateClient(id),
     sendToClient: (target, commandId, p, opts) => ctx.sendToClient(target, commandId, p, opts),

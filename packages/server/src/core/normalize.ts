@@ -9,6 +9,10 @@ export interface Origin {
   serverId: string;
   /** The sending connection; undefined for server-internal events. */
   clientId?: string;
+  /** The sender's token claims, for permission rules. */
+  claims?: Record<string, unknown> | undefined;
+  /** Emitted by server code on a client's behalf (a command handler): permission rules were applied to the command. */
+  trusted?: boolean;
 }
 
 /** An event that is well-formed on the wire but not acceptable (e.g. its item type's validator says no). */
@@ -17,6 +21,8 @@ export class EventRejected extends Error {
   constructor(
     message: string,
     readonly index?: number,
+    /** MYKO_BAD_EVENT, or MYKO_FORBIDDEN when permissions refuse it. */
+    readonly code: 'MYKO_BAD_EVENT' | 'MYKO_FORBIDDEN' = 'MYKO_BAD_EVENT',
   ) {
     super(message);
   }

@@ -28,6 +28,13 @@ export interface ItemTypeDef<T extends MItem = MItem> {
    * `onDisconnect` returns (undefined = leave as is).
    */
   owner?: { field: string; onDisconnect: 'delete' | ((item: T, state: StateReader) => T | undefined) };
+  /**
+   * The client that writes an item of this type owns it while it is
+   * connected: other clients may not modify or delete it (unless a
+   * permission rule lets them override ownership). For what an executor
+   * registers: its targets, actions, emitters, pulses.
+   */
+  claimedByWriter?: boolean;
 }
 
 /** A compiled query: a predicate, plus index hints so a change reaches only queries it can affect. */
@@ -75,6 +82,8 @@ export interface CommandContext {
   readonly clientId: string | undefined;
   readonly serverId: string;
   readonly log: Logger;
+  /** Claims of the caller's token (connection or `userToken`); undefined when anonymous or auth is off. */
+  readonly claims: Record<string, unknown> | undefined;
   /** Validate, persist and apply; resolves once committed (and broadcast). */
   emit(events: EventInput | readonly EventInput[]): Promise<void>;
   /** Where a client is connected (this server or, in a cluster, another member), or undefined. */
@@ -85,6 +94,8 @@ export interface CommandContext {
 
 export interface CommandDef<P extends Record<string, unknown> = Record<string, unknown>, R = unknown> {
   id: string;
+  /** Runs without authentication when authentication is on (permission rules still apply). */
+  public?: boolean;
   /** JSON Schema of the command's params (the `command` object less `tx`). */
   schema?: object;
   handler(params: P, ctx: CommandContext): R | Promise<R>;

@@ -5,6 +5,8 @@ import type { ServerConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Subscriber } from '../live/subscriber.js';
 import { encodeCbor } from '../wire/codec.js';
+import type { Claims } from '../security/auth.js';
+import { Strikes, TokenBucket } from '../security/rate-limit.js';
 
 /** A command this server sent to the client, awaiting its answer. */
 interface PendingRequest {
@@ -44,6 +46,11 @@ export class Connection implements Subscriber {
   pendingWrites = 0;
   /** Frames held back until this connection's earlier events are committed (read-your-writes). */
   readonly backlog: (() => void)[] = [];
+  /** The handshake token's claims (undefined: anonymous, or authentication off). */
+  claims: Claims | undefined;
+  readonly messages: TokenBucket;
+  readonly eventBudget: TokenBucket;
+  readonly violations: Strikes;
   private readonly drainWaiters: (() => void)[] = [];
   private readonly pending = new Map<string, PendingRequest>();
   private readonly afterWrite = () => this.checkDrain();
@@ -57,6 +64,9 @@ export class Connection implements Subscriber {
   ) {
     this.dialect = dialect ?? 'current';
     this.dialectFixed = dialect !== undefined;
+    this.messages = new TokenBucket(config.maxMessagesPerSecond, config.maxMessagesBurst);
+    this.eventBudget = new TokenBucket(config.maxEventsPerSecond, config.maxEventsBurst);
+    this.violations = new Strikes(config.maxViolations, 10_000);
   }
 
   congested(): boolean {
@@ -107,12 +117,12 @@ export class Connection implements Subscriber {
   }
 
   /** An answer from the client; false when no request of ours has that tx. */
-  settle(tx: string, outcome: { response: unknown } | { error: string }): boolean {
+  settle(tx: string, outcome: { response: unknown } | { error: string; code?: string }): boolean {
     const p = this.pending.get(tx);
     if (!p) return false;
     this.pending.delete(tx);
     clearTimeout(p.timer);
-    if ('error' in outcome) p.reject(new ClientCommandError(outcome.error, ErrorCode.CommandFailed));
+    if ('error' in outcome) p.reject(new ClientCommandError(outcome.error, outcome.code ?? ErrorCode.CommandFailed));
     else p.resolve(outcome.response);
     return true;
   }

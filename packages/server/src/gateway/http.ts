@@ -3,10 +3,24 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Dialect } from '@myko/protocol';
 import type { ServerConfig } from '../config.js';
+import type { Logger } from '../logger.js';
+import { AuthError, tokenFromRequest, type Authenticator, type Claims } from '../security/auth.js';
 
 export interface WsRoute {
   path: string;
-  accept(ws: WebSocket, req: IncomingMessage, dialect: Dialect | undefined): void;
+  /** `claims`: the handshake token's, when authentication is on and one was given. */
+  accept(ws: WebSocket, req: IncomingMessage, dialect: Dialect | undefined, claims: Claims | undefined): void;
+}
+
+export interface GatewayGuards {
+  auth: Authenticator | undefined;
+  log: Logger;
+}
+
+/** Refuse an upgrade with an HTTP status and a JSON body `{code, message}`. */
+function refuse(socket: Duplex, status: string, code: string, message: string): void {
+  const body = JSON.stringify({ code, message });
+  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
 
 export type HttpRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean;
@@ -19,7 +33,7 @@ const dialectProtocols: Record<string, Dialect> = { 'myko.seed': 'seed', 'myko.c
  * WebSocket endpoints chosen by path. ws is the WebSocket implementation:
  * the most used and best-kept one for Node, with a strict, fast parser.
  */
-export function createGateway(config: ServerConfig, wsRoutes: WsRoute[], httpRoutes: HttpRoute[]): { http: Server; wss: WebSocketServer } {
+export function createGateway(config: ServerConfig, wsRoutes: WsRoute[], httpRoutes: HttpRoute[], guards?: GatewayGuards): { http: Server; wss: WebSocketServer } {
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: config.hardMaxFrameBytes,
@@ -48,9 +62,27 @@ export function createGateway(config: ServerConfig, wsRoutes: WsRoute[], httpRou
       socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\ndialect must be seed or current\n');
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      const dialect = (param as Dialect | null) ?? dialectProtocols[ws.protocol];
-      route.accept(ws, req, dialect);
+    // ws tracks every socket it accepted, on every endpoint.
+    if (guards && wss.clients.size >= config.maxConnections) {
+      guards.log.warn({ address: req.socket.remoteAddress, max: config.maxConnections }, 'connection refused: server full');
+      return refuse(socket, '503 Service Unavailable', 'MYKO_SERVER_FULL', `the server holds its maximum of ${config.maxConnections} connections`);
+    }
+    const upgrade = (claims: Claims | undefined) =>
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        const dialect = (param as Dialect | null) ?? dialectProtocols[ws.protocol];
+        route.accept(ws, req, dialect, claims);
+      });
+    const auth = guards?.auth;
+    if (!auth) return upgrade(undefined);
+    const token = tokenFromRequest(req.headers, url);
+    if (!token) {
+      if (auth.allowAnonymous) return upgrade(undefined);
+      guards.log.warn({ address: req.socket.remoteAddress, path: url.pathname }, 'connection refused: no token');
+      return refuse(socket, '401 Unauthorized', 'MYKO_UNAUTHORIZED', 'a token is required: Authorization: Bearer <jwt> or ?access_token=<jwt>');
+    }
+    auth.verify(token).then(upgrade, (err: Error) => {
+      guards.log.warn({ address: req.socket.remoteAddress, path: url.pathname, reason: err.message }, 'connection refused: bad token');
+      refuse(socket, '401 Unauthorized', err instanceof AuthError ? err.code : 'MYKO_UNAUTHORIZED', err.message);
     });
   });
   return { http, wss };

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import {
+  CloseCode,
   ErrorCode,
   Kind,
   LegacySetClientIdCommand,
@@ -10,6 +11,7 @@ import {
   type MQuery,
 } from '@myko/protocol';
 import type { ServerContext } from '../context.js';
+import type { Claims } from '../security/auth.js';
 import { Connection } from './connection.js';
 import { decodeFrame } from '../wire/codec.js';
 import {
@@ -46,10 +48,11 @@ type Frame = { event: string; data: unknown; tx?: unknown };
 export class MykoEndpoint {
   constructor(private readonly ctx: ServerContext) {}
 
-  accept(ws: WebSocket, req: IncomingMessage, dialect: Dialect | undefined): Connection {
+  accept(ws: WebSocket, req: IncomingMessage, dialect: Dialect | undefined, claims?: Claims): Connection {
     const ctx = this.ctx;
     const address = req.socket.remoteAddress ?? 'unknown';
     const conn = new Connection(ws, address, dialect, ctx.config, ctx.log);
+    conn.claims = claims;
     ctx.connections.set(conn.clientId, conn);
     ctx.log.info({ clientId: conn.clientId, address, dialect: dialect ?? 'auto' }, 'connection open');
 
@@ -107,6 +110,7 @@ export class MykoEndpoint {
 
   private onFrame(conn: Connection, data: Buffer, isBinary: boolean): void {
     conn.stats.framesIn++;
+    if (!conn.messages.take()) return this.overLimit(conn, `more than ${this.ctx.config.maxMessagesPerSecond} messages per second`);
     if (data.length > this.ctx.config.maxFrameBytes)
       return conn.sendError({
         code: ErrorCode.FrameTooLarge,
@@ -166,8 +170,27 @@ export class MykoEndpoint {
     }
   }
 
+  /**
+   * A limit was exceeded: the frame is refused with MYKO_RATE_LIMITED; a
+   * client that keeps at it (maxViolations within 10 s) is disconnected.
+   */
+  private overLimit(conn: Connection, what: string, tx?: string): void {
+    if (conn.violations.hit()) {
+      this.ctx.log.warn({ clientId: conn.clientId, what }, 'closing connection: limits exceeded repeatedly');
+      conn.close(CloseCode.PolicyViolation, ErrorCode.RateLimited);
+      return;
+    }
+    conn.sendError({ code: ErrorCode.RateLimited, message: `rate limited: ${what}; the frame was dropped`, ...(tx ? { tx } : {}) });
+  }
+
+  private liveCount(conn: Connection): number {
+    return this.ctx.queries.countFor(conn) + this.ctx.reports.countFor(conn);
+  }
+
   private onEvents(conn: Connection, list: unknown[], batch: boolean): void {
     const kind = batch ? Kind.EventBatch : Kind.Event;
+    if (!conn.eventBudget.take(list.length))
+      return this.overLimit(conn, `more than ${this.ctx.config.maxEventsPerSecond} events per second`, txOf(list[0]));
     const raws: RawEvent[] = [];
     for (let i = 0; i < list.length; i++) {
       const checked = checkEvent(this.prepare(list[i]), batch ? `data[${i}]` : 'data');
@@ -186,9 +209,9 @@ export class MykoEndpoint {
     };
     // The submission's tx (its first event's) names it in an error reply: events are otherwise never acknowledged.
     const tx = raws[0]!.tx ? { tx: raws[0]!.tx } : {};
-    this.ctx.emit(raws, { serverId: this.ctx.serverId, clientId: conn.clientId }).then(settled, (err: Error) => {
+    this.ctx.emit(raws, { serverId: this.ctx.serverId, clientId: conn.clientId, claims: conn.claims }).then(settled, (err: Error) => {
       if (err instanceof EventRejected)
-        conn.sendError({ code: ErrorCode.BadEvent, kind, message: err.message, ...tx, ...(err.index !== undefined && batch ? { index: err.index } : {}) });
+        conn.sendError({ code: err.code, kind, message: err.message, ...tx, ...(err.index !== undefined && batch ? { index: err.index } : {}) });
       else if (err instanceof StoreError) conn.sendError({ code: ErrorCode.StoreFailed, kind, message: err.message, ...tx });
       else {
         this.ctx.log.error({ err }, 'event path failed');
@@ -226,6 +249,8 @@ export class MykoEndpoint {
     }
     // WIRE.md 1.2: a tx already live on this connection is ignored.
     if (this.ctx.queries.has(conn, tx)) return;
+    if (this.liveCount(conn) >= this.ctx.config.maxLiveQueriesPerConnection)
+      return conn.sendFrame(queryErrorFrame(tx, q.queryId, `${ErrorCode.TooManyQueries}: this connection has ${this.ctx.config.maxLiveQueriesPerConnection} live queries and reports; cancel some first`));
     try {
       this.ctx.queries.subscribe(conn, { tx, queryId: q.queryId, itemType: q.queryItemType, params, window: q.window ?? undefined });
     } catch (err) {
@@ -272,6 +297,8 @@ export class MykoEndpoint {
       return;
     }
     if (this.ctx.reports.has(conn, tx)) return;
+    if (this.liveCount(conn) >= this.ctx.config.maxLiveQueriesPerConnection)
+      return conn.sendFrame(reportErrorFrame(tx, reportId, `${ErrorCode.TooManyQueries}: this connection has ${this.ctx.config.maxLiveQueriesPerConnection} live queries and reports; cancel some first`));
     try {
       this.ctx.reports.subscribe(conn, tx, reportId, params);
     } catch (err) {
@@ -290,7 +317,7 @@ export class MykoEndpoint {
     }
     const req = checked.value;
     const tx = req.command.tx;
-    void runCommand(this.ctx, req, conn.clientId).then((outcome) => {
+    void runCommand(this.ctx, req, conn.clientId, { claims: conn.claims }).then((outcome) => {
       if (outcome.ok) conn.sendFrame(commandResponseFrame(conn.dialect, tx, outcome.response));
       else {
         this.ctx.log.warn({ clientId: conn.clientId, commandId: req.commandId, code: outcome.code }, outcome.message);
@@ -307,8 +334,11 @@ export class MykoEndpoint {
     }
     const checked = ok ? checkCommandResponse(frame.data) : checkCommandError(frame.data);
     if (!checked.ok) return conn.sendError({ code: ErrorCode.BadFrame, kind: frame.event, message: checked.message });
-    const v = checked.value as { tx: string; response?: unknown; message?: string };
-    conn.settle(v.tx, ok ? { response: v.response } : { error: v.message ?? 'command failed on the client' });
+    const v = checked.value as { tx: string; response?: unknown; message?: string; code?: unknown };
+    conn.settle(
+      v.tx,
+      ok ? { response: v.response } : { error: v.message ?? 'command failed on the client', ...(typeof v.code === 'string' ? { code: v.code } : {}) },
+    );
   }
 }
 

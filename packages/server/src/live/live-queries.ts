@@ -54,6 +54,10 @@ export class LiveQueries {
     return n;
   }
 
+  countFor(conn: Subscriber): number {
+    return this.byConn.get(conn)?.size ?? 0;
+  }
+
   has(conn: Subscriber, tx: string): boolean {
     return this.byConn.get(conn)?.has(tx) ?? false;
   }

@@ -40,6 +40,10 @@ export class LiveReports {
     return n;
   }
 
+  countFor(conn: Subscriber): number {
+    return this.byConn.get(conn)?.size ?? 0;
+  }
+
   has(conn: Subscriber, tx: string): boolean {
     return this.byConn.get(conn)?.has(tx) ?? false;
   }

@@ -1,0 +1,28 @@
+import { ErrorCode } from '@myko/protocol';
+import { EventRejected, type Origin } from '../core/normalize.js';
+import type { NewEvent } from '../store/event-store.js';
+import type { Permissions } from './permissions.js';
+import type { Ownership } from './ownership.js';
+
+/** Types only the server writes: clients may not forge connections, members or restore points. */
+const serverManaged = new Set(['Client', 'Server', 'RestorePoint']);
+
+/**
+ * Every client write, from any protocol, passes here (ServerContext.emit):
+ * server-managed types, permission rules by claims, then ownership. Server
+ * code (no clientId) and command handlers (trusted: the command was checked)
+ * are not re-checked. Throws EventRejected with MYKO_FORBIDDEN.
+ */
+export function authorizeEvents(events: readonly NewEvent[], origin: Origin, permissions: Permissions, ownership: Ownership): void {
+  if (origin.clientId === undefined || origin.trusted) return;
+  events.forEach((e, i) => {
+    const where = events.length > 1 ? `events[${i}] (${e.itemType} ${e.item.id})` : `${e.itemType} ${e.item.id}`;
+    const index = events.length > 1 ? i : undefined;
+    if (serverManaged.has(e.itemType)) throw new EventRejected(`${where}: ${e.itemType} items are managed by the server`, index, ErrorCode.Forbidden);
+    if (!permissions.canWrite(e.itemType, e.changeType, origin.claims))
+      throw new EventRejected(`${where}: not permitted to ${e.changeType} ${e.itemType}`, index, ErrorCode.Forbidden);
+    const owner = ownership.otherLiveOwner(e.itemType, e.item.id, origin.clientId!);
+    if (owner && !permissions.canOverrideOwnership(origin.claims))
+      throw new EventRejected(`${where} belongs to client ${owner}, which is connected: only it may change it`, index, ErrorCode.Forbidden);
+  });
+}
