@@ -251,8 +251,8 @@ export class MykoServer {
       this.config,
       [
         { path: '/myko', accept: (ws, req, d, claims) => endpoint.accept(ws, req, d, claims) },
-        { path: '/models', accept: (ws, req) => models.accept(ws, req) },
-        { path: '/eventrpc', accept: (ws, req) => eventRpc.accept(ws, req) },
+        { path: '/models', accept: (ws, req, _d, claims) => models.accept(ws, req, claims) },
+        { path: '/eventrpc', accept: (ws, req, _d, claims) => eventRpc.accept(ws, req, claims) },
       ],
       [health],
       { auth: this.ctx.auth, log: this.log },

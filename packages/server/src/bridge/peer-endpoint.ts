@@ -44,7 +44,7 @@ export abstract class PeerEndpoint<P extends SocketPeer> {
     return this.peers.size;
   }
 
-  accept(ws: WebSocket, req: IncomingMessage): P | undefined {
+  accept(ws: WebSocket, req: IncomingMessage, claims?: Record<string, unknown>): P | undefined {
     const ctx = this.ctx;
     if (ctx.stopping) {
       ws.close(CloseCode.GoingAway, ErrorCode.ShuttingDown);
@@ -52,6 +52,7 @@ export abstract class PeerEndpoint<P extends SocketPeer> {
     }
     const address = req.socket.remoteAddress ?? 'unknown';
     const peer = this.createPeer(ws, address);
+    peer.claims = claims;
     this.peers.add(peer);
     this.timer ??= setInterval(() => this.sweep(), sweepMs).unref();
     ctx.log.info({ clientId: peer.clientId, address, protocol: this.protocol }, 'connection open');

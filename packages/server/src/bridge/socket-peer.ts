@@ -42,6 +42,8 @@ type MykoFrame = { event: string; tx?: string; data?: any };
  */
 export class SocketPeer implements Subscriber {
   readonly clientId = randomUUID();
+  /** The handshake token's claims (undefined: anonymous, or authentication off). */
+  claims: Record<string, unknown> | undefined;
   readonly dialect = 'current' as const;
   readonly connectedAt = new Date().toISOString();
   /** Since when the outgoing buffer has been above the high-water mark (0 = not congested). */

@@ -24,7 +24,10 @@ export function failureKind(code: string): 'rejected' | 'failed' {
     code === ErrorCode.BadQuery ||
     code === ErrorCode.BadReport ||
     code === ErrorCode.UnknownReport ||
-    code === ErrorCode.UnknownKind
+    code === ErrorCode.UnknownKind ||
+    code === ErrorCode.Unauthorized ||
+    code === ErrorCode.Forbidden ||
+    code === ErrorCode.RateLimited
     ? 'rejected'
     : 'failed';
 }
@@ -33,9 +36,15 @@ export function failureKind(code: string): 'rejected' | 'failed' {
  * SET or DEL one item as the connection `clientId`. Resolves with the item as
  * committed (hash filled in) once it is in the log; never rejects.
  */
+/** Who is asking: the peer's connection id and its handshake token's claims. */
+export interface Caller {
+  clientId: string;
+  claims?: Record<string, unknown> | undefined;
+}
+
 export async function writeItem(
   ctx: ServerContext,
-  clientId: string,
+  caller: Caller,
   itemType: string,
   changeType: 'SET' | 'DEL',
   item: unknown,
@@ -47,25 +56,25 @@ export async function writeItem(
   const checked = checkEvent(raw, 'event');
   if (!checked.ok) return { ok: false, code: ErrorCode.BadEvent, message: checked.message };
   try {
-    const [stored] = await ctx.emit([checked.value], { serverId: ctx.serverId, clientId });
+    const [stored] = await ctx.emit([checked.value], { serverId: ctx.serverId, clientId: caller.clientId, claims: caller.claims });
     return { ok: true, value: stored?.item as MItem };
   } catch (err) {
-    if (err instanceof EventRejected) return { ok: false, code: ErrorCode.BadEvent, message: err.message };
+    if (err instanceof EventRejected) return { ok: false, code: err.code, message: err.message };
     if (!(err instanceof StoreError)) ctx.log.error({ err }, 'write failed');
     return { ok: false, code: ErrorCode.StoreFailed, message: (err as Error).message };
   }
 }
 
-/** Run a registered Myko command as the connection `clientId`. Never rejects. */
+/** Run a registered Myko command as the caller. Never rejects. */
 export async function runAsCommand(
   ctx: ServerContext,
-  clientId: string,
+  caller: Caller,
   commandId: string,
   params: Record<string, unknown>,
   tx: string = randomUUID(),
 ): Promise<Outcome> {
   try {
-    const outcome = await runCommand(ctx, { commandId, command: { ...params, tx } }, clientId);
+    const outcome = await runCommand(ctx, { commandId, command: { ...params, tx } }, caller.clientId, { claims: caller.claims });
     if (outcome.ok) return { ok: true, value: outcome.response };
     return { ok: false, code: outcome.code, message: outcome.message };
   } catch (err) {

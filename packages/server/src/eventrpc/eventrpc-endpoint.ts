@@ -208,10 +208,10 @@ export class EventRpcEndpoint extends PeerEndpoint<RpcPeer> {
       if (p.data.id !== undefined && p.data.id !== agg.id)
         return this.rejected(peer, cid, ErrorCode.BadCommand, `payload.data.id (${JSON.stringify(p.data.id)}) differs from the aggregate id's ${JSON.stringify(agg.id)}`);
       const item = p.type === builtinSet ? { ...p.data, id: agg.id } : { id: agg.id };
-      run = writeItem(this.ctx, peer.clientId, agg.itemType, p.type, item, cid);
+      run = writeItem(this.ctx, peer, agg.itemType, p.type, item, cid);
     } else {
       // The aggregate id reaches the command as `aggregateId`, unless data names one itself.
-      run = runAsCommand(this.ctx, peer.clientId, p.type, { aggregateId: p.id, ...p.data }, cid);
+      run = runAsCommand(this.ctx, peer, p.type, { aggregateId: p.id, ...p.data }, cid);
     }
     void run
       .then(

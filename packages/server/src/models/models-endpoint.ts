@@ -163,9 +163,9 @@ export class ModelsEndpoint extends PeerEndpoint<ModelsPeer> {
       if (itemType === '') return this.answer(peer, evt, { ok: false, code: ErrorCode.BadEvent, message: `${handler} needs an item type: ${set ? 'set' : 'del'}:ITEMTYPE` });
       // DEL takes the id alone too.
       const item = !set && typeof payload === 'string' ? { id: payload } : payload;
-      run = writeItem(this.ctx, peer.clientId, itemType, set ? 'SET' : 'DEL', item, evt.key);
+      run = writeItem(this.ctx, peer, itemType, set ? 'SET' : 'DEL', item, evt.key);
     } else {
-      run = runAsCommand(this.ctx, peer.clientId, handler, paramsOf(payload), evt.key);
+      run = runAsCommand(this.ctx, peer, handler, paramsOf(payload), evt.key);
     }
     void run
       .then(
