@@ -8,6 +8,11 @@ export function canonicalJson(value: unknown): string {
   return write(value) ?? 'null';
 }
 
+/** A value's canonical JSON, or undefined where an object member would be dropped (undefined, functions, symbols). */
+export function canonicalMember(value: unknown): string | undefined {
+  return write(value);
+}
+
 function write(value: unknown): string | undefined {
   if (value === null) return 'null';
   switch (typeof value) {

@@ -65,18 +65,16 @@ export class Checkpointer {
     if (this.dirty.size === 0 && position === this.position) return;
     const keys = [...this.dirty.values()];
     this.dirty = new Map();
-    const upserts: { itemType: string; item: MItem }[] = [];
-    const deletes: { itemType: string; id: string }[] = [];
-    const leaves: { itemType: string; id: string; pids: string[] }[] = [];
+    const upserts: { itemType: string; item: MItem; pids: string[] }[] = [];
+    const deletes: { itemType: string; id: string; pids: string[] }[] = [];
     for (const k of keys) {
       const item = this.state.get(k.itemType, k.id);
-      if (item) upserts.push({ itemType: k.itemType, item });
-      else deletes.push(k);
-      const pids = this.writer.identity.leaves.get(itemKey(k.itemType, k.id));
-      if (pids) leaves.push({ itemType: k.itemType, id: k.id, pids });
+      const pids = this.writer.identity.leaves.get(itemKey(k.itemType, k.id)) ?? [];
+      if (item) upserts.push({ itemType: k.itemType, item, pids });
+      else deletes.push({ ...k, pids });
     }
     try {
-      await this.store.saveCheckpoint({ position, eventId: this.writer.lastEventId, chain: this.writer.identity.chain, upserts, deletes, leaves });
+      await this.store.saveCheckpoint({ position, eventId: this.writer.lastEventId, chain: this.writer.identity.chain, upserts, deletes });
       this.position = position;
     } catch (err) {
       // Keep them dirty: the next checkpoint retries. Boot replays from the last good one.

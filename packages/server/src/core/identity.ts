@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import * as nodeCrypto from 'node:crypto';
 import { canonicalJson } from '@myko/protocol';
 import type { NewEvent } from '../store/event-store.js';
 
@@ -26,16 +26,40 @@ export interface EventIdentity {
   chain: string;
 }
 
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+/** One-shot `crypto.hash` (Node ≥ 20.12) is about 3× cheaper than createHash for short inputs; same digest. */
+const oneShot = (nodeCrypto as { hash?: (alg: string, data: string, enc: 'hex') => string }).hash;
+export const sha256 = oneShot ? (s: string) => oneShot('sha256', s, 'hex') : (s: string) => nodeCrypto.createHash('sha256').update(s).digest('hex');
 
 export const itemKey = (itemType: string, id: string) => itemType + '\u0000' + id;
 
+/**
+ * Canonical JSON of items, remembered by normalisation (which builds it
+ * anyway) so the writer does not serialise the same item twice. Items are
+ * never mutated once normalised, so the cache cannot go stale.
+ */
+const canonicalOfItem = new WeakMap<object, string>();
+export function rememberCanonical(item: object, json: string): void {
+  canonicalOfItem.set(item, json);
+}
+
 export function dataHash(item: unknown): string {
-  return sha256(canonicalJson(item));
+  const known = typeof item === 'object' && item !== null ? canonicalOfItem.get(item) : undefined;
+  return sha256(known ?? canonicalJson(item));
+}
+
+/**
+ * canonicalJson({cid, ct, dHash, pids, src, t, ts}), written out directly:
+ * those keys are already in canonical (sorted) order and every value is a
+ * string or an array of strings, so this is byte-for-byte the same text
+ * (identity.unit.test.ts checks it against canonicalJson).
+ */
+export function eventIdInput(f: { cid: string; ct: string; dHash: string; pids: readonly string[]; src: string; t: string; ts: string }): string {
+  const pids = f.pids.length === 0 ? '[]' : JSON.stringify([...f.pids].sort());
+  return `{"cid":${JSON.stringify(f.cid)},"ct":${JSON.stringify(f.ct)},"dHash":${JSON.stringify(f.dHash)},"pids":${pids},"src":${JSON.stringify(f.src)},"t":${JSON.stringify(f.t)},"ts":${JSON.stringify(f.ts)}}`;
 }
 
 export function eventId(f: { cid: string; ct: string; dHash: string; pids: readonly string[]; src: string; t: string; ts: string }): string {
-  return sha256(canonicalJson({ cid: f.cid, ct: f.ct, dHash: f.dHash, pids: [...f.pids].sort(), src: f.src, t: f.t, ts: f.ts }));
+  return sha256(eventIdInput(f));
 }
 
 export const chainHash = (prevChain: string, id: string) => sha256(prevChain + id);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { MItem } from '@myko/protocol';
 import type { NewEvent } from '../store/event-store.js';
 import type { Registry } from './registry.js';
-import { itemHash } from './hash.js';
+import { withHash } from './hash.js';
 
 /** Where an event came from: fills what the sender left out. */
 export interface Origin {
@@ -69,7 +69,7 @@ export function normalizeEvent(raw: RawEvent, origin: Origin, registry: Registry
       const problem = type.check(item);
       if (problem) throw new EventRejected(`${where} (${raw.itemType} ${item.id}): ${problem}`, index);
     }
-    if (typeof item.hash !== 'string' || item.hash === '') item = { ...item, hash: itemHash(item) };
+    if (typeof item.hash !== 'string' || item.hash === '') item = withHash(item).item;
   }
 
   const out: NewEvent = {

@@ -142,7 +142,10 @@ export class Writer {
     } catch (err) {
       if (batch.length > 1 && isDataError(err)) {
         // One submission's data (e.g. a string PostgreSQL cannot store) must not fail the others it was grouped with.
-        for (const e of persistent) delete e.identity;
+        for (const e of persistent) {
+          delete e.identity;
+          delete (e as Partial<StoredEvent>).position;
+        }
         for (const s of batch) await this.commitOne([s]);
         return;
       }

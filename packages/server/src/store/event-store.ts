@@ -33,14 +33,14 @@ export interface Checkpoint {
   leaves: Iterable<{ itemType: string; id: string; pids: string[] }>;
 }
 
-/** What changed since the previous checkpoint. */
+/** What changed since the previous checkpoint; `pids` are each item's leaf event ids. */
 export interface CheckpointDelta {
   position: number;
   eventId: string | null;
   chain: string;
-  upserts: Iterable<{ itemType: string; item: MItem }>;
-  deletes: Iterable<{ itemType: string; id: string }>;
-  leaves: Iterable<{ itemType: string; id: string; pids: string[] }>;
+  upserts: Iterable<{ itemType: string; item: MItem; pids: string[] }>;
+  /** Deleted items keep their leaves: a later SET of the same id links to its DEL. */
+  deletes: Iterable<{ itemType: string; id: string; pids: string[] }>;
 }
 
 /**

@@ -11,13 +11,12 @@ export function makeAppend(db: Db): (events: readonly NewEvent[]) => StoredEvent
      VALUES (?, ?, ?, ?, ?, ?, ?)`,
   );
   const run = db.transaction((events: readonly NewEvent[]): StoredEvent[] => {
-    const out: StoredEvent[] = new Array(events.length);
-    for (let i = 0; i < events.length; i++) {
-      const e = events[i]!;
+    // The writer owns these objects: give each its position in place rather than copying it.
+    for (const e of events) {
       const info = insert.run(e.itemType, e.item.id, e.changeType, e.createdAt, e.tx, e.sourceId, JSON.stringify(e));
-      out[i] = { ...e, position: Number(info.lastInsertRowid) };
+      (e as StoredEvent).position = Number(info.lastInsertRowid);
     }
-    return out;
+    return events as StoredEvent[];
   });
   return run;
 }

@@ -5,7 +5,11 @@ import type { Checkpoint, CheckpointDelta } from '../event-store.js';
 export function makeLoadCheckpoint(db: Db): () => Checkpoint {
   const meta = db.prepare(`SELECT value FROM myko_meta WHERE key = ?`);
   const rows = db.prepare(`SELECT item_type, item FROM myko_state`);
-  const leafRows = db.prepare(`SELECT item_type, item_id, pids FROM myko_leaves`);
+  const leafRows = db.prepare(
+    `SELECT item_type, item_id, pids FROM myko_leaves WHERE NOT EXISTS
+       (SELECT 1 FROM myko_state s WHERE s.item_type = myko_leaves.item_type AND s.item_id = myko_leaves.item_id)
+     UNION ALL SELECT item_type, item_id, pids FROM myko_state WHERE pids IS NOT NULL`,
+  );
   return () => {
     const get = (key: string) => (meta.get(key) as { value: string } | undefined)?.value;
     const position = Number(get('checkpoint_position') ?? 0);
@@ -26,8 +30,8 @@ export type SaveCheckpoint = (delta: CheckpointDelta) => void;
 
 export function makeSaveCheckpoint(db: Db): SaveCheckpoint {
   const upsert = db.prepare(
-    `INSERT INTO myko_state (item_type, item_id, item) VALUES (?, ?, ?)
-     ON CONFLICT (item_type, item_id) DO UPDATE SET item = excluded.item`,
+    `INSERT INTO myko_state (item_type, item_id, item, pids) VALUES (?, ?, ?, ?)
+     ON CONFLICT (item_type, item_id) DO UPDATE SET item = excluded.item, pids = excluded.pids`,
   );
   const del = db.prepare(`DELETE FROM myko_state WHERE item_type = ? AND item_id = ?`);
   const leaf = db.prepare(
@@ -38,9 +42,11 @@ export function makeSaveCheckpoint(db: Db): SaveCheckpoint {
     `INSERT INTO myko_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
   );
   return db.transaction((d: CheckpointDelta) => {
-    for (const u of d.upserts) upsert.run(u.itemType, u.item.id, JSON.stringify(u.item));
-    for (const x of d.deletes) del.run(x.itemType, x.id);
-    for (const l of d.leaves) leaf.run(l.itemType, l.id, JSON.stringify(l.pids));
+    for (const u of d.upserts) upsert.run(u.itemType, u.item.id, JSON.stringify(u.item), JSON.stringify(u.pids));
+    for (const x of d.deletes) {
+      del.run(x.itemType, x.id);
+      leaf.run(x.itemType, x.id, JSON.stringify(x.pids));
+    }
     setMeta.run('checkpoint_position', String(d.position));
     setMeta.run('checkpoint_event_id', d.eventId ?? '');
     setMeta.run('checkpoint_chain', d.chain);

@@ -37,6 +37,9 @@ const migrations: string[] = [
      pids      TEXT NOT NULL,
      PRIMARY KEY (item_type, item_id)
    ) WITHOUT ROWID;`,
+  // 3: a live item's leaves ride in its state row (one write per item at a checkpoint, not two);
+  //    myko_leaves keeps only deleted items'.
+  `ALTER TABLE myko_state ADD COLUMN pids TEXT;`,
 ];
 
 export interface OpenOptions {
