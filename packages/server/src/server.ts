@@ -194,6 +194,9 @@ export class MykoServer {
         identity.follow(e);
         lastEventId = e.identity?._id ?? null;
       }
+      // Replayed items are newer than the checkpoint: the next checkpoint must save them, or it would
+      // claim a position past them without their state (and a later boot would lose them).
+      this.checkpointer.onStored(events);
       if (events.length > 0) position = events[events.length - 1]!.position;
       this.bootStats.replayed += events.length;
       if (events.length < replayChunk) break;

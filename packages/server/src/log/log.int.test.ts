@@ -218,3 +218,41 @@ test('a checkpoint that does not match the event at its position is ignored; ver
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   }
 });
+
+test('a boot that replays a tail, then a clean stop, then a boot: nothing of the tail is lost', async () => {
+  const { spawnServer, exited } = await import('../testing/index.js');
+  const dataDir = tempDir();
+  try {
+    // A checkpoint at P1 (clean stop), then more events and a kill -9: the next boot replays the tail.
+    let ts = await startTestServer({ dataDir });
+    let c = await TestClient.connect(ts.url);
+    c.send({ event: 'ws:m:event-batch', data: ['a', 'b'].map((id) => ({ itemType: 'Lamp', changeType: 'SET', item: { id, v: 1 } })) });
+    await c.sync();
+    await c.close();
+    await ts.close();
+    const child = await spawnServer({ dataDir });
+    c = await TestClient.connect(child.url);
+    c.send({ event: 'ws:m:event-batch', data: [
+      { itemType: 'Lamp', changeType: 'SET', item: { id: 'a', v: 2 } },
+      { itemType: 'Lamp', changeType: 'SET', item: { id: 'c', v: 1 } },
+      { itemType: 'Lamp', changeType: 'DEL', item: { id: 'b' } },
+    ] });
+    await c.sync();
+    child.proc.kill('SIGKILL');
+    await exited(child.proc);
+    ts = await startTestServer({ dataDir });
+    assert.ok(ts.server.bootStats.replayed > 0, 'the tail was replayed');
+    const expected = [...ts.server.state.all('Lamp')].map((x) => [x.id, x.v]).sort();
+    assert.deepEqual(expected, [['a', 2], ['c', 1]]);
+    await ts.close(); // clean stop: a checkpoint at the end of the log
+    ts = await startTestServer({ dataDir });
+    try {
+      assert.equal(ts.server.bootStats.replayed, 0);
+      assert.deepEqual([...ts.server.state.all('Lamp')].map((x) => [x.id, x.v]).sort(), expected);
+    } finally {
+      await ts.close();
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});

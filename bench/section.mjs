@@ -1,0 +1,65 @@
+// Shared by the standalone bench scripts: write one marked section of
+// bench/RESULTS.md (replacing an earlier one), and describe the machine.
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const CLI = path.join(root, 'packages/server/dist/cli.js');
+
+export function writeSection(name, markdown) {
+  const file = path.join(root, 'bench/RESULTS.md');
+  const start = `<!-- section:${name} -->`;
+  const end = `<!-- /section:${name} -->`;
+  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n';
+  const block = `${start}\n${markdown.trim()}\n${end}`;
+  const i = text.indexOf(start);
+  const j = text.indexOf(end);
+  text = i >= 0 && j > i ? text.slice(0, i) + block + text.slice(j + end.length) : text.trimEnd() + '\n\n' + block + '\n';
+  writeFileSync(file, text);
+}
+
+export function machineLine() {
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  const [l1, l5] = os.loadavg();
+  return `${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, ${new Date().toISOString()}, load ${l1.toFixed(2)}/${l5.toFixed(2)}`;
+}
+
+export const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+
+/** Start `myko serve` as a child; resolves with the port and the 'state loaded' boot stats once it listens. */
+export function startServer(args, env = {}) {
+  const t0 = performance.now();
+  const proc = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--host', '127.0.0.1', '--plugins', '', ...args], {
+    env: { ...process.env, MYKO_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${out.slice(-2000)}`)), 300_000);
+    proc.stdout.on('data', (d) => {
+      out += d.toString();
+      const m = /"url":"ws:\/\/[^:]+:(\d+)\/myko"/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        const boot = JSON.parse(out.split('\n').find((l) => l.includes('"state loaded"')) ?? '{}');
+        resolve({ proc, port: Number(m[1]), url: `ws://127.0.0.1:${m[1]}/myko`, readyMs: performance.now() - t0, boot });
+      }
+    });
+    proc.stderr.on('data', (d) => (out += d.toString()));
+    proc.once('exit', (code) => reject(new Error(`server exited ${code}: ${out.slice(-2000)}`)));
+  });
+}
+
+export function stopServer(s) {
+  return new Promise((resolve) => {
+    if (s.proc.exitCode !== null) return resolve();
+    s.proc.once('exit', () => resolve());
+    s.proc.kill('SIGTERM');
+  });
+}
