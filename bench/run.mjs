@@ -1043,7 +1043,12 @@ async function main() {
   const full = chosen.length === Object.keys(scenarios).length;
   const md = resultsMarkdown(res, m, date, chosen, wallMs);
   const outFile = full ? path.join(here, 'RESULTS.md') : path.join(here, 'results-partial.md');
-  writeFileSync(outFile, md);
+  // Keep the sections other bench scripts own (<!-- section:NAME --> … <!-- /section:NAME -->, see section.mjs).
+  let kept = '';
+  try {
+    kept = (readFileSync(outFile, 'utf8').match(/<!-- section:([\w-]+) -->[\s\S]*?<!-- \/section:\1 -->/g) ?? []).join('\n\n');
+  } catch {}
+  writeFileSync(outFile, kept ? md.trimEnd() + '\n\n' + kept + '\n' : md);
   if (full) writeFileSync(path.join(here, 'RESULTS.json'), JSON.stringify({ date, command: commandLine(), machine: m, config: CFG, results: res, serverNotes }, null, 2) + '\n');
   console.log(`bench: wrote ${path.relative(root, outFile)} (${fmt(wallMs / 1000, 1)} s)`);
   return failed ? 1 : 0;

@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+// Cluster mode: events/s through 3 members sharing PostgreSQL, and the time
+// from a write on member A to its diff on member B, each beside a baseline
+// measured in the same run (raw inserts; a bare LISTEN/NOTIFY round trip).
+//   node bench/cluster.mjs   (MYKO_TEST_POSTGRES_URL or the local server)
+import pg from 'pg';
+import WebSocket from 'ws';
+import { machineLine, pct, startServer, stopServer, writeSection } from './section.mjs';
+
+const url = process.env.MYKO_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const schema = `myko_bench_${process.pid}`;
+const EVENTS = Number(process.env.BENCH_CLUSTER_EVENTS ?? 60_000);
+const ROUNDS = Number(process.env.BENCH_CLUSTER_ROUNDS ?? 300);
+const admin = new pg.Client({ connectionString: url });
+await admin.connect();
+const members = [];
+const cleanup = async () => {
+  for (const m of members) await stopServer(m).catch(() => undefined);
+  await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined);
+  await admin.end().catch(() => undefined);
+};
+process.on('SIGINT', () => void cleanup().then(() => process.exit(1)));
+
+const connect = (u) =>
+  new Promise((resolve, reject) => {
+    const ws = new WebSocket(u);
+    ws.once('error', reject);
+    ws.on('message', (raw) => {
+      const f = JSON.parse(raw.toString());
+      if (f.event === 'ws:m:command' && f.data.commandId === 'SetClientId') resolve(ws);
+    });
+  });
+
+try {
+  for (let i = 0; i < 3; i++) members.push(await startServer([], { MYKO_POSTGRES_URL: url, MYKO_POSTGRES_SCHEMA: schema, MYKO_LOG_LEVEL: 'info' }));
+
+  // Throughput: one writer per member, 256-event batches, until a watcher on every member counts them all.
+  const watchers = await Promise.all(members.map((m) => connect(m.url)));
+  const counts = watchers.map(() => 0);
+  watchers.forEach((w, i) => {
+    w.on('message', (raw) => {
+      const f = JSON.parse(raw.toString());
+      if (f.event === 'ws:m:report-response') counts[i] = f.data.response;
+    });
+    w.send(JSON.stringify({ event: 'ws:m:report', data: { reportId: 'GetTicksCount', report: { tx: 'n' } } }));
+  });
+  const writers = await Promise.all(members.map((m) => connect(m.url)));
+  const per = Math.floor(EVENTS / 3 / 256) * 256;
+  const total = per * 3;
+  const t0 = performance.now();
+  writers.forEach((w, wi) => {
+    let sent = 0;
+    const pump = () => {
+      while (sent < per && w.bufferedAmount < 1 << 20) {
+        const batch = Array.from({ length: 256 }, (_, k) => ({ itemType: 'Tick', changeType: 'SET', item: { id: `m${wi}-${sent + k}`, payload: 'x'.repeat(64) } }));
+        w.send(JSON.stringify({ event: 'ws:m:event-batch', data: batch }));
+        sent += 256;
+      }
+      if (sent < per) setTimeout(pump, 5);
+    };
+    pump();
+  });
+  while (counts.some((c) => c < total)) {
+    if (performance.now() - t0 > 240_000) throw new Error(`cluster ingest stalled at ${counts}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const clusterMs = performance.now() - t0;
+
+  // Baseline: the same rows inserted straight into a table of the same layout, 256 per statement.
+  await admin.query(`CREATE TABLE "${schema}".raw_events (LIKE "${schema}".myko_events INCLUDING DEFAULTS)`);
+  const rows = Array.from({ length: total }, (_, i) => JSON.stringify({ itemType: 'Tick', changeType: 'SET', item: { id: `r${i}`, payload: 'x'.repeat(64) } }));
+  const r0 = performance.now();
+  for (let i = 0; i < total; i += 256) {
+    const slice = rows.slice(i, i + 256);
+    await admin.query(
+      `INSERT INTO "${schema}".raw_events (item_type, item_id, change_type, created_at, tx, source_id, event)
+       SELECT 'Tick', 'x', 'SET', now(), 't', 's', e FROM unnest($1::jsonb[]) AS e`,
+      [slice],
+    );
+  }
+  const rawMs = performance.now() - r0;
+
+  // Latency: a SET on A, until its diff arrives on B.
+  const a = await connect(members[0].url);
+  const b = await connect(members[1].url);
+  let resolveDiff;
+  b.on('message', (raw) => {
+    const f = JSON.parse(raw.toString());
+    if (f.event === 'ws:m:query-response' && f.data.sequence > 0) resolveDiff?.();
+  });
+  b.send(JSON.stringify({ event: 'ws:m:query', data: { queryId: 'GetAllProbes', queryItemType: 'Probe', query: { tx: 'p' } } }));
+  await new Promise((r) => setTimeout(r, 300));
+  const lat = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const got = new Promise((r) => (resolveDiff = r));
+    const s = performance.now();
+    a.send(JSON.stringify({ event: 'ws:m:event', data: { itemType: 'Probe', changeType: 'SET', item: { id: 'p', i } } }));
+    await got;
+    if (i >= 20) lat.push(performance.now() - s);
+  }
+  // Baseline: NOTIFY on one connection to LISTEN on another.
+  const listener = new pg.Client({ connectionString: url });
+  await listener.connect();
+  await listener.query(`LISTEN bench_${process.pid}`);
+  let resolveNote;
+  listener.on('notification', () => resolveNote?.());
+  const base = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const got = new Promise((r) => (resolveNote = r));
+    const s = performance.now();
+    await admin.query(`SELECT pg_notify('bench_${process.pid}', $1)`, [String(i)]);
+    await got;
+    if (i >= 20) base.push(performance.now() - s);
+  }
+  await listener.end();
+  for (const ws of [...watchers, ...writers, a, b]) ws.close();
+
+  const eps = total / (clusterMs / 1000);
+  const rawEps = total / (rawMs / 1000);
+  const md = `
+## Cluster: 3 members on PostgreSQL
+
+Machine: ${machineLine()}; PostgreSQL on the same 2 cores. Command: \`node bench/cluster.mjs\`.
+
+| measure | Myko cluster | baseline | ratio |
+| --- | ---: | ---: | ---: |
+| events/s, 3 writers (one per member), 256-event batches, until every member has applied all ${total.toLocaleString('en')} | ${Math.round(eps).toLocaleString('en')} | raw INSERTs of the same rows, 256 per statement: ${Math.round(rawEps).toLocaleString('en')} | ${(eps / rawEps).toFixed(2)} |
+| write on A → diff on B, p50 / p99 (${ROUNDS - 20} rounds) | ${pct(lat, 50).toFixed(2)} / ${pct(lat, 99).toFixed(2)} ms | NOTIFY → LISTEN round trip: ${pct(base, 50).toFixed(2)} / ${pct(base, 99).toFixed(2)} ms | ${(pct(lat, 50) / pct(base, 50)).toFixed(1)} / ${(pct(lat, 99) / pct(base, 99)).toFixed(1)} |
+
+A→B includes A's durable commit (under the cluster's append lock), the NOTIFY, B's read of the new rows and its diff. Measured from the client on A to the client on B, so it is an upper bound of the servers' share.
+`;
+  console.log(md);
+  writeSection('cluster', md);
+} finally {
+  await cleanup();
+}
