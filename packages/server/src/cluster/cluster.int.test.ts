@@ -220,9 +220,12 @@ test('PostgreSQL restarted under load: writes fail clearly while it is down, mem
     await watcher.next(resp('b'));
     let batch = 0;
     let restarted = false;
+    const ctlLog: string[] = [];
     const failed = new Set<string>();
+    const codes: string[] = [];
     w.ws.on('message', (raw: Buffer) => {
       const f = JSON.parse(raw.toString());
+      if (f.event === 'ws:m:error') codes.push(f.data.code);
       if (f.event === 'ws:m:error' && f.data.code === 'MYKO_STORE_FAILED') failed.add(f.data.tx);
     });
     const deadline = Date.now() + 25_000;
@@ -231,15 +234,25 @@ test('PostgreSQL restarted under load: writes fail clearly while it is down, mem
       w.send({ event: 'ws:m:event-batch', data: Array.from({ length: 5 }, (_, k) => ({ itemType: 'Beat', changeType: 'SET', tx, item: { id: `${batch}-${k}` } })) });
       batch++;
       // Down for a while (writes meanwhile must fail), then up again.
-      if (batch === 20)
-        execFile('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'stop'], () =>
-          setTimeout(() => execFile('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'start'], () => (restarted = true)), 1500),
-        );
+      if (batch === 20) {
+        // Stop (fast mode; retried if pg_ctlcluster refuses), stay down 1.5 s, start again.
+        const ctl = (action: string, then: (ok: boolean) => void) =>
+          execFile('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', action, '-m', 'fast'].slice(0, action === 'stop' ? 6 : 4), (err, _o, stderr) => {
+            ctlLog.push(`${action}: ${err ? `${err.message} ${stderr}` : 'ok'}`);
+            then(!err);
+          });
+        const stop = (attempt: number) =>
+          ctl('stop', (ok) => {
+            if (!ok && attempt < 3) return void setTimeout(() => stop(attempt + 1), 300);
+            setTimeout(() => ctl('start', () => (restarted = true)), 1500);
+          });
+        stop(1);
+      }
       if (restarted && batch > 40 && failed.size > 0 && batch - [...failed].map((x) => Number(x.split('-')[1])).reduce((a, b) => Math.max(a, b)) > 15) break;
       await sleep(20);
     }
     assert.ok(restarted, 'PostgreSQL was restarted');
-    assert.ok(failed.size > 0, 'writes during the restart were refused with MYKO_STORE_FAILED');
+    assert.ok(failed.size > 0, `writes during the outage were refused with MYKO_STORE_FAILED (sent ${batch} batches; errors: ${codes.join(',') || 'none'}; ${ctlLog.join('; ')})`);
     const expectOk = Array.from({ length: batch }, (_, i) => `batch-${i}`).filter((tx) => !failed.has(tx));
     await until(() => expectOk.every((tx) => result(watcher, 'b').has(`${tx.split('-')[1]}-4`)), 15_000, 'every acknowledged batch reached the other member');
     const check = new pg.Client({ connectionString: db.url });
@@ -251,5 +264,19 @@ test('PostgreSQL restarted under load: writes fail clearly while it is down, mem
     await watcher.close();
   } finally {
     await stopAll(ms);
+    // Whatever happened above, leave PostgreSQL running for the tests after this one.
+    const { execFileSync } = await import('node:child_process');
+    const ready = () => {
+      try {
+        execFileSync('pg_isready', ['-h', '127.0.0.1', '-q']);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 50 && !ready(); i++) {
+      if (i % 10 === 0) execFile('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'start'], () => undefined);
+      await sleep(200);
+    }
   }
 });
