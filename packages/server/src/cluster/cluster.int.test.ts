@@ -260,6 +260,13 @@ test('PostgreSQL restarted under load: writes fail clearly while it is down, mem
     const dup = await check.query(`SELECT item_id, count(*)::int AS n FROM "${db.schema}".myko_events WHERE item_type = 'Beat' GROUP BY item_id HAVING count(*) > 1`);
     await check.end();
     assert.deepEqual(dup.rows, [], 'no event was written twice');
+    // Reconnecting after the outage must not leak connections (2 members: pools of 8 and a LISTEN each).
+    const probe = new pg.Client({ connectionString: db.url });
+    await probe.connect();
+    await sleep(1500); // time for a runaway reconnect loop to show
+    const conns = (await probe.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database()`)).rows[0].n as number;
+    await probe.end();
+    assert.ok(conns < 40, `connections after recovery: ${conns}`);
     await w.close();
     await watcher.close();
   } finally {

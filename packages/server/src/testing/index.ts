@@ -128,12 +128,20 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const cliPath = fileURLToPath(new URL('../cli.js', import.meta.url));
 
+/** Children spawned by this test process: killed when it exits, so a failed or interrupted test leaves no server behind. */
+const spawned = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const p of spawned) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+});
+
 /** The server as a child process (for kill -9 and restart tests). Resolves once it listens. */
 export async function spawnServer(opts: { dataDir: string; port?: number; env?: Record<string, string> }): Promise<{ proc: ChildProcess; port: number; url: string }> {
   const proc = spawn(process.execPath, [cliPath, 'serve', '--port', String(opts.port ?? 0), '--host', '127.0.0.1', '--data-dir', opts.dataDir], {
     env: { ...process.env, MYKO_LOG_LEVEL: 'info', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  spawned.add(proc);
+  proc.once('exit', () => spawned.delete(proc));
   let out = '';
   const port = await new Promise<number>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 15000);

@@ -88,23 +88,35 @@ export class PostgresEventStore implements EventStore {
   async listen(listener: Listener, onReconnect: () => void): Promise<void> {
     this.listeners.push(listener);
     if (this.listenClient) return;
+    // One chain of attempts at a time, backing off to 5 s: a failed attempt must not schedule a second
+    // retry through its own 'end' event (that doubled the attempts after every outage and exhausted
+    // the server's connections).
+    let retrying = false;
+    const scheduleRetry = (delay: number) => {
+      if (this.closed || retrying) return;
+      retrying = true;
+      setTimeout(() => {
+        retrying = false;
+        connect().then(onReconnect, () => scheduleRetry(Math.min(delay * 2, 5000)));
+      }, delay).unref();
+    };
     const connect = async (): Promise<void> => {
       const client = new pg.Client({ connectionString: this.opts.url });
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+        for (const ch of Object.values(this.channels)) await client.query(`LISTEN ${quoteIdent(ch)}`);
+      } catch (err) {
+        await client.end().catch(() => undefined);
+        throw err;
+      }
       client.on('notification', (n) => {
         for (const l of this.listeners) l(n.channel, n.payload ?? '');
       });
-      client.on('error', () => undefined);
       client.on('end', () => {
-        if (this.closed) return;
-        this.listenClient = undefined;
-        const retry = () =>
-          connect().then(onReconnect, () => {
-            if (!this.closed) setTimeout(retry, 500).unref();
-          });
-        setTimeout(retry, 200).unref();
+        if (this.listenClient === client) this.listenClient = undefined;
+        scheduleRetry(200);
       });
-      await client.connect();
-      for (const ch of Object.values(this.channels)) await client.query(`LISTEN ${quoteIdent(ch)}`);
       this.listenClient = client;
     };
     await connect();
