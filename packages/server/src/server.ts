@@ -16,7 +16,8 @@ import type { Checkpoint, EventStore, StoredEvent } from './store/event-store.js
 import { itemKey } from './core/identity.js';
 import { StoreError } from './store/event-store.js';
 import { verifyLog } from './log/verify.js';
-import { createGateway, type HttpRoute } from './gateway/http.js';
+import { createGateway } from './gateway/http.js';
+import { Ops } from './ops/index.js';
 import { MykoEndpoint } from './gateway/myko-endpoint.js';
 import { ModelsEndpoint } from './models/models-endpoint.js';
 import { EventRpcEndpoint } from './eventrpc/eventrpc-endpoint.js';
@@ -242,12 +243,8 @@ export class MykoServer {
 
   private async listen(): Promise<void> {
     const endpoint = new MykoEndpoint(this.ctx);
-    const health: HttpRoute = (_req, res, url) => {
-      if (url.pathname !== '/health') return false;
-      const body = { status: this.stopping ? 'stopping' : 'ok', serverId: this.serverId, store: this.store.kind, position: this.ctx.writer.position, connections: this.connections.size };
-      res.writeHead(this.stopping ? 503 : 200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-      return true;
-    };
+    // /health, /metrics, /api/* and the dashboard at / (packages/server/src/ops).
+    const ops = new Ops(this.ctx, { cluster: () => this.cluster !== undefined });
     const models = new ModelsEndpoint(this.ctx);
     const eventRpc = new EventRpcEndpoint(this.ctx);
     const { http, wss } = createGateway(
@@ -257,7 +254,7 @@ export class MykoServer {
         { path: '/models', accept: (ws, req, _d, claims) => models.accept(ws, req, claims) },
         { path: '/eventrpc', accept: (ws, req, _d, claims) => eventRpc.accept(ws, req, claims) },
       ],
-      [health],
+      ops.routes(),
       { auth: this.ctx.auth, log: this.log },
     );
     this.http = http;

@@ -1,0 +1,2 @@
+import { render } from 'preact';
+render(<div>Myko</div>, document.getElementById('app')!);

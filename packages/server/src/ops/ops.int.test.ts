@@ -1,0 +1,353 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, request, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import parsePrometheus from 'parse-prometheus-text-format';
+import { SignJWT } from 'jose';
+import { startTestServer, TestClient, tempDir, testPostgres, sleep, type TestServer } from '../testing/index.js';
+import { SqliteEventStore } from '../store/sqlite/index.js';
+import type { EventStore } from '../store/event-store.js';
+import { staticRoute } from './static.js';
+
+const base = (ts: TestServer) => ts.url.replace(/^ws/, 'http').replace(/\/myko$/, '');
+const lamp = (id: string, level: number) => ({ itemType: 'Lamp', changeType: 'SET', item: { id, level } });
+
+/** Read a Server-Sent Events stream; `until` sees each `data:` payload (and its event name) and ends the read by returning true. */
+function readSse(url: string, until: (data: any, event: string) => boolean, timeoutMs = 3000): Promise<{ status: number; contentType: string; seen: any[] }> {
+  return new Promise((resolve, reject) => {
+    const seen: any[] = [];
+    const req = request(url, (res: IncomingMessage) => {
+      let buf = '';
+      const t = setTimeout(() => (req.destroy(), reject(new Error(`timed out; saw ${JSON.stringify(seen).slice(0, 500)}`))), timeoutMs);
+      if (res.statusCode !== 200) {
+        clearTimeout(t);
+        res.resume();
+        return resolve({ status: res.statusCode!, contentType: String(res.headers['content-type']), seen });
+      }
+      res.on('data', (d: Buffer) => {
+        buf += d.toString();
+        let i;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const event = /^event: (.*)$/m.exec(block)?.[1] ?? 'message';
+          const data = /^data: (.*)$/m.exec(block)?.[1];
+          if (data === undefined) continue;
+          const parsed = JSON.parse(data);
+          seen.push(parsed);
+          if (until(parsed, event)) {
+            clearTimeout(t);
+            req.destroy();
+            resolve({ status: 200, contentType: String(res.headers['content-type']), seen });
+          }
+        }
+      });
+    });
+    req.on('error', (err) => (err.message.includes('socket hang up') ? undefined : reject(err)));
+    req.end();
+  });
+}
+
+/** A raw HTTP GET: the path is sent exactly as given (fetch would normalise `..`). */
+function rawGet(port: number, path: string): Promise<{ status: number; body: string; type: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method: 'GET' }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode!, body, type: String(res.headers['content-type']) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function metricsByName(text: string): Map<string, any> {
+  return new Map((parsePrometheus(text) as any[]).map((m) => [m.name, m]));
+}
+
+test('/health: JSON with status, store reachability, position and connections; 200 when ready', async () => {
+  const ts = await startTestServer();
+  try {
+    const c = await TestClient.connect(ts.url);
+    c.send({ event: 'ws:m:event', data: lamp('l1', 1) });
+    await c.sync();
+    const res = await fetch(`${base(ts)}/health`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'application/json');
+    const body = (await res.json()) as any;
+    assert.equal(body.status, 'ok');
+    assert.equal(body.ready, true);
+    assert.equal(body.store.kind, 'sqlite');
+    assert.equal(body.store.reachable, true);
+    assert.equal(typeof body.store.ms, 'number');
+    assert.ok(body.position >= 1);
+    assert.equal(body.connections, 1);
+    assert.equal(body.cluster, false);
+    assert.equal(body.serverId, ts.server.serverId);
+    assert.deepEqual(body.verify, { onBoot: false, running: false, last: null });
+    await c.close();
+  } finally {
+    await ts.close();
+  }
+});
+
+test('/health answers 503 when the store does not answer its probe, and 200 again when it does', async () => {
+  const dataDir = tempDir();
+  const inner = new SqliteEventStore({ dataDir, sync: 'normal' });
+  let down = false;
+  // A store without a SQLite handle or a pool: the probe falls back to lastPosition().
+  const store: EventStore = {
+    kind: 'flaky',
+    gapless: true,
+    serverId: inner.serverId,
+    lastPosition: () => (down ? Promise.reject(new Error('disk gone')) : inner.lastPosition()),
+    append: (e) => inner.append(e),
+    readAfter: (a, l, o) => inner.readAfter(a, l, o),
+    readRawAfter: (a, l) => inner.readRawAfter(a, l),
+    readHistory: (t, id) => inner.readHistory(t, id),
+    loadCheckpoint: () => inner.loadCheckpoint(),
+    saveCheckpoint: (d) => inner.saveCheckpoint(d),
+    close: () => inner.close(),
+  };
+  const ts = await startTestServer({ store, dataDir });
+  try {
+    assert.equal((await fetch(`${base(ts)}/health`)).status, 200);
+    down = true;
+    const res = await fetch(`${base(ts)}/health`);
+    assert.equal(res.status, 503);
+    const body = (await res.json()) as any;
+    assert.equal(body.status, 'unready');
+    assert.equal(body.store.reachable, false);
+    assert.match(body.store.error, /disk gone/);
+    down = false;
+    assert.equal((await fetch(`${base(ts)}/health`)).status, 200);
+  } finally {
+    await ts.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('/metrics: Prometheus text format with connections, events, live queries, diff and append latency, buffered bytes', async () => {
+  const ts = await startTestServer();
+  try {
+    const c = await TestClient.connect(ts.url);
+    c.send({ event: 'ws:m:query', data: { queryId: 'GetAllLamps', queryItemType: 'Lamp', query: { tx: 'q' } } });
+    await c.sync();
+    c.send({ event: 'ws:m:event-batch', data: [lamp('a', 1), lamp('b', 2), lamp('c', 3)] });
+    await c.next((f) => f.event === 'ws:m:query-response' && f.data.tx === 'q' && f.data.totalCount === 3);
+    const res = await fetch(`${base(ts)}/metrics`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type')!, /^text\/plain; version=0\.0\.4/);
+    const text = await res.text();
+    const m = metricsByName(text);
+    for (const name of [
+      'myko_connections',
+      'myko_events_total',
+      'myko_live_queries',
+      'myko_live_reports',
+      'myko_diff_latency_seconds',
+      'myko_store_append_seconds',
+      'myko_send_buffered_bytes',
+      'myko_send_buffered_bytes_max',
+      'myko_log_position',
+      'myko_items',
+      'process_cpu_user_seconds_total',
+      'nodejs_eventloop_lag_seconds',
+    ])
+      assert.ok(m.has(name), `${name} in /metrics`);
+    const value = (name: string, labels: Record<string, string> = {}) =>
+      Number(m.get(name).metrics.find((x: any) => Object.entries(labels).every(([k, v]) => x.labels?.[k] === v)).value);
+    assert.equal(m.get('myko_events_total').type, 'COUNTER');
+    assert.equal(value('myko_connections'), 1);
+    assert.equal(value('myko_live_queries'), 1);
+    // 3 lamps + the Client item of this connection.
+    assert.ok(value('myko_events_total', { kind: 'persisted' }) >= 4);
+    assert.equal(value('myko_items', { item_type: 'Lamp' }), 3);
+    assert.ok(value('myko_log_position') >= 4);
+    assert.ok(value('myko_send_buffered_bytes') >= 0);
+    const diff = m.get('myko_diff_latency_seconds');
+    assert.equal(diff.type, 'HISTOGRAM');
+    assert.ok(Number(diff.metrics[0].count) >= 1, 'the Lamp batch reached a live query');
+    assert.ok(Number(diff.metrics[0].buckets['+Inf']) >= 1);
+    const append = m.get('myko_store_append_seconds');
+    assert.ok(Number(append.metrics[0].count) >= 1);
+    await c.close();
+  } finally {
+    await ts.close();
+  }
+});
+
+test('/api/history/ITEMTYPE/ID: the stored events of one item, oldest first, ids with slashes encoded', async () => {
+  const ts = await startTestServer();
+  try {
+    const c = await TestClient.connect(ts.url);
+    c.send({ event: 'ws:m:event', data: lamp('room/1', 1) });
+    c.send({ event: 'ws:m:event', data: lamp('room/1', 2) });
+    c.send({ event: 'ws:m:event', data: { itemType: 'Lamp', changeType: 'DEL', item: { id: 'room/1' } } });
+    c.send({ event: 'ws:m:event', data: lamp('other', 9) });
+    await c.sync();
+    const res = await fetch(`${base(ts)}/api/history/Lamp/${encodeURIComponent('room/1')}`);
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as any;
+    assert.equal(body.itemType, 'Lamp');
+    assert.equal(body.id, 'room/1');
+    assert.equal(body.current, null);
+    assert.deepEqual(
+      body.events.map((e: any) => [e.changeType, e.item.level]),
+      [['SET', 1], ['SET', 2], ['DEL', undefined]],
+    );
+    assert.ok(body.events[0].position < body.events[1].position && body.events[1].position < body.events[2].position);
+    assert.deepEqual(body.events[1].identity.pids, [body.events[0].identity._id]);
+    const none = (await (await fetch(`${base(ts)}/api/history/Lamp/nope`)).json()) as any;
+    assert.deepEqual(none.events, []);
+    assert.equal((await fetch(`${base(ts)}/api/nothing-here`)).status, 404);
+    assert.equal((await fetch(`${base(ts)}/api/history/Lamp/%E0%A4%A`)).status, 400);
+    await c.close();
+  } finally {
+    await ts.close();
+  }
+});
+
+test('/api/events streams committed events (filters by type); /api/stats sends item types and counts; /api/verify runs the verifier', async () => {
+  const ts = await startTestServer();
+  try {
+    const c = await TestClient.connect(ts.url);
+    const url = `${base(ts)}/api/events?exclude=Client`;
+    const got = readSse(url, (d) => d.itemType === 'Lamp' && d.id === 'x2');
+    await sleep(100);
+    c.send({ event: 'ws:m:event-batch', data: [lamp('x1', 1), lamp('x2', 2)] });
+    const { status, contentType, seen } = await got;
+    assert.equal(status, 200);
+    assert.match(contentType, /^text\/event-stream/);
+    assert.deepEqual(
+      seen.map((e) => [e.itemType, e.changeType, e.id, e.item.level]),
+      [['Lamp', 'SET', 'x1', 1], ['Lamp', 'SET', 'x2', 2]],
+    );
+    assert.ok(seen[0].position > 0 && seen[1].position === seen[0].position + 1);
+    assert.equal(seen[0].clientId, c.clientId);
+
+    const stats = await readSse(`${base(ts)}/api/stats`, () => true);
+    const s = stats.seen[0];
+    assert.equal(s.store, 'sqlite');
+    assert.equal(s.connections, 1);
+    assert.ok(s.eventsTotal >= 0);
+    assert.deepEqual(
+      s.itemTypes.filter((t: any) => t.name === 'Lamp' || t.name === 'Client'),
+      [{ name: 'Client', count: 1, persisted: true }, { name: 'Lamp', count: 2, persisted: true }],
+    );
+
+    assert.equal((await fetch(`${base(ts)}/api/verify`)).status, 405);
+    const v = (await (await fetch(`${base(ts)}/api/verify`, { method: 'POST' })).json()) as any;
+    assert.equal(v.ok, true);
+    assert.ok(v.checked >= 3);
+    const h = (await (await fetch(`${base(ts)}/health`)).json()) as any;
+    assert.equal(h.verify.last.ok, true);
+    await c.close();
+  } finally {
+    await ts.close();
+  }
+});
+
+test('the event stream drops (and reports) what a subscriber cannot take instead of holding it', async () => {
+  const ts = await startTestServer();
+  try {
+    const c = await TestClient.connect(ts.url);
+    const got = readSse(`${base(ts)}/api/events?types=Lamp`, (_d, event) => event === 'dropped', 5000);
+    await sleep(100);
+    c.send({ event: 'ws:m:event-batch', data: Array.from({ length: 1500 }, (_, i) => lamp(`n${i}`, i)) });
+    const { seen } = await got;
+    assert.equal(seen.length, 1001);
+    assert.deepEqual(seen.at(-1), { dropped: 500 });
+    await c.close();
+  } finally {
+    await ts.close();
+  }
+});
+
+test('static files: content types, index.html fallback for app routes, 404 for missing files, no way out of the root', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'www');
+  mkdirSync(join(root, 'assets'), { recursive: true });
+  writeFileSync(join(root, 'index.html'), '<!doctype html><title>app</title>');
+  writeFileSync(join(root, 'assets', 'app-1234.js'), 'console.log(1)');
+  writeFileSync(join(root, 'assets', 'app-1234.css'), 'body{}');
+  writeFileSync(join(dir, 'secret.txt'), 'SECRET');
+  const route = staticRoute(root);
+  const http = createServer((req, res) => {
+    if (!route(req, res, new URL(req.url ?? '/', 'http://localhost'))) res.writeHead(404).end('unrouted');
+  });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  const port = (http.address() as AddressInfo).port;
+  try {
+    const index = await rawGet(port, '/');
+    assert.equal(index.status, 200);
+    assert.equal(index.type, 'text/html; charset=utf-8');
+    assert.match(index.body, /<title>app/);
+    assert.equal((await rawGet(port, '/assets/app-1234.js')).type, 'text/javascript; charset=utf-8');
+    assert.equal((await rawGet(port, '/assets/app-1234.css')).type, 'text/css; charset=utf-8');
+    const appRoute = await rawGet(port, '/rship/targets');
+    assert.equal(appRoute.status, 200);
+    assert.match(appRoute.body, /<title>app/);
+    assert.equal((await rawGet(port, '/assets/missing.js')).status, 404);
+    // Not for the dashboard: left to the other routes.
+    assert.equal((await rawGet(port, '/api/anything')).body, 'unrouted');
+    assert.equal((await rawGet(port, '/metrics')).body, 'unrouted');
+    for (const evil of ['/../secret.txt', '/%2e%2e/secret.txt', '/..%2fsecret.txt', '/assets/..%2f..%2fsecret.txt', '/%2e%2e%5csecret.txt', '/assets%2f..%2f..%2fsecret.txt', '/secret.txt%00.js', '//secret.txt']) {
+      const r = await rawGet(port, evil);
+      assert.doesNotMatch(r.body, /SECRET/, evil);
+      assert.ok([400, 404].includes(r.status) || /<title>app/.test(r.body), `${evil}: ${r.status}`);
+    }
+  } finally {
+    http.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('with authentication on, /api needs a token (query or Bearer); /health and /metrics stay open for probes', async () => {
+  const secret = 'an-ops-test-secret-that-is-long-enough!!';
+  const ts = await startTestServer({ config: { authJwtSecret: secret } });
+  try {
+    const token = await new SignJWT({ sub: 'ops' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('5m').sign(new TextEncoder().encode(secret));
+    const none = await fetch(`${base(ts)}/api/history/Lamp/x`);
+    assert.equal(none.status, 401);
+    assert.equal(((await none.json()) as any).code, 'MYKO_UNAUTHORIZED');
+    assert.equal((await fetch(`${base(ts)}/api/history/Lamp/x?access_token=not-a-jwt`)).status, 401);
+    assert.equal((await fetch(`${base(ts)}/api/history/Lamp/x?access_token=${token}`)).status, 200);
+    assert.equal((await fetch(`${base(ts)}/api/history/Lamp/x`, { headers: { authorization: `Bearer ${token}` } })).status, 200);
+    const h = (await (await fetch(`${base(ts)}/health`)).json()) as any;
+    assert.equal(h.auth, true);
+    assert.equal((await fetch(`${base(ts)}/metrics`)).status, 200);
+  } finally {
+    await ts.close();
+  }
+});
+
+test('cluster member (PostgreSQL): /health probes PostgreSQL, /metrics and the event stream work the same', async (t) => {
+  const db = await testPostgres();
+  if (!db) return t.skip('no PostgreSQL');
+  const ts = await startTestServer({ config: { postgresUrl: db.url, postgresSchema: db.schema } });
+  try {
+    const h = (await (await fetch(`${base(ts)}/health`)).json()) as any;
+    assert.equal(h.status, 'ok');
+    assert.equal(h.store.kind, 'postgres');
+    assert.equal(h.store.reachable, true);
+    assert.equal(h.cluster, true);
+    const c = await TestClient.connect(ts.url);
+    const got = readSse(`${base(ts)}/api/events?types=Lamp`, (d) => d.id === 'pg1', 5000);
+    await sleep(100);
+    c.send({ event: 'ws:m:event', data: lamp('pg1', 1) });
+    const { seen } = await got;
+    assert.equal(seen[0].itemType, 'Lamp');
+    const m = metricsByName(await (await fetch(`${base(ts)}/metrics`)).text());
+    assert.ok(Number(m.get('myko_store_append_seconds').metrics[0].count) >= 1);
+    assert.ok(Number(m.get('myko_events_total').metrics.find((x: any) => x.labels.kind === 'persisted').value) >= 1);
+    const hist = (await (await fetch(`${base(ts)}/api/history/Lamp/pg1`)).json()) as any;
+    assert.equal(hist.events.length, 1);
+    await c.close();
+  } finally {
+    await ts.close();
+    await db.drop();
+  }
+});
