@@ -1,1 +1,2 @@
 export * from './entities.js';
+export * from './executor/index.js';
