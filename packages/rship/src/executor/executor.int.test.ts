@@ -274,6 +274,26 @@ test('reconciliation: statuses of this instance that name targets the session do
   assert.equal(ts.server.state.get('TargetStatus', 'r-other-inst:r-other')?.status, 'online', 'other instances are not touched');
 });
 
+test('an instance added after connecting is sent at once and reconciled; registered() with nothing registered still resolves', async () => {
+  const s = open();
+  const empty = await s.registered();
+  assert.equal(empty.items, 0);
+  const old = await TestClient.connect(ts.url);
+  old.send({ event: 'ws:m:event', data: { itemType: 'TargetStatus', changeType: 'SET', item: { targetId: 'l-gone', instanceId: 'l-inst', status: 'online', clientId: 'ghost-client' } } });
+  await old.sync();
+  await old.close();
+  const ctl = await TestClient.connect(ts.url);
+  const statuses = view(ctl, 'GetTargetStatussByQuery', 'TargetStatus', { instanceId: 'l-inst' });
+  const b = bananaStand(s, 'l-');
+  await statuses.until((m) => m.get('l-inst:l-gone')?.status === 'offline' && m.get('l-inst:l-banana-stand')?.status === 'online');
+  assert.deepEqual(await command(ctl, 'ExecTargetAction', { action: { id: 'l-banana-stand:burn' }, data: { intensity: 1 } }), { ok: true, response: { burned: true, intensity: 1 } });
+  // A target added later still goes out with its status, and its parent lists it.
+  const late = b.stand.addTarget({ name: 'Napkins', bgColor: '#fff', fgColor: '#000' });
+  await statuses.until((m) => m.get(`l-inst:${late.id}`)?.status === 'online');
+  assert.deepEqual(ts.server.state.get('Target', 'l-banana-stand')?.subTargets, ['l-banana-stand:cash-register', 'l-banana-stand:napkins']);
+  await ctl.close();
+});
+
 test('typed schemas: toJSONSchema() is published, parse() runs before the handler', async () => {
   const s = open();
   const inst = s.addInstance({ id: 'z-inst', name: 'Typed', serviceId: 'typed', serviceTypeCode: 'typed' });
