@@ -1,2 +1,5 @@
 import { render } from 'preact';
-render(<div>Myko</div>, document.getElementById('app')!);
+import { App } from './app.js';
+import './styles.css';
+
+render(<App />, document.getElementById('app')!);

@@ -1,0 +1,315 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startTestServer, TestClient, type TestServer } from '@myko/server/testing';
+import { rshipPlugin } from '@myko/rship/server';
+
+/**
+ * The dashboard end to end, in real headless Chromium (Debian's, never a
+ * downloaded one), against a real server with the Rocketship plugin and a
+ * real executor: the Banana Stand example as a child process when it is
+ * built, else a small executor over a raw WebSocket that registers the same
+ * stand. Screenshots go to test-artifacts/.
+ */
+
+const here = dirname(fileURLToPath(import.meta.url));
+const appDir = join(here, '..', '..');
+const repo = join(appDir, '..', '..');
+const artifacts = join(repo, 'test-artifacts');
+const chromiumPath = '/usr/bin/chromium';
+const exampleMain = join(repo, 'examples', 'banana-stand', 'dist', 'main.js');
+
+let ts: TestServer;
+let browser: Browser;
+let page: Page;
+let http: string;
+let executor: { stop(): Promise<void>; kind: string };
+const pageErrors: string[] = [];
+
+/** Build the dashboard from its current sources (what `npm run build` does), so the test never runs a stale bundle. */
+function buildDashboard(): void {
+  const vite = join(dirname(createRequire(import.meta.url).resolve('vite/package.json')), 'bin', 'vite.js');
+  const r = spawnSync(process.execPath, [vite, 'build', '--logLevel', 'warn'], { cwd: appDir, encoding: 'utf8' });
+  assert.equal(r.status, 0, `vite build failed:\n${r.stdout}\n${r.stderr}`);
+  assert.ok(existsSync(join(appDir, 'dist', 'www', 'index.html')));
+}
+
+/** The Banana Stand example executor, as a user would run it. */
+async function startExample(url: string): Promise<typeof executor> {
+  const proc: ChildProcess = spawn(process.execPath, [exampleMain, '--url', url, '--pulse-ms', '200'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const killOnExit = () => proc.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`the example did not register: ${out}`)), 10000);
+    proc.stdout!.on('data', () => {
+      if (/registered as client/.test(out)) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+    proc.once('exit', (code) => (clearTimeout(t), reject(new Error(`the example exited with ${code}: ${out}`))));
+  });
+  return {
+    kind: 'examples/banana-stand',
+    stop: async () => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGKILL'); // no goodbye: the server must notice the closed socket by itself
+      await exited;
+      process.off('exit', killOnExit);
+    },
+  };
+}
+
+/** The same stand over a raw WebSocket, frame by frame (WIRE.md 2). */
+async function startRawExecutor(url: string): Promise<typeof executor> {
+  const c = await TestClient.connect(url);
+  const burn = { type: 'object', required: ['intensity'], properties: { intensity: { type: 'number', minimum: 0, maximum: 10 } }, additionalProperties: false };
+  const fill = { type: 'object', required: ['amount'], properties: { amount: { type: 'number', exclusiveMinimum: 0 }, note: { type: 'string' } } };
+  const ev = (itemType: string, item: Record<string, unknown>) => ({ itemType, changeType: 'SET', item });
+  const svc = 'bluth-company';
+  const inst = 'bluth-banana-stand';
+  c.send({
+    event: 'ws:m:event-batch',
+    data: [
+      ev('Instance', { id: inst, name: 'Bluth Banana Stand', serviceId: svc, serviceTypeCode: 'bluth', status: 'Available', color: '#ffff00', clientId: c.clientId }),
+      // A schema as a JSON string, as some executors send it.
+      ev('Action', { id: 'banana-stand:burn', name: 'burn', schema: JSON.stringify(burn), targetId: 'banana-stand', serviceId: svc }),
+      ev('Action', { id: 'banana-stand:fill-with-money', name: 'fill-with-money', schema: fill, targetId: 'banana-stand', serviceId: svc }),
+      ev('Action', { id: 'cash-register:open-drawer', name: 'open-drawer', schema: null, targetId: 'cash-register', serviceId: svc }),
+      ev('Emitter', { id: 'banana-stand:banana-sold', name: 'banana-sold', targetId: 'banana-stand', serviceId: svc }),
+      ev('Emitter', { id: 'cash-register:balance', name: 'balance', targetId: 'cash-register', serviceId: svc }),
+      ev('Target', { id: 'banana-stand', name: 'The Banana Stand', serviceId: svc, actionIds: ['banana-stand:burn', 'banana-stand:fill-with-money'], emitterIds: ['banana-stand:banana-sold'], subTargets: ['cash-register'], bgColor: '#ffff00', fgColor: '#000000', category: 'Frozen bananas', rootLevel: true }),
+      ev('Target', { id: 'cash-register', name: 'Cash Register', serviceId: svc, actionIds: ['cash-register:open-drawer'], emitterIds: ['cash-register:balance'], parentTargets: ['banana-stand'], bgColor: '#2e7d32', fgColor: '#ffffff', category: 'Frozen bananas', rootLevel: false }),
+      ev('TargetStatus', { targetId: 'banana-stand', instanceId: inst, status: 'online' }),
+      ev('TargetStatus', { targetId: 'cash-register', instanceId: inst, status: 'online' }),
+    ],
+  });
+  const state = { fire: 0, cash: 0, sold: 0 };
+  c.ws.on('message', (raw: Buffer) => {
+    const f = JSON.parse(raw.toString());
+    if (f.event !== 'ws:m:command' || f.data.commandId !== 'ExecTargetAction') return;
+    const { tx, action, data } = f.data.command;
+    const reply = (response: unknown) => c.send({ event: 'ws:m:command-response', data: { tx, response } });
+    const fail = (message: string) => c.send({ event: 'ws:m:command-error', data: { tx, commandId: 'ExecTargetAction', message } });
+    if (action.id === 'banana-stand:burn') {
+      state.fire = data.intensity;
+      reply({ burning: state.fire > 0, intensity: state.fire });
+    } else if (action.id === 'banana-stand:fill-with-money') {
+      if (state.fire > 0) fail(`The Banana Stand is on fire (intensity ${state.fire}): the money would burn`);
+      else reply({ cash: (state.cash += data.amount) });
+    } else reply({ cash: state.cash });
+  });
+  const timer = setInterval(() => {
+    state.sold++;
+    state.cash++;
+    c.send({ event: 'ws:m:event', data: ev('Pulse', { id: 'banana-stand:banana-sold', emitterId: 'banana-stand:banana-sold', data: state.sold }) });
+    c.send({ event: 'ws:m:event', data: ev('Pulse', { id: 'cash-register:balance', emitterId: 'cash-register:balance', data: { cash: state.cash } }) });
+  }, 200);
+  await c.sync();
+  return {
+    kind: 'raw WebSocket executor',
+    stop: async () => {
+      clearInterval(timer);
+      c.ws.terminate();
+      await c.closed;
+    },
+  };
+}
+
+const shot = (name: string) => page.screenshot({ path: join(artifacts, `dashboard-${name}.png`), fullPage: true });
+
+before(async () => {
+  if (!existsSync(chromiumPath)) {
+    if (process.env.CI === 'true') throw new Error(`${chromiumPath} is required under CI=true (.ci/run installs Debian's chromium)`);
+    console.warn(`\n!!! SKIPPING dashboard browser tests: no ${chromiumPath} (apt-get install -y chromium) !!!\n`);
+    return;
+  }
+  mkdirSync(artifacts, { recursive: true });
+  buildDashboard();
+  ts = await startTestServer({ plugins: [rshipPlugin()] });
+  http = ts.url.replace(/^ws/, 'http').replace(/\/myko$/, '');
+  executor = existsSync(exampleMain) ? await startExample(ts.url) : await startRawExecutor(ts.url);
+  console.log(`executor: ${executor.kind}`);
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
+  page.setDefaultTimeout(8000);
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') pageErrors.push(msg.text());
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await executor?.stop();
+  await ts?.close();
+});
+
+const skip = () => !existsSync(chromiumPath);
+
+test('served at / on the server port: index.html and hashed assets with their content types', { skip: skip() }, async () => {
+  const index = await fetch(`${http}/`);
+  assert.equal(index.status, 200);
+  assert.equal(index.headers.get('content-type'), 'text/html; charset=utf-8');
+  const html = await index.text();
+  const js = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+  assert.ok(js, html);
+  const asset = await fetch(`${http}${js}`);
+  assert.equal(asset.headers.get('content-type'), 'text/javascript; charset=utf-8');
+  assert.match(asset.headers.get('cache-control')!, /immutable/);
+  // App routes fall back to index.html; the server's own paths do not.
+  assert.equal((await fetch(`${http}/some/app/route`)).headers.get('content-type'), 'text/html; charset=utf-8');
+  assert.equal((await fetch(`${http}/health`)).headers.get('content-type'), 'application/json');
+});
+
+test('overview: health, log position, events per second, item types with live counts, connected clients', { skip: skip() }, async () => {
+  await page.goto(`${http}/#/overview`);
+  await page.locator('[data-testid="connection"]', { hasText: 'connected' }).waitFor();
+  await page.locator('[data-testid="card-health"] .big', { hasText: 'ok' }).waitFor();
+  // Target count comes from the live GetTargetsCount report.
+  await page.locator('[data-testid="count-Target"]', { hasText: /^[1-9]/ }).waitFor();
+  const targets = Number(await page.locator('[data-testid="count-Target"]').textContent());
+  assert.equal(targets, ts.server.state.count('Target'));
+  // The executor and this page are both clients.
+  await waitUntil(async () => (await page.locator('[data-testid="clients"] tbody tr').count()) >= 2, 'two clients listed');
+  // Pulses every 200 ms: events per second above zero, position at least what the server has.
+  await waitUntil(async () => Number((await page.locator('[data-testid="events-per-second"]').textContent())?.replace(/,/g, '')) > 0, 'events/s > 0');
+  const pos = Number((await page.locator('[data-testid="log-position"]').textContent())!.replace(/,/g, ''));
+  assert.ok(pos > 0 && pos <= ts.server.writer.position);
+  await page.locator('[data-testid="card-verify"] button').click();
+  await page.locator('[data-testid="verify-status"]', { hasText: 'verified' }).waitFor({ timeout: 5000 });
+  await shot('overview');
+});
+
+test('rocketship: targets in their colours, online, sub-target nested, pulses live with a chart', { skip: skip() }, async () => {
+  await page.goto(`${http}/#/rship`);
+  const stand = page.locator('[data-testid="target-banana-stand"]');
+  await stand.and(page.locator('[data-status="online"]')).waitFor();
+  const head = page.locator('[data-testid="target-head-banana-stand"]');
+  assert.equal(await head.evaluate((el) => getComputedStyle(el).backgroundColor), 'rgb(255, 255, 0)');
+  assert.equal(await head.evaluate((el) => getComputedStyle(el).color), 'rgb(0, 0, 0)');
+  assert.equal(await page.locator('[data-testid="target-status-banana-stand"]').textContent(), 'online');
+  // The cash register is drawn inside the stand, in its own colours.
+  const register = stand.locator('[data-testid="target-cash-register"]');
+  await register.waitFor();
+  assert.equal(await register.getAttribute('data-status'), 'online');
+  assert.equal(await register.locator('[data-testid="target-head-cash-register"]').evaluate((el) => getComputedStyle(el).backgroundColor), 'rgb(46, 125, 50)');
+  assert.equal(await page.locator('[data-testid="instance-status-bluth-banana-stand"]').textContent(), 'Available');
+  // A pulse value changes while we watch, and the chart draws it.
+  const pulse = page.locator('[data-testid="pulse-banana-stand:banana-sold"]');
+  await waitUntil(async () => (await pulse.textContent()) !== '—', 'a first pulse');
+  const first = await pulse.textContent();
+  await waitUntil(async () => (await pulse.textContent()) !== first, `the pulse value changes from ${first}`);
+  await waitUntil(
+    async () => ((await page.locator('[data-testid="emitter-banana-stand:banana-sold"] polyline').first().getAttribute('points')) ?? '').split(' ').length >= 3,
+    'a chart with a few points',
+  );
+});
+
+test('rocketship: an action form from its schema invokes ExecTargetAction and shows the answer or the error', { skip: skip() }, async () => {
+  const burn = page.locator('[data-testid="action-banana-stand:burn"]');
+  await burn.locator('.action-toggle').click();
+  const intensity = burn.locator('input[name="intensity"]');
+  assert.equal(await intensity.getAttribute('type'), 'number');
+  // A payload the schema refuses: the server answers RSHIP_BAD_PAYLOAD and the executor never sees it.
+  await intensity.fill('-1');
+  await burn.locator('button[type="submit"]').click();
+  const result = page.locator('[data-testid="action-result-banana-stand:burn"]');
+  await result.and(page.locator('[data-ok="false"]')).waitFor();
+  assert.match((await result.textContent())!, /RSHIP_BAD_PAYLOAD.*intensity/);
+  // A good one: the executor's answer.
+  await intensity.fill('3');
+  await burn.locator('button[type="submit"]').click();
+  await result.and(page.locator('[data-ok="true"]')).waitFor();
+  const answer = JSON.parse((await result.locator('pre').textContent())!);
+  assert.equal(answer.intensity, 3);
+  assert.equal(answer.burning, true);
+  // The executor's own error comes back: no money into a burning stand.
+  const fill = page.locator('[data-testid="action-banana-stand:fill-with-money"]');
+  await fill.locator('.action-toggle').click();
+  await fill.locator('input[name="amount"]').fill('100');
+  await fill.locator('button[type="submit"]').click();
+  const fillResult = page.locator('[data-testid="action-result-banana-stand:fill-with-money"]');
+  await fillResult.and(page.locator('[data-ok="false"]')).waitFor();
+  assert.match((await fillResult.textContent())!, /on fire/);
+  // Put the fire out so the stand sells again.
+  await intensity.fill('0');
+  await burn.locator('button[type="submit"]').click();
+  await page.locator('[data-testid="action-result-banana-stand:burn"] pre', { hasText: '"intensity": 0' }).waitFor();
+  await shot('rship');
+});
+
+test('data browser: a live table of an item type, an item with its history from the log', { skip: skip() }, async () => {
+  await page.goto(`${http}/#/data/Target`);
+  const row = page.locator('[data-testid="rows"] tr[data-id="banana-stand"]');
+  await row.waitFor();
+  assert.match((await page.locator('[data-testid="window"]').textContent())!, /^1–\d+ of \d+$/);
+  await row.click();
+  const detail = page.locator('[data-testid="item-detail"]');
+  await detail.locator('pre.json', { hasText: '"bgColor": "#ffff00"' }).waitFor();
+  await detail.locator('[data-testid="history"] li').first().waitFor();
+  assert.ok((await detail.locator('[data-testid="history"] li').count()) >= 1);
+  assert.match((await detail.locator('[data-testid="history"] li').first().textContent())!, /SET #\d+/);
+  // Equality filter run by the server.
+  await page.locator('.toolbar .filter input').nth(0).fill('id');
+  await page.locator('.toolbar .filter input').nth(1).fill('cash-register');
+  await page.locator('.toolbar .filter button[type="submit"]').click();
+  await page.locator('[data-testid="total-count"]', { hasText: '1 matching' }).waitFor();
+  assert.equal(await page.locator('[data-testid="rows"] tbody tr').count(), 1);
+  await page.locator('.toolbar .filter button.link').click();
+  await row.waitFor();
+  await shot('data');
+});
+
+test('live events: the stream shows pulses and writes, pause freezes the view, resume catches up', { skip: skip() }, async () => {
+  await page.goto(`${http}/#/events`);
+  const rows = page.locator('[data-testid="event-stream"] tbody tr');
+  await rows.first().waitFor();
+  await page.locator('[data-testid="event-stream"] tr[data-type="Pulse"]').first().waitFor();
+  await page.locator('[data-testid="pause"]').click();
+  const frozen = await rows.first().textContent();
+  await sleepMs(800);
+  assert.equal(await rows.first().textContent(), frozen, 'paused: the newest row stays');
+  assert.match((await page.locator('[data-testid="pause"]').textContent())!, /Resume \(\d+ new\)/);
+  await shot('events-paused');
+  await page.locator('[data-testid="pause"]').click();
+  await waitUntil(async () => (await rows.first().textContent()) !== frozen, 'resumed: newer rows');
+});
+
+test('stop the executor: its targets go offline and its instance Unavailable', { skip: skip() }, async () => {
+  await page.goto(`${http}/#/rship`);
+  await page.locator('[data-testid="target-banana-stand"][data-status="online"]').waitFor();
+  await executor.stop();
+  await page.locator('[data-testid="target-banana-stand"][data-status="offline"]').waitFor({ timeout: 3000 });
+  await page.locator('[data-testid="target-cash-register"][data-status="offline"]').waitFor({ timeout: 3000 });
+  assert.equal(await page.locator('[data-testid="target-status-banana-stand"]').textContent(), 'offline');
+  await page.locator('[data-testid="instance-status-bluth-banana-stand"]', { hasText: 'Unavailable' }).waitFor({ timeout: 3000 });
+  // The colours stay (dimmed), so the stand is still recognisable.
+  assert.equal(await page.locator('[data-testid="target-head-banana-stand"]').evaluate((el) => getComputedStyle(el).backgroundColor), 'rgb(255, 255, 0)');
+  await shot('rship-offline');
+  assert.deepEqual(pageErrors, [], 'no errors in the page');
+});
+
+const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
+  const t0 = Date.now();
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await sleepMs(50);
+  }
+}
