@@ -1,4 +1,5 @@
 import { Channel } from './channel.js';
+import { ClientClosedError } from './errors.js';
 
 /** What a shared subscription calls on each of its watchers. */
 export interface Listener<V> {
@@ -54,7 +55,7 @@ export abstract class LiveHandle<V> implements AsyncIterable<V> {
    * later one. Returns the unsubscribe; the last unsubscribe cancels on the
    * server.
    */
-  subscribe(next: (value: V) => void, error?: (error: Error) => void): () => void {
+  subscribe(next: (value: V) => void, error?: (error: Error) => void, end?: () => void): () => void {
     let detach: (() => void) | undefined;
     let done = false;
     const stop = () => {
@@ -76,8 +77,10 @@ export abstract class LiveHandle<V> implements AsyncIterable<V> {
         if (error) safely(() => error(e));
       },
       end: () => {
+        if (done) return;
         done = true;
         this.detachers.delete(stop);
+        if (end) safely(end);
       },
     });
     if (done) detach();
@@ -127,6 +130,12 @@ export abstract class LiveHandle<V> implements AsyncIterable<V> {
         (e) => {
           settled = true;
           reject(e);
+        },
+        () => {
+          // The client closed before any value: say so rather than leave the promise pending.
+          if (settled) return;
+          settled = true;
+          reject(new ClientClosedError('closed before the first value arrived'));
         },
       );
       if (settled) unsub();

@@ -93,3 +93,13 @@ test('an undecodable frame is reported through onError and the connection carrie
   assert.equal(client.status.current.type, 'connected');
   client.close();
 });
+
+test('first() rejects when the client closes before any value arrives', async () => {
+  const f = fake();
+  const client = testClient({ url: 'ws://fake/myko', transport: f.transport });
+  await waitFor(() => f.sockets.length === 1, 'a socket');
+  f.serve(f.sockets[0]!, 'c1');
+  const pending = client.watchQuery(getAll('Lamp')).first();
+  client.close();
+  await assert.rejects(pending, (err: Error) => err.name === 'ClientClosedError');
+});
