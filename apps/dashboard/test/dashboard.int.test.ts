@@ -137,7 +137,8 @@ before(async () => {
   buildDashboard();
   ts = await startTestServer({ plugins: [rshipPlugin()] });
   http = ts.url.replace(/^ws/, 'http').replace(/\/myko$/, '');
-  executor = existsSync(exampleMain) ? await startExample(ts.url) : await startRawExecutor(ts.url);
+  // DASHBOARD_TEST_RAW_EXECUTOR=1 runs the raw-WebSocket stand even when the example is built.
+  executor = existsSync(exampleMain) && process.env.DASHBOARD_TEST_RAW_EXECUTOR !== '1' ? await startExample(ts.url) : await startRawExecutor(ts.url);
   console.log(`executor: ${executor.kind}`);
   browser = await chromium.launch({
     executablePath: chromiumPath,
