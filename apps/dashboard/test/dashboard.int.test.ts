@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { startTestServer, TestClient, type TestServer } from '@myko/server/testing';
+import { startTestServer, testPostgres, TestClient, type TestServer } from '@myko/server/testing';
 import { rshipPlugin } from '@myko/rship/server';
 
 /**
@@ -301,6 +301,30 @@ test('stop the executor: its targets go offline and its instance Unavailable', {
   // The colours stay (dimmed), so the stand is still recognisable.
   assert.equal(await page.locator('[data-testid="target-head-banana-stand"]').evaluate((el) => getComputedStyle(el).backgroundColor), 'rgb(255, 255, 0)');
   await shot('rship-offline');
+  assert.deepEqual(pageErrors, [], 'no errors in the page');
+});
+
+test('against a cluster member (PostgreSQL): the same dashboard, with the members listed', { skip: skip() }, async (t) => {
+  const db = await testPostgres();
+  if (!db) return t.skip('no PostgreSQL');
+  const member = await startTestServer({ plugins: [rshipPlugin()], config: { postgresUrl: db.url, postgresSchema: db.schema } });
+  try {
+    const base = member.url.replace(/^ws/, 'http').replace(/\/myko$/, '');
+    await page.goto(`${base}/#/overview`);
+    await page.locator('[data-testid="connection"]', { hasText: 'connected' }).waitFor();
+    await page.locator('[data-testid="card-log"]', { hasText: 'postgres (cluster member)' }).waitFor();
+    await page.locator('[data-testid="card-health"] .big', { hasText: 'ok' }).waitFor();
+    await page.locator('[data-testid="servers"] tbody tr', { hasText: 'this one' }).waitFor();
+    await page.locator('[data-testid="count-Client"]', { hasText: '1' }).waitFor();
+    await shot('cluster-overview');
+    await page.goto(`${base}/#/data/Server`);
+    await page.locator(`[data-testid="rows"] tr[data-id="${member.server.serverId}"]`).click();
+    await page.locator('[data-testid="history"] li').first().waitFor();
+  } finally {
+    await page.goto('about:blank'); // leave before the member stops, or its cut streams show as page errors
+    await member.close();
+    await db.drop();
+  }
   assert.deepEqual(pageErrors, [], 'no errors in the page');
 });
 
