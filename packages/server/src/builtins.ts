@@ -1,4 +1,5 @@
-import equal from 'fast-deep-equal';
+// fast-deep-equal threw on objects with a member named toString or valueOf (see json-equal.ts).
+import { jsonEqual as equal } from './core/json-equal.js';
 import { builtinQueryIds, itemTypeOfCountReport, type MItem } from '@myko/protocol';
 import { definePlugin, type QueryDef, type QueryFilter, type ReportDef } from './core/registry.js';
 

@@ -1,6 +1,7 @@
 import { ErrorCode, type MCommand } from '@myko/protocol';
 import type { ServerContext } from '../context.js';
 import type { CommandContext, EventInput } from '../core/registry.js';
+import { StoreError } from '../store/event-store.js';
 
 /** What a command request resolved to, before it is put on the wire in the caller's dialect. */
 export type CommandOutcome =
@@ -59,6 +60,9 @@ export async function runCommand(
     return { ok: true, response };
   } catch (err) {
     const e = err as Error & { code?: string };
-    return { ok: false, code: e.code ?? ErrorCode.CommandFailed, message: e.message || String(err) };
+    // The store refusing the command's events (disk full, read-only, database down) is MYKO_STORE_FAILED, as for
+    // the same write sent as an event: it was reported as MYKO_COMMAND_FAILED, a failure of the handler.
+    const code = e.code ?? (err instanceof StoreError ? ErrorCode.StoreFailed : ErrorCode.CommandFailed);
+    return { ok: false, code, message: e.message || String(err) };
   }
 }

@@ -106,10 +106,28 @@ export class IdentityTracker {
     return { staged, chain, events };
   }
 
+  /**
+   * Ids of events `commit` has followed that the writer has not applied yet. Applying one must not
+   * follow it again: re-following an event after a later event of the same item (the same item twice
+   * in one group commit; in cluster mode, the tailer reaching our own batch after the next was
+   * committed) put it back among the item's leaves, so the item's next event named two parents, and
+   * `myko verify` failed on it. (Found by the fault fuzzer; the chain head could also go back.)
+   */
+  private readonly committed = new Set<string>();
+
   /** The batch is durable: its events become leaves (merging with any the tailer applied meanwhile). */
   commit(s: { chain: string; events: NewEvent[] }): void {
-    for (const e of s.events) this.follow(e);
+    for (const e of s.events) {
+      this.follow(e);
+      if (e.identity) this.committed.add(e.identity._id);
+    }
     this.chain = s.chain;
+  }
+
+  /** A stored event applied to state (Writer.applyStored): followed, unless `commit` already did. */
+  applied(e: NewEvent): void {
+    if (e.identity && this.committed.delete(e.identity._id)) return;
+    this.follow(e);
   }
 
   /**

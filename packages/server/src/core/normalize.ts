@@ -53,6 +53,12 @@ export function normalizeEvent(raw: RawEvent, origin: Origin, registry: Registry
   else if (Number.isNaN(Date.parse(createdAt)))
     throw new EventRejected(`${where}.createdAt must be an ISO 8601 date-time, got ${JSON.stringify(createdAt)}`, index);
 
+  // A lone surrogate (JSON can carry "\ud800") has no UTF-8 form: the store's item_type and
+  // item_id columns would hold U+FFFD instead, so `myko verify` failed on the event, and two
+  // ids differing only there shared one checkpoint row (one item lost at the next boot).
+  if (loneSurrogate.test(raw.itemType)) throw new EventRejected(`${where}.itemType must be well-formed Unicode (it holds a lone surrogate)`, index);
+  if (loneSurrogate.test(raw.item.id)) throw new EventRejected(`${where}.item.id must be well-formed Unicode (it holds a lone surrogate)`, index);
+
   let item = raw.item;
   // Hashing, event identity, equality and storage all walk the item recursively:
   // a deeply nested item (100 KB of `[[[...]]]` is enough) would overflow the
@@ -83,6 +89,9 @@ export function normalizeEvent(raw: RawEvent, origin: Origin, registry: Registry
   if (origin.clientId !== undefined) out.clientId = origin.clientId;
   return out;
 }
+
+/** In a `u` regex a surrogate pair is one code point: only lone surrogates match. */
+const loneSurrogate = /\p{Cs}/u;
 
 /** Far deeper than any real item; far shallower than the stack the recursive walks of an item need. */
 export const maxItemDepth = 256;

@@ -1,4 +1,5 @@
-import equal from 'fast-deep-equal';
+// fast-deep-equal threw on objects with a member named toString or valueOf (see json-equal.ts).
+import { jsonEqual as equal } from './json-equal.js';
 import type { MItem } from '@myko/protocol';
 import type { StoredEvent } from '../store/event-store.js';
 

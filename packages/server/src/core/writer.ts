@@ -205,7 +205,7 @@ export class Writer {
       if (change) changes.push(change);
       if (e.position > 0) {
         persisted.push(e);
-        this.identity.follow(e);
+        this.identity.applied(e);
         this.position = e.position;
         this.lastEventId = e.identity?._id ?? null;
       }

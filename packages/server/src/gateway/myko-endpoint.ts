@@ -164,7 +164,13 @@ export class MykoEndpoint {
       case Kind.CommandError:
         return this.onCommandAnswer(conn, frame, false);
       case Kind.Ping:
-        return conn.sendRaw(text ?? '', frame);
+        try {
+          return conn.sendRaw(text ?? '', frame);
+        } catch (err) {
+          // A CBOR connection's ping is re-encoded, and cbor-x recurses: data nested some thousands deep
+          // overflowed the stack and came back as an "internal error". It is the frame's fault: say so.
+          return conn.sendError({ code: ErrorCode.BadFrame, kind: Kind.Ping, message: `the ping cannot be echoed as CBOR: ${(err as Error).message}` });
+        }
       default:
         return conn.sendError({ code: ErrorCode.UnknownKind, kind: frame.event, message: `unknown event kind ${JSON.stringify(frame.event)}` });
     }
@@ -234,7 +240,7 @@ export class MykoEndpoint {
     if (!checked.ok) {
       const q = data as Partial<MQuery> | null;
       const tx = txOf((q as { query?: unknown } | null)?.query);
-      if (tx) return conn.sendFrame(queryErrorFrame(tx, String(q?.queryId ?? ''), checked.message));
+      if (tx) return conn.sendFrame(queryErrorFrame(tx, nameOf(q?.queryId), checked.message));
       return conn.sendError({ code: ErrorCode.BadQuery, kind: Kind.Query, message: checked.message });
     }
     const q = checked.value;
@@ -285,7 +291,7 @@ export class MykoEndpoint {
     const checked = checkReport(data);
     if (!checked.ok) {
       const tx = txOf((data as { report?: unknown } | null)?.report);
-      if (tx) return conn.sendFrame(reportErrorFrame(tx, String((data as { reportId?: unknown }).reportId ?? ''), checked.message));
+      if (tx) return conn.sendFrame(reportErrorFrame(tx, nameOf((data as { reportId?: unknown }).reportId), checked.message));
       return conn.sendError({ code: ErrorCode.BadReport, kind: Kind.Report, message: checked.message });
     }
     const { reportId, report } = checked.value;
@@ -311,18 +317,26 @@ export class MykoEndpoint {
     const checked = checkCommand(data);
     if (!checked.ok) {
       const tx = txOf((data as { command?: unknown } | null)?.command);
-      const commandId = String((data as { commandId?: unknown } | null)?.commandId ?? '');
+      const commandId = nameOf((data as { commandId?: unknown } | null)?.commandId);
       if (tx) return conn.sendFrame(commandErrorFrame(tx, commandId, checked.message, ErrorCode.BadCommand));
       return conn.sendError({ code: ErrorCode.BadCommand, kind: Kind.Command, message: checked.message });
     }
     const req = checked.value;
     const tx = req.command.tx;
     void runCommand(this.ctx, req, conn.clientId, { claims: conn.claims }).then((outcome) => {
-      if (outcome.ok) conn.sendFrame(commandResponseFrame(conn.dialect, tx, outcome.response));
-      else {
-        this.ctx.log.warn({ clientId: conn.clientId, commandId: req.commandId, code: outcome.code }, outcome.message);
-        conn.sendFrame(commandErrorFrame(tx, req.commandId, outcome.message, outcome.code));
+      if (outcome.ok) {
+        try {
+          return conn.sendFrame(commandResponseFrame(conn.dialect, tx, outcome.response));
+        } catch (err) {
+          // A response the encoder cannot carry (an executor's answer relayed by ExecTargetAction, nested
+          // thousands deep: JSON.stringify and cbor-x overflow the stack; a BigInt) threw here, in a promise
+          // callback nobody awaited: the unhandled rejection ended the server process. It is the command's
+          // failure, answered as one (as on /models and /eventrpc).
+          outcome = { ok: false, code: ErrorCode.CommandFailed, message: `${req.commandId}: the response cannot be sent: ${(err as Error).message}` };
+        }
       }
+      this.ctx.log.warn({ clientId: conn.clientId, commandId: req.commandId, code: outcome.code }, outcome.message);
+      conn.sendFrame(commandErrorFrame(tx, req.commandId, outcome.message, outcome.code));
     });
   }
 
@@ -340,6 +354,14 @@ export class MykoEndpoint {
       ok ? { response: v.response } : { error: v.message ?? 'command failed on the client', ...(typeof v.code === 'string' ? { code: v.code } : {}) },
     );
   }
+}
+
+/**
+ * A request's id (queryId, reportId, commandId) for an error reply, when it is one. `String(v)` of
+ * whatever was sent recursed through nested arrays (Array#join) and overflowed the stack.
+ */
+function nameOf(v: unknown): string {
+  return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : '';
 }
 
 function txOf(v: unknown): string | undefined {

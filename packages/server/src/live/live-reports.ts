@@ -1,4 +1,5 @@
-import equal from 'fast-deep-equal';
+// fast-deep-equal threw on objects with a member named toString or valueOf (see json-equal.ts).
+import { jsonEqual as equal } from '../core/json-equal.js';
 import type { Registry, ReportDef } from '../core/registry.js';
 import type { Change, StateReader } from '../core/state.js';
 import type { Subscriber } from './subscriber.js';

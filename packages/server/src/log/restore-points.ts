@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import equal from 'fast-deep-equal';
+// fast-deep-equal threw on objects with a member named toString or valueOf (see json-equal.ts).
+import { jsonEqual as equal } from '../core/json-equal.js';
 import type { ServerContext } from '../context.js';
 import { definePlugin, type EventInput, type MykoPlugin } from '../core/registry.js';
 import { historicState } from './historic-state.js';

@@ -1,5 +1,6 @@
 import type { WebSocket } from 'ws';
-import equal from 'fast-deep-equal';
+// fast-deep-equal threw on objects with a member named toString or valueOf (see json-equal.ts).
+import { jsonEqual as equal } from '../core/json-equal.js';
 import { ErrorCode, builtinQueryIds } from '@myko/protocol';
 import type { ServerContext } from '../context.js';
 import { QueryError } from '../live/live-queries.js';
