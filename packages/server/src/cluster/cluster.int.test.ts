@@ -236,7 +236,7 @@ test('PostgreSQL restarted under load: writes fail clearly while it is down, mem
       batch++;
       // Down for a while (writes meanwhile must fail), then up again.
       if (batch === 20) {
-        // Stop (fast mode; retried if pg_ctlcluster refuses), stay down 1.5 s, start again.
+        // Stop (fast mode; retried if pg_ctlcluster refuses), stay down 4 s (longer than the pool's 2 s connect timeout), start again.
         const ctl = (action: string, then: (ok: boolean) => void) =>
           execFile('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', action, '-m', 'fast'].slice(0, action === 'stop' ? 6 : 4), (err, _o, stderr) => {
             ctlLog.push(`${action}: ${err ? `${err.message} ${stderr}` : 'ok'}`);
@@ -245,7 +245,7 @@ test('PostgreSQL restarted under load: writes fail clearly while it is down, mem
         const stop = (attempt: number) =>
           ctl('stop', (ok) => {
             if (!ok && attempt < 3) return void setTimeout(() => stop(attempt + 1), 300);
-            setTimeout(() => ctl('start', () => (restarted = true)), 1500);
+            setTimeout(() => ctl('start', () => (restarted = true)), 4000);
           });
         stop(1);
       }
