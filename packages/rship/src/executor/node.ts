@@ -15,23 +15,6 @@ export function connect(options: ExecutorOptions): ExecutorSession {
   return connectWith({ transport: nodeTransport, ...options });
 }
 
-export {
-  ExecutorSession,
-  ExecutorInstance,
-  ExecutorTarget,
-  ExecutorAction,
-  ExecutorEmitter,
-  ExecutorError,
-  type ExecutorOptions,
-  type InstanceArgs,
-  type MachineArgs,
-  type TargetArgs,
-  type ActionArgs,
-  type EmitterArgs,
-  type ActionContext,
-  type ActionHandler,
-  type RegistrationInfo,
-} from './session.js';
-export { slug } from './ids.js';
-export type { JsonSchema, TypedSchema, SchemaLike, InferData } from './schema.js';
+// Everything the browser-safe entry exports; the local `connect` above takes precedence over its `connect`.
+export * from './index.js';
 export * from '../entities.js';

@@ -1,13 +1,9 @@
 import { canonicalMember, type MItem } from '@myko/protocol';
 import { rememberCanonical, sha256 } from './identity.js';
 
-/** WIRE.md 1.5: SHA-256 (hex) of the canonical JSON of the item without `hash`. */
-export function itemHash(item: MItem): string {
-  return withHash(item).hash;
-}
-
 /**
- * The item with its computed hash, serialising it once: the canonical JSON
+ * WIRE.md 1.5: the item's hash is SHA-256 (hex) of the canonical JSON of the
+ * item without `hash`. This returns the item with that hash, serialising it once: the canonical JSON
  * without `hash` (hashed) and with it (remembered for the event's dHash) share
  * every member but one, so the second is spliced from the first's parts.
  */
