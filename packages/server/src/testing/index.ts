@@ -3,7 +3,7 @@
  * and a small WebSocket client that records frames and waits for them. No
  * mocks: tests talk to the server exactly as clients do.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -142,6 +142,13 @@ export async function spawnServer(opts: { dataDir: string; port?: number; env?: 
   });
   spawned.add(proc);
   proc.once('exit', () => spawned.delete(proc));
+  // MYKO_TEST_LOG_DIR keeps every child's log lines (one file per child) for a failure seen only in a full run.
+  if (process.env.MYKO_TEST_LOG_DIR) {
+    const sink = createWriteStream(join(process.env.MYKO_TEST_LOG_DIR, `server-${process.pid}-${proc.pid}.log`));
+    proc.stdout!.on('data', (d: Buffer) => sink.write(d));
+    proc.stderr!.on('data', (d: Buffer) => sink.write(d));
+    proc.once('exit', () => sink.end());
+  }
   let out = '';
   const port = await new Promise<number>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 15000);

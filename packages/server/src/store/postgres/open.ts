@@ -70,6 +70,11 @@ export async function openPool(opts: PgOptions): Promise<pg.Pool> {
   const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 8, connectionTimeoutMillis: 2000, options: `-c search_path=${opts.schema}` });
   // An idle client's error (e.g. PostgreSQL restarted) must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
+  // pg-pool listens for errors only on idle clients. A checked-out client between two statements (no query
+  // active) that gets PostgreSQL's FATAL "terminating connection" emits 'error' with no listener, which
+  // killed the whole member on a database restart. The failure still reaches the holder: its next query
+  // rejects, and release() drops the unqueryable client.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const client = await pool.connect().catch((err: Error) => {
     throw new StoreError(`cannot connect to PostgreSQL: ${err.message}`, { cause: err });
   });
