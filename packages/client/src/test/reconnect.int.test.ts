@@ -27,7 +27,7 @@ async function spawn(dataDir: string, port: number) {
 
 const noDuplicates = (r: QueryResult) => r.values.length === r.items.size && r.items.size === r.totalCount;
 
-test('kill -9 and restart: the client reconnects, re-sends the live query with its tx, replaces its copy, sends what was queued, and gets later changes', async () => {
+test('kill -9 and restart: the client reconnects, re-sends the live query and report with their tx, replaces its copy, sends what was queued, and gets later changes', async () => {
   const dataDir = tempDir('myko-client-reconnect-');
   dirs.push(dataDir);
   const port = await freePort();
@@ -45,21 +45,29 @@ test('kill -9 and restart: the client reconnects, re-sends the live query with i
   const changes: QueryChange[] = [];
   const diffs = client.watchQueryDiff(getAll('Cue'));
   diffs.subscribe((c) => changes.push(c));
+  // A report live before the crash: it must come back on its own, with its tx, like the query.
+  const liveCount = client.watchCount('Cue');
+  const cueCounts: number[] = [];
+  liveCount.subscribe((n) => cueCounts.push(n));
   for (const id of ['c1', 'c2', 'c3']) client.set('Cue', { id, label: id });
   await valueWhere(live, (r) => r.items.size === 3, 'three cues before the crash');
+  await waitFor(() => cueCounts.at(-1) === 3, 'the count report before the crash');
   const tx = rec.sent.find((f) => f.event === 'ws:m:query')!.data.query.tx as string;
+  const reportTx = rec.sent.find((f) => f.event === 'ws:m:report')!.data.report.tx as string;
 
   srv.proc.kill('SIGKILL');
   await exited(srv.proc);
+  const receivedBeforeRestart = rec.received.length;
   await client.status.until((s) => s.type === 'reconnecting');
   // Made while the server is down: queued, sent after the reconnect, before the re-subscription.
   client.set('Cue', { id: 'c4', label: 'made offline' });
   client.del('Cue', { id: 'c1' });
+  client.set('Desk', { id: 'd1' });
   // A command made while down is queued too; the answer (here: no such command) comes from the new server.
   const queued = client.sendCommand('NoSuchCommand', { n: 1 }).catch((e: unknown) => e);
-  // A report watched while down is sent once the new socket opens.
+  // A report watched while down (another type, so it does not share the one above) is sent once the new socket opens.
   const counts: number[] = [];
-  client.watchCount('Cue').subscribe((n) => counts.push(n));
+  client.watchCount('Desk').subscribe((n) => counts.push(n));
 
   srv = await spawn(dataDir, port);
   const again = await client.connected();
@@ -73,17 +81,33 @@ test('kill -9 and restart: the client reconnects, re-sends the live query with i
   const answer = await queued;
   assert.ok(isCommandError(answer), `a queued command is answered after the reconnect, got ${String(answer)}`);
   assert.equal(answer.code, 'MYKO_UNKNOWN_COMMAND');
-  await waitFor(() => counts.at(-1) === 3, 'the report made while down');
+  await waitFor(() => counts.at(-1) === 1, 'the report made while down');
 
   const queries = rec.sent.filter((f) => f.event === 'ws:m:query');
   assert.equal(queries.length, 2, 'sent once per connection, shared by both watchers');
   assert.equal(queries[1]!.data.query.tx, tx, 'the same tx after the reconnect');
   const i2 = rec.sent.indexOf(queries[1]!);
   assert.deepEqual(
-    rec.sent.slice(i2 - 2, i2 + 2).map((f) => f.event),
-    ['ws:m:event-batch', 'ws:m:command', 'ws:m:query', 'ws:m:report'],
+    rec.sent.slice(i2 - 2, i2 + 3).map((f) => f.event),
+    ['ws:m:event-batch', 'ws:m:command', 'ws:m:query', 'ws:m:report', 'ws:m:report'],
     'on the new socket: what was queued, in order, then the subscriptions',
   );
+  // The report that was live before the crash is re-sent first, with its original tx, and the new
+  // server answers that tx with the count after the offline set/del (c1 gone, c4 added: still 3).
+  const reports = rec.sent.filter((f) => f.event === 'ws:m:report');
+  assert.deepEqual(
+    reports.map((f) => [f.data.reportId, f.data.report.tx]),
+    [
+      ['GetCuesCount', reportTx],
+      ['GetCuesCount', reportTx],
+      ['GetDesksCount', reports[2]!.data.report.tx],
+    ],
+    'the pre-crash report once per connection, same tx; the offline one once',
+  );
+  const resumed = rec.received.slice(receivedBeforeRestart).filter((f) => f.event === 'ws:m:report-response' && f.data.tx === reportTx);
+  assert.ok(resumed.length >= 1, 'the new server answers the pre-crash report under its original tx');
+  assert.equal(resumed[0]!.data.response, 3);
+  assert.equal(cueCounts.at(-1), 3);
 
   // The diff watcher was told to replace, not merge: a reset after the reconnect.
   const resets = changes.filter((c) => c.reset);
@@ -93,6 +117,9 @@ test('kill -9 and restart: the client reconnects, re-sends the live query with i
   client.set('Cue', { id: 'c5', label: 'later' });
   const later = await valueWhere(live, (r) => r.items.has('c5'), 'a change after the reconnect');
   assert.equal(later.items.size, 4);
+  // Still live on the new server: the pre-crash report follows later changes too.
+  await waitFor(() => cueCounts.at(-1) === 4, 'the pre-crash report to see c5');
+  assert.equal(liveCount.current, 4);
 
   const kinds = statuses.map((s) => s.type);
   const i = kinds.indexOf('disconnected');
