@@ -41,9 +41,13 @@ function run(args: string[], env: Record<string, string> = {}): Promise<{ code: 
   });
 }
 
-/** Start `myko serve ...` and resolve with the port it announces once listening. */
-function serve(args: string[], env: Record<string, string>): Promise<{ proc: ChildProcess; port: number; host: string }> {
-  const proc = spawn(process.execPath, [cliPath, 'serve', ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+/** Start `myko serve ...` and resolve with the port it announces once listening; `cwd` and `script` run it as `npm start` does. */
+function serve(
+  args: string[],
+  env: Record<string, string>,
+  how: { cwd?: string; script?: string } = {},
+): Promise<{ proc: ChildProcess; port: number; host: string }> {
+  const proc = spawn(process.execPath, [how.script ?? cliPath, 'serve', ...args], { cwd: how.cwd, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => {
@@ -188,6 +192,42 @@ test('SIGTERM (and SIGINT): clients get a close frame with 1001, and the process
       assert.equal(s.proc.signalCode, null, 'exited by itself, not killed by the signal');
     }
     assert.equal(countRows(dataDir, 'Before'), 2, 'what was written before the signal is kept');
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('`npm start` (node packages/server/dist/cli.js serve, from the repository root) serves the built dashboard at /', async () => {
+  const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+  const script = join('packages', 'server', 'dist', 'cli.js');
+  assert.ok(existsSync(join(repoRoot, script)), `${script} is what npm start runs`);
+  assert.ok(
+    existsSync(join(repoRoot, 'apps', 'dashboard', 'dist', 'www', 'index.html')),
+    'the dashboard is built (npm install and npm run build do it): apps/dashboard/dist/www/index.html',
+  );
+  const dataDir = tempDir('myko-cli-dashboard-');
+  try {
+    // The port comes from MYKO_PORT as npm start takes no flags.
+    const s = await serve([], { MYKO_PORT: String(await freePort()), MYKO_HOST: '127.0.0.1', MYKO_DATA_DIR: dataDir }, { cwd: repoRoot, script });
+    try {
+      const http = `http://127.0.0.1:${s.port}`;
+      const index = await fetch(`${http}/`);
+      assert.equal(index.status, 200);
+      assert.equal(index.headers.get('content-type'), 'text/html; charset=utf-8');
+      const html = await index.text();
+      assert.match(html, /<div id="app"><\/div>/);
+      // Vite's hashed bundle and stylesheet.
+      const js = /<script[^>]+src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+      const css = /<link[^>]+href="(\/assets\/[^"]+\.css)"/.exec(html)?.[1];
+      assert.ok(js && css, `index.html references the built assets:\n${html}`);
+      const asset = await fetch(`${http}${js}`);
+      assert.equal(asset.status, 200);
+      assert.equal(asset.headers.get('content-type'), 'text/javascript; charset=utf-8');
+      assert.ok((await asset.text()).length > 1000, 'the bundle has content');
+      assert.equal((await fetch(`${http}${css}`, { method: 'HEAD' })).status, 200);
+    } finally {
+      assert.equal(await stop(s.proc), 0);
+    }
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }

@@ -80,7 +80,11 @@ export interface HealthBody {
   verify: VerifyStatus;
 }
 
-/** Liveness and readiness in one: 200 when ready to serve, 503 otherwise, always with the JSON body. */
+/**
+ * Readiness (`/health/ready`, and `/health` for the probes written before the
+ * split): 200 when ready to serve, 503 when the store does not answer or the
+ * server is stopping, always with this JSON body.
+ */
 export async function health(ctx: ServerContext, verifier: Verifier, cluster: boolean, startedAt: number): Promise<HealthBody> {
   const probe = ctx.stopping ? { reachable: false, ms: 0, error: 'stopping' } : await probeStore(ctx.store);
   const status = ctx.stopping ? 'stopping' : probe.reachable ? 'ok' : 'unready';
@@ -98,4 +102,22 @@ export async function health(ctx: ServerContext, verifier: Verifier, cluster: bo
     auth: ctx.auth !== undefined,
     verify: verifier.status(),
   };
+}
+
+export interface LivenessBody {
+  status: 'live';
+  /** Shutting down: still live (the process ends by itself), no longer ready. */
+  stopping: boolean;
+  serverId: string;
+  uptimeSeconds: number;
+}
+
+/**
+ * Liveness (`/health/live`): the process answers HTTP. It never touches the
+ * store, so an orchestrator that restarts on failed liveness does not restart
+ * a server whose database is down (readiness reports that, and the server
+ * recovers when the database does).
+ */
+export function liveness(ctx: ServerContext, startedAt: number): LivenessBody {
+  return { status: 'live', stopping: ctx.stopping, serverId: ctx.serverId, uptimeSeconds: Math.round((Date.now() - startedAt) / 1000) };
 }

@@ -1,12 +1,12 @@
 import type { ServerContext } from '../context.js';
 import type { HttpRoute } from '../gateway/http.js';
 import { OpsMetrics } from './metrics.js';
-import { health, Verifier, type HealthBody } from './health.js';
+import { health, liveness, Verifier, type HealthBody } from './health.js';
 import { authorize, EventStream, historyTarget, sendJson, startSse } from './api.js';
 import { findDashboardDir, staticRoute } from './static.js';
 
 export { OpsMetrics } from './metrics.js';
-export { probeStore, Verifier, type HealthBody, type StoreProbe, type VerifyStatus } from './health.js';
+export { probeStore, Verifier, type HealthBody, type LivenessBody, type StoreProbe, type VerifyStatus } from './health.js';
 export { staticRoute, findDashboardDir } from './static.js';
 
 export interface OpsOptions {
@@ -61,8 +61,17 @@ export class Ops {
     return [this.healthRoute, this.metricsRoute, this.apiRoute, staticRoute(this.opts.dashboardDir ?? findDashboardDir())];
   }
 
+  /**
+   * `/health/live`: liveness, never probes the store (always 200 while the
+   * process answers). `/health/ready`: readiness, the store probe (200 or
+   * 503). `/health`: the same as `/health/ready`, kept for existing probes.
+   */
   readonly healthRoute: HttpRoute = (_req, res, url) => {
-    if (url.pathname !== '/health') return false;
+    if (url.pathname === '/health/live') {
+      sendJson(res, 200, liveness(this.ctx, this.startedAt));
+      return true;
+    }
+    if (url.pathname !== '/health' && url.pathname !== '/health/ready') return false;
     health(this.ctx, this.verifier, this.opts.cluster(), this.startedAt).then(
       (body) => sendJson(res, body.ready ? 200 : 503, body),
       (err: Error) => sendJson(res, 503, { status: 'unready', ready: false, error: err.message }),

@@ -87,13 +87,30 @@ test('/health: JSON with status, store reachability, position and connections; 2
     assert.equal(body.cluster, false);
     assert.equal(body.serverId, ts.server.serverId);
     assert.deepEqual(body.verify, { onBoot: false, running: false, last: null });
+    // /health is readiness, kept at its old path: /health/ready answers the same.
+    const ready = await fetch(`${base(ts)}/health/ready`);
+    assert.equal(ready.status, 200);
+    const readyBody = (await ready.json()) as any;
+    assert.equal(readyBody.status, 'ok');
+    assert.equal(readyBody.store.reachable, true);
+    // Liveness: the process answers, nothing about the store.
+    const live = await fetch(`${base(ts)}/health/live`);
+    assert.equal(live.status, 200);
+    assert.equal(live.headers.get('content-type'), 'application/json');
+    const liveBody = (await live.json()) as any;
+    assert.equal(liveBody.status, 'live');
+    assert.equal(liveBody.stopping, false);
+    assert.equal(liveBody.serverId, ts.server.serverId);
+    assert.equal(liveBody.store, undefined);
+    // Neither path is taken by the dashboard's index.html fallback.
+    assert.equal((await fetch(`${base(ts)}/health/other`)).status, 404);
     await c.close();
   } finally {
     await ts.close();
   }
 });
 
-test('/health answers 503 when the store does not answer its probe, and 200 again when it does', async () => {
+test('store down: /health and /health/ready answer 503 while /health/live stays 200 without probing it; all 200 again when it answers', async () => {
   const dataDir = tempDir();
   const inner = new SqliteEventStore({ dataDir, sync: 'normal' });
   let down = false;
@@ -107,22 +124,36 @@ test('/health answers 503 when the store does not answer its probe, and 200 agai
     readAfter: (a, l, o) => inner.readAfter(a, l, o),
     readRawAfter: (a, l) => inner.readRawAfter(a, l),
     readHistory: (t, id) => inner.readHistory(t, id),
+    countHistory: (t, id, upTo) => inner.countHistory(t, id, upTo),
     loadCheckpoint: () => inner.loadCheckpoint(),
     saveCheckpoint: (d) => inner.saveCheckpoint(d),
     close: () => inner.close(),
   };
   const ts = await startTestServer({ store, dataDir });
   try {
-    assert.equal((await fetch(`${base(ts)}/health`)).status, 200);
+    for (const path of ['/health', '/health/ready', '/health/live']) assert.equal((await fetch(`${base(ts)}${path}`)).status, 200, path);
     down = true;
-    const res = await fetch(`${base(ts)}/health`);
-    assert.equal(res.status, 503);
-    const body = (await res.json()) as any;
-    assert.equal(body.status, 'unready');
-    assert.equal(body.store.reachable, false);
-    assert.match(body.store.error, /disk gone/);
+    for (const path of ['/health', '/health/ready']) {
+      const res = await fetch(`${base(ts)}${path}`);
+      assert.equal(res.status, 503, path);
+      const body = (await res.json()) as any;
+      assert.equal(body.status, 'unready');
+      assert.equal(body.ready, false);
+      assert.equal(body.store.reachable, false);
+      assert.match(body.store.error, /disk gone/);
+    }
+    // Liveness never asks the store: count the probes it would make.
+    let probes = 0;
+    const lastPosition = store.lastPosition;
+    store.lastPosition = () => (probes++, lastPosition());
+    const live = await fetch(`${base(ts)}/health/live`);
+    assert.equal(live.status, 200);
+    assert.equal(((await live.json()) as any).status, 'live');
+    assert.equal(probes, 0, '/health/live did not probe the store');
+    assert.equal((await fetch(`${base(ts)}/health/ready`)).status, 503);
+    assert.equal(probes, 1, '/health/ready did');
     down = false;
-    assert.equal((await fetch(`${base(ts)}/health`)).status, 200);
+    for (const path of ['/health', '/health/ready', '/health/live']) assert.equal((await fetch(`${base(ts)}${path}`)).status, 200, path);
   } finally {
     await ts.close();
     rmSync(dataDir, { recursive: true, force: true });
