@@ -87,6 +87,12 @@ function suite(getBackend: () => Backend | undefined) {
       assert.deepEqual((await store.readAfter(0, 100, { upTo: positions[2]! })).length, 3);
       assert.deepEqual((await store.readAfter(0, 100, { itemType: 'Fader' })).map((e) => e.item.id), ['f']);
       assert.deepEqual((await store.readHistory('Lamp', 'a')).map((e) => e.item.level), [1, 2]);
+      // Counts per item, the DEL included; `upTo` bounds them by position.
+      assert.equal(await store.countHistory('Lamp', 'a'), 2);
+      assert.equal(await store.countHistory('Lamp', 'b'), 2);
+      assert.equal(await store.countHistory('Lamp', 'a', positions[2]!), 1);
+      assert.equal(await store.countHistory('Lamp', 'nope'), 0);
+      assert.equal(await store.countHistory('Fader', 'a'), 0, 'the item type is part of the key');
       const raw = await store.readRawAfter(0, 1);
       assert.equal(raw[0]!.itemType, 'Lamp');
       assert.equal(raw[0]!.itemId, 'a');

@@ -31,6 +31,19 @@ export interface Checkpoint {
   items: Iterable<{ itemType: string; item: MItem }>;
   /** Each item's leaf event ids (deleted items too: a later SET links to its DEL). */
   leaves: Iterable<{ itemType: string; id: string; pids: string[] }>;
+  /**
+   * Set when the saved state does not match the digest saved with it (a
+   * changed, added or removed snapshot row): the checkpoint must not be used.
+   */
+  problem?: string;
+}
+
+/** What a store recorded about its own log and snapshot, for `myko verify` to hold the log against. */
+export interface StoreClaims {
+  /** The last append, recorded in the same transaction as its events: a log that ends earlier lost its tail. */
+  head?: { position: number; eventId: string };
+  /** The saved checkpoint, when there is one; `problem` as in Checkpoint. */
+  checkpoint?: { position: number; eventId: string | null; problem?: string };
 }
 
 /** What changed since the previous checkpoint; `pids` are each item's leaf event ids. */
@@ -70,9 +83,22 @@ export interface EventStore {
   readRawAfter(after: number, limit: number): Promise<RawEventRow[]>;
   /** Every event of one item, in order. */
   readHistory(itemType: string, id: string): Promise<StoredEvent[]>;
+  /**
+   * How many events of one item are stored (with position ≤ `upTo` when
+   * given): EventRPC's aggregate version. Counted on the (item_type, item_id)
+   * index without reading the events, so it costs one index range scan.
+   */
+  countHistory(itemType: string, id: string, upTo?: number): Promise<number>;
   loadCheckpoint(): Promise<Checkpoint>;
   /** Incremental: only what changed since the previous checkpoint, in one transaction. */
   saveCheckpoint(delta: CheckpointDelta): Promise<void>;
+  /** The head and checkpoint this store recorded (stores that record them: SQLite). */
+  claims?(): Promise<StoreClaims>;
+  /**
+   * Run `fn` so that what it appends is kept only if it resolves (`myko
+   * import`): a failure or a crash part-way leaves the store as it was.
+   */
+  atomically?<T>(fn: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 

@@ -17,6 +17,12 @@ export async function readHistory(pool: pg.Pool, itemType: string, id: string): 
   return res.rows.map(toEvent);
 }
 
+/** Answered from the index myko_events_item (item_type, item_id, id), an index-only scan once the table is vacuumed. */
+export async function countHistory(pool: pg.Pool, itemType: string, id: string, upTo = Number.MAX_SAFE_INTEGER): Promise<number> {
+  const res = await pool.query(`SELECT COUNT(*) AS n FROM myko_events WHERE item_type = $1 AND item_id = $2 AND id <= $3`, [itemType, id, upTo]);
+  return Number(res.rows[0].n);
+}
+
 export async function readRawAfter(pool: pg.Pool, after: number, limit: number): Promise<RawEventRow[]> {
   const res = await pool.query(
     `SELECT id, item_type, item_id, change_type, event::text AS event FROM myko_events WHERE id > $1 ORDER BY id LIMIT $2`,

@@ -1,9 +1,9 @@
-import type { Checkpoint, CheckpointDelta, EventStore, NewEvent, RawEventRow, StoredEvent } from '../event-store.js';
+import type { Checkpoint, CheckpointDelta, EventStore, StoreClaims, NewEvent, RawEventRow, StoredEvent } from '../event-store.js';
 import { StoreError } from '../event-store.js';
 import { openDatabase, type Db, type OpenOptions } from './open.js';
 import { makeAppend } from './append.js';
-import { makeLastPosition, makeReadAfter, makeReadHistory, makeReadRawAfter } from './read.js';
-import { makeLoadCheckpoint, makeSaveCheckpoint } from './checkpoint.js';
+import { makeCountHistory, makeLastPosition, makeReadAfter, makeReadHistory, makeReadRawAfter } from './read.js';
+import { makeCheckpointClaims, makeLoadCheckpoint, makeReadHead, makeSaveCheckpoint } from './checkpoint.js';
 
 /**
  * The embedded store: SQLite in WAL mode through better-sqlite3. Calls are
@@ -18,6 +18,7 @@ export class SqliteEventStore implements EventStore {
   private readonly appendSync: (events: readonly NewEvent[]) => StoredEvent[];
   private readonly readSync: ReturnType<typeof makeReadAfter>;
   private readonly historySync: ReturnType<typeof makeReadHistory>;
+  private readonly countSync: ReturnType<typeof makeCountHistory>;
   private readonly rawSync: ReturnType<typeof makeReadRawAfter>;
   /** SQLite AUTOINCREMENT never leaves gaps in committed positions: a gap is a missing event. */
   readonly gapless = true;
@@ -32,6 +33,7 @@ export class SqliteEventStore implements EventStore {
     this.appendSync = makeAppend(db);
     this.readSync = makeReadAfter(db);
     this.historySync = makeReadHistory(db);
+    this.countSync = makeCountHistory(db);
     this.rawSync = makeReadRawAfter(db);
     this.lastSync = makeLastPosition(db);
     this.loadSync = makeLoadCheckpoint(db);
@@ -67,6 +69,10 @@ export class SqliteEventStore implements EventStore {
     return this.historySync(itemType, id);
   }
 
+  async countHistory(itemType: string, id: string, upTo?: number): Promise<number> {
+    return this.countSync(itemType, id, upTo);
+  }
+
   async loadCheckpoint(): Promise<Checkpoint> {
     return this.loadSync();
   }
@@ -76,6 +82,31 @@ export class SqliteEventStore implements EventStore {
       this.saveSync(delta);
     } catch (err) {
       throw new StoreError(`checkpoint failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async claims(): Promise<StoreClaims> {
+    const head = makeReadHead(this.db)();
+    const checkpoint = makeCheckpointClaims(this.db)();
+    return { ...(head ? { head } : {}), ...(checkpoint ? { checkpoint } : {}) };
+  }
+
+  /**
+   * One transaction around `fn`: appends inside it nest as savepoints, reads
+   * on this connection see them, and a failure (or a crash) rolls back
+   * everything. Nothing else writes meanwhile: the connection holds the data
+   * directory's exclusive lock.
+   */
+  async atomically<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.db.inTransaction) throw new StoreError('atomically: a transaction is already open');
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const out = await fn();
+      this.db.exec('COMMIT');
+      return out;
+    } catch (err) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw err;
     }
   }
 

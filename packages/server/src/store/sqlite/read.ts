@@ -19,6 +19,12 @@ export function makeReadHistory(db: Db): (itemType: string, id: string) => Store
   return (itemType, id) => (select.all(itemType, id) as Row[]).map(toEvent);
 }
 
+/** Answered from the index myko_events_item alone: it holds the rowid (`id`) beside (item_type, item_id). */
+export function makeCountHistory(db: Db): (itemType: string, id: string, upTo?: number) => number {
+  const select = db.prepare(`SELECT COUNT(*) AS n FROM myko_events WHERE item_type = ? AND item_id = ? AND id <= ?`);
+  return (itemType, id, upTo = Number.MAX_SAFE_INTEGER) => (select.get(itemType, id, upTo) as { n: number }).n;
+}
+
 export function makeLastPosition(db: Db): () => number {
   const select = db.prepare(`SELECT COALESCE(MAX(id), 0) AS p FROM myko_events`);
   return () => (select.get() as { p: number }).p;
