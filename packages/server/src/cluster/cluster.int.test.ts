@@ -75,14 +75,47 @@ test('writes through any member converge on every member, in one order', async (
   }
 });
 
+/** A login role without superuser or pg_read_all_stats (idempotent: roles outlive the test schema), and a URL that uses it. */
+async function plainRole(name: string, setup: string[] = []): Promise<string> {
+  const c = new pg.Client({ connectionString: db!.url });
+  await c.connect();
+  try {
+    await c.query(`DO $$ BEGIN CREATE ROLE ${name} LOGIN NOSUPERUSER; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
+    for (const q of setup) await c.query(q);
+  } finally {
+    await c.end();
+  }
+  const u = new URL(db!.url);
+  u.username = name;
+  return u.toString();
+}
+
 test('an event whose transaction commits after a later one is applied, before it, on every member', async (t) => {
   if (!db) return t.skip('no PostgreSQL');
-  const ms = [await member(), await member()];
-  const a = new pg.Client({ connectionString: db.url });
-  const b = new pg.Client({ connectionString: db.url });
+  // Members and the foreign writer run as different plain roles, as a reference server sharing the
+  // database would: a member cannot see the writer's xact_start in pg_stat_activity, and must still wait.
+  const database = new URL(db.url).pathname.slice(1);
+  const memberUrl = await plainRole('myko_test_member', [`GRANT CREATE ON DATABASE "${database}" TO myko_test_member`]);
+  // A schema of its own, created (and so owned) by the member role.
+  const own = (await testPostgres())!;
+  t.after(() => own.drop());
+  const env = { MYKO_POSTGRES_URL: memberUrl, MYKO_POSTGRES_SCHEMA: own.schema };
+  const ms = [await member(env), await member(env)];
+  const foreignUrl = await plainRole('myko_test_foreign', [
+    `GRANT USAGE ON SCHEMA "${own.schema}" TO myko_test_foreign`,
+    `GRANT SELECT, INSERT ON "${own.schema}".myko_events TO myko_test_foreign`,
+    `GRANT USAGE ON ALL SEQUENCES IN SCHEMA "${own.schema}" TO myko_test_foreign`,
+  ]);
+  const a = new pg.Client({ connectionString: foreignUrl });
+  const b = new pg.Client({ connectionString: foreignUrl });
+  // A reporting session idle in a read-only transaction: it holds no transaction id and must not stall the members.
+  const idle = new pg.Client({ connectionString: db.url });
   await a.connect();
   await b.connect();
+  await idle.connect();
   try {
+    await idle.query('BEGIN');
+    await idle.query('SELECT count(*) FROM pg_class');
     const watchers = await Promise.all(ms.map((m) => TestClient.connect(m.url)));
     for (const w of watchers) w.send({ event: 'ws:m:query', data: { queryId: 'GetAllCues', queryItemType: 'Cue', query: { tx: 'cues' } } });
     await Promise.all(watchers.map((w) => w.next(resp('cues'))));
@@ -90,7 +123,7 @@ test('an event whose transaction commits after a later one is applied, before it
       'Cue', 'late', 'SET', '2026-01-01T00:00:00Z', label, 'foreign-writer',
       JSON.stringify({ itemType: 'Cue', changeType: 'SET', item: { id: 'late', label }, createdAt: '2026-01-01T00:00:00Z', tx: label, sourceId: 'foreign-writer' }),
     ];
-    const insert = `INSERT INTO "${db.schema}".myko_events (item_type, item_id, change_type, created_at, tx, source_id, event) VALUES ($1,$2,$3,$4,$5,$6,$7) RETURNING id`;
+    const insert = `INSERT INTO "${own.schema}".myko_events (item_type, item_id, change_type, created_at, tx, source_id, event) VALUES ($1,$2,$3,$4,$5,$6,$7) RETURNING id`;
     // A writer that does not take the members' lock: A draws the lower id, B the higher one and commits first.
     await a.query('BEGIN');
     const idA = Number((await a.query(insert, row('first'))).rows[0].id);
@@ -116,6 +149,8 @@ test('an event whose transaction commits after a later one is applied, before it
     for (const w of watchers) await until(() => result(w, 'cues').get('late')?.label === 'after-hole', 5000, 'moved past the hole');
     await Promise.all(watchers.map((w) => w.close()));
   } finally {
+    await idle.query('ROLLBACK').catch(() => undefined);
+    await idle.end();
     await a.end();
     await b.end();
     await stopAll(ms);

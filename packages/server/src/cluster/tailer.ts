@@ -11,8 +11,8 @@ import type { PostgresEventStore } from '../store/postgres/index.js';
  * commit in order; but an id can still be missing when read: taken by a
  * transaction that has not committed yet (another writer sharing the table),
  * or by one that rolled back. The tailer stops at such a gap and moves past it
- * only when no transaction that began before the gap was first seen is still
- * open: after that the id can never appear. Until then, everything after the
+ * only when every transaction that was writing when the gap was first seen has
+ * ended (store.writersFinished): after that the id can never appear. Until then, everything after the
  * gap waits, which keeps the order the same on every member.
  *
  * Woken by NOTIFY (the table's trigger), by the local writer after a commit,
@@ -23,7 +23,7 @@ export class Tailer {
   private running = false;
   private again = false;
   private waiters: { position: number; resolve: () => void; reject: (e: Error) => void }[] = [];
-  private gap: { id: number; seenAt: Date } | undefined;
+  private gap: { id: number; marker: { snapshot: string; seenAt: Date } } | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private static readonly chunk = 2000;
@@ -114,8 +114,8 @@ export class Tailer {
   }
 
   private async gapIsFinal(id: number): Promise<boolean> {
-    if (!this.gap || this.gap.id !== id) this.gap = { id, seenAt: await this.store.now() };
-    if (await this.store.noTransactionOpenSince(this.gap.seenAt)) {
+    if (!this.gap || this.gap.id !== id) this.gap = { id, marker: await this.store.gapMarker() };
+    if (await this.store.writersFinished(this.gap.marker)) {
       this.gap = undefined;
       return true;
     }

@@ -76,6 +76,22 @@ export class PostgresEventStore implements EventStore {
     return this.wrap('boot read', loadFromTable(this.pool, this.serverId));
   }
 
+  /**
+   * Appends go through the pool (one transaction per batch, under the append lock), so a failure is
+   * undone by deleting what `fn` appended: every event past the position the log had before. Only for
+   * `myko import`, which needs an empty log and members stopped; unlike SQLite, a crash part-way
+   * leaves what was appended so far.
+   */
+  async atomically<T>(fn: () => Promise<T>): Promise<T> {
+    const before = await this.lastPosition();
+    try {
+      return await fn();
+    } catch (err) {
+      await this.wrap('undo', this.pool.query('DELETE FROM myko_events WHERE id > $1', [before]));
+      throw err;
+    }
+  }
+
   /** Nothing to save: boot reads the latest event per item straight from the indexed table. */
   async saveCheckpoint(_delta: CheckpointDelta): Promise<void> {}
 
