@@ -38,6 +38,23 @@ async function forward(ctx: CommandContext, route: Route, commandId: string, par
   }
 }
 
+const isSeed = (route: Route) => route.execCommandId === RshipCommand.LegacyExecTargetAction;
+
+/**
+ * 2023 executors know only `target:action:exec`: a batch for one of them is
+ * sent as one such call per entry, all at once and in order. Like the SDK's
+ * own batch answer, every entry is awaited; the results come back in order,
+ * and if any failed the batch fails naming each failed entry.
+ */
+async function execEach(ctx: CommandContext, route: Route, calls: { where: string; params: Params }[], timeoutMs: number): Promise<unknown[]> {
+  const settled = await Promise.allSettled(
+    calls.map(({ params }) => forward(ctx, route, route.execCommandId, params, timeoutMs, `action ${(params.action as Action).id}`)),
+  );
+  const failures = settled.flatMap((r, i) => (r.status === 'rejected' ? [`${calls[i]!.where}: ${(r.reason as Error).message}`] : []));
+  if (failures.length > 0) throw new RshipError('RSHIP_BATCH_FAILED', `${failures.length} of ${calls.length} failed: ${failures.join('; ')}`);
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value ?? null);
+}
+
 export function actionCommands(timeoutMs: number): CommandDef<any, any>[] {
   const exec: CommandDef<Params, unknown> = {
     id: RshipCommand.ExecTargetAction,
@@ -55,7 +72,7 @@ export function actionCommands(timeoutMs: number): CommandDef<any, any>[] {
     id: RshipCommand.BatchTargetAction,
     async handler(p, ctx) {
       if (!Array.isArray(p.actions)) throw new RshipError('MYKO_BAD_COMMAND', 'BatchTargetAction needs actions: [{action, data, instanceId?}]');
-      const groups = new Map<string, { route: Route; actions: Params[] }>();
+      const groups = new Map<string, { route: Route; actions: Params[]; where: string[] }>();
       p.actions.forEach((entry: Params, i: number) => {
         const where = `actions[${i}]`;
         const action = findAction(ctx, entry?.action, entry?.actionId, where);
@@ -63,17 +80,16 @@ export function actionCommands(timeoutMs: number): CommandDef<any, any>[] {
         const route = typeof entry.instanceId === 'string' ? routeToInstance(ctx, entry.instanceId) : routeToTarget(ctx, action.targetId);
         if (!route) throw new RshipError('RSHIP_TARGET_OFFLINE', `${where}: ${describeTarget(ctx, action.targetId)} is offline`);
         let g = groups.get(route.clientId);
-        if (!g) groups.set(route.clientId, (g = { route, actions: [] }));
+        if (!g) groups.set(route.clientId, (g = { route, actions: [], where: [] }));
         g.actions.push({ action, data: entry.data, instanceId: route.instanceId });
+        g.where.push(where);
       });
       const results = await Promise.all(
-        [...groups.values()].map(async ({ route, actions }) => {
+        [...groups.values()].map(async ({ route, actions, where }) => {
           try {
-            // 2023 executors know no batch command: they get one target:action:exec per action.
-            const response =
-              route.execCommandId === RshipCommand.LegacyExecTargetAction
-                ? await Promise.all(actions.map((a) => forward(ctx, route, route.execCommandId, a, timeoutMs, `action ${(a.action as Action).id}`)))
-                : await forward(ctx, route, RshipCommand.BatchTargetAction, { actions }, timeoutMs, `batch for instance ${route.instanceId}`);
+            const response = isSeed(route)
+              ? await execEach(ctx, route, actions.map((params, i) => ({ where: where[i]!, params })), timeoutMs)
+              : await forward(ctx, route, RshipCommand.BatchTargetAction, { actions }, timeoutMs, `batch for instance ${route.instanceId}`);
             return { instanceId: route.instanceId, ok: true, response };
           } catch (err) {
             return { instanceId: route.instanceId, ok: false, error: (err as Error).message };
@@ -88,7 +104,8 @@ export function actionCommands(timeoutMs: number): CommandDef<any, any>[] {
     id: RshipCommand.CompactBatchTargetAction,
     async handler(p, ctx) {
       if (!Array.isArray(p.groups)) throw new RshipError('MYKO_BAD_COMMAND', 'CompactBatchTargetAction needs groups: [{actionId, payloads, assignments}]');
-      const perInstance = new Map<string, { route: Route; groups: Params[] }>();
+      // Per instance: the compact groups (current executors), and the same as single calls (2023 executors).
+      const perInstance = new Map<string, { route: Route; groups: Params[]; byGroup: Map<number, Params>; calls: { where: string; params: Params }[] }>();
       p.groups.forEach((g: Params, gi: number) => {
         const where = `groups[${gi}]`;
         const action = findAction(ctx, undefined, g?.actionId, where);
@@ -101,16 +118,27 @@ export function actionCommands(timeoutMs: number): CommandDef<any, any>[] {
           const route = routeToInstance(ctx, a.instanceId);
           if (!route) throw new RshipError('RSHIP_TARGET_OFFLINE', `${where}.assignments[${ai}]: instance ${a.instanceId} is not connected`);
           let entry = perInstance.get(a.instanceId);
-          if (!entry) perInstance.set(a.instanceId, (entry = { route, groups: [] }));
-          let mine = entry.groups.find((x) => x.actionId === g.actionId);
-          if (!mine) entry.groups.push((mine = { actionId: g.actionId, payloads: g.payloads, assignments: [] }));
+          if (!entry) perInstance.set(a.instanceId, (entry = { route, groups: [], byGroup: new Map(), calls: [] }));
+          entry.calls.push({
+            where: `${where}.assignments[${ai}]`,
+            params: { instanceId: a.instanceId, action, data: g.payloads[a.payloadIndex], ...(typeof a.targetId === 'string' ? { targetId: a.targetId } : {}) },
+          });
+          // One forwarded group per incoming group: two groups of the same action have their own payloads.
+          let mine = entry.byGroup.get(gi);
+          if (!mine) {
+            mine = { actionId: g.actionId, payloads: g.payloads, assignments: [] };
+            entry.groups.push(mine);
+            entry.byGroup.set(gi, mine);
+          }
           (mine.assignments as Params[]).push(a);
         }
       });
       const results = await Promise.all(
-        [...perInstance.entries()].map(async ([instanceId, { route, groups }]) => {
+        [...perInstance.entries()].map(async ([instanceId, { route, groups, calls }]) => {
           try {
-            const response = await forward(ctx, route, RshipCommand.CompactBatchTargetAction, { groups }, timeoutMs, `batch for instance ${instanceId}`);
+            const response = isSeed(route)
+              ? await execEach(ctx, route, calls, timeoutMs)
+              : await forward(ctx, route, RshipCommand.CompactBatchTargetAction, { groups }, timeoutMs, `batch for instance ${instanceId}`);
             return { instanceId, ok: true, response };
           } catch (err) {
             return { instanceId, ok: false, error: (err as Error).message };
@@ -129,6 +157,12 @@ export function actionCommands(timeoutMs: number): CommandDef<any, any>[] {
       if (!emitter) throw new RshipError('RSHIP_UNKNOWN_EMITTER', `unknown emitter ${p.emitterId}`);
       const route = typeof p.instanceId === 'string' ? routeToInstance(ctx, p.instanceId) : routeToTarget(ctx, emitter.targetId);
       if (!route) throw new RshipError('RSHIP_TARGET_OFFLINE', `${describeTarget(ctx, emitter.targetId)} is offline`);
+      // The 2023 executor API has no way to ask for a value again: say so rather than send a command it ignores until the timeout.
+      if (isSeed(route))
+        throw new RshipError(
+          'RSHIP_UNSUPPORTED_BY_EXECUTOR',
+          `ResendEmitterValue: the executor of instance ${route.instanceId} speaks the 2023 (seed) dialect, which has no command to resend emitter ${emitter.id}; its latest value is the Pulse with id ${emitter.id}`,
+        );
       return forward(ctx, route, RshipCommand.ResendEmitterValue, { instanceId: route.instanceId, emitterId: emitter.id }, timeoutMs, `emitter ${emitter.id}`);
     },
   };

@@ -140,7 +140,16 @@ test('2023 executors: client:setId, seed dialect, and target:action:exec', async
   const old = await TestClient.connect(ts.url);
   const setId = await old.next((f) => f.event === 'ws:m:command' && f.data.commandId === 'client:setId');
   const clientId = setId.data.command.clientId;
-  answerActions(old, 'target:action:exec', (cmd) => ({ response: { legacy: true, got: cmd.data } }));
+  const seen: string[] = [];
+  old.ws.on('message', (raw: Buffer) => {
+    const f = JSON.parse(raw.toString());
+    if (f.event === 'ws:m:command') seen.push(f.data.commandId);
+  });
+  const legacyCalls: any[] = [];
+  answerActions(old, 'target:action:exec', (cmd) => {
+    legacyCalls.push(cmd);
+    return cmd.data?.intensity > 10 ? { error: 'too hot for the stand' } : { response: { legacy: true, got: cmd.data } };
+  });
   for (const e of bananaStand('c-', { clientId })) old.send({ event: 'ws:m:event', data: e });
   await old.sync();
   const ctl = await TestClient.connect(ts.url);
@@ -156,6 +165,39 @@ test('2023 executors: client:setId, seed dialect, and target:action:exec', async
   assert.equal(b.data.response.results.length, 1);
   assert.equal(b.data.response.results[0].ok, true);
   assert.equal(b.data.response.results[0].response.length, 2);
+
+  // A compact batch too: one target:action:exec per assignment, with its payload and the whole stored Action, results in order.
+  legacyCalls.length = 0;
+  const compact = (tx: string, burnPayloads: unknown[], burnAssign: number[]) => ({ event: 'ws:m:command', data: { commandId: 'CompactBatchTargetAction', command: { tx, groups: [
+    { actionId: 'c-banana-stand:burn', payloads: burnPayloads, assignments: burnAssign.map((payloadIndex) => ({ instanceId: 'c-inst', targetId: 'c-banana-stand', payloadIndex })) },
+    { actionId: 'c-banana-stand:fill-with-money', payloads: ['lots'], assignments: [{ instanceId: 'c-inst', targetId: 'c-banana-stand', payloadIndex: 0 }] },
+  ] } } });
+  ctl.send(compact('cx', [{ intensity: 1 }, { intensity: 2 }], [1, 0]));
+  const cx = await ctl.next((f) => f.event === 'ws:m:command-response' && f.data.tx === 'cx');
+  assert.deepEqual(cx.data.response.results, [{ instanceId: 'c-inst', ok: true, response: [
+    { legacy: true, got: { intensity: 2 } },
+    { legacy: true, got: { intensity: 1 } },
+    { legacy: true, got: 'lots' },
+  ] }]);
+  assert.deepEqual(legacyCalls.map((c) => [c.action.id, c.action.name, c.instanceId, c.targetId, c.data]), [
+    ['c-banana-stand:burn', 'Burn', 'c-inst', 'c-banana-stand', { intensity: 2 }],
+    ['c-banana-stand:burn', 'Burn', 'c-inst', 'c-banana-stand', { intensity: 1 }],
+    ['c-banana-stand:fill-with-money', 'Fill with money', 'c-inst', 'c-banana-stand', 'lots'],
+  ]);
+  // Every entry runs; a failed one fails the instance's result, naming the entry as the SDK does.
+  ctl.send(compact('cy', [{ intensity: 1 }, { intensity: 11 }], [0, 1]));
+  const cy = await ctl.next((f) => f.event === 'ws:m:command-response' && f.data.tx === 'cy');
+  assert.deepEqual(cy.data.response.results, [{ instanceId: 'c-inst', ok: false, error: '1 of 3 failed: groups[0].assignments[1]: too hot for the stand' }]);
+  assert.equal(legacyCalls.length, 6);
+
+  // The 2023 API cannot resend an emitter's value: refused at once, with the reason, never sent.
+  ctl.send({ event: 'ws:m:command', data: { commandId: 'ResendEmitterValue', command: { tx: 'rx', emitterId: 'c-banana-stand:banana-sold' } } });
+  const rx = await ctl.next((f) => (f.event === 'ws:m:command-error' || f.event === 'ws:m:command-response') && f.data.tx === 'rx');
+  assert.equal(rx.event, 'ws:m:command-error');
+  assert.equal(rx.data.code, 'RSHIP_UNSUPPORTED_BY_EXECUTOR');
+  assert.match(rx.data.message, /instance c-inst speaks the 2023 \(seed\) dialect, which has no command to resend emitter c-banana-stand:banana-sold/);
+  await old.sync();
+  assert.deepEqual([...new Set(seen)], ['target:action:exec'], 'nothing but target:action:exec reached the 2023 executor');
   await old.close();
   await ctl.close();
 });
