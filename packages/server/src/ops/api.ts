@@ -8,6 +8,8 @@ import { tokenFromRequest } from '../security/auth.js';
  * The dashboard's HTTP API (besides the Myko WebSocket it also uses):
  *
  *   GET  /api/history/ITEMTYPE/ID   an item's stored events, oldest first (the store's readHistory)
+ *   GET  /api/items/ITEMTYPE?sort=F&dir=asc|desc&offset=N&limit=N&where={...}
+ *                                   one page of the type sorted by any field over the whole set (items.ts)
  *   GET  /api/events[?types=A,B][&exclude=C]
  *                                   Server-Sent Events: every committed event that changed state
  *   GET  /api/stats                 Server-Sent Events: a snapshot of this server once a second

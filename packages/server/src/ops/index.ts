@@ -4,6 +4,7 @@ import { OpsMetrics } from './metrics.js';
 import { health, liveness, Verifier, type HealthBody } from './health.js';
 import { authorize, EventStream, historyTarget, sendJson, startSse } from './api.js';
 import { findDashboardDir, staticRoute } from './static.js';
+import { itemsPage, itemsTarget, ItemsRequestError } from './items.js';
 
 export { OpsMetrics } from './metrics.js';
 export { probeStore, Verifier, type HealthBody, type LivenessBody, type StoreProbe, type VerifyStatus } from './health.js';
@@ -110,6 +111,17 @@ export class Ops {
       const events = await this.ctx.store.readHistory(history.itemType, history.id);
       const current = this.ctx.state.get(history.itemType, history.id) ?? null;
       return sendJson(res, 200, { itemType: history.itemType, id: history.id, persisted: this.ctx.registry.isPersistent(history.itemType), current, events });
+    }
+    const itemType = itemsTarget(url);
+    if (itemType === 'bad') return sendJson(res, 400, { code: 'MYKO_BAD_REQUEST', message: 'bad percent-encoding in the path' });
+    if (itemType) {
+      if (method !== 'GET') return sendJson(res, 405, { code: 'MYKO_BAD_REQUEST', message: 'GET only' });
+      try {
+        return sendJson(res, 200, itemsPage(this.ctx.state, itemType, url));
+      } catch (err) {
+        if (err instanceof ItemsRequestError) return sendJson(res, 400, { code: 'MYKO_BAD_REQUEST', message: err.message });
+        throw err;
+      }
     }
     switch (url.pathname) {
       case '/api/events':

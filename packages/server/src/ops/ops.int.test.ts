@@ -241,6 +241,65 @@ test('/api/history/ITEMTYPE/ID: the stored events of one item, oldest first, ids
   }
 });
 
+test('/api/items: a page sorted by any field over the whole set (first, middle and last pages, both directions), filtered by where; bad parameters 400', async () => {
+  const ts = await startTestServer();
+  try {
+    const c = await TestClient.connect(ts.url);
+    // 1,200 crates: weights with duplicates (ties go by id), a few missing, strings and booleans mixed in.
+    const crates = Array.from({ length: 1200 }, (_, i) => {
+      const item: Record<string, unknown> = { id: `c${String(i).padStart(4, '0')}`, zone: ['a', 'b', 'c'][i % 3] };
+      if (i % 97 === 5) item.weight = i % 2 === 0 ? 'heavy' : true;
+      else if (i % 89 !== 3) item.weight = (i * 37) % 500;
+      return item;
+    });
+    for (let i = 0; i < crates.length; i += 200)
+      c.send({ event: 'ws:m:event-batch', data: crates.slice(i, i + 200).map((item) => ({ itemType: 'Crate', changeType: 'SET', item })) });
+    await c.sync();
+    // The documented order, written out independently: numbers, strings, booleans, missing; ties by id.
+    const rank = (v: unknown) => (typeof v === 'number' ? 0 : typeof v === 'string' ? 1 : typeof v === 'boolean' ? 2 : 4);
+    const asc = [...crates].sort((x: any, y: any) => {
+      const r = rank(x.weight) - rank(y.weight);
+      if (r !== 0) return r;
+      if (x.weight !== y.weight && rank(x.weight) !== 4) return x.weight < y.weight ? -1 : 1;
+      return x.id < y.id ? -1 : 1;
+    });
+    const ids = (body: any) => body.items.map((it: any) => it.id);
+    const get = async (q: string) => {
+      const res = await fetch(`${base(ts)}/api/items/Crate?${q}`);
+      assert.equal(res.status, 200, q);
+      return (await res.json()) as any;
+    };
+    for (const offset of [0, 50, 575, 1150, 1190]) {
+      const up = await get(`sort=weight&offset=${offset}&limit=50`);
+      assert.equal(up.total, 1200);
+      assert.deepEqual(ids(up), asc.slice(offset, offset + 50).map((x) => x.id), `asc at ${offset}`);
+      const down = await get(`sort=weight&dir=desc&offset=${offset}&limit=50`);
+      assert.deepEqual(ids(down), [...asc].reverse().slice(offset, offset + 50).map((x) => x.id), `desc at ${offset}`);
+    }
+    assert.equal((await get('sort=weight')).items[0].weight, 0);
+    assert.equal((await get('sort=weight&dir=desc')).items[0].weight, undefined, 'missing sorts last, so first descending');
+    assert.deepEqual(ids(await get('sort=id&dir=desc&limit=2')), ['c1199', 'c1198']);
+    assert.deepEqual((await get('sort=weight&offset=1200')).items, []);
+    // where: the equality filter of GetXsByQuery; total is the filtered size.
+    const zoneB = await get(`sort=weight&limit=1000&where=${encodeURIComponent('{"zone":"b"}')}`);
+    assert.equal(zoneB.total, 400);
+    assert.deepEqual(ids(zoneB), asc.filter((x) => x.zone === 'b').map((x) => x.id).slice(0, 1000));
+    // Up to date with the state: a write moves an item to the front.
+    c.send({ event: 'ws:m:event', data: { itemType: 'Crate', changeType: 'SET', item: { id: 'c0999', zone: 'a', weight: -1 } } });
+    await c.sync();
+    assert.deepEqual(ids(await get('sort=weight&limit=1')), ['c0999']);
+    for (const q of ['dir=up', 'limit=0', 'limit=1001', 'offset=-1', 'where=nope', 'where=[1]']) {
+      const res = await fetch(`${base(ts)}/api/items/Crate?${q}`);
+      assert.equal(res.status, 400, q);
+      assert.equal(((await res.json()) as any).code, 'MYKO_BAD_REQUEST');
+    }
+    assert.equal((await (await fetch(`${base(ts)}/api/items/Nothing`)).json() as any).total, 0);
+    await c.close();
+  } finally {
+    await ts.close();
+  }
+});
+
 test('/api/events streams committed events (filters by type); /api/stats sends item types and counts; /api/verify runs the verifier', async () => {
   const ts = await startTestServer();
   try {
