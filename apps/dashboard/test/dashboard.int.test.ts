@@ -275,6 +275,216 @@ test('data browser: a live table of an item type, an item with its history from 
   await shot('data');
 });
 
+/** 1,500 widgets: ids w0000…w1499 (the live window's id order); `rank` a permutation of 0…1499 unrelated to it. */
+const widgetCount = 1500;
+const widgetRank = (i: number) => (i * 7919 + 500) % widgetCount;
+const widgetId = (i: number) => `w${String(i).padStart(4, '0')}`;
+/** Index of the widget with a given rank. */
+const widgetWithRank = (rank: number) => Array.from({ length: widgetCount }, (_, i) => i).find((i) => widgetRank(i) === rank)!;
+
+/** The data rows shown, as {id, cells by column}. */
+async function shownRows(): Promise<{ id: string; cells: Record<string, string> }[]> {
+  return page.locator('[data-testid="rows"]').evaluate((table) => {
+    const cols = Array.from(table.querySelectorAll('thead th')).map((th) => th.getAttribute('data-col') ?? '');
+    return Array.from(table.querySelectorAll('tbody tr')).map((tr) => ({
+      id: tr.getAttribute('data-id') ?? '',
+      cells: Object.fromEntries(Array.from(tr.querySelectorAll('td')).map((td, i) => [cols[i]!, td.textContent ?? ''])),
+    }));
+  });
+}
+
+const windowText = () => page.locator('[data-testid="window"]').textContent();
+
+test('data browser over 1,500 items: paging shows the right window and count, sort is over the whole set, rows stay live', { skip: skip() }, async () => {
+  const writer = await TestClient.connect(ts.url);
+  try {
+    const widget = (i: number, extra: Record<string, unknown> = {}) => ({
+      itemType: 'Widget',
+      changeType: 'SET',
+      item: { id: widgetId(i), rank: widgetRank(i), name: `widget ${i}`, ...extra },
+    });
+    for (let i = 0; i < widgetCount; i += 250) writer.send({ event: 'ws:m:event-batch', data: Array.from({ length: 250 }, (_, k) => widget(i + k)) });
+    await writer.sync();
+    assert.equal(ts.server.state.count('Widget'), widgetCount);
+
+    await page.goto(`${http}/#/data/Widget`);
+    // Id order: the server's live window.
+    await page.locator('[data-testid="window"]', { hasText: /^1–50 of 1,?500$/ }).waitFor();
+    let rows = await shownRows();
+    assert.deepEqual(rows.map((r) => r.id), Array.from({ length: 50 }, (_, i) => widgetId(i)));
+    assert.match((await page.locator('[data-testid="sort-note"]').textContent())!, /id order, a live window/);
+    await page.locator('[data-testid="page-next"]').click();
+    await page.locator('[data-testid="window"]', { hasText: /^51–100 of 1,?500$/ }).waitFor();
+    await page.locator('[data-testid="rows"] tbody tr').first().and(page.locator('[data-id="w0050"]')).waitFor();
+    rows = await shownRows();
+    assert.deepEqual(rows.map((r) => r.id), Array.from({ length: 50 }, (_, i) => widgetId(50 + i)));
+    await page.locator('[data-testid="page-next"]').click();
+    await page.locator('[data-testid="window"]', { hasText: /^101–150 of 1,?500$/ }).waitFor();
+    await page.locator('[data-testid="rows"] tbody tr').first().and(page.locator('[data-id="w0100"]')).waitFor();
+    await page.locator('[data-testid="page-prev"]').click();
+    await page.locator('[data-testid="window"]', { hasText: /^51–100 of 1,?500$/ }).waitFor();
+    await page.locator('[data-testid="rows"] tbody tr').first().and(page.locator('[data-id="w0050"]')).waitFor();
+    // An item in view changes: its row follows without a reload.
+    writer.send({ event: 'ws:m:event', data: widget(60, { name: 'renamed in view' }) });
+    await page.locator('[data-testid="rows"] tr[data-id="w0060"]', { hasText: 'renamed in view' }).waitFor();
+
+    // Sort by rank: the first rows are the globally lowest ranks, not the lowest of the page shown (w0050…w0099).
+    await page.locator('[data-testid="rows"] th[data-col="rank"]').click();
+    await page.locator('[data-testid="rows"] th[data-col="rank"][aria-sort="ascending"]').waitFor();
+    await page.locator('[data-testid="window"]', { hasText: /^1–50 of 1,?500$/ }).waitFor();
+    const byRank = (from: number, n: number) => Array.from({ length: n }, (_, k) => widgetId(widgetWithRank(from + k)));
+    await page.locator('[data-testid="rows"] tbody tr').first().and(page.locator(`[data-id="${widgetId(widgetWithRank(0))}"]`)).waitFor();
+    rows = await shownRows();
+    assert.deepEqual(rows.map((r) => r.id), byRank(0, 50));
+    assert.deepEqual(rows.slice(0, 3).map((r) => r.cells.rank), ['0', '1', '2']);
+    assert.match((await page.locator('[data-testid="sort-note"]').textContent())!, /sorted by rank ascending over all 1,?500 items by the server/);
+    await page.locator('[data-testid="page-next"]').click();
+    await page.locator('[data-testid="window"]', { hasText: /^51–100 of 1,?500$/ }).waitFor();
+    await page.locator('[data-testid="rows"] tbody tr').first().and(page.locator(`[data-id="${widgetId(widgetWithRank(50))}"]`)).waitFor();
+    assert.deepEqual((await shownRows()).map((r) => r.id), byRank(50, 50));
+    // Descending: the highest rank of all first, back on the first page.
+    await page.locator('[data-testid="rows"] th[data-col="rank"]').click();
+    await page.locator('[data-testid="window"]', { hasText: /^1–50 of 1,?500$/ }).waitFor();
+    await page.locator('[data-testid="rows"] tbody tr').first().and(page.locator(`[data-id="${widgetId(widgetWithRank(1499))}"]`)).waitFor();
+    assert.deepEqual((await shownRows()).map((r) => r.id), byRank(1450, 50).reverse());
+    await shot('data-sorted');
+
+    // Live while sorted: an item in view changes in place; an item from far away moves to the top; a new one counts.
+    const top = widgetWithRank(1499);
+    writer.send({ event: 'ws:m:event', data: widget(top, { name: 'top, renamed' }) });
+    await page.locator(`[data-testid="rows"] tr[data-id="${widgetId(top)}"]`, { hasText: 'top, renamed' }).waitFor();
+    const low = widgetWithRank(3);
+    writer.send({ event: 'ws:m:event', data: { itemType: 'Widget', changeType: 'SET', item: { id: widgetId(low), rank: 9999, name: 'promoted' } } });
+    await page.locator('[data-testid="rows"] tbody tr').first().and(page.locator(`[data-id="${widgetId(low)}"]`)).waitFor();
+    writer.send({ event: 'ws:m:event', data: { itemType: 'Widget', changeType: 'SET', item: { id: 'w9999', rank: 5000, name: 'new' } } });
+    await page.locator('[data-testid="window"]', { hasText: /^1–50 of 1,?501$/ }).waitFor();
+    rows = await shownRows();
+    assert.deepEqual(rows.slice(0, 3).map((r) => r.id), [widgetId(low), 'w9999', widgetId(top)]);
+    // Back to id order: the live window again.
+    await page.locator('[data-testid="rows"] th[data-col="id"]').click(); // id ascending
+    await page.locator('[data-testid="rows"] th[data-col="id"][aria-sort="ascending"]').waitFor();
+    await page.locator('[data-testid="rows"] tbody tr').first().and(page.locator('[data-id="w0000"]')).waitFor();
+    assert.match((await windowText())!, /^1–50 of 1,?501$/);
+  } finally {
+    await writer.close();
+  }
+});
+
+test('overview: item-type counts follow writes live, and a new type appears with its count', { skip: skip() }, async () => {
+  const writer = await TestClient.connect(ts.url);
+  try {
+    await page.goto(`${http}/#/overview`);
+    const count = page.locator('[data-testid="count-Widget"]');
+    const before = ts.server.state.count('Widget');
+    await count.and(page.locator(`:text-is("${before.toLocaleString('en-US')}")`)).waitFor();
+    writer.send({
+      event: 'ws:m:event-batch',
+      data: Array.from({ length: 25 }, (_, i) => ({ itemType: 'Widget', changeType: 'SET', item: { id: `x${i}`, rank: -i } })),
+    });
+    await count.and(page.locator(`:text-is("${(before + 25).toLocaleString('en-US')}")`)).waitFor();
+    writer.send({ event: 'ws:m:event', data: { itemType: 'Widget', changeType: 'DEL', item: { id: 'x0' } } });
+    await count.and(page.locator(`:text-is("${(before + 24).toLocaleString('en-US')}")`)).waitFor();
+    // A type nobody has written yet shows up, then counts on.
+    assert.equal(await page.locator('[data-testid="count-Gizmo"]').count(), 0);
+    writer.send({ event: 'ws:m:event-batch', data: ['g1', 'g2'].map((id) => ({ itemType: 'Gizmo', changeType: 'SET', item: { id } })) });
+    await page.locator('[data-testid="count-Gizmo"]', { hasText: /^2$/ }).waitFor();
+    writer.send({ event: 'ws:m:event', data: { itemType: 'Gizmo', changeType: 'SET', item: { id: 'g3' } } });
+    await page.locator('[data-testid="count-Gizmo"]', { hasText: /^3$/ }).waitFor();
+    await shot('overview-counts');
+  } finally {
+    await writer.close();
+  }
+});
+
+/**
+ * A second executor over a raw WebSocket with one action whose schema is a
+ * JSON string holding an enum, a boolean, a string and an integer; it answers
+ * with the payload it received, so the test sees exactly what the form sent.
+ */
+async function startDeskExecutor(url: string): Promise<{ stop(): Promise<void> }> {
+  const c = await TestClient.connect(url);
+  const schema = {
+    type: 'object',
+    required: ['mode'],
+    properties: {
+      mode: { enum: ['calm', 'panic', 'off'] },
+      loud: { type: 'boolean' },
+      note: { type: 'string' },
+      level: { type: 'integer', minimum: 0 },
+    },
+    additionalProperties: false,
+  };
+  const svc = 'bluth-office';
+  const inst = 'bluth-office-desk';
+  const ev = (itemType: string, item: Record<string, unknown>) => ({ itemType, changeType: 'SET', item });
+  c.send({
+    event: 'ws:m:event-batch',
+    data: [
+      ev('Instance', { id: inst, name: 'Office', serviceId: svc, serviceTypeCode: 'bluth', status: 'Available', color: '#3949ab', clientId: c.clientId }),
+      ev('Action', { id: 'control-desk:configure', name: 'configure', schema: JSON.stringify(schema), targetId: 'control-desk', serviceId: svc }),
+      ev('Target', { id: 'control-desk', name: 'Control Desk', serviceId: svc, actionIds: ['control-desk:configure'], emitterIds: [], subTargets: [], bgColor: '#3949ab', fgColor: '#ffffff', category: 'Office', rootLevel: true }),
+      ev('TargetStatus', { targetId: 'control-desk', instanceId: inst, status: 'online' }),
+    ],
+  });
+  c.ws.on('message', (raw: Buffer) => {
+    const f = JSON.parse(raw.toString());
+    if (f.event !== 'ws:m:command' || f.data.commandId !== 'ExecTargetAction') return;
+    c.send({ event: 'ws:m:command-response', data: { tx: f.data.command.tx, response: { received: f.data.command.data } } });
+  });
+  await c.sync();
+  return {
+    stop: async () => {
+      c.ws.terminate();
+      await c.closed;
+    },
+  };
+}
+
+test('rocketship: a form from a schema held in a string, with enum (select), boolean (checkbox), string and integer fields', { skip: skip() }, async () => {
+  const desk = await startDeskExecutor(ts.url);
+  try {
+    await page.goto(`${http}/#/rship`);
+    await page.locator('[data-testid="target-control-desk"][data-status="online"]').waitFor();
+    const action = page.locator('[data-testid="action-control-desk:configure"]');
+    await action.locator('.action-toggle').click();
+    const form = action.locator('form.schema-form');
+    assert.equal(await form.getAttribute('data-raw'), 'false', 'the string was read as a schema: a form, not the raw JSON editor');
+    const mode = form.locator('select[name="mode"]');
+    assert.deepEqual(await mode.locator('option').allTextContents(), ['choose…', 'calm', 'panic', 'off']);
+    assert.equal(await form.locator('input[name="loud"]').getAttribute('type'), 'checkbox');
+    assert.equal(await form.locator('input[name="note"]').getAttribute('type'), 'text');
+    assert.equal(await form.locator('input[name="level"]').getAttribute('type'), 'number');
+    const result = page.locator('[data-testid="action-result-control-desk:configure"]');
+    const answer = async () => JSON.parse((await result.locator('pre').textContent())!) as { received: unknown };
+
+    await mode.selectOption({ label: 'panic' });
+    await form.locator('input[name="loud"]').check();
+    await form.locator('input[name="note"]').fill('there is always money');
+    await form.locator('input[name="level"]').fill('7');
+    await form.locator('button[type="submit"]').click();
+    await result.and(page.locator('[data-ok="true"]')).waitFor();
+    await result.locator('pre', { hasText: 'panic' }).waitFor();
+    assert.deepEqual((await answer()).received, { mode: 'panic', loud: true, note: 'there is always money', level: 7 });
+    await shot('rship-form');
+
+    // Unchecked is false (not left out); an emptied text field is left out; the enum value changes.
+    await mode.selectOption({ label: 'calm' });
+    await form.locator('input[name="loud"]').uncheck();
+    await form.locator('input[name="note"]').fill('');
+    await form.locator('button[type="submit"]').click();
+    await result.locator('pre', { hasText: 'calm' }).waitFor();
+    assert.deepEqual((await answer()).received, { mode: 'calm', loud: false, level: 7 });
+
+    // The server checks the payload against the schema in the string: a level below its minimum is refused by name.
+    await form.locator('input[name="level"]').fill('-2');
+    await form.locator('button[type="submit"]').click();
+    await result.and(page.locator('[data-ok="false"]')).waitFor();
+    assert.match((await result.textContent())!, /RSHIP_BAD_PAYLOAD.*level/);
+  } finally {
+    await desk.stop();
+  }
+});
+
 test('live events: the stream shows pulses and writes, pause freezes the view, resume catches up', { skip: skip() }, async () => {
   await page.goto(`${http}/#/events`);
   const rows = page.locator('[data-testid="event-stream"] tbody tr');

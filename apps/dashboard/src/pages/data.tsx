@@ -1,18 +1,24 @@
 import { useEffect, useState } from 'preact/hooks';
 import { byIds, byQuery, getAll, type MItem, type QuerySpec } from '@myko/client';
-import { getJson, useQuery } from '../live.js';
+import { apiUrl, getJson, useQuery } from '../live.js';
 import { useStats } from '../stats.js';
 import { Json, short } from '../components/json.js';
 
 /**
- * Data browser: any item type as a live table. The server keeps the rows in
- * id order and sends only the window shown (`window {offset, limit}`), so a
- * type with a million items costs one page. The field filter is an equality
- * filter run by the server (`GetXsByQuery`); the quick search and the column
- * sort act on the page shown. Clicking a row shows the item (live) and its
- * history from the log (`/api/history`).
+ * Data browser: any item type as a live table, sorted over the whole set.
+ *
+ * In id order (the default, ascending) the rows are a live query window: the
+ * server keeps the ids sorted and sends only the slice shown (`window
+ * {offset, limit}`) and its changes, so a type with a million items costs one
+ * page. The live window orders by id only, so any other order (another
+ * column, or id descending) is a page of `/api/items`, which the server sorts
+ * over the whole (filtered) set; it is fetched again, at most every 200 ms,
+ * whenever an event of the type is committed (`/api/events?types=X`), so the
+ * page, its order and the count stay live. The field filter is an equality
+ * filter run by the server in both modes; only the quick search acts on the
+ * page shown. Clicking a row shows the item (live) and its history from the
+ * log (`/api/history`).
  */
-
 const pageSizes = [25, 50, 100, 250];
 
 /** A filter value as JSON when it reads as JSON (3, true, "x", null), else as the string typed. */
@@ -57,6 +63,79 @@ export function DataPage({ itemType, itemId }: { itemType: string | undefined; i
   );
 }
 
+interface Sort {
+  col: string;
+  dir: 1 | -1;
+}
+
+const idOrder: Sort = { col: 'id', dir: 1 };
+
+interface SortedPage {
+  total: number;
+  items: MItem[];
+}
+
+/** How long a burst of events is gathered before the sorted page is fetched again. */
+const refetchDelayMs = 200;
+
+/**
+ * A page of `/api/items` sorted by the server, kept current: fetched again
+ * after events of the type (at most one request in flight) and when the event
+ * stream (re)opens, which covers anything missed before or between streams.
+ * `sort` null: inactive.
+ */
+function useSortedPage(itemType: string, sort: Sort | null, where: Record<string, unknown> | undefined, offset: number, limit: number) {
+  const [state, set] = useState<{ value?: SortedPage; error?: Error }>({});
+  const key = sort ? JSON.stringify([itemType, sort, where ?? null, offset, limit]) : '';
+  useEffect(() => {
+    if (!sort) return;
+    let alive = true;
+    let inFlight = false;
+    let again = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const params = { sort: sort.col, dir: sort.dir === 1 ? 'asc' : 'desc', offset: String(offset), limit: String(limit), where: where ? JSON.stringify(where) : '' };
+    const path = apiUrl(`/api/items/${encodeURIComponent(itemType)}`, params);
+    const load = async () => {
+      if (inFlight) {
+        again = true;
+        return;
+      }
+      inFlight = true;
+      try {
+        const value = await getJson<SortedPage>(path);
+        if (alive) set({ value });
+      } catch (error) {
+        if (alive) set({ error: error as Error });
+      } finally {
+        inFlight = false;
+        if (again && alive) {
+          again = false;
+          schedule();
+        }
+      }
+    };
+    const schedule = () => {
+      timer ??= setTimeout(() => {
+        timer = undefined;
+        void load();
+      }, refetchDelayMs);
+    };
+    // Keep the rows shown until the new page arrives (no blank table while paging); drop a stale error.
+    set((s) => ({ value: s.value }));
+    void load();
+    const es = new EventSource(apiUrl('/api/events', { types: itemType }));
+    es.onmessage = schedule;
+    es.addEventListener('dropped', schedule);
+    es.onopen = schedule;
+    return () => {
+      alive = false;
+      clearTimeout(timer);
+      es.close();
+    };
+  }, [key]);
+  return state;
+}
+
 function TypeTable({ itemType, selected }: { itemType: string; selected: string | undefined }) {
   const [offset, setOffset] = useState(0);
   const [limit, setLimit] = useState(50);
@@ -64,37 +143,39 @@ function TypeTable({ itemType, selected }: { itemType: string; selected: string 
   const [value, setValue] = useState('');
   const [applied, setApplied] = useState<{ field: string; value: string } | null>(null);
   const [search, setSearch] = useState('');
-  const [sort, setSort] = useState<{ col: string; dir: 1 | -1 } | null>(null);
+  const [sort, setSort] = useState<Sort>(idOrder);
 
+  const where = applied ? { [applied.field]: filterValue(applied.value) } : undefined;
+  // The live window orders by id ascending; every other order is sorted by the server per page.
+  const serverSorted = sort.col !== 'id' || sort.dir !== 1;
   const win = { offset, limit };
-  const spec: QuerySpec<MItem> = applied ? byQuery<MItem>(itemType, { [applied.field]: filterValue(applied.value) }, win) : getAll<MItem>(itemType, win);
-  const { value: result, error } = useQuery(spec);
-  const rows = result?.values ?? [];
-  const total = result?.totalCount ?? 0;
+  const spec: QuerySpec<MItem> = where ? byQuery<MItem>(itemType, where, win) : getAll<MItem>(itemType, win);
+  const live = useQuery(serverSorted ? null : spec);
+  const sorted = useSortedPage(itemType, serverSorted ? sort : null, where, offset, limit);
+  const rows = (serverSorted ? sorted.value?.items : live.value?.values) ?? [];
+  const total = (serverSorted ? sorted.value?.total : live.value?.totalCount) ?? 0;
+  const loaded = serverSorted ? sorted.value !== undefined : live.value !== undefined;
+  const error = serverSorted ? sorted.error : live.error;
 
-  // Columns: id, then the most common fields of the rows shown.
+  // Columns: id, the sort column, then the most common fields of the rows shown.
   const freq = new Map<string, number>();
-  for (const r of rows) for (const k of Object.keys(r)) if (k !== 'id') freq.set(k, (freq.get(k) ?? 0) + 1);
-  const cols = ['id', ...[...freq.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 7).map(([k]) => k)];
+  for (const r of rows) for (const k of Object.keys(r)) if (k !== 'id' && k !== sort.col) freq.set(k, (freq.get(k) ?? 0) + 1);
+  const common = [...freq.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([k]) => k);
+  const cols = sort.col === 'id' ? ['id', ...common.slice(0, 7)] : ['id', sort.col, ...common.slice(0, 6)];
 
   const needle = search.trim().toLowerCase();
-  let shown = needle ? rows.filter((r) => JSON.stringify(r).toLowerCase().includes(needle)) : [...rows];
-  if (sort) {
-    const { col, dir } = sort;
-    shown = shown.sort((a, b) => {
-      const x = a[col];
-      const y = b[col];
-      if (typeof x === 'number' && typeof y === 'number') return (x - y) * dir;
-      return short(x ?? '', 200).localeCompare(short(y ?? '', 200)) * dir;
-    });
-  }
+  const shown = needle ? rows.filter((r) => JSON.stringify(r).toLowerCase().includes(needle)) : rows;
 
   const applyFilter = (e: Event) => {
     e.preventDefault();
     setOffset(0);
     setApplied(field.trim() ? { field: field.trim(), value } : null);
   };
-  const clickSort = (col: string) => setSort(sort?.col === col ? (sort.dir === 1 ? { col, dir: -1 } : null) : { col, dir: 1 });
+  // Same column: flip the direction; another: ascending. A new order starts at its first page.
+  const clickSort = (col: string) => {
+    setSort(sort.col === col ? { col, dir: sort.dir === 1 ? -1 : 1 } : { col, dir: 1 });
+    setOffset(0);
+  };
   const last = Math.min(offset + limit, total);
 
   return (
@@ -128,13 +209,13 @@ function TypeTable({ itemType, selected }: { itemType: string; selected: string 
         </form>
         <input class="search" placeholder="search this page" value={search} onInput={(e) => setSearch((e.target as HTMLInputElement).value)} />
         <div class="pager">
-          <button type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - limit))}>
+          <button type="button" data-testid="page-prev" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - limit))}>
             ‹
           </button>
           <span data-testid="window">
             {total === 0 ? '0' : `${offset + 1}–${last}`} of {total.toLocaleString()}
           </span>
-          <button type="button" disabled={offset + limit >= total} onClick={() => setOffset(offset + limit)}>
+          <button type="button" data-testid="page-next" disabled={offset + limit >= total} onClick={() => setOffset(offset + limit)}>
             ›
           </button>
           <select
@@ -152,16 +233,40 @@ function TypeTable({ itemType, selected }: { itemType: string; selected: string 
           </select>
         </div>
       </div>
-      {error && <div class="error">{error.message}</div>}
+      <div class="muted small" data-testid="sort-note">
+        {serverSorted
+          ? `sorted by ${sort.col} ${sort.dir === 1 ? 'ascending' : 'descending'} over all ${total.toLocaleString()}${applied ? ' matching' : ''} items by the server, refreshed as ${itemType} changes`
+          : 'in id order, a live window kept by the server'}
+        {' · the search box filters this page only'}
+      </div>
+      {error && (
+        <div class="error">
+          {error.message}
+          {serverSorted && (
+            <>
+              {' '}
+              <button type="button" class="link" onClick={() => (setSort(idOrder), setOffset(0))}>
+                back to id order
+              </button>
+            </>
+          )}
+        </div>
+      )}
       <div class="split">
         <div class="table-wrap">
           <table class="grid rows" data-testid="rows">
             <thead>
               <tr>
                 {cols.map((c) => (
-                  <th key={c} onClick={() => clickSort(c)} class="sortable">
+                  <th
+                    key={c}
+                    onClick={() => clickSort(c)}
+                    class="sortable"
+                    data-col={c}
+                    aria-sort={sort.col === c ? (sort.dir === 1 ? 'ascending' : 'descending') : 'none'}
+                  >
                     {c}
-                    {sort?.col === c ? (sort.dir === 1 ? ' ▲' : ' ▼') : ''}
+                    {sort.col === c ? (sort.dir === 1 ? ' ▲' : ' ▼') : ''}
                   </th>
                 ))}
               </tr>
@@ -183,7 +288,7 @@ function TypeTable({ itemType, selected }: { itemType: string; selected: string 
               ))}
             </tbody>
           </table>
-          {result && rows.length === 0 && <div class="empty small">nothing here</div>}
+          {loaded && rows.length === 0 && <div class="empty small">nothing here</div>}
         </div>
         {selected && <ItemDetail itemType={itemType} id={selected} />}
       </div>
