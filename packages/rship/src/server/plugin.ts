@@ -19,6 +19,19 @@ const rehash = <T extends { hash?: string }>(item: T): T => {
 };
 
 /**
+ * The id of a TargetStatus or Pulse sent without one, when the fields it is
+ * derived from are missing too. It only lets validation go on to name the
+ * field that is really missing (`item.instanceId is required`, rather than
+ * `item.id is required`, which the seed's format never sends): such an item
+ * always fails its type's schema, so this id is never stored.
+ */
+const underivedId = '(none)';
+
+/** `id` derived by `derive`, or the placeholder; an empty item (a bare `DEL {}`) is left to fail with `item.id is required`. */
+const withId = (item: Record<string, unknown>, derive: () => string | undefined) =>
+  item.id !== undefined || Object.keys(item).length === 0 ? item : { ...item, id: derive() ?? underivedId };
+
+/**
  * Rocketship on a Myko server: validated entities, target status that follows
  * the executor's connection, and action invocation routed to the executor.
  *
@@ -45,10 +58,7 @@ export function rshipPlugin(opts: RshipPluginOptions = {}): MykoPlugin {
       defineItemType<TargetStatus & { id: string }>({
         name: 'TargetStatus',
         schema: rshipSchemas.TargetStatus,
-        prepare: (s) =>
-          s.id === undefined && typeof s.instanceId === 'string' && typeof s.targetId === 'string'
-            ? { ...s, id: targetStatusId(s.instanceId, s.targetId) }
-            : s,
+        prepare: (s) => withId(s, () => (typeof s.instanceId === 'string' && typeof s.targetId === 'string' ? targetStatusId(s.instanceId, s.targetId) : undefined)),
         owner: { field: 'clientId', onDisconnect: (s) => rehash({ ...s, status: 'offline' as const }) },
       }),
       { name: 'Action', schema: rshipSchemas.Action, claimedByWriter: true },
@@ -58,7 +68,7 @@ export function rshipPlugin(opts: RshipPluginOptions = {}): MykoPlugin {
         schema: rshipSchemas.Pulse,
         persist: opts.persistPulses ?? false,
         claimedByWriter: true,
-        prepare: (p) => (p.id === undefined && typeof p.emitterId === 'string' ? { ...p, id: p.emitterId } : p),
+        prepare: (p) => withId(p, () => (typeof p.emitterId === 'string' ? p.emitterId : undefined)),
       },
       { name: 'Machine', schema: rshipSchemas.Machine },
       { name: 'Service', schema: rshipSchemas.Service },

@@ -133,6 +133,7 @@ test('targets go offline when their executor disconnects, and come back when it 
   ctl.send(exec('mute', 'm-banana-stand:burn', { intensity: 1 }));
   const to = await ctl.next((f) => f.event === 'ws:m:command-error' && f.data.tx === 'mute');
   assert.equal(to.data.code, 'MYKO_TIMEOUT');
+  assert.equal(to.data.message, 'action m-banana-stand:burn on target m-banana-stand (The Banana Stand): the executor did not answer within 300 ms');
   await Promise.all([watcher.close(), ctl.close(), again.close(), mute.close()]);
 });
 
@@ -232,6 +233,18 @@ test('batch forms are forwarded to the owning executors; a bad entry rejects the
   ] } } });
   const c1 = await ctl.next((f) => f.event === 'ws:m:command-response' && f.data.tx === 'c1');
   assert.deepEqual(c1.data.response.results, [{ instanceId: 'd-inst', ok: true, response: 1 }]);
+  // Two groups of the same action stay two groups: each assignment's payloadIndex points into its own group's payloads.
+  const compacts: any[] = [];
+  answerActions(ex, 'CompactBatchTargetAction', (cmd) => void compacts.push(cmd));
+  ctl.send({ event: 'ws:m:command', data: { commandId: 'CompactBatchTargetAction', command: { tx: 'c2', groups: [
+    { actionId: 'd-banana-stand:burn', payloads: [{ intensity: 1 }], assignments: [{ instanceId: 'd-inst', targetId: 'd-banana-stand', payloadIndex: 0 }] },
+    { actionId: 'd-banana-stand:burn', payloads: [{ intensity: 7 }, { intensity: 8 }], assignments: [{ instanceId: 'd-inst', targetId: 'd-banana-stand', payloadIndex: 1 }] },
+  ] } } });
+  await ctl.next((f) => f.event === 'ws:m:command-response' && f.data.tx === 'c2');
+  assert.deepEqual(
+    compacts[0].groups.map((g: any) => g.assignments.map((a: any) => g.payloads[a.payloadIndex])),
+    [[{ intensity: 1 }], [{ intensity: 8 }]],
+  );
 
   ctl.send({ event: 'ws:m:command', data: { commandId: 'ResendEmitterValue', command: { tx: 'r1', emitterId: 'd-banana-stand:banana-sold' } } });
   assert.equal((await ctl.next((f) => f.event === 'ws:m:command-response' && f.data.tx === 'r1')).data.response, 'd-banana-stand:banana-sold');
@@ -253,5 +266,87 @@ test('entities are validated with clear errors; unknown fields are kept; pulses 
   assert.deepEqual(ts.server.state.get('Emitter', 'em')?.vendorField, { x: 1 });
   assert.deepEqual(ts.server.state.get('Pulse', 'em')?.data, { v: 99 });
   assert.equal(ts.server.writer.position, before, 'the 100 pulses did not reach the log');
+  await c.close();
+});
+
+test('an executor that chooses the seed dialect explicitly (?dialect=seed or subprotocol myko.seed) gets target:action:exec without echoing clientId', async () => {
+  const ctl = await TestClient.connect(ts.url);
+  for (const [prefix, connect] of [
+    ['q-', () => TestClient.connect(`${ts.url}?dialect=seed`)],
+    ['p-', () => TestClient.connect(ts.url, { protocols: ['myko.seed'] })],
+  ] as const) {
+    const ex = await connect();
+    const commands: string[] = [];
+    ex.ws.on('message', (raw: Buffer) => {
+      const f = JSON.parse(raw.toString());
+      if (f.event === 'ws:m:command') commands.push(f.data.commandId);
+    });
+    answerActions(ex, 'target:action:exec', (cmd) => ({ response: { via: 'target:action:exec', data: cmd.data, action: cmd.action.name } }));
+    ex.send({ event: 'ws:m:event-batch', data: bananaStand(prefix) });
+    await ex.sync();
+    assert.equal(ts.server.state.get('Client', ex.clientId!)?.dialect, 'seed', `${prefix}: the Client item records the dialect`);
+    ctl.send(exec(`${prefix}x`, `${prefix}banana-stand:burn`, { intensity: 4 }));
+    const r = await ctl.next((f) => f.event === 'ws:m:command-response' && f.data.tx === `${prefix}x`);
+    assert.deepEqual(r.data.response, { via: 'target:action:exec', data: { intensity: 4 }, action: 'Burn' });
+    assert.deepEqual(commands, ['target:action:exec'], `${prefix}: no ExecTargetAction was sent`);
+    await ex.close();
+  }
+  await ctl.close();
+});
+
+test('a target whose executor never set a TargetStatus is offline: ExecTargetAction gives the offline error', async () => {
+  const ex = await TestClient.connect(ts.url);
+  let reached = 0;
+  answerActions(ex, 'ExecTargetAction', () => (reached++, { response: 'should not run' }));
+  ex.send({ event: 'ws:m:event-batch', data: bananaStand('n-').filter((e) => e.itemType !== 'TargetStatus') });
+  await ex.sync();
+  assert.ok(ts.server.state.get('Target', 'n-banana-stand'), 'the target is registered');
+  assert.equal(ts.server.state.lookup('TargetStatus', 'targetId', 'n-banana-stand').size, 0, 'no status was ever set');
+  const ctl = await TestClient.connect(ts.url);
+  ctl.send(exec('n', 'n-banana-stand:burn', { intensity: 1 }));
+  const off = await ctl.next((f) => f.event === 'ws:m:command-error' && f.data.tx === 'n');
+  assert.equal(off.data.code, 'RSHIP_TARGET_OFFLINE');
+  assert.equal(off.data.message, 'target n-banana-stand (The Banana Stand) is offline: no connected executor has it online');
+  assert.equal(reached, 0);
+  await Promise.all([ex.close(), ctl.close()]);
+});
+
+test('every entity type names its missing required fields', async () => {
+  // TargetStatus and Pulse as the seed sends them: without id (derived from instanceId:targetId and emitterId).
+  const valid: Record<string, Record<string, unknown>> = {
+    Instance: { id: 'v-inst', name: 'I', serviceId: 's', serviceTypeCode: 'x' },
+    Target: { id: 'v-t', name: 'T', serviceId: 's', actionIds: [], emitterIds: [], bgColor: '#fff', fgColor: '#000' },
+    TargetStatus: { targetId: 'v-t', instanceId: 'v-inst', status: 'online' },
+    Action: { id: 'v-a', name: 'A', schema: null, targetId: 'v-t', serviceId: 's' },
+    Emitter: { id: 'v-e', name: 'E', targetId: 'v-t', serviceId: 's' },
+    Pulse: { emitterId: 'v-e', data: 1 },
+    Machine: { id: 'v-m', name: 'M' },
+    Service: { id: 'v-s', name: 'S' },
+  };
+  const required: [itemType: string, field: string][] = [
+    ['Instance', 'name'], ['Instance', 'serviceId'], ['Instance', 'serviceTypeCode'], ['Instance', 'id'],
+    ['Target', 'actionIds'], ['Target', 'emitterIds'], ['Target', 'bgColor'],
+    ['TargetStatus', 'status'], ['TargetStatus', 'instanceId'], ['TargetStatus', 'targetId'],
+    ['Action', 'name'], ['Action', 'targetId'], ['Action', 'serviceId'],
+    ['Emitter', 'name'], ['Emitter', 'targetId'], ['Emitter', 'serviceId'],
+    ['Pulse', 'emitterId'],
+    ['Machine', 'name'], ['Machine', 'id'],
+    ['Service', 'name'], ['Service', 'id'],
+  ];
+  const c = await TestClient.connect(ts.url);
+  for (const [itemType, field] of required) {
+    const { [field]: _dropped, ...item } = valid[itemType]!;
+    const tx = `${itemType}-${field}`;
+    c.send({ event: 'ws:m:event', data: { itemType, changeType: 'SET', tx, item } });
+    const e = await c.next((f) => f.event === 'ws:m:error' && f.data.tx === tx);
+    assert.equal(e.data.code, 'MYKO_BAD_EVENT', tx);
+    assert.match(e.data.message, new RegExp(`\\bitem\\.${field} is required$`), `${tx}: ${e.data.message}`);
+  }
+  // The complete items are accepted (ids derived where left out).
+  c.send({ event: 'ws:m:event-batch', data: Object.entries(valid).map(([itemType, item]) => ({ itemType, changeType: 'SET', item })) });
+  await c.sync();
+  const ids: Record<string, string> = { TargetStatus: 'v-inst:v-t', Pulse: 'v-e' };
+  for (const [itemType, item] of Object.entries(valid)) assert.ok(ts.server.state.get(itemType, ids[itemType] ?? (item.id as string)), itemType);
+  assert.equal(c.all('ws:m:error').length, required.length, 'only the incomplete items were refused');
   await c.close();
 });
