@@ -1,6 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, TestClient, type TestServer, type AnyFrame } from '@myko/server/testing';
+import { rmSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { startTestServer, tempDir, sleep, TestClient, type TestServer, type AnyFrame } from '@myko/server/testing';
 import { rshipPlugin } from './plugin.js';
 
 let ts: TestServer;
@@ -349,4 +351,100 @@ test('every entity type names its missing required fields', async () => {
   for (const [itemType, item] of Object.entries(valid)) assert.ok(ts.server.state.get(itemType, ids[itemType] ?? (item.id as string)), itemType);
   assert.equal(c.all('ws:m:error').length, required.length, 'only the incomplete items were refused');
   await c.close();
+});
+
+test('persistPulses: true writes every pulse to the log (position, history, kept over a restart); by default none is written', async () => {
+  for (const persistPulses of [true, false]) {
+    const dataDir = tempDir('rship-pulses-');
+    try {
+      const first = await startTestServer({ dataDir, plugins: [rshipPlugin({ persistPulses })] });
+      const c = await TestClient.connect(first.url);
+      c.send({ event: 'ws:m:event', data: { itemType: 'Emitter', changeType: 'SET', item: { id: 'pe', name: 'E', targetId: 't', serviceId: 's' } } });
+      await c.sync();
+      const before = first.server.writer.position;
+      for (let i = 0; i < 50; i++) c.send({ event: 'ws:m:event', data: { itemType: 'Pulse', changeType: 'SET', item: { emitterId: 'pe', data: { v: i } } } });
+      await c.sync();
+      assert.deepEqual(first.server.state.get('Pulse', 'pe')?.data, { v: 49 }, 'the latest pulse is current either way');
+      assert.equal(first.server.writer.position - before, persistPulses ? 50 : 0, `persistPulses ${persistPulses}: events written`);
+      const history = await (await fetch(first.url.replace(/^ws/, 'http').replace(/\/myko$/, '/api/history/Pulse/pe'))).json();
+      assert.equal(history.persisted, persistPulses);
+      assert.deepEqual(history.current.data, { v: 49 });
+      assert.equal(history.events.length, persistPulses ? 50 : 0);
+      if (persistPulses) assert.deepEqual(history.events.map((e: any) => e.item.data.v), Array.from({ length: 50 }, (_, i) => i));
+      await c.close();
+      await first.close();
+
+      // Only a logged pulse outlives the process; the Emitter is logged either way.
+      const second = await startTestServer({ dataDir, plugins: [rshipPlugin({ persistPulses })] });
+      assert.ok(second.server.state.get('Emitter', 'pe'));
+      assert.deepEqual(second.server.state.get('Pulse', 'pe')?.data, persistPulses ? { v: 49 } : undefined);
+      await second.close();
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }
+});
+
+test('a burst of 2,000 pulses meets a watcher that does not read: it gets the latest value in a frame or two, and the server buffers nothing more for it', async () => {
+  // A small high-water mark keeps the pipe filler small; the mechanism is the same at the default 1 MB.
+  const highWater = 64 * 1024;
+  const s = await startTestServer({ plugins: [rshipPlugin()], config: { sendHighWaterBytes: highWater } });
+  try {
+    const emitter = await TestClient.connect(s.url);
+    emitter.send({ event: 'ws:m:event', data: { itemType: 'Emitter', changeType: 'SET', item: { id: 'burst', name: 'Fader', targetId: 't', serviceId: 's' } } });
+    await emitter.sync();
+    const fast = await TestClient.connect(s.url);
+    const slow = await TestClient.connect(s.url);
+    for (const w of [fast, slow]) {
+      w.send({ event: 'ws:m:query', data: { queryId: 'GetAllPulses', queryItemType: 'Pulse', query: { tx: 'pulses' } } });
+      await w.next((f) => f.event === 'ws:m:query-response' && f.data.tx === 'pulses');
+    }
+    slow.send({ event: 'ws:m:query', data: { queryId: 'GetAllMachines', queryItemType: 'Machine', query: { tx: 'filler' } } });
+    await slow.next((f) => f.event === 'ws:m:query-response' && f.data.tx === 'filler');
+    const conn = s.server.connections.get(slow.clientId!)!;
+
+    // The watcher stops reading. The operating system's socket buffers (megabytes on loopback) take
+    // frames before the server sees any backpressure, so first fill them with bulky Machine items: the
+    // burst then meets a full pipe, as it would on a slow link, rather than disappearing into the kernel.
+    (slow.ws as unknown as { _socket: Socket })._socket.pause();
+    const bulk = 'x'.repeat(256 * 1024);
+    for (let i = 0; !conn.congested(); i++) {
+      assert.ok(i < 100, 'the pipe filled up within 25 MB');
+      emitter.send({ event: 'ws:m:event', data: { itemType: 'Machine', changeType: 'SET', item: { id: `filler-${i}`, name: 'filler', bulk } } });
+      await emitter.sync();
+    }
+    const framesBefore = conn.stats.framesOut;
+    const bufferedBefore = conn.ws.bufferedAmount;
+    let bufferedMax = bufferedBefore;
+
+    // 2,000 pulses, 4 per millisecond: each few pulses commit on their own, so a watcher that reads gets hundreds of frames.
+    const burst = 2000;
+    for (let i = 0; i < burst; i++) {
+      emitter.send({ event: 'ws:m:event', data: { itemType: 'Pulse', changeType: 'SET', item: { emitterId: 'burst', data: { v: i, at: Date.now() } } } });
+      if (i % 4 === 3) {
+        await sleep(1);
+        bufferedMax = Math.max(bufferedMax, conn.ws.bufferedAmount);
+      }
+    }
+    await emitter.sync();
+    await fast.sync();
+    const fastFrames = fast.all('ws:m:query-response', 'pulses').slice(1);
+    assert.deepEqual(fastFrames.at(-1)!.data.upserts[0].item.data.v, burst - 1);
+    assert.ok(fastFrames.length >= 100, `the reading watcher got ${fastFrames.length} frames: the burst was not one commit`);
+    const framesDuringBurst = conn.stats.framesOut - framesBefore;
+    assert.ok(framesDuringBurst <= 1, `the server wrote ${framesDuringBurst} frames for the stalled watcher during the burst`);
+    assert.ok(bufferedMax - bufferedBefore < 4096, `its send buffer grew by ${bufferedMax - bufferedBefore} bytes during the burst`);
+
+    // It reads again: the filler, then the newest pulse, not the 2,000.
+    (slow.ws as unknown as { _socket: Socket })._socket.resume();
+    await slow.next((f) => f.event === 'ws:m:query-response' && f.data.tx === 'pulses' && f.data.upserts.some((u: any) => u.item.data.v === burst - 1), 10_000);
+    await slow.sync();
+    const slowFrames = slow.all('ws:m:query-response', 'pulses').slice(1);
+    assert.ok(slowFrames.length <= 2, `the stalled watcher got ${slowFrames.length} pulse frames for ${burst} pulses`);
+    assert.equal(slowFrames.at(-1)!.data.upserts[0].item.data.v, burst - 1);
+    assert.deepEqual(s.server.state.get('Pulse', 'burst')?.data, slowFrames.at(-1)!.data.upserts[0].item.data, 'the server holds the same latest value');
+    await Promise.all([emitter.close(), fast.close(), slow.close()]);
+  } finally {
+    await s.close();
+  }
 });
