@@ -6,7 +6,8 @@ import { rmSync } from 'node:fs';
 import { build, type Plugin } from 'esbuild';
 import { startTestServer, spawnServer, exited, tempDir, TestClient, sleep, type TestServer } from '@myko/server/testing';
 import { rshipPlugin } from '../server/plugin.js';
-import { connect, ExecutorError, type ExecutorSession, type RegistrationInfo } from './node.js';
+import { connect, nodeTransport, ExecutorError, type ExecutorSession, type RegistrationInfo } from './node.js';
+import type { TransportSocket } from '@myko/client';
 import { command, freePort, view } from './test-support.js';
 
 let ts: TestServer;
@@ -342,6 +343,58 @@ test('close() sets the targets offline and the instance Unavailable, then discon
   assert.throws(() => b.stand.addAction('late', () => 1), /closed/);
   await assert.rejects(s.registered(), /closed/);
   await s.close(); // again: no-op
+  await ctl.close();
+});
+
+test('the executor connection drops in the middle of an action: the controller gets a clear error at once, not the timeout; the SDK comes back', async () => {
+  // A transport that lets the test see the executor's socket, so the handler can drop it as a crash would.
+  const sockets: TransportSocket[] = [];
+  const s = open(ts.url, { transport: (url, h) => (sockets.push(nodeTransport(url, h)), sockets.at(-1)!) });
+  const instance = s.addInstance({ id: 'd-inst', name: 'Dropper', serviceId: 'drop', serviceTypeCode: 'drop' });
+  const stage = instance.addTarget({ id: 'd-stage', name: 'Stage', bgColor: '#000', fgColor: '#fff' });
+  let started = 0;
+  stage.addAction('fire', null, () => {
+    started++;
+    if (started > 1) return 'fired';
+    sockets.at(-1)!.close(4000, 'executor crashed');
+    return new Promise(() => {}); // never answers on this connection
+  });
+  const first = await s.registered();
+  const ctl = await TestClient.connect(ts.url);
+
+  const t0 = Date.now();
+  const r = await command(ctl, 'ExecTargetAction', { action: { id: 'd-stage:fire' }, data: {} });
+  const waited = Date.now() - t0;
+  assert.deepEqual(r, { ok: false, code: 'RSHIP_TARGET_OFFLINE', message: 'action d-stage:fire on target d-stage (Stage): the executor disconnected' });
+  assert.ok(waited < 1000, `answered after ${waited} ms (the action timeout is 3000 ms)`);
+  assert.equal(started, 1);
+
+  // The SDK reconnects and registers again; the target answers under its new clientId.
+  await new Promise<void>((resolve) => {
+    const off = s.onRegistered((info) => info.clientId !== first.clientId && (off(), resolve()));
+  });
+  assert.deepEqual(await command(ctl, 'ExecTargetAction', { action: { id: 'd-stage:fire' }, data: {} }), { ok: true, response: 'fired' });
+  await ctl.close();
+});
+
+test('the SDK answers the 2023 name target:action:exec too (here the server sends it because the connection chose the seed dialect)', async () => {
+  // The SDK speaks the current dialect; its seed-form query answers go unread, so no registered() and no reconciliation here.
+  const s = open(`${ts.url}?dialect=seed`, { reconcile: false });
+  const calls: any[] = [];
+  bananaStand(s, 'sd-', calls);
+  const ctl = await TestClient.connect(ts.url);
+  const statuses = view(ctl, 'GetTargetStatussByQuery', 'TargetStatus', { instanceId: 'sd-inst' });
+  await statuses.until((m) => m.get('sd-inst:sd-banana-stand')?.status === 'online');
+  const clientId = ts.server.state.get('Instance', 'sd-inst')?.clientId as string;
+  assert.equal(ts.server.state.get('Client', clientId)?.dialect, 'seed');
+
+  assert.deepEqual(await command(ctl, 'ExecTargetAction', { action: { id: 'sd-banana-stand:burn' }, data: { intensity: 2 } }), { ok: true, response: { burned: true, intensity: 2 } });
+  assert.equal(calls.length, 1);
+  assert.equal(calls[0].ctx.commandId, 'target:action:exec', 'the handler ran for the 2023 command name');
+  assert.equal(calls[0].ctx.stored.name, 'burn', 'with the whole stored Action');
+  assert.equal(calls[0].ctx.instanceId, 'sd-inst');
+  // The handler's error comes back the same way.
+  assert.deepEqual(await command(ctl, 'ExecTargetAction', { action: { id: 'sd-banana-stand:burn' }, data: { intensity: 9 } }), { ok: false, code: 'TOO_HOT', message: 'too hot for the stand' });
   await ctl.close();
 });
 
