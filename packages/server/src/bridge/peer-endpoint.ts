@@ -75,11 +75,16 @@ export abstract class PeerEndpoint<P extends SocketPeer> {
     if (isBinary) return this.bad(peer, ErrorCode.BadFrame, `binary frames are not accepted on the ${this.protocol} endpoint: send JSON text`);
     const decoded = decodeFrame(data, false);
     if (!decoded.ok) return this.bad(peer, decoded.code, decoded.message);
+    this.guard(peer, decoded.value, () => this.onMessage(peer, decoded.value));
+  }
+
+  /** Run `fn` on behalf of message `value`; a throw of ours costs one error reply, never the connection. */
+  protected guard(peer: P, value: unknown, fn: () => void): void {
     try {
-      this.onMessage(peer, decoded.value);
+      fn();
     } catch (err) {
       this.ctx.log.error({ err, clientId: peer.clientId, protocol: this.protocol }, 'message handler failed');
-      this.bad(peer, ErrorCode.BadFrame, `internal error: ${(err as Error).message}`, decoded.value);
+      this.bad(peer, ErrorCode.BadFrame, `internal error: ${(err as Error).message}`, value);
     }
   }
 

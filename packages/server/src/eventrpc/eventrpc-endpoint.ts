@@ -29,11 +29,19 @@ interface RpcSub {
   off: (() => void) | undefined;
   /** Updates sent so far: the version of a projection. */
   updates: number;
+  /** The aggregate whose version this subscription holds (aggregate, event): released when it ends. */
+  agg: { itemType: string; id: string } | undefined;
 }
 
 export class RpcPeer extends SocketPeer {
   readonly subs = new Map<string, RpcSub>();
+  /** A subscribe is waiting for its aggregate's count: later messages wait too, so replies keep request order. */
+  waiting = false;
+  readonly backlog: unknown[] = [];
 }
+
+/** Messages a connection may queue behind a subscribe whose count is in flight. */
+const maxBacklog = 1000;
 
 /** Built-in command types: write the aggregate named by `id` through the ordinary event path. */
 const builtinSet = 'SET';
@@ -54,20 +62,22 @@ const builtinDel = 'DEL';
  */
 export class EventRpcEndpoint extends PeerEndpoint<RpcPeer> {
   readonly versions: AggregateVersions;
-  private counting = false;
 
   constructor(ctx: ServerContext) {
     super(ctx, 'eventrpc');
-    this.versions = new AggregateVersions(ctx.state, ctx.log);
+    this.versions = new AggregateVersions({
+      store: ctx.store,
+      appliedPosition: () => ctx.writer.position,
+      isPersistent: (t) => ctx.registry.isPersistent(t),
+      state: ctx.state,
+      log: ctx.log,
+    });
+    // First: a batch must be counted before the live engine's listeners deliver it (versions.ts).
+    // With no aggregate watched and no ephemeral change in the batch, the listener does nothing.
+    ctx.writer.listeners.unshift(this.versions.listener);
   }
 
   protected createPeer(ws: WebSocket, address: string): RpcPeer {
-    if (!this.counting) {
-      // Versions are counted from the first EventRPC connection on (versions.ts), and the listener
-      // goes first: a batch must be counted before the live engine's listeners deliver it.
-      this.counting = true;
-      this.ctx.writer.listeners.unshift(this.versions.listener);
-    }
     return new RpcPeer(ws, address, this.ctx);
   }
 
@@ -76,6 +86,36 @@ export class EventRpcEndpoint extends PeerEndpoint<RpcPeer> {
   }
 
   protected onMessage(peer: RpcPeer, value: unknown): void {
+    if (peer.waiting) {
+      if (peer.backlog.length >= maxBacklog)
+        return this.result(peer, correlationOf(value), {
+          status: 'rejected',
+          errors: [`more than ${maxBacklog} requests are waiting behind a subscribe that is being counted: the request was dropped`],
+          code: ErrorCode.RateLimited,
+        });
+      peer.backlog.push(value);
+      return;
+    }
+    this.hold(peer, this.handle(peer, value));
+  }
+
+  /** While `pending` (a subscribe counting its aggregate's events), queue this connection's later messages. */
+  private hold(peer: RpcPeer, pending: Promise<void> | void): void {
+    if (!pending) return;
+    peer.waiting = true;
+    void pending
+      .catch((err) => this.ctx.log.error({ err, clientId: peer.clientId }, 'subscribe failed'))
+      .then(() => {
+        peer.waiting = false;
+        while (!peer.waiting && !peer.closed && peer.backlog.length > 0) {
+          const next = peer.backlog.shift();
+          this.guard(peer, next, () => this.hold(peer, this.handle(peer, next)));
+        }
+      });
+  }
+
+  /** One message; a promise when its reply waits for a count (later messages must wait for it). */
+  private handle(peer: RpcPeer, value: unknown): Promise<void> | void {
     const env = check('envelope', value);
     if (!env.ok) return this.result(peer, correlationOf(value), { status: 'rejected', errors: [env.message], code: ErrorCode.BadFrame });
     const m = env.value;
@@ -105,21 +145,59 @@ export class EventRpcEndpoint extends PeerEndpoint<RpcPeer> {
   }
 
   protected override onClosed(peer: RpcPeer): void {
-    for (const sub of peer.subs.values()) sub.off?.();
+    for (const sub of peer.subs.values()) this.end(sub);
     peer.subs.clear();
+    peer.backlog.length = 0;
   }
 
-  private subscribe(peer: RpcPeer, cid: string, p: SubscribePayload): void {
+  /** Stop what a subscription holds (its watch is the peer's, dropped with the socket or by unwatch). */
+  private end(sub: RpcSub): void {
+    sub.off?.();
+    sub.off = undefined;
+    if (sub.agg) this.versions.release(sub.agg.itemType, sub.agg.id);
+    sub.agg = undefined;
+  }
+
+  private subscribe(peer: RpcPeer, cid: string, p: SubscribePayload): Promise<void> | void {
     if (peer.subs.has(cid)) return this.rejected(peer, cid, ErrorCode.BadQuery, `a subscription with correlation-id ${cid} is already live on this connection`);
     if (p['event-name'] !== undefined && p.to !== 'event') return this.rejected(peer, cid, ErrorCode.BadQuery, 'payload.event-name is only for subscriptions to event');
     if (p.params !== undefined && p.to !== 'projection') return this.rejected(peer, cid, ErrorCode.BadQuery, 'payload.params is only for subscriptions to projection');
 
-    const sub: RpcSub = { to: p.to, tx: undefined, off: undefined, updates: 0 };
+    const sub: RpcSub = { to: p.to, tx: undefined, off: undefined, updates: 0, agg: undefined };
+    if (p.to === 'projection') return this.start(peer, cid, p, sub);
+    const agg = splitAggregateId(p.id);
+    if (!agg)
+      return this.rejected(
+        peer,
+        cid,
+        ErrorCode.BadQuery,
+        p.to === 'event'
+          ? `payload.id of an event subscription is an aggregate id ITEMTYPE/ID, got ${JSON.stringify(p.id)}`
+          : `payload.id of an aggregate is ITEMTYPE/ID, got ${JSON.stringify(p.id)}`,
+      );
+    // The aggregate's version is its event count in the log: counted before the subscription starts.
+    peer.subs.set(cid, sub);
+    sub.agg = agg;
+    return this.versions.acquire(agg.itemType, agg.id).then(
+      () => {
+        if (peer.subs.get(cid) !== sub) return; // the socket closed meanwhile (onClosed released it)
+        this.guard(peer, { 'correlation-id': cid }, () => this.start(peer, cid, p, sub));
+      },
+      (err: Error) => {
+        if (peer.subs.get(cid) !== sub) return;
+        peer.subs.delete(cid);
+        sub.agg = undefined; // a failed acquire holds nothing
+        this.ctx.log.warn({ err: err.message, clientId: peer.clientId, aggregate: p.id }, 'could not count the aggregate\'s events');
+        this.result(peer, cid, { status: 'failed', errors: [`could not read the aggregate's version: ${err.message}`], code: ErrorCode.StoreFailed });
+      },
+    );
+  }
+
+  /** Start a subscription whose aggregate (if any) is acquired: `result ok`, then the snapshot. */
+  private start(peer: RpcPeer, cid: string, p: SubscribePayload, sub: RpcSub): void {
     if (p.to === 'event') {
-      const agg = splitAggregateId(p.id);
-      if (!agg) return this.rejected(peer, cid, ErrorCode.BadQuery, `payload.id of an event subscription is an aggregate id ITEMTYPE/ID, got ${JSON.stringify(p.id)}`);
+      const agg = sub.agg!;
       const only = p['event-name'];
-      peer.subs.set(cid, sub);
       this.result(peer, cid, { status: 'ok' });
       sub.off = this.versions.watch(agg.itemType, agg.id, (event, version) => {
         if (only !== undefined && event.changeType !== only) return;
@@ -140,9 +218,7 @@ export class EventRpcEndpoint extends PeerEndpoint<RpcPeer> {
     };
     try {
       if (p.to === 'aggregate') {
-        const agg = splitAggregateId(p.id);
-        if (!agg) return this.rejected(peer, cid, ErrorCode.BadQuery, `payload.id of an aggregate is ITEMTYPE/ID, got ${JSON.stringify(p.id)}`);
-        peer.subs.set(cid, sub);
+        const agg = sub.agg!;
         sub.tx = peer.watchQuery(
           { queryId: builtinQueryIds(agg.itemType).byIds, itemType: agg.itemType, params: { ids: [agg.id] }, window: undefined },
           {
@@ -181,6 +257,7 @@ export class EventRpcEndpoint extends PeerEndpoint<RpcPeer> {
       }
     } catch (err) {
       peer.subs.delete(cid);
+      this.end(sub);
       if (err instanceof QueryError) return this.rejected(peer, cid, ErrorCode.BadQuery, err.message);
       if (err instanceof ReportError) return this.rejected(peer, cid, ErrorCode.BadReport, err.message);
       throw err;
@@ -195,7 +272,7 @@ export class EventRpcEndpoint extends PeerEndpoint<RpcPeer> {
     const sub = peer.subs.get(target);
     if (!sub) return this.rejected(peer, cid, ErrorCode.BadQuery, `no live subscription with correlation-id ${target} on this connection`);
     peer.subs.delete(target);
-    sub.off?.();
+    this.end(sub);
     if (sub.tx) peer.unwatch(sub.tx);
     this.result(peer, cid, { status: 'ok' });
   }

@@ -133,19 +133,20 @@ test('aggregate subscription: acknowledged, snapshot first, then an update per c
   const u1 = await c.next(update('agg', (p) => p.version === 1));
   assert.deepEqual([u1.payload.data.total, u1.payload.name, u1.payload.id], [1, 'Order', 'Order/a1']);
   await w.next(result('w1'));
-  cmd('w2', 'SET', { total: 1 }); // equal: changes nothing, counts nothing, sends nothing
+  cmd('w2', 'SET', { total: 1 }); // equal: stored, so it counts, but the state did not change: no update
   await w.next(result('w2'));
   cmd('w3', 'SET', { total: 2 });
-  assert.equal((await c.next(update('agg', (p) => p.version === 2))).payload.data.total, 2);
+  assert.equal((await c.next(update('agg', (p) => p.version === 3))).payload.data.total, 2);
   cmd('w4', 'DEL', {});
-  assert.equal((await c.next(update('agg', (p) => p.version === 3))).payload.data, null);
+  assert.equal((await c.next(update('agg', (p) => p.version === 4))).payload.data, null);
   cmd('w5', 'SET', { total: 5 });
-  assert.equal((await c.next(update('agg', (p) => p.version === 4))).payload.data.total, 5, 'a re-created aggregate goes on counting');
+  assert.equal((await c.next(update('agg', (p) => p.version === 5))).payload.data.total, 5, 'a re-created aggregate goes on counting');
   assert.equal(c.all(update('agg')).length, 5);
+  assert.equal(await ts.server.store.countHistory('Order', 'a1'), 5, 'the version is the stored event count');
 
   // A second subscription to the same aggregate starts from the current version.
   c.send(envelope('subscribe', { to: 'aggregate', id: 'Order/a1' }, 'agg-2'));
-  assert.equal((await c.next(update('agg-2'))).payload.version, 4);
+  assert.equal((await c.next(update('agg-2'))).payload.version, 5);
 
   c.send(envelope('unsubscribe', {}, 'agg'));
   assert.deepEqual((await c.nextNew(result('agg'))).payload, { status: 'ok' });
