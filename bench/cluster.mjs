@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Cluster mode: events/s through 3 members sharing PostgreSQL, and the time
-// from a write on member A to its diff on member B, each beside a baseline
-// measured in the same run (raw inserts; a bare LISTEN/NOTIFY round trip).
+// Cluster mode: events/s through 3 members sharing PostgreSQL, the time from a
+// write on member A to its diff on member B, and the boot of a new member from a
+// large table, each beside a baseline measured in the same run (raw inserts; a
+// bare LISTEN/NOTIFY round trip; the boot's DISTINCT ON read from a bare client).
 //   node bench/cluster.mjs   (MYKO_TEST_POSTGRES_URL or the local server)
 import pg from 'pg';
 import WebSocket from 'ws';
@@ -11,6 +12,8 @@ const url = process.env.MYKO_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1
 const schema = `myko_bench_${process.pid}`;
 const EVENTS = Number(process.env.BENCH_CLUSTER_EVENTS ?? 60_000);
 const ROUNDS = Number(process.env.BENCH_CLUSTER_ROUNDS ?? 300);
+const BOOT_EVENTS = Number(process.env.BENCH_CLUSTER_BOOT_EVENTS ?? 1_000_000);
+const BOOT_ITEMS = Number(process.env.BENCH_CLUSTER_BOOT_ITEMS ?? 100_000);
 const admin = new pg.Client({ connectionString: url });
 await admin.connect();
 const members = [];
@@ -115,6 +118,26 @@ try {
   await listener.end();
   for (const ws of [...watchers, ...writers, a, b]) ws.close();
 
+  // Boot of a new member from a large table: BOOT_EVENTS more events (BOOT_ITEMS items, several events each),
+  // written server-side in SQL, then a 4th member started; it serves only once state is loaded and caught up.
+  await admin.query(
+    `INSERT INTO "${schema}".myko_events (item_type, item_id, change_type, created_at, tx, source_id, event)
+     SELECT 'Big', 'b' || (g % $2), 'SET', now(), 't' || g, 'bench',
+            jsonb_build_object('itemType', 'Big', 'changeType', 'SET', 'createdAt', '2026-01-01T00:00:00.000Z', 'tx', 't' || g, 'sourceId', 'bench',
+                               'item', jsonb_build_object('id', 'b' || (g % $2), 'n', g, 'payload', repeat('x', 64)))
+     FROM generate_series(1, $1) AS g`,
+    [BOOT_EVENTS, BOOT_ITEMS],
+  );
+  await admin.query(`VACUUM ANALYZE "${schema}".myko_events`);
+  const tableRows = Number((await admin.query(`SELECT count(*) AS n FROM "${schema}".myko_events`)).rows[0].n);
+  // Baseline: the boot's own read (the latest event per item, DISTINCT ON over the index) run by a bare client.
+  const q0 = performance.now();
+  const latest = await admin.query(`SELECT DISTINCT ON (item_type, item_id) event FROM "${schema}".myko_events ORDER BY item_type, item_id, id DESC`);
+  const readMs = performance.now() - q0;
+  const fourth = await startServer([], { MYKO_POSTGRES_URL: url, MYKO_POSTGRES_SCHEMA: schema, MYKO_LOG_LEVEL: 'info' });
+  members.push(fourth);
+  const bootMs = fourth.readyMs;
+
   const eps = total / (clusterMs / 1000);
   const rawEps = total / (rawMs / 1000);
   const md = `
@@ -126,6 +149,8 @@ Machine: ${machineLine()}; PostgreSQL on the same 2 cores. Command: \`node bench
 | --- | ---: | ---: | ---: |
 | events/s, 3 writers (one per member), 256-event batches, until every member has applied all ${total.toLocaleString('en')} | ${Math.round(eps).toLocaleString('en')} | raw INSERTs of the same rows, 256 per statement: ${Math.round(rawEps).toLocaleString('en')} | ${(eps / rawEps).toFixed(2)} |
 | write on A → diff on B, p50 / p99 (${ROUNDS - 20} rounds) | ${pct(lat, 50).toFixed(2)} / ${pct(lat, 99).toFixed(2)} ms | NOTIFY → LISTEN round trip: ${pct(base, 50).toFixed(2)} / ${pct(base, 99).toFixed(2)} ms | ${(pct(lat, 50) / pct(base, 50)).toFixed(1)} / ${(pct(lat, 99) / pct(base, 99)).toFixed(1)} |
+
+Boot of a 4th member from a table of ${tableRows.toLocaleString('en')} events (${latest.rows.length.toLocaleString('en')} items): **${(bootMs / 1000).toFixed(2)} s** from spawn to serving (process start, migration check, state from the table, catch-up); the bare \`DISTINCT ON\` read of the latest event per item from a plain client takes ${(readMs / 1000).toFixed(2)} s (ratio ${(bootMs / readMs).toFixed(1)}).
 
 A→B includes A's durable commit (under the cluster's append lock), the NOTIFY, B's read of the new rows and its diff. Measured from the client on A to the client on B, so it is an upper bound of the servers' share.
 `;
