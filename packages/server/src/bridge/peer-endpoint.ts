@@ -5,17 +5,23 @@ import type { ServerContext } from '../context.js';
 import { decodeFrame } from '../wire/codec.js';
 import { clientItem, retireEvents } from '../lifecycle/clients.js';
 import { SocketPeer } from './socket-peer.js';
+import type { Refusal } from '../security/rate-limit.js';
 
 /** How often an endpoint looks for a server stop and for slow consumers while it has sockets. */
 const sweepMs = 100;
 
 /**
  * What the `$` and EventRPC endpoints share: accepting a socket, the Client
- * item of WIRE.md 1.4 (with `protocol` naming the endpoint), frame limits,
- * JSON decoding, a guard so no bug of ours costs more than one reply, and
- * cleanup on close (live watches dropped, owned items retired).
+ * item of WIRE.md 1.4 (with `protocol` naming the endpoint), the limits of a
+ * Myko connection (frame size, messages/s, events/s, live queries: see
+ * ConnectionLimits), JSON decoding, a guard so no bug of ours costs more than
+ * one reply, and cleanup on close (live watches dropped, owned items retired).
  *
- *   frame ─ size? ─ text? ─ JSON? ─ onMessage(peer, value)      (else onBadFrame: one error reply)
+ *   frame ─ rate? ─ size? ─ text? ─ JSON? ─ onMessage(peer, value)   (else onBadFrame: one error reply)
+ *
+ * A refusal is answered through `onBadFrame` with the protocol's own error
+ * shape (MYKO_RATE_LIMITED); a client that keeps exceeding a limit is closed
+ * with 1008 MYKO_RATE_LIMITED, as on /myko.
  *
  * Hazard: MykoServer.stop() closes only Myko connections and offers no hook,
  * so each endpoint polls `ctx.stopping` (every 100 ms, only while it has
@@ -70,10 +76,15 @@ export abstract class PeerEndpoint<P extends SocketPeer> {
 
   private onFrame(peer: P, data: Buffer, isBinary: boolean): void {
     peer.stats.framesIn++;
+    const limited = peer.limits.message();
+    if (limited?.close) return this.closeOffender(peer, limited.message);
     if (data.length > this.ctx.config.maxFrameBytes)
       return this.bad(peer, ErrorCode.FrameTooLarge, `frame of ${data.length} bytes exceeds the limit of ${this.ctx.config.maxFrameBytes} bytes`);
     if (isBinary) return this.bad(peer, ErrorCode.BadFrame, `binary frames are not accepted on the ${this.protocol} endpoint: send JSON text`);
     const decoded = decodeFrame(data, false);
+    // Decoded even when refused, so the refusal can name the request (an `evt` key, a correlation-id):
+    // at most maxViolations frames per 10 s, before the connection is closed.
+    if (limited) return this.bad(peer, ErrorCode.RateLimited, limited.message, decoded.ok ? decoded.value : undefined);
     if (!decoded.ok) return this.bad(peer, decoded.code, decoded.message);
     this.guard(peer, decoded.value, () => this.onMessage(peer, decoded.value));
   }
@@ -86,6 +97,24 @@ export abstract class PeerEndpoint<P extends SocketPeer> {
       this.ctx.log.error({ err, clientId: peer.clientId, protocol: this.protocol }, 'message handler failed');
       this.bad(peer, ErrorCode.BadFrame, `internal error: ${(err as Error).message}`, value);
     }
+  }
+
+  /**
+   * Take `n` events from the connection's events/s budget before a write. On
+   * refusal, the request `value` is answered with MYKO_RATE_LIMITED (or the
+   * connection closed) and false is returned: the write must not run.
+   */
+  protected takeEvents(peer: P, n: number, value: unknown): boolean {
+    const limited: Refusal | undefined = peer.limits.takeEvents(n);
+    if (!limited) return true;
+    if (limited.close) this.closeOffender(peer, limited.message);
+    else this.bad(peer, ErrorCode.RateLimited, limited.message, value);
+    return false;
+  }
+
+  private closeOffender(peer: P, message: string): void {
+    this.ctx.log.warn({ clientId: peer.clientId, protocol: this.protocol, what: message }, 'closing connection: limits exceeded repeatedly');
+    peer.close(CloseCode.PolicyViolation, ErrorCode.RateLimited);
   }
 
   private bad(peer: P, code: ErrorCode, message: string, value?: unknown): void {

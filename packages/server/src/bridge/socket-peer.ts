@@ -5,6 +5,7 @@ import type { ServerContext } from '../context.js';
 import type { Subscriber } from '../live/subscriber.js';
 import type { QueryRequest } from '../live/live-queries.js';
 import { ResultSet } from './result-set.js';
+import { ConnectionLimits } from '../security/rate-limit.js';
 
 /** What a live watch reports back to the protocol that opened it. */
 export interface WatchHandler {
@@ -51,6 +52,8 @@ export class SocketPeer implements Subscriber {
   closed = false;
   private closing = false;
   readonly stats = { framesIn: 0, framesOut: 0, errors: 0 };
+  /** Messages/s, events/s, live queries: the same limits as a Myko connection's (PeerEndpoint applies them). */
+  readonly limits: ConnectionLimits;
   /** The Client item's write, so a close waits for it before retiring the client. */
   recorded: Promise<unknown> = Promise.resolve();
   private readonly watches = new Map<string, Watch>();
@@ -62,7 +65,9 @@ export class SocketPeer implements Subscriber {
     readonly ws: WebSocket,
     readonly address: string,
     protected readonly ctx: ServerContext,
-  ) {}
+  ) {
+    this.limits = new ConnectionLimits(ctx.config);
+  }
 
   congested(): boolean {
     return this.ws.bufferedAmount > this.ctx.config.sendHighWaterBytes;

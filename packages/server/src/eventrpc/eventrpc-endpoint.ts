@@ -162,6 +162,9 @@ export class EventRpcEndpoint extends PeerEndpoint<RpcPeer> {
     if (peer.subs.has(cid)) return this.rejected(peer, cid, ErrorCode.BadQuery, `a subscription with correlation-id ${cid} is already live on this connection`);
     if (p['event-name'] !== undefined && p.to !== 'event') return this.rejected(peer, cid, ErrorCode.BadQuery, 'payload.event-name is only for subscriptions to event');
     if (p.params !== undefined && p.to !== 'projection') return this.rejected(peer, cid, ErrorCode.BadQuery, 'payload.params is only for subscriptions to projection');
+    // Every subscription (event ones too) counts against the live-query cap of a connection.
+    const over = peer.limits.liveRoom(peer.subs.size);
+    if (over) return this.rejected(peer, cid, ErrorCode.TooManyQueries, over);
 
     const sub: RpcSub = { to: p.to, tx: undefined, off: undefined, updates: 0, agg: undefined };
     if (p.to === 'projection') return this.start(peer, cid, p, sub);
@@ -285,6 +288,7 @@ export class EventRpcEndpoint extends PeerEndpoint<RpcPeer> {
       if (p.data.id !== undefined && p.data.id !== agg.id)
         return this.rejected(peer, cid, ErrorCode.BadCommand, `payload.data.id (${JSON.stringify(p.data.id)}) differs from the aggregate id's ${JSON.stringify(agg.id)}`);
       const item = p.type === builtinSet ? { ...p.data, id: agg.id } : { id: agg.id };
+      if (!this.takeEvents(peer, 1, { 'correlation-id': cid })) return; // answered rejected MYKO_RATE_LIMITED (or closing)
       run = writeItem(this.ctx, peer, agg.itemType, p.type, item, cid);
     } else {
       // The aggregate id reaches the command as `aggregateId`, unless data names one itself.

@@ -65,6 +65,10 @@ export class ModelsEndpoint extends PeerEndpoint<ModelsPeer> {
       case 'sub': {
         const m = checkMessage('sub', value);
         if (!m.ok) return this.error(peer, ErrorCode.BadFrame, m.message);
+        // The live-query cap applies to the whole `sub`: over it, none of its keys is subscribed.
+        const fresh = new Set(m.value.keys.filter((k) => !peer.subs.has(k)));
+        const over = peer.limits.liveRoom(peer.subs.size, fresh.size);
+        if (over) return this.error(peer, ErrorCode.TooManyQueries, over);
         for (const key of m.value.keys) this.subscribe(peer, key);
         return;
       }
@@ -164,6 +168,7 @@ export class ModelsEndpoint extends PeerEndpoint<ModelsPeer> {
       if (itemType === '') return this.answer(peer, evt, { ok: false, code: ErrorCode.BadEvent, message: `${handler} needs an item type: ${set ? 'set' : 'del'}:ITEMTYPE` });
       // DEL takes the id alone too.
       const item = !set && typeof payload === 'string' ? { id: payload } : payload;
+      if (!this.takeEvents(peer, 1, evt)) return; // answered with MYKO_RATE_LIMITED (or the socket is closing)
       run = writeItem(this.ctx, peer, itemType, set ? 'SET' : 'DEL', item, evt.key);
     } else {
       run = runAsCommand(this.ctx, peer, handler, paramsOf(payload), evt.key);

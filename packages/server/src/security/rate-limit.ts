@@ -40,3 +40,66 @@ export class Strikes {
     return this.times.length > this.max;
   }
 }
+
+/** The window in which `maxViolations` limit violations close a connection. */
+export const violationWindowMs = 10_000;
+
+export interface LimitConfig {
+  maxMessagesPerSecond: number;
+  maxMessagesBurst: number;
+  maxEventsPerSecond: number;
+  maxEventsBurst: number;
+  maxLiveQueriesPerConnection: number;
+  maxViolations: number;
+}
+
+/** A refused request: `message` for the reply, or `close` when the connection has kept at it. */
+export type Refusal = { close: false; message: string } | { close: true; message: string };
+
+/**
+ * The per-connection limits of README "Security and limits", as one object
+ * for the `$` and EventRPC endpoints (bridge/peer-endpoint.ts): messages/s
+ * and events/s token buckets, and violations counted over
+ * `violationWindowMs` — past `maxViolations` the connection is to be closed
+ * (1008 MYKO_RATE_LIMITED). Wording and numbers match the /myko endpoint's.
+ * Each protocol shapes the refusal as its own error message.
+ */
+export class ConnectionLimits {
+  private readonly messages: TokenBucket;
+  private readonly events: TokenBucket;
+  private readonly violations: Strikes;
+
+  constructor(private readonly config: LimitConfig) {
+    this.messages = new TokenBucket(config.maxMessagesPerSecond, config.maxMessagesBurst);
+    this.events = new TokenBucket(config.maxEventsPerSecond, config.maxEventsBurst);
+    this.violations = new Strikes(config.maxViolations, violationWindowMs);
+  }
+
+  /** One incoming frame; undefined when within the limit. */
+  message(): Refusal | undefined {
+    return this.messages.take() ? undefined : this.refuse(`more than ${this.config.maxMessagesPerSecond} messages per second`);
+  }
+
+  /** `n` events about to be written; undefined when within the limit. */
+  takeEvents(n: number): Refusal | undefined {
+    return this.events.take(n) ? undefined : this.refuse(`more than ${this.config.maxEventsPerSecond} events per second`);
+  }
+
+  /**
+   * Room for `adding` more live queries beside `live`: undefined, or the
+   * MYKO_TOO_MANY_QUERIES message. Not a violation, as on /myko: a refused
+   * subscription costs the server nothing.
+   */
+  liveRoom(live: number, adding = 1): string | undefined {
+    const max = this.config.maxLiveQueriesPerConnection;
+    if (live + adding <= max) return undefined;
+    return adding === 1
+      ? `this connection has ${live} live queries and reports, the limit is ${max}; cancel some first`
+      : `${adding} more live queries beside this connection's ${live} exceed the limit of ${max}: none was started; cancel some first`;
+  }
+
+  private refuse(what: string): Refusal {
+    if (this.violations.hit()) return { close: true, message: `limits exceeded repeatedly (${what})` };
+    return { close: false, message: `rate limited: ${what}; the request was dropped` };
+  }
+}
