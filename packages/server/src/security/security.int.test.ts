@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { SignJWT, generateKeyPair, exportJWK } from 'jose';
 import { startTestServer, TestClient, tempDir, sleep } from '../testing/index.js';
+import { JsonClient, type AnyMessage } from '../testing/json-client.js';
 import { definePlugin } from '../core/registry.js';
 
 const secret = 'a-test-secret-that-is-long-enough-for-hs256!';
@@ -187,6 +188,72 @@ test('by default no client may change what another live client owns; server-mana
     await other.close();
   } finally {
     await ts.close();
+  }
+});
+
+test('/models and /eventrpc: not authorised, not permitted and not the owner are refused in each protocol\'s shape', async () => {
+  const dir = tempDir();
+  const rules = join(dir, 'rules.json');
+  writeFileSync(rules, JSON.stringify({ itemTypes: { Cue: { set: { claim: 'role', in: ['operator'] } } }, commands: { CreateRestorePoint: { claim: 'role', in: ['admin'] } } }));
+  const claimed = definePlugin({ name: 'claimed-bridge', itemTypes: [{ name: 'Fixture', claimedByWriter: true }] });
+  const ts = await startTestServer({ plugins: [app, claimed], config: { authJwtSecret: secret, authAnonymous: true, permissionsFile: rules } });
+  const rpc = (type: string, payload: unknown, cid: string) => ({ version: 'v0.0.1', 'app-name': 't', 'app-id': 't', timestamp: 0, 'correlation-id': cid, type, payload });
+  const result = async (c: JsonClient, cid: string) => (await c.next((m: AnyMessage) => m.type === 'result' && m['correlation-id'] === cid)).payload;
+  const evtRes = (c: JsonClient, key: string) => c.next((m: AnyMessage) => m.$ === 'evt-res' && m.key === key);
+  const as = async (path: string, claims?: Record<string, unknown>) =>
+    JsonClient.connect(`${ts.server.url(path)}${claims ? `?access_token=${await token(claims)}` : ''}`);
+  try {
+    // Not authorised: an anonymous connection runs public commands only, unless the command carries a userToken.
+    const anonRpc = await as('/eventrpc');
+    anonRpc.send(rpc('command', { id: 'x', type: 'Whoami', data: {} }, 'who'));
+    const who = await result(anonRpc, 'who');
+    assert.deepEqual([who.status, who.code], ['rejected', 'MYKO_UNAUTHORIZED']);
+    assert.equal(typeof who.errors[0], 'string');
+    anonRpc.send(rpc('command', { id: 'x', type: 'Hello', data: {} }, 'hello'));
+    assert.deepEqual(await result(anonRpc, 'hello'), { status: 'ok', data: 'hello' });
+    anonRpc.send(rpc('command', { id: 'x', type: 'Whoami', data: { userToken: await token({ sub: 'carol' }) } }, 'who-2'));
+    assert.deepEqual(await result(anonRpc, 'who-2'), { status: 'ok', data: { sub: 'carol' } });
+    const anonModels = await as('/models');
+    anonModels.send({ $: 'evt', key: 'm-who', target: { key: 'Whoami' } });
+    const mWho = await evtRes(anonModels, 'm-who');
+    assert.deepEqual([mWho.error, mWho.code], [true, 'MYKO_UNAUTHORIZED']);
+
+    // Permission rules, by the handshake token's claims.
+    const viewerRpc = await as('/eventrpc', { sub: 'v', role: 'viewer' });
+    viewerRpc.send(rpc('command', { id: 'Cue/v1', type: 'SET', data: {} }, 'set'));
+    const set = await result(viewerRpc, 'set');
+    assert.deepEqual([set.status, set.code], ['rejected', 'MYKO_FORBIDDEN']);
+    assert.match(set.errors[0], /not permitted to SET Cue/);
+    viewerRpc.send(rpc('command', { id: 'x', type: 'CreateRestorePoint', data: { name: 'x' } }, 'rp'));
+    const rp = await result(viewerRpc, 'rp');
+    assert.deepEqual([rp.status, rp.code], ['rejected', 'MYKO_FORBIDDEN']);
+    const viewerModels = await as('/models', { sub: 'v', role: 'viewer' });
+    viewerModels.send({ $: 'evt', key: 'm-set', target: { key: 'set:Cue' }, payload: { id: 'v2' } });
+    const mSet = await evtRes(viewerModels, 'm-set');
+    assert.deepEqual([mSet.error, mSet.code], [true, 'MYKO_FORBIDDEN']);
+    assert.match(mSet.payload, /not permitted to SET Cue/);
+    const operatorModels = await as('/models', { sub: 'o', role: 'operator' });
+    operatorModels.send({ $: 'evt', key: 'o-set', target: { key: 'set:Cue' }, payload: { id: 'o1' } });
+    assert.equal((await evtRes(operatorModels, 'o-set')).payload.id, 'o1');
+    assert.equal(ts.server.state.get('Cue', 'v1'), undefined);
+    assert.equal(ts.server.state.get('Cue', 'v2'), undefined);
+
+    // Ownership: what a live client wrote of a claimedByWriter type is its own, whatever the protocol.
+    operatorModels.send({ $: 'evt', key: 'own', target: { key: 'set:Fixture' }, payload: { id: 'par-1', dim: 1 } });
+    assert.equal((await evtRes(operatorModels, 'own')).payload.dim, 1);
+    viewerRpc.send(rpc('command', { id: 'Fixture/par-1', type: 'SET', data: { dim: 99 } }, 'steal'));
+    const steal = await result(viewerRpc, 'steal');
+    assert.deepEqual([steal.status, steal.code], ['rejected', 'MYKO_FORBIDDEN']);
+    assert.match(steal.errors[0], /belongs to client/);
+    viewerModels.send({ $: 'evt', key: 'm-del', target: { key: 'del:Fixture' }, payload: 'par-1' });
+    const mDel = await evtRes(viewerModels, 'm-del');
+    assert.deepEqual([mDel.error, mDel.code], [true, 'MYKO_FORBIDDEN']);
+    assert.match(mDel.payload, /belongs to client/);
+    assert.equal(ts.server.state.get('Fixture', 'par-1')?.dim, 1);
+    await Promise.all([anonRpc, anonModels, viewerRpc, viewerModels, operatorModels].map((c) => c.close()));
+  } finally {
+    await ts.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
