@@ -25,7 +25,7 @@ import { EventBatcher } from './events.js';
 import { randomId } from './ids.js';
 import { resolveOptions, type MykoClientOptions, type ResolvedOptions } from './options.js';
 import { LiveQueries, type LiveQuery, type LiveQueryDiff } from './queries.js';
-import { countOf, type ItemLike, type QuerySpec, type ReportSpec } from './query-spec.js';
+import { countOf, typeName, type ItemLike, type ItemTypeRef, type QuerySpec, type ReportSpec } from './query-spec.js';
 import { LiveReports, type LiveReport } from './reports.js';
 import type { ConnectionStatus } from './status.js';
 
@@ -127,7 +127,7 @@ export class MykoClient<Out extends object = DefaultCommands, In extends object 
   }
 
   /** Live count of the items of a type (`Get${itemType}sCount`). */
-  watchCount(itemType: string): LiveReport<number> {
+  watchCount(itemType: string | ItemTypeRef<ItemLike>): LiveReport<number> {
     return this.reports.watch(countOf(itemType));
   }
 
@@ -145,14 +145,19 @@ export class MykoClient<Out extends object = DefaultCommands, In extends object 
     return this.commands.register(commandId, handler as CommandHandler<never, unknown>);
   }
 
-  /** Store an item (SET). Batched with the other events of this microtask. */
-  set<T extends ItemLike>(itemType: string, item: T): void {
-    this.event(itemType, 'SET', item as unknown as MItem);
+  /**
+   * Store an item (SET). Batched with the other events of this microtask.
+   * Given an `itemType<T>(name)` ref, `item` must be a `T`.
+   */
+  set<T extends ItemLike>(itemType: ItemTypeRef<T>, item: NoInfer<T>): void;
+  set<T extends ItemLike>(itemType: string, item: T): void;
+  set(itemType: string | ItemTypeRef<ItemLike>, item: ItemLike): void {
+    this.event(typeName(itemType), 'SET', item as unknown as MItem);
   }
 
   /** Delete an item (DEL); only its `id` matters. */
-  del<T extends ItemLike>(itemType: string, item: T | ItemLike): void {
-    this.event(itemType, 'DEL', item as unknown as MItem);
+  del<T extends ItemLike>(itemType: string | ItemTypeRef<T>, item: T | ItemLike): void {
+    this.event(typeName(itemType), 'DEL', item as unknown as MItem);
   }
 
   /** Send batched events now instead of at the end of the microtask. */
@@ -177,7 +182,7 @@ export class MykoClient<Out extends object = DefaultCommands, In extends object 
 
   private event(itemType: string, changeType: 'SET' | 'DEL', item: MItem): void {
     if (this.conn.isClosed) throw new ClientClosedError(`cannot ${changeType} ${itemType}`);
-    if (!this.conn.isOpen && this.conn.queueRoom <= this.events.pendingFrames) throw new QueueFullError(this.opts.maxQueuedFrames);
+    if (!this.conn.isOpen && this.events.framesWith(itemType) > this.conn.queueRoom) throw new QueueFullError(this.opts.maxQueuedFrames);
     this.events.add({ itemType, changeType, item, createdAt: new Date().toISOString(), tx: randomId() });
   }
 

@@ -23,6 +23,17 @@ export class EventBatcher {
     return Math.ceil(this.pending.length / this.maxBatch);
   }
 
+  /**
+   * Frames the pending events take once one more of `itemType` is added: an
+   * immediate type adds a frame of its own, any other usually joins the last
+   * batch. (Counting whole frames per event refused a second `set` in a tick
+   * when one frame of room was left, though both fit in it.)
+   */
+  framesWith(itemType: string): number {
+    if (this.immediate.has(itemType)) return this.pendingFrames + 1;
+    return Math.ceil((this.pending.length + 1) / this.maxBatch);
+  }
+
   add(event: MEvent<MItem>): void {
     if (this.immediate.has(event.itemType)) {
       this.flush();

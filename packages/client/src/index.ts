@@ -4,10 +4,10 @@
  */
 export { MykoClient, type StatusWatch } from './client.js';
 export type { MykoClientOptions, ReconnectOptions } from './options.js';
-export { defaults, backoffDelay } from './options.js';
+export { defaults, backoffDelay, MAX_BATCH_EVENTS } from './options.js';
 export type { ConnectionStatus, ConnectionStatusType } from './status.js';
 export { browserTransport, domTransport, type Transport, type TransportHandlers, type TransportSocket } from './transport.js';
-export { getAll, byIds, byQuery, countOf, type QuerySpec, type ReportSpec, type ItemLike } from './query-spec.js';
+export { getAll, byIds, byQuery, countOf, itemType, type QuerySpec, type ReportSpec, type ItemLike, type ItemTypeRef } from './query-spec.js';
 export type { LiveQuery, LiveQueryDiff, QueryResult, QueryChange } from './queries.js';
 export type { LiveReport } from './reports.js';
 export type { LiveHandle } from './live.js';

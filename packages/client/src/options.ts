@@ -33,7 +33,11 @@ export interface MykoClientOptions {
   reconnect?: Partial<ReconnectOptions> | false;
   /** Default timeout of `sendCommand`. */
   commandTimeoutMs?: number;
-  /** Most events in one `ws:m:event-batch` frame. */
+  /**
+   * Most events in one `ws:m:event-batch` frame. At most 256: values above
+   * are capped to 256, so that one client's burst leaves as several modest
+   * frames rather than one that holds up the server and its other readers.
+   */
   maxBatchEvents?: number;
   /** Frames kept while disconnected (events, commands); past this, `set`/`sendCommand` fail with QueueFullError. */
   maxQueuedFrames?: number;
@@ -69,12 +73,15 @@ export interface ResolvedOptions {
   random: () => number;
 }
 
+/** The ceiling on events per `ws:m:event-batch` frame: `maxBatchEvents` is capped to it. */
+export const MAX_BATCH_EVENTS = 256;
+
 /** Every default of the client, in one place. */
 export const defaults = Object.freeze({
   encoding: 'json' as const,
   reconnect: Object.freeze<ReconnectOptions>({ initialDelayMs: 100, maxDelayMs: 10_000, factor: 2, jitter: 0.5, maxAttempts: Infinity }),
   commandTimeoutMs: 30_000,
-  maxBatchEvents: 256,
+  maxBatchEvents: MAX_BATCH_EVENTS,
   maxQueuedFrames: 10_000,
   connectTimeoutMs: 10_000,
   pingIntervalMs: 15_000,
@@ -109,7 +116,8 @@ export function resolveOptions(o: MykoClientOptions): ResolvedOptions {
     immediateTypes: new Set(o.immediateTypes ?? []),
     reconnect,
     commandTimeoutMs: positive('commandTimeoutMs', o.commandTimeoutMs ?? defaults.commandTimeoutMs),
-    maxBatchEvents: Math.floor(positive('maxBatchEvents', o.maxBatchEvents ?? defaults.maxBatchEvents)),
+    // Capped rather than refused: a larger value only ever meant "as large as allowed".
+    maxBatchEvents: Math.min(MAX_BATCH_EVENTS, Math.max(1, Math.floor(positive('maxBatchEvents', o.maxBatchEvents ?? defaults.maxBatchEvents)))),
     maxQueuedFrames: Math.floor(positive('maxQueuedFrames', o.maxQueuedFrames ?? defaults.maxQueuedFrames)),
     connectTimeoutMs: positive('connectTimeoutMs', o.connectTimeoutMs ?? defaults.connectTimeoutMs),
     pingIntervalMs: o.pingIntervalMs === 0 ? 0 : positive('pingIntervalMs', o.pingIntervalMs ?? defaults.pingIntervalMs),

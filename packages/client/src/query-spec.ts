@@ -9,6 +9,29 @@ export interface ItemLike {
 }
 
 /**
+ * An item type's name with its TypeScript type attached, declared once:
+ * `const Cue = itemType<Cue>('Cue')`. Then `client.set(Cue, item)` checks
+ * `item` against `Cue`, and `getAll(Cue)` / `byIds(Cue, ...)` /
+ * `byQuery(Cue, ...)` carry `Cue` to the results. A plain string still works
+ * everywhere (untyped unless a type argument is given).
+ */
+export interface ItemTypeRef<T extends ItemLike = MItem> {
+  readonly name: string;
+  /** Type carrier, never set. */
+  readonly __item?: T;
+}
+
+export function itemType<T extends ItemLike = MItem>(name: string): ItemTypeRef<T> {
+  if (typeof name !== 'string' || name === '') throw new TypeError('an item type needs a non-empty name');
+  return Object.freeze({ name });
+}
+
+/** The wire name of an item type given either way. */
+export function typeName(t: string | ItemTypeRef<ItemLike>): string {
+  return typeof t === 'string' ? t : t.name;
+}
+
+/**
  * A live query as the app names it. On the wire it becomes
  * `ws:m:query {queryId, queryItemType, query: {tx, ...params}, window?}`.
  * `T` is the item type the results carry; it exists only for the compiler.
@@ -32,27 +55,30 @@ export interface ReportSpec<R = unknown> {
 }
 
 /** `GetAll${itemType}s`: every item of the type. */
-export function getAll<T extends ItemLike = MItem>(itemType: string, window?: QueryWindow): QuerySpec<T> {
-  return { queryId: builtinQueryIds(itemType).all, queryItemType: itemType, ...(window ? { window } : {}) };
+export function getAll<T extends ItemLike = MItem>(itemType: string | ItemTypeRef<T>, window?: QueryWindow): QuerySpec<T> {
+  const t = typeName(itemType);
+  return { queryId: builtinQueryIds(t).all, queryItemType: t, ...(window ? { window } : {}) };
 }
 
 /** `Get${itemType}sByIds {ids}`: the items with these ids (those that exist). */
-export function byIds<T extends ItemLike = MItem>(itemType: string, ids: readonly string[], window?: QueryWindow): QuerySpec<T> {
-  return { queryId: builtinQueryIds(itemType).byIds, queryItemType: itemType, params: { ids: [...ids] }, ...(window ? { window } : {}) };
+export function byIds<T extends ItemLike = MItem>(itemType: string | ItemTypeRef<T>, ids: readonly string[], window?: QueryWindow): QuerySpec<T> {
+  const t = typeName(itemType);
+  return { queryId: builtinQueryIds(t).byIds, queryItemType: t, params: { ids: [...ids] }, ...(window ? { window } : {}) };
 }
 
 /** `Get${itemType}sByQuery {field: value, ...}`: the items whose fields equal these values. */
 export function byQuery<T extends ItemLike = MItem>(
-  itemType: string,
+  itemType: string | ItemTypeRef<T>,
   fields: Partial<T> | Record<string, unknown>,
   window?: QueryWindow,
 ): QuerySpec<T> {
-  return { queryId: builtinQueryIds(itemType).byQuery, queryItemType: itemType, params: { ...fields }, ...(window ? { window } : {}) };
+  const t = typeName(itemType);
+  return { queryId: builtinQueryIds(t).byQuery, queryItemType: t, params: { ...fields }, ...(window ? { window } : {}) };
 }
 
 /** `Get${itemType}sCount`: the live number of items of the type. */
-export function countOf(itemType: string): ReportSpec<number> {
-  return { reportId: countReportId(itemType), params: {} };
+export function countOf(itemType: string | ItemTypeRef<ItemLike>): ReportSpec<number> {
+  return { reportId: countReportId(typeName(itemType)), params: {} };
 }
 
 /** Two specs with the same key share one server subscription. */

@@ -51,6 +51,28 @@ test('1000 set() calls in one tick leave as 4 ws:m:event-batch frames of at most
   client.close();
 });
 
+test('maxBatchEvents is capped at 256: a larger value still sends frames of at most 256; a smaller one is kept', async () => {
+  const rec = recorder();
+  const big = testClient({ url: ts.url, transport: rec.transport, maxBatchEvents: 10_000 });
+  await big.connected();
+  let before = rec.sent.length;
+  for (let i = 0; i < 600; i++) big.set('Knob', { id: `k${String(i).padStart(3, '0')}`, v: i });
+  await Promise.resolve();
+  assert.deepEqual(rec.sent.slice(before).map((f) => f.data.length), [256, 256, 88], 'capped to 256 per frame');
+  await waitFor(() => ts.server.state.count('Knob') === 600, 'all 600 knobs stored');
+
+  const small = testClient({ url: ts.url, transport: rec.transport, maxBatchEvents: 100 });
+  await small.connected();
+  before = rec.sent.length;
+  for (let i = 0; i < 250; i++) small.set('Knob', { id: `k${String(i).padStart(3, '0')}`, v: -i });
+  await Promise.resolve();
+  assert.deepEqual(rec.sent.slice(before).map((f) => f.data.length), [100, 100, 50]);
+  assert.throws(() => testClient({ url: ts.url, maxBatchEvents: 0 }), /maxBatchEvents must be a positive number/);
+  await waitFor(() => ts.server.state.get('Knob', 'k249')?.v === -249, 'the second client\'s events');
+  big.close();
+  small.close();
+});
+
 test('immediateTypes go out at once as one ws:m:event, after the events already pending (order kept)', async () => {
   const rec = recorder();
   const client = testClient({ url: ts.url, transport: rec.transport, immediateTypes: ['Pulse'] });

@@ -1,7 +1,20 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '@myko/server/testing';
-import { byIds, byQuery, getAll, isQueryError, isReportError, QueryError, type QueryResult } from '../node.js';
+import {
+  byIds,
+  byQuery,
+  getAll,
+  isQueryError,
+  isReportError,
+  itemType,
+  QueryError,
+  type LiveQuery,
+  type LiveReport,
+  type MykoClient,
+  type QueryResult,
+  type ReportSpec,
+} from '../node.js';
 import { closeClients, recorder, testClient, valueWhere, waitFor } from './support.js';
 
 /** A plain interface (no index signature): the generics accept it. */
@@ -196,4 +209,107 @@ test('reports: a live count (Get${X}sCount) follows sets and deletes; shared; th
   await waitFor(() => rec.sent.some((f) => f.event === 'ws:m:report-cancel'), 'the report cancel');
   assert.deepEqual(rec.sent.find((f) => f.event === 'ws:m:report-cancel')!.data, { tx: reports[0]!.data.report.tx });
   client.close();
+});
+
+/** Another plain item type, to show that query types are not interchangeable. */
+interface Lamp {
+  id: string;
+  level: number;
+}
+
+test('typed item-type refs: set(ref, item) and getAll/byIds/byQuery/watchCount(ref) against the server', async () => {
+  const CueType = itemType<Cue>('TypedCue');
+  assert.equal(CueType.name, 'TypedCue');
+  assert.throws(() => itemType(''), /non-empty name/);
+  const client = testClient({ url: ts.url });
+  client.set(CueType, { id: 't1', label: 'one' });
+  client.set(CueType, { id: 't2', label: 'two' });
+  const all = await valueWhere(client.watchQuery(getAll(CueType)), (r) => r.items.size === 2, 'both typed cues');
+  assert.deepEqual(all.values.map((c) => c.label).sort(), ['one', 'two']); // c: Cue, inferred from the ref
+  const one = await client.watchQuery(byIds(CueType, ['t2'])).first();
+  assert.equal(one.items.get('t2')!.label, 'two');
+  const byLabel = await client.watchQuery(byQuery(CueType, { label: 'one' })).first();
+  assert.deepEqual([...byLabel.items.keys()], ['t1']);
+  assert.equal(await valueWhere(client.watchCount(CueType), (n) => n === 2, 'the count by ref'), 2);
+  client.del(CueType, { id: 't1' });
+  await valueWhere(client.watchCount(CueType), (n) => n === 1, 'the count after del(ref)');
+  client.close();
+});
+
+test('typed results: item and report types flow to results, callbacks, iterators and diffs (compile-time)', () => {
+  // Compile-time only: never called. Each `@ts-expect-error` fails the build if its line were
+  // accepted, which is what happens when a result degrades to `any` or to the wrong type.
+  const typed = async (client: MykoClient) => {
+    const CueType = itemType<Cue>('Cue');
+
+    // Query results carry the spec's item type, given by a ref or by a type argument.
+    const q = client.watchQuery(getAll(CueType));
+    const r = await q.first();
+    const label: string = r.values[0]!.label;
+    // @ts-expect-error label is a string
+    const asNumber: number = r.values[0]!.label;
+    // @ts-expect-error Cue has no field `level`
+    void r.items.get('a')!.level;
+    // @ts-expect-error a Cue query is not a Lamp query
+    const lamps: LiveQuery<Lamp> = client.watchQuery(getAll(CueType));
+    q.subscribe((res) => {
+      // @ts-expect-error the callback's items are Cues
+      const n: number = res.items.get('a')!.label;
+      void n;
+    });
+    for await (const res of client.watchQuery<Cue>(byIds('Cue', ['a']))) {
+      // @ts-expect-error the iterator's values are Cues
+      const n: number = res.values[0]!.label;
+      void n;
+    }
+    const explicit = await client.watchQuery<Lamp>({ queryId: 'GetLampsByIds', queryItemType: 'Lamp', params: { ids: ['l'] } }).first();
+    const level: number = explicit.values[0]!.level;
+    // @ts-expect-error a Lamp has no label
+    void explicit.values[0]!.label;
+
+    // Diffs too.
+    const d = await client.watchQueryDiff(byQuery(CueType, { label: 'x' })).first();
+    // @ts-expect-error upserts are Cues
+    const dn: number = d.upserts[0]!.label;
+
+    // Reports carry their value type: counts are numbers, a declared spec its own type.
+    const count = await client.watchCount(CueType).first();
+    // @ts-expect-error a count is a number
+    const countText: string = count;
+    interface Totals {
+      lamps: number;
+      dimmed: string[];
+    }
+    const totalsSpec: ReportSpec<Totals> = { reportId: 'GetTotals' };
+    const totals = client.watchReport(totalsSpec);
+    const t = await totals.first();
+    const lampCount: number = t.lamps;
+    // @ts-expect-error lamps is a number
+    const lampText: string = t.lamps;
+    // @ts-expect-error Totals has no field `nothing`
+    void t.nothing;
+    totals.subscribe((v) => {
+      // @ts-expect-error the callback's value is Totals
+      const s: string = v.dimmed;
+      void s;
+    });
+    // @ts-expect-error a Totals report is not a number report
+    const asCount: LiveReport<number> = client.watchReport(totalsSpec);
+
+    // A ref checks the item given to set().
+    client.set(CueType, { id: 'a', label: 'x' });
+    // @ts-expect-error label must be a string
+    client.set(CueType, { id: 'a', label: 1 });
+    // @ts-expect-error a Cue needs its label
+    client.set(CueType, { id: 'a' });
+    // @ts-expect-error a Lamp is not a Cue
+    client.set(CueType, { id: 'a', level: 3 } as Lamp);
+    // Strings stay untyped unless a type argument is given, as before.
+    client.set('Cue', { id: 'a', anything: true });
+    // @ts-expect-error with a type argument the item is checked
+    client.set<Cue>('Cue', { id: 'a', label: 2 });
+    client.del(CueType, { id: 'a' });
+    return [label, asNumber, lamps, level, dn, countText, lampCount, lampText, asCount];
+  };
+  assert.equal(typeof typed, 'function');
 });

@@ -4,7 +4,19 @@ import { rmSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { defineCommand, definePlugin } from '@myko/server';
 import { exited, sleep, spawnServer, startTestServer, tempDir, type TestServer } from '@myko/server/testing';
-import { backoffDelay, getAll, isCommandError, isConnectionLostError, type ConnectionStatus, type QueryChange, type QueryResult } from '../node.js';
+import {
+  backoffDelay,
+  ClientErrorCode,
+  getAll,
+  isCommandAbortedError,
+  isCommandError,
+  isCommandTimeoutError,
+  isConnectionLostError,
+  isQueueFullError,
+  type ConnectionStatus,
+  type QueryChange,
+  type QueryResult,
+} from '../node.js';
 import { closeClients, freePort, recorder, testClient, valueWhere, waitFor } from './support.js';
 
 // Whatever happens in a test, no child server, in-process server or client outlives this file.
@@ -173,6 +185,64 @@ test('failover: with urls [a, b], stopping a moves the client to b, and the quer
   assert.deepEqual(kinds.slice(0, 2), ['connecting', 'connected']);
   assert.ok(kinds.includes('disconnected') && kinds.includes('reconnecting'));
   assert.equal(kinds.at(-1), 'closed');
+});
+
+test('while disconnected: at most maxQueuedFrames wait (QueueFullError beyond); a command that times out or is aborted there is taken out and never sent', async () => {
+  const ran: number[] = [];
+  const marks = definePlugin({
+    name: 'marks',
+    commands: [defineCommand<{ n?: unknown }, number>({ id: 'Mark', handler: (p) => (ran.push(Number(p.n)), Number(p.n)) })],
+  });
+  const port = await freePort(); // nothing listens there yet
+  const rec = recorder();
+  const client = testClient({ url: `ws://127.0.0.1:${port}/myko`, transport: rec.transport, maxQueuedFrames: 3 });
+
+  const timesOut = client.sendCommand('Mark', { n: 1 }, { timeoutMs: 150 }).catch((e: unknown) => e);
+  const ac = new AbortController();
+  const aborted = client.sendCommand('Mark', { n: 2 }, { signal: ac.signal }).catch((e: unknown) => e);
+  // Five events of one tick share one batch frame: they fit in the third and last place.
+  for (let i = 0; i < 5; i++) client.set('Crate', { id: `cr${i}` });
+  // The outbox is full: a command is refused with QueueFullError (after the events took their place) ...
+  const refused = await client.sendCommand('Mark', { n: 3 }).catch((e: unknown) => e);
+  assert.ok(isQueueFullError(refused), `a fourth frame is refused, got ${String(refused)}`);
+  assert.equal(refused.code, ClientErrorCode.QueueFull);
+  assert.equal(refused.limit, 3);
+  // ... and so is an event, synchronously.
+  assert.throws(
+    () => client.set('Crate', { id: 'refused' }),
+    (e: unknown) => isQueueFullError(e),
+  );
+
+  // Given up while still queued: both leave the outbox, which makes room again.
+  ac.abort(new Error('changed my mind'));
+  assert.ok(isCommandAbortedError(await aborted));
+  const t = await timesOut;
+  assert.ok(isCommandTimeoutError(t), String(t));
+  const answered = client.sendCommand('Mark', { n: 4 });
+  await Promise.resolve();
+  client.set('Crate', { id: 'cr5' });
+  await Promise.resolve();
+  assert.ok(isQueueFullError(await client.sendCommand('Mark', { n: 5 }).catch((e: unknown) => e)), 'full again: 2 freed, 2 taken');
+  assert.equal(rec.sent.length, 0, 'nothing written while disconnected');
+
+  const ts = await startTestServer({ plugins: [marks], config: { port } });
+  servers.add(ts);
+  assert.equal(await answered, 4, 'the command queued after the others left is sent and answered');
+  await waitFor(() => ts.server.state.count('Crate') === 6, 'the queued events (cr0-cr5)');
+  assert.equal(ts.server.state.get('Crate', 'refused'), undefined);
+  assert.deepEqual(ran, [4], 'the timed-out, aborted and refused commands never reached the server');
+  const commands = rec.sent.filter((f) => f.event === 'ws:m:command');
+  assert.deepEqual(commands.map((f) => f.data.command.n), [4]);
+  assert.deepEqual(
+    rec.sent.slice(0, 3).map((f) => [f.event, f.event === 'ws:m:command' ? f.data.command.n : f.data.length]),
+    [
+      ['ws:m:event-batch', 5],
+      ['ws:m:command', 4],
+      ['ws:m:event-batch', 1],
+    ],
+    'the outbox, in order, is what was left in it',
+  );
+  client.close();
 });
 
 test('backoff: delays grow exponentially to the cap, with jitter; maxAttempts gives up (closed) and rejects waiters', async () => {
