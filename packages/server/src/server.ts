@@ -69,6 +69,7 @@ export class MykoServer {
   private wss: WebSocketServer | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly checkpointer: Checkpointer;
+  private readonly ownership: Ownership;
   private stopping: Promise<void> | undefined;
   readonly bootStats = { checkpointPosition: 0, replayed: 0, reapedClients: 0, ms: 0 };
 
@@ -89,7 +90,7 @@ export class MykoServer {
     this.checkpointer = new Checkpointer(store, this.state, writer, config.checkpointEvery, config.checkpointIntervalMs, log);
     const registry = this.registry;
     const permissions = new Permissions(loadRules(config.permissionsFile));
-    const ownership = new Ownership(this.registry, this.state);
+    const ownership = (this.ownership = new Ownership(this.registry, this.state));
     writer.listeners.push((changes) => ownership.onChanges(changes));
     this.ctx = {
       auth: Authenticator.fromConfig(config),
@@ -183,7 +184,10 @@ export class MykoServer {
       this.log.error({ position: cp.position, eventId: cp.eventId }, 'checkpoint does not match the log at the position it claims: ignoring it, replaying the whole log');
       cp = { position: 0, eventId: null, chain: '', items: [], leaves: [] };
     }
-    for (const { itemType, item } of cp.items) this.state.load(itemType, item);
+    for (const { itemType, item, clientId } of cp.items) {
+      this.state.load(itemType, item);
+      if (clientId) this.ownership.note({ itemType, item, changeType: 'SET', clientId });
+    }
     for (const l of cp.leaves) identity.leaves.set(itemKey(l.itemType, l.id), l.pids);
     identity.chain = cp.chain;
     let position = cp.position;
@@ -192,6 +196,7 @@ export class MykoServer {
       const events = await this.store.readAfter(position, replayChunk);
       for (const e of events) {
         this.state.apply(e);
+        this.ownership.note(e);
         identity.follow(e);
         lastEventId = e.identity?._id ?? null;
       }

@@ -201,6 +201,38 @@ test('a command for an executor on another member is routed there and answered b
   }
 });
 
+test('ownership: a member started after an executor registered its targets still refuses another client\'s writes to them', async (t) => {
+  if (!db) return t.skip('no PostgreSQL');
+  const ms = [await member()];
+  try {
+    const executor = await TestClient.connect(ms[0]!.url);
+    const target = { id: 'owned-t', name: 'T', serviceId: 's', actionIds: [], emitterIds: [], bgColor: '#fff', fgColor: '#000' };
+    executor.send({ event: 'ws:m:event', data: { itemType: 'Target', changeType: 'SET', item: target } });
+    await executor.sync();
+    // Started after the write: it learns the writer from the shared table at boot, not from a live event.
+    ms.push(await member());
+    const intruder = await TestClient.connect(ms[1]!.url);
+    intruder.send({ event: 'ws:m:event', data: { itemType: 'Target', changeType: 'SET', tx: 'grab', item: { ...target, name: 'mine' } } });
+    const refused = await intruder.next((f) => f.event === 'ws:m:error');
+    assert.equal(refused.data.code, 'MYKO_FORBIDDEN');
+    assert.match(refused.data.message, new RegExp(`belongs to client ${executor.clientId}`));
+    intruder.send({ event: 'ws:m:event', data: { itemType: 'Target', changeType: 'DEL', tx: 'drop', item: { id: 'owned-t' } } });
+    assert.equal((await intruder.next((f) => f.event === 'ws:m:error' && f !== refused)).data.code, 'MYKO_FORBIDDEN');
+    // Once the executor is gone its claim lapses, on every member.
+    await executor.close();
+    const watcher = await TestClient.connect(ms[1]!.url);
+    watcher.send({ event: 'ws:m:query', data: { queryId: 'GetAllClients', queryItemType: 'Client', query: { tx: 'cl' } } });
+    await until(() => result(watcher, 'cl').get(executor.clientId!) === undefined && watcher.all('ws:m:query-response', 'cl').length > 0, 10_000, 'the executor\'s Client item gone');
+    intruder.send({ event: 'ws:m:event', data: { itemType: 'Target', changeType: 'SET', item: { ...target, name: 'mine' } } });
+    await intruder.sync();
+    watcher.send({ event: 'ws:m:query', data: { queryId: 'GetAllTargets', queryItemType: 'Target', query: { tx: 'tg' } } });
+    await until(() => result(watcher, 'tg').get('owned-t')?.name === 'mine', 5000, 'the lapsed target taken over');
+    await Promise.all([intruder.close(), watcher.close()]);
+  } finally {
+    await stopAll(ms);
+  }
+});
+
 test('kill -9 of a member: the others carry on, its executor goes offline, nothing committed is lost, a restart catches up', async (t) => {
   if (!db) return t.skip('no PostgreSQL');
   const ms = [await member(), await member(), await member()];

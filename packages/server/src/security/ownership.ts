@@ -25,7 +25,12 @@ export class Ownership {
     for (const c of changes) this.note(c.event);
   }
 
-  private note(e: Pick<StoredEvent, 'itemType' | 'item' | 'changeType' | 'clientId'>): void {
+  /**
+   * Boot: learn who wrote what before this process started, from the loaded state and the replayed tail.
+   * Without it a cluster member started later would not protect targets an executor on another member
+   * registered earlier (that executor is still live, and so still owns them).
+   */
+  note(e: Pick<StoredEvent, 'itemType' | 'item' | 'changeType' | 'clientId'>): void {
     if (!this.registry.itemType(e.itemType)?.def.claimedByWriter) return;
     const key = itemKey(e.itemType, e.item.id);
     if (e.changeType === 'DEL') this.writers.delete(key);

@@ -28,7 +28,8 @@ export interface Checkpoint {
   eventId: string | null;
   /** The server's chain head at `position`. */
   chain: string;
-  items: Iterable<{ itemType: string; item: MItem }>;
+  /** `clientId`: the connection that wrote the item's latest event, where the store knows it (ownership, security/ownership.ts). */
+  items: Iterable<{ itemType: string; item: MItem; clientId?: string }>;
   /** Each item's leaf event ids (deleted items too: a later SET links to its DEL). */
   leaves: Iterable<{ itemType: string; id: string; pids: string[] }>;
   /**

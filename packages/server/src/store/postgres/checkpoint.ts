@@ -25,10 +25,10 @@ export async function loadFromTable(pool: pg.Pool, serverId: string): Promise<Ch
       [serverId, position],
     );
     await client.query('COMMIT');
-    const items: { itemType: string; item: MItem }[] = [];
+    const items: { itemType: string; item: MItem; clientId?: string }[] = [];
     const leaves: { itemType: string; id: string; pids: string[] }[] = [];
     for (const r of res.rows) {
-      if (r.change_type === 'SET') items.push({ itemType: r.item_type, item: r.event.item });
+      if (r.change_type === 'SET') items.push({ itemType: r.item_type, item: r.event.item, ...(r.event.clientId ? { clientId: r.event.clientId } : {}) });
       if (r.event.identity) leaves.push({ itemType: r.item_type, id: r.item_id, pids: [r.event.identity._id] });
     }
     return { position, eventId: pos.rows[0]?.event_id ?? null, chain: chain.rows[0]?.chain ?? '', items, leaves };
