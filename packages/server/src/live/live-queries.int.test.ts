@@ -146,10 +146,67 @@ test('windows: lexicographic slice, totalCount, moves, and silence for changes o
   await r.close();
 });
 
+test('ws:m:query-window without a window (null or absent) removes the windowing: the full result, then every change', async () => {
+  const w = await TestClient.connect(ts.url);
+  const r = await TestClient.connect(ts.url);
+  const ids = ['n1', 'n2', 'n3', 'n4', 'n5', 'n6'];
+  w.send({ event: 'ws:m:event-batch', data: ids.map((id) => ({ itemType: 'Nib', changeType: 'SET', item: { id } })) });
+  await w.sync();
+  for (const [tx, data] of [
+    ['unwinNull', (t: string) => ({ tx: t, window: null })],
+    ['unwinAbsent', (t: string) => ({ tx: t })],
+  ] as const) {
+    r.send(query(tx, 'GetAllNibs', 'Nib', {}, { offset: 1, limit: 2 }));
+    const s0 = await r.next(isResp(tx, 0));
+    assert.deepEqual(s0.data.upserts.map((u: any) => u.item.id), ['n2', 'n3']);
+    r.send({ event: 'ws:m:query-window', data: data(tx) });
+    const s1 = await r.next(isResp(tx, 1));
+    // What the client lacked of the full result arrives; nothing it holds is deleted.
+    assert.deepEqual(s1.data.upserts.map((u: any) => u.item.id).sort(), ['n1', 'n4', 'n5', 'n6'], tx);
+    assert.deepEqual(s1.data.deletes, [], tx);
+    assert.equal(s1.data.totalCount, 6);
+    assert.equal('window' in s1.data, false, `${tx}: no window in the response any more`);
+  }
+  // n6 was outside both windows: now that they are gone, its change reaches both queries.
+  w.send(set('Nib', { id: 'n6', touched: true }));
+  for (const tx of ['unwinNull', 'unwinAbsent']) {
+    const s2 = await r.next(isResp(tx, 2));
+    assert.deepEqual(s2.data.upserts.map((u: any) => u.item.id), ['n6'], tx);
+  }
+  await w.close();
+  await r.close();
+});
+
+test('ws:m:query-window with an unknown tx gets a query-error naming the tx; the connection and its queries carry on', async () => {
+  const w = await TestClient.connect(ts.url);
+  const r = await TestClient.connect(ts.url);
+  r.send(query('known', 'GetAllPegs', 'Peg', {}, { offset: 0, limit: 5 }));
+  await r.next(isResp('known', 0));
+  r.send({ event: 'ws:m:query-window', data: { tx: 'never-sent', window: { offset: 0, limit: 1 } } });
+  const e = await r.next((f) => f.event === 'ws:m:query-error' && f.data.tx === 'never-sent');
+  assert.match(e.data.message, /no live query with tx never-sent/);
+  // A cancelled tx is unknown too.
+  r.send(query('gone', 'GetAllPegs', 'Peg'));
+  await r.next(isResp('gone', 0));
+  r.send({ event: 'ws:m:query-cancel', data: { tx: 'gone' } });
+  r.send({ event: 'ws:m:query-window', data: { tx: 'gone', window: null } });
+  const e2 = await r.next((f) => f.event === 'ws:m:query-error' && f.data.tx === 'gone');
+  assert.match(e2.data.message, /no live query with tx gone/);
+  assert.equal(r.all('ws:m:query-response', 'gone').length, 1, 'the cancelled query was not revived');
+  // Still connected, and the live query still works.
+  await r.sync();
+  w.send(set('Peg', { id: 'p1' }));
+  const s1 = await r.next(isResp('known', 1));
+  assert.deepEqual(s1.data.upserts.map((u: any) => u.item.id), ['p1']);
+  assert.equal(r.all('ws:m:error').length, 0, 'answered as a query error, not a frame error');
+  await w.close();
+  await r.close();
+});
+
 test('cancel in all three forms stops the responses; a duplicate tx is ignored', async () => {
   const w = await TestClient.connect(ts.url);
   const r = await TestClient.connect(ts.url);
-  for (const tx of ['c1', 'c2', 'c3']) {
+  for (const tx of ['c1', 'c2', 'c3', 'kept']) {
     r.send(query(tx, 'GetAllBulbs', 'Bulb'));
     await r.next(isResp(tx, 0));
   }
@@ -159,9 +216,14 @@ test('cancel in all three forms stops the responses; a duplicate tx is ignored',
   r.send({ event: 'ws:m:query-cancel', data: 'c3' });
   await r.sync();
   w.send(set('Bulb', { id: 'b1' }));
+  // The control: the same query, not cancelled, does get the update, so the silence of the others means something.
+  const kept = await r.next(isResp('kept', 1));
+  assert.deepEqual(kept.data.upserts.map((u: any) => u.item.id), ['b1']);
   await w.sync();
   await r.sync();
   for (const tx of ['c1', 'c2', 'c3']) assert.equal(r.all('ws:m:query-response', tx).length, 1, tx);
+  assert.equal(r.all('ws:m:query-response', 'kept').length, 2);
+  assert.equal(ts.server.ctx.queries.countFor(ts.server.connections.get(r.clientId!)!), 1, 'only the kept query is live on the server');
   await w.close();
   await r.close();
 });
@@ -200,6 +262,33 @@ test('reports are live: a new response each time the value changes, none when it
   await w.sync();
   await r.sync();
   assert.equal(r.all('ws:m:report-response', 'rp').length, 2);
+  await w.close();
+  await r.close();
+});
+
+test('report-cancel in all three forms stops the responses; an uncancelled report still updates; a cancel without a tx is an error', async () => {
+  const w = await TestClient.connect(ts.url);
+  const r = await TestClient.connect(ts.url);
+  const isReport = (tx: string) => (f: AnyFrame) => f.event === 'ws:m:report-response' && f.data?.tx === tx;
+  for (const tx of ['r1', 'r2', 'r3', 'rkept']) {
+    r.send({ event: 'ws:m:report', data: { reportId: 'GetSocketsCount', report: { tx } } });
+    await r.next(isReport(tx));
+  }
+  r.send({ event: 'ws:m:report-cancel', data: { tx: 'r1' } });
+  r.send({ event: 'ws:m:report-cancel', tx: 'r2', data: {} });
+  r.send({ event: 'ws:m:report-cancel', data: 'r3' });
+  r.send({ event: 'ws:m:report-cancel', data: {} });
+  const bad = await r.next((f) => f.event === 'ws:m:error' && f.data.kind === 'ws:m:report-cancel');
+  assert.equal(bad.data.code, 'MYKO_BAD_REPORT');
+  assert.match(bad.data.message, /cancel needs a tx/);
+  await r.sync();
+  w.send(set('Socket', { id: 's1' }));
+  const kept = await r.nextNew(isReport('rkept'));
+  assert.equal(kept.data.response, 1, 'the control report sees the new socket');
+  await w.sync();
+  await r.sync();
+  for (const tx of ['r1', 'r2', 'r3']) assert.equal(r.all('ws:m:report-response', tx).length, 1, tx);
+  assert.equal(ts.server.ctx.reports.countFor(ts.server.connections.get(r.clientId!)!), 1, 'only the kept report is live on the server');
   await w.close();
   await r.close();
 });
