@@ -10,7 +10,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { exited, tempDir, TestClient } from './testing/index.js';
+import WebSocket from 'ws';
+import { exited, startTestServer, tempDir, TestClient } from './testing/index.js';
 
 const cliPath = fileURLToPath(new URL('./cli.js', import.meta.url));
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -195,6 +196,45 @@ test('SIGTERM (and SIGINT): clients get a close frame with 1001, and the process
       assert.equal(s.proc.signalCode, null, 'exited by itself, not killed by the signal');
     }
     assert.equal(countRows(dataDir, 'Before'), 2, 'what was written before the signal is kept');
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('shutdown: writes accepted before it are flushed to the log, and a connection attempted during it is refused with 503 MYKO_SHUTTING_DOWN', async () => {
+  const dataDir = tempDir('myko-cli-flush-');
+  /** Try a WebSocket handshake: how it was refused, or 'opened'. */
+  const attempt = (url: string) =>
+    new Promise<{ status?: number; body?: string; error?: string }>((resolve) => {
+      const ws = new WebSocket(url);
+      ws.once('open', () => (ws.close(), resolve({ error: 'opened' })));
+      ws.once('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode!, body }));
+      });
+      ws.once('error', (err) => resolve({ error: (err as NodeJS.ErrnoException).code ?? err.message }));
+    });
+  try {
+    const ts = await startTestServer({ dataDir });
+    const c = await TestClient.connect(ts.url);
+    // The handshake check itself, made deterministic: once the server is marked as stopping (stop()'s
+    // first step), an upgrade gets 503 with the code, not a connection that would be retired at once.
+    ts.server.ctx.stopping = true;
+    const during = await attempt(ts.url);
+    assert.equal(during.status, 503, JSON.stringify(during));
+    assert.deepEqual(JSON.parse(during.body!), { code: 'MYKO_SHUTTING_DOWN', message: 'the server is shutting down' });
+    // Accepted (submitted to the writer) but not yet committed when stop() begins.
+    const accepted = ts.server.emit(Array.from({ length: 2000 }, (_, i) => ({ itemType: 'InFlight', changeType: 'SET' as const, item: { id: `f${i}`, payload: 'x'.repeat(200) } })));
+    const stopping = ts.server.stop();
+    // The real path, racing stop(): refused at the handshake, reset by the closing listener, or refused by a closed port; never served.
+    const racing = await attempt(ts.url);
+    if (racing.status !== undefined) assert.equal(JSON.parse(racing.body!).code, 'MYKO_SHUTTING_DOWN');
+    else assert.ok(['ECONNREFUSED', 'ECONNRESET'].includes(racing.error!), JSON.stringify(racing));
+    assert.deepEqual(await c.closed, { code: 1001, reason: 'MYKO_SHUTTING_DOWN' });
+    assert.equal((await accepted).length, 2000);
+    await stopping;
+    assert.equal(countRows(dataDir, 'InFlight'), 2000, 'every accepted event is in the log after stop()');
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }

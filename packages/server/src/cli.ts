@@ -36,7 +36,7 @@ Options (each also read from the environment variable shown; flags win):
   --verify-on-boot         MYKO_VERIFY_ON_BOOT  verify the log before serving; refuse to start on a mismatch
   --plugins LIST           MYKO_PLUGINS       plugin modules to load, comma-separated; '' for none (default ${defaultConfig.plugins})
 
-Endpoints: ws://HOST:PORT/myko (add ?dialect=seed|current to fix the dialect), http://HOST:PORT/health
+Endpoints: ws://HOST:PORT/myko (add ?dialect=seed|current to fix the dialect), /models, /eventrpc; http://HOST:PORT/ (dashboard), /health/live, /health/ready (/health = ready), /metrics
 `;
 
 const flagToKey: Record<string, keyof ServerConfig> = {

@@ -260,7 +260,7 @@ export class MykoServer {
         { path: '/eventrpc', accept: (ws, req, _d, claims) => eventRpc.accept(ws, req, claims) },
       ],
       ops.routes(),
-      { auth: this.ctx.auth, log: this.log },
+      { auth: this.ctx.auth, log: this.log, stopping: () => this.ctx.stopping },
     );
     this.http = http;
     this.wss = wss;

@@ -15,6 +15,8 @@ export interface WsRoute {
 export interface GatewayGuards {
   auth: Authenticator | undefined;
   log: Logger;
+  /** True once shutdown began: a new connection would be retired before it could do anything. */
+  stopping?: () => boolean;
 }
 
 /** Refuse an upgrade with an HTTP status and a JSON body `{code, message}`. */
@@ -67,11 +69,16 @@ export function createGateway(config: ServerConfig, wsRoutes: WsRoute[], httpRou
       guards.log.warn({ address: req.socket.remoteAddress, max: config.maxConnections }, 'connection refused: server full');
       return refuse(socket, '503 Service Unavailable', 'MYKO_SERVER_FULL', `the server holds its maximum of ${config.maxConnections} connections`);
     }
+    const shuttingDown = () => guards?.stopping?.() === true;
+    if (shuttingDown()) return refuse(socket, '503 Service Unavailable', 'MYKO_SHUTTING_DOWN', 'the server is shutting down');
     const upgrade = (claims: Claims | undefined) =>
-      wss.handleUpgrade(req, socket, head, (ws) => {
-        const dialect = (param as Dialect | null) ?? dialectProtocols[ws.protocol];
-        route.accept(ws, req, dialect, claims);
-      });
+      // Checked again: a token check can outlast the start of shutdown.
+      shuttingDown()
+        ? refuse(socket, '503 Service Unavailable', 'MYKO_SHUTTING_DOWN', 'the server is shutting down')
+        : wss.handleUpgrade(req, socket, head, (ws) => {
+            const dialect = (param as Dialect | null) ?? dialectProtocols[ws.protocol];
+            route.accept(ws, req, dialect, claims);
+          });
     const auth = guards?.auth;
     if (!auth) return upgrade(undefined);
     const token = tokenFromRequest(req.headers, url);
