@@ -181,8 +181,12 @@ export class MykoServer {
     const identity = this.ctx.writer.identity;
     let cp = await this.store.loadCheckpoint();
     if (!(await this.checkpointHolds(cp))) {
-      this.log.error({ position: cp.position, eventId: cp.eventId }, 'checkpoint does not match the log at the position it claims: ignoring it, replaying the whole log');
+      this.log.error(
+        { position: cp.position, eventId: cp.eventId, ...(cp.problem ? { problem: cp.problem } : {}) },
+        'checkpoint does not match the log at the position it claims, or its rows do not match their digest: ignoring it, replaying the whole log',
+      );
       cp = { position: 0, eventId: null, chain: '', items: [], leaves: [] };
+      this.checkpointer.rewriteAll();
     }
     for (const { itemType, item, clientId } of cp.items) {
       this.state.load(itemType, item);
@@ -239,8 +243,13 @@ export class MykoServer {
     return { address: host, port: this.port, version: serverVersion, startedAt: new Date().toISOString() };
   }
 
-  /** A checkpoint is used only if the log still holds, at its position, the event it was taken after. */
+  /**
+   * A checkpoint is used only if its rows match the digest saved with them and the log still holds, at
+   * its position, the event it was taken after. The log is the truth and the checkpoint only a cache, so
+   * a bad one costs a full replay rather than refusing to start.
+   */
   private async checkpointHolds(cp: Checkpoint): Promise<boolean> {
+    if (cp.problem) return false;
     if (cp.position === 0) return true;
     const [at] = await this.store.readAfter(cp.position - 1, 1);
     return at !== undefined && at.position === cp.position && (at.identity?._id ?? '') === (cp.eventId ?? '');

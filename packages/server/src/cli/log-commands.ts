@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import type { ServerConfig } from '../config.js';
@@ -73,42 +73,61 @@ export async function runExport(store: EventStore, file: string | undefined, out
   return 0;
 }
 
+/** A line or a verification that makes the whole import fail. */
+class ImportFailed extends Error {}
+
 /**
  * `myko import --in FILE`: into an empty store only, keeping every event's
- * identity (ids, parents, source, chain), then verified as a whole.
+ * identity (ids, parents, source, chain), then verified as a whole. All or
+ * nothing: the appends and the verification run inside `store.atomically`, so
+ * a bad line, a failed append or a log that does not verify leaves the store
+ * empty and the import can simply be run again.
  */
 export async function runImport(store: EventStore, file: string, out: Writable): Promise<number> {
   if ((await store.lastPosition()) > 0) {
     out.write('import needs an empty store: this data directory already has events\n');
     return 1;
   }
-  const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
-  const bar = progressBar('import');
-  let batch: NewEvent[] = [];
+  const total = statSync(file).size;
+  const atomically = store.atomically?.bind(store) ?? (<T>(fn: () => Promise<T>) => fn());
   let n = 0;
-  let lineNo = 0;
-  for await (const line of lines) {
-    lineNo++;
-    if (line.trim() === '') continue;
-    let e: NewEvent & { position?: number };
-    try {
-      e = JSON.parse(line) as NewEvent & { position?: number };
-    } catch (err) {
-      out.write(`line ${lineNo}: not JSON: ${(err as Error).message}\n`);
-      return 1;
-    }
-    delete e.position;
-    batch.push(e);
-    if (batch.length >= 5000) {
-      await store.append(batch);
+  try {
+    return await atomically(async () => {
+      const input = createReadStream(file);
+      const lines = createInterface({ input, crlfDelay: Infinity });
+      const bar = progressBar('import', { unit: 'bytes' });
+      let batch: NewEvent[] = [];
+      let lineNo = 0;
+      for await (const line of lines) {
+        lineNo++;
+        if (line.trim() === '') continue;
+        let e: NewEvent & { position?: number };
+        try {
+          e = JSON.parse(line) as NewEvent & { position?: number };
+        } catch (err) {
+          throw new ImportFailed(`line ${lineNo}: not JSON: ${(err as Error).message}`);
+        }
+        delete e.position;
+        batch.push(e);
+        if (batch.length >= 5000) {
+          await store.append(batch);
+          n += batch.length;
+          batch = [];
+          // bytesRead runs ahead of the lines handed out by at most one read chunk.
+          bar.update(input.bytesRead, total);
+        }
+      }
+      if (batch.length > 0) await store.append(batch);
       n += batch.length;
-      batch = [];
-      bar.update(n, n);
-    }
+      bar.update(total, total);
+      bar.end();
+      out.write(`imported ${n} events\n`);
+      const code = await runVerify(store, out);
+      if (code !== 0) throw new ImportFailed('the imported log does not verify');
+      return code;
+    });
+  } catch (err) {
+    out.write(`import failed: ${(err as Error).message}\nnothing imported: the store is left empty\n`);
+    return 1;
   }
-  if (batch.length > 0) await store.append(batch);
-  n += batch.length;
-  bar.end();
-  out.write(`imported ${n} events\n`);
-  return runVerify(store, out);
 }

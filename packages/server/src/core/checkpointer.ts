@@ -17,6 +17,7 @@ export class Checkpointer {
   private dirty = new Map<string, { itemType: string; id: string }>();
   private timer: NodeJS.Timeout | undefined;
   private queued = false;
+  private replace = false;
   /** Position of the last saved checkpoint. */
   position = 0;
 
@@ -38,6 +39,15 @@ export class Checkpointer {
         this.timer = undefined;
         this.request();
       }, this.intervalMs).unref();
+  }
+
+  /**
+   * Boot discarded the saved checkpoint (it did not match the log, or its rows their digest): the next
+   * save replaces the whole snapshot instead of updating it, so no row of the bad one survives. Boot
+   * replays the whole log then, and every item it touched is dirty, so that save holds all of state.
+   */
+  rewriteAll(): void {
+    this.replace = true;
   }
 
   /** Save now (between batches), e.g. at shutdown. */
@@ -62,7 +72,8 @@ export class Checkpointer {
 
   private async save(): Promise<void> {
     const position = this.writer.position;
-    if (this.dirty.size === 0 && position === this.position) return;
+    if (this.dirty.size === 0 && position === this.position && !this.replace) return;
+    const replace = this.replace;
     const keys = [...this.dirty.values()];
     this.dirty = new Map();
     const upserts: { itemType: string; item: MItem; pids: string[] }[] = [];
@@ -74,8 +85,9 @@ export class Checkpointer {
       else deletes.push({ ...k, pids });
     }
     try {
-      await this.store.saveCheckpoint({ position, eventId: this.writer.lastEventId, chain: this.writer.identity.chain, upserts, deletes });
+      await this.store.saveCheckpoint({ ...(replace ? { replace } : {}), position, eventId: this.writer.lastEventId, chain: this.writer.identity.chain, upserts, deletes });
       this.position = position;
+      if (replace) this.replace = false;
     } catch (err) {
       // Keep them dirty: the next checkpoint retries. Boot replays from the last good one.
       for (const k of keys) this.dirty.set(itemKey(k.itemType, k.id), k);

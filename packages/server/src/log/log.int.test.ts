@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, rmSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +10,10 @@ import { SqliteEventStore } from '../store/sqlite/index.js';
 import { verifyLog } from './verify.js';
 
 const cli = fileURLToPath(new URL('../cli.js', import.meta.url));
-const myko = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+// MYKO_PROGRESS unset: progress is drawn only on a terminal, so these runs print none.
+const { MYKO_PROGRESS: _progress, ...env } = process.env;
+const myko = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env, timeout: 120_000 });
+const mykoWith = (extra: Record<string, string>, ...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...env, ...extra }, timeout: 120_000 });
 
 /** A data directory with a known log: 3 lamps changed a few times, one deleted. */
 async function seededDir(): Promise<string> {
@@ -207,6 +210,8 @@ test('a checkpoint that does not match the event at its position is ignored; ver
     assert.equal(ts.server.bootStats.checkpointPosition, 0, 'the checkpoint was discarded');
     assert.deepEqual([...ts.server.state.all('Lamp')].sort((x, y) => (x.id < y.id ? -1 : 1)), lamps.sort((x, y) => (x.id < y.id ? -1 : 1)));
     await ts.close();
+    // The checkpoint saved at that stop replaced the discarded one whole: no row of it is left.
+    assert.equal((await verifyDir(lying)).ok, true);
 
     const damaged = tampered(dir, (db) => {
       const row = lampRows(db)[1]!;
@@ -252,6 +257,269 @@ test('a boot that replays a tail, then a clean stop, then a boot: nothing of the
     } finally {
       await ts.close();
     }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('a snapshot row changed behind the checkpoint (its event id still right) is found at boot and by verify', async () => {
+  const dir = await seededDir();
+  const dirs = [dir];
+  try {
+    const expected = await startTestServer({ dataDir: dir });
+    const lamps = [...expected.server.state.all('Lamp')].sort((x, y) => (x.id < y.id ? -1 : 1));
+    const checkpointAt = expected.server.bootStats.checkpointPosition;
+    assert.ok(checkpointAt > 0, 'the clean stop left a checkpoint');
+    await expected.close();
+    assert.equal((await verifyDir(dir)).ok, true);
+
+    // Only one myko_state row: the checkpoint's position and event id are left as they were.
+    const edited = tampered(dir, (db) => {
+      const row = db.prepare(`SELECT item FROM myko_state WHERE item_type = 'Lamp' AND item_id = 'a'`).get() as { item: string };
+      assert.match(row.item, /"level":3/);
+      db.prepare(`UPDATE myko_state SET item = ? WHERE item_type = 'Lamp' AND item_id = 'a'`).run(row.item.replace('"level":3', '"level":999'));
+    });
+    dirs.push(edited);
+    const r = await verifyDir(edited);
+    assert.equal(r.ok, false);
+    assert.equal(r.failure!.position, checkpointAt);
+    assert.match(r.failure!.reason, /snapshot rows .* do not match the digest/);
+    const out = myko('verify', '--data-dir', edited);
+    assert.equal(out.status, 1);
+    assert.match(out.stdout, new RegExp(`MISMATCH at position ${checkpointAt}: snapshot rows`));
+
+    // Boot falls back to a full replay: the state is the log's, not the edited row's.
+    const ts = await startTestServer({ dataDir: edited });
+    assert.equal(ts.server.bootStats.checkpointPosition, 0, 'the checkpoint was discarded');
+    assert.ok(ts.server.bootStats.replayed >= 14);
+    assert.deepEqual([...ts.server.state.all('Lamp')].sort((x, y) => (x.id < y.id ? -1 : 1)), lamps);
+    await ts.close();
+    // That boot's clean stop wrote a checkpoint again, from the replayed state: it verifies.
+    assert.equal((await verifyDir(edited)).ok, true);
+
+    // A removed snapshot row, too.
+    const removed = tampered(dir, (db) => db.prepare(`DELETE FROM myko_state WHERE item_type = 'Lamp' AND item_id = 'c'`).run());
+    dirs.push(removed);
+    assert.match((await verifyDir(removed)).failure!.reason, /digest/);
+    await assert.rejects(startTestServer({ dataDir: removed, config: { verifyOnBoot: true } }), /log verification failed at position \d+: snapshot rows/);
+    const again = await startTestServer({ dataDir: removed });
+    assert.deepEqual([...again.server.state.all('Lamp')].sort((x, y) => (x.id < y.id ? -1 : 1)), lamps);
+    await again.close();
+    assert.equal((await verifyDir(removed)).ok, true);
+    const db = new Database(join(removed, 'myko.db'), { readonly: true });
+    assert.equal((db.prepare(`SELECT COUNT(*) AS n FROM myko_state WHERE item_type = 'Lamp'`).get() as { n: number }).n, lamps.length, 'the row is back');
+    db.close();
+  } finally {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test('verify finds the last events of the log deleted (by the recorded head, and by the checkpoint when there is no head)', async () => {
+  const dir = await seededDir();
+  const dirs = [dir];
+  try {
+    const last = (db: Database.Database) => (db.prepare(`SELECT MAX(id) AS p FROM myko_events`).get() as { p: number }).p;
+    let end = 0;
+    const one = tampered(dir, (db) => {
+      end = last(db);
+      db.prepare('DELETE FROM myko_events WHERE id = ?').run(end);
+    });
+    dirs.push(one);
+    let r = await verifyDir(one);
+    assert.equal(r.ok, false);
+    assert.equal(r.failure!.position, end);
+    assert.match(r.failure!.reason, new RegExp(`ends at position ${end - 1}, but the store recorded appending up to position ${end} .*the last event is missing`));
+    const out = myko('verify', '--data-dir', one);
+    assert.equal(out.status, 1);
+    assert.match(out.stdout, new RegExp(`MISMATCH at position ${end}: the log ends`));
+
+    const three = tampered(dir, (db) => db.prepare('DELETE FROM myko_events WHERE id > ?').run(last(db) - 3));
+    dirs.push(three);
+    r = await verifyDir(three);
+    assert.equal(r.failure!.position, end - 2);
+    assert.match(r.failure!.reason, /the last 3 events are missing/);
+
+    // A store written before the head was recorded: the checkpoint's claimed position still gives it away.
+    const noHead = tampered(dir, (db) => {
+      db.prepare(`DELETE FROM myko_meta WHERE key = 'log_head'`).run();
+      db.prepare('DELETE FROM myko_events WHERE id > ?').run(last(db) - 2);
+    });
+    dirs.push(noHead);
+    r = await verifyDir(noHead);
+    assert.equal(r.failure!.position, end - 1);
+    assert.match(r.failure!.reason, /but the checkpoint was taken at position \d+/);
+  } finally {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test('import is all or nothing: a bad line after the first chunk leaves the store empty, and a retry succeeds; progress has a real total', async () => {
+  const dir = tempDir();
+  const work = tempDir();
+  try {
+    const ts = await startTestServer({ dataDir: dir });
+    const c = await TestClient.connect(ts.url);
+    for (let b = 0; b < 14; b++)
+      c.send({ event: 'ws:m:event-batch', data: Array.from({ length: 500 }, (_, k) => ({ itemType: 'Lamp', changeType: 'SET', item: { id: `l${k % 700}`, level: b * 500 + k } })) });
+    await c.sync();
+    await c.close();
+    await ts.close();
+    const good = join(work, 'good.ndjson');
+    assert.equal(myko('export', '--data-dir', dir, '--out', good).status, 0);
+    const lines = readFileSync(good, 'utf8').trimEnd().split('\n');
+    assert.ok(lines.length > 7000, `${lines.length} events: more than one 5000-event chunk`);
+    const bad = join(work, 'bad.ndjson');
+    writeFileSync(bad, [...lines.slice(0, 6500), '{"itemType": broken', ...lines.slice(6500)].join('\n') + '\n');
+
+    const target = join(work, 'imported');
+    const failed = myko('import', '--in', bad, '--data-dir', target);
+    assert.equal(failed.status, 1);
+    assert.match(failed.stdout, /line 6501: not JSON/);
+    assert.match(failed.stdout, /nothing imported: the store is left empty/);
+    const store = new SqliteEventStore({ dataDir: target, sync: 'normal' });
+    assert.equal(await store.lastPosition(), 0, 'the first chunk (5000 events) was rolled back with the rest');
+    await store.close();
+
+    // The retry is accepted (the store is empty) and, with progress forced on, draws a bar whose total is the file's size.
+    const retry = mykoWith({ MYKO_PROGRESS: '1' }, 'import', '--in', good, '--data-dir', target);
+    assert.equal(retry.status, 0, retry.stdout + retry.stderr);
+    assert.match(retry.stdout, new RegExp(`imported ${lines.length} events[\\s\\S]*ok: ${lines.length} events verified`));
+    const mib = (statSync(good).size / (1024 * 1024)).toFixed(1);
+    assert.match(retry.stderr, new RegExp(`import \\[#{30}\\] ${mib.replace('.', '\\.')}/${mib.replace('.', '\\.')} MiB \\(100%\\)`));
+    assert.match(retry.stderr, new RegExp(`verify \\[#{30}\\] ${lines.length}/${lines.length} \\(100%\\)`));
+    // Without a terminal and without MYKO_PROGRESS, nothing is drawn.
+    const quiet = myko('verify', '--data-dir', target);
+    assert.equal(quiet.status, 0);
+    assert.doesNotMatch(quiet.stderr, /verify \[/);
+    assert.match(mykoWith({ MYKO_PROGRESS: '1' }, 'export', '--data-dir', target, '--out', join(work, 'again.ndjson')).stderr, /export \[#{30}\] \d+\/\d+ \(100%\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
+  }
+});
+
+test('asOf {time}: a query answers with the state as of a timestamp', async () => {
+  const ts = await startTestServer();
+  try {
+    const c = await TestClient.connect(ts.url);
+    const beforeAll = new Date(Date.now() - 60_000).toISOString();
+    c.send({ event: 'ws:m:event-batch', data: [
+      { itemType: 'Cue', changeType: 'SET', item: { id: 'q1', label: 'first' } },
+      { itemType: 'Cue', changeType: 'SET', item: { id: 'q2', label: 'gone later' } },
+    ] });
+    await c.sync();
+    await new Promise((r) => setTimeout(r, 30));
+    const between = new Date().toISOString();
+    await new Promise((r) => setTimeout(r, 30));
+    c.send({ event: 'ws:m:event-batch', data: [
+      { itemType: 'Cue', changeType: 'SET', item: { id: 'q1', label: 'second' } },
+      { itemType: 'Cue', changeType: 'DEL', item: { id: 'q2' } },
+      { itemType: 'Cue', changeType: 'SET', item: { id: 'q3', label: 'new' } },
+    ] });
+    await c.sync();
+    const asOf = async (tx: string, time: string) => {
+      c.send({ event: 'ws:m:query', data: { queryId: 'GetAllCues', queryItemType: 'Cue', query: { tx, asOf: { time } } } });
+      const r = await c.next((f) => f.event === 'ws:m:query-response' && f.data.tx === tx);
+      return r.data.upserts.map((u: any) => [u.item.id, u.item.label]).sort();
+    };
+    assert.deepEqual(await asOf('then', between), [['q1', 'first'], ['q2', 'gone later']]);
+    assert.deepEqual(await asOf('now', new Date(Date.now() + 60_000).toISOString()), [['q1', 'second'], ['q3', 'new']]);
+    assert.deepEqual(await asOf('before', beforeAll), []);
+    await c.close();
+  } finally {
+    await ts.close();
+  }
+});
+
+test('periodic checkpoints are written while the server runs (by count and by interval), and their digest stays right', async () => {
+  const { sleep } = await import('../testing/index.js');
+  const waitFor = async (what: string, cond: () => Promise<boolean>) => {
+    const deadline = Date.now() + 5000;
+    while (!(await cond())) {
+      assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+      await sleep(20);
+    }
+  };
+  const dataDir = tempDir();
+  try {
+    // By count: 5 changed items trigger one; the interval is far away.
+    let ts = await startTestServer({ dataDir, config: { checkpointEvery: 5, checkpointIntervalMs: 600_000 } });
+    let c = await TestClient.connect(ts.url);
+    const claims = () => ts.server.store.claims!();
+    const at0 = (await claims()).checkpoint?.position ?? 0;
+    c.send({ event: 'ws:m:event-batch', data: ['a', 'b', 'c', 'd', 'e', 'f'].map((id) => ({ itemType: 'Lamp', changeType: 'SET', item: { id, v: 1 } })) });
+    await c.sync();
+    await waitFor('a count-triggered checkpoint', async () => ((await claims()).checkpoint?.position ?? 0) > at0);
+    // Deletes and a re-set of a deleted item go through the incremental digest too.
+    c.send({ event: 'ws:m:event-batch', data: [
+      ...['a', 'b'].map((id) => ({ itemType: 'Lamp', changeType: 'DEL', item: { id } })),
+      ...['c', 'd', 'e'].map((id) => ({ itemType: 'Lamp', changeType: 'SET', item: { id, v: 2 } })),
+    ] });
+    await c.sync();
+    await waitFor('a second checkpoint at the log position', async () => (await claims()).checkpoint?.position === ts.server.writer.position);
+    c.send({ event: 'ws:m:event-batch', data: ['a', 'g', 'h', 'i', 'j'].map((id) => ({ itemType: 'Lamp', changeType: 'SET', item: { id, v: 3 } })) });
+    await c.sync();
+    await waitFor('a third checkpoint', async () => (await claims()).checkpoint?.position === ts.server.writer.position);
+    assert.equal((await claims()).checkpoint?.problem, undefined, 'the incrementally kept digest equals one over every row');
+    await c.close();
+    await ts.close();
+
+    // By interval: one change, far below the count, is saved within the interval.
+    ts = await startTestServer({ dataDir, config: { checkpointEvery: 1_000_000, checkpointIntervalMs: 100 } });
+    c = await TestClient.connect(ts.url);
+    c.send({ event: 'ws:m:event', data: { itemType: 'Lamp', changeType: 'SET', item: { id: 'z', v: 1 } } });
+    await c.sync();
+    const position = ts.server.writer.position;
+    await waitFor('an interval-triggered checkpoint', async () => (await claims()).checkpoint?.position === position);
+    const saved = await ts.server.store.loadCheckpoint();
+    assert.equal(saved.problem, undefined);
+    assert.ok([...saved.items].some((x) => x.itemType === 'Lamp' && x.item.id === 'z'), 'the checkpoint holds the new item');
+    await c.close();
+    // A kill would lose nothing: the checkpoint is durable, and the log verifies against it.
+    await ts.close();
+    assert.equal((await verifyDir(dataDir)).ok, true);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('a restore only appends (earlier log rows byte-for-byte unchanged, verify passes) and can itself be undone', async () => {
+  const dataDir = tempDir();
+  try {
+    const ts = await startTestServer({ dataDir });
+    const c = await TestClient.connect(ts.url);
+    const cmd = async (tx: string, commandId: string, p: object) => {
+      c.send({ event: 'ws:m:command', data: { commandId, command: { tx, ...p } } });
+      return (await c.next((f) => f.event === 'ws:m:command-response' && f.data.tx === tx)).data.response;
+    };
+    const cues = () => [...ts.server.state.all('Cue')].map((x) => [x.id, x.label]).sort();
+    c.send({ event: 'ws:m:event-batch', data: ['q1', 'q2'].map((id) => ({ itemType: 'Cue', changeType: 'SET', item: { id, label: `cue ${id}` } })) });
+    const point = await cmd('rp', 'CreateRestorePoint', { name: 'good' });
+    c.send({ event: 'ws:m:event-batch', data: [
+      { itemType: 'Cue', changeType: 'SET', item: { id: 'q1', label: 'WRONG' } },
+      { itemType: 'Cue', changeType: 'DEL', item: { id: 'q2' } },
+    ] });
+    await c.sync();
+    const bad = cues();
+    const rows = () => ts.server.store.readRawAfter(0, 1_000_000);
+    const before = await rows();
+
+    const res = await cmd('restore', 'RestoreToPoint', { id: point.id });
+    assert.deepEqual(cues(), [['q1', 'cue q1'], ['q2', 'cue q2']]);
+    const after = await rows();
+    assert.ok(after.length > before.length, 'the restore appended events');
+    assert.deepEqual(after.slice(0, before.length), before, 'every earlier row is unchanged');
+
+    // Undo: the restore answered a restore point taken just before it.
+    assert.equal(typeof res.undo, 'string');
+    const undone = await cmd('undo', 'RestoreToPoint', { id: res.undo });
+    assert.equal(undone.name, 'before restoring to "good"');
+    assert.deepEqual(cues(), bad);
+    assert.deepEqual((await rows()).slice(0, after.length), after, 'the undo only appended too');
+    await c.close();
+    await ts.close();
+    const v = myko('verify', '--data-dir', dataDir);
+    assert.equal(v.status, 0, v.stdout);
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }

@@ -10,7 +10,9 @@ export const RestorePointType = 'RestorePoint';
 /**
  * Restore points: a name for a log position, and a command that brings
  * current state back to it by appending events. History is never rewritten;
- * watchers see the restore as ordinary diffs, and it can itself be undone.
+ * watchers see the restore as ordinary diffs, and it can itself be undone:
+ * each restore first records a restore point at the position it starts from
+ * and answers its id as `undo`.
  *
  * Not restored: `RestorePoint` items themselves, `Client` items, and types
  * owned by live connections (an executor is the source of truth for its
@@ -54,10 +56,14 @@ export function restorePointsPlugin(ctx: () => ServerContext): MykoPlugin {
             for (const item of c.state.all(t)) if (!then.get(t, item.id)) events.push({ itemType: t, changeType: 'DEL', item: { id: item.id } });
             for (const item of then.all(t)) if (!equal(c.state.get(t, item.id), item)) events.push({ itemType: t, changeType: 'SET', item });
           }
-          if (events.length > 0) await cctx.emit(events);
+          // The restore is undone by restoring to the state just before it: a restore point at the current
+          // position, written in the same batch as the restore's events (so it exists exactly when they do).
+          const undo = { id: randomUUID(), name: `before restoring to "${String(point.name)}"`, position: c.writer.position, eventId: c.writer.lastEventId, createdAt: new Date().toISOString() };
+          await cctx.emit([{ itemType: RestorePointType, changeType: 'SET', item: undo }, ...events]);
           return {
             restoredTo: position,
             name: point.name,
+            undo: undo.id,
             set: events.filter((e) => e.changeType === 'SET').length,
             deleted: events.filter((e) => e.changeType === 'DEL').length,
           };

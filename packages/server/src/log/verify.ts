@@ -1,4 +1,4 @@
-import type { EventStore, StoredEvent } from '../store/event-store.js';
+import type { EventStore, StoreClaims, StoredEvent } from '../store/event-store.js';
 import { chainHash, dataHash, eventId, isoTs, itemKey, type EventIdentity } from '../core/identity.js';
 
 export interface VerifyFailure {
@@ -28,10 +28,19 @@ export interface VerifyOptions {
  * does not match and says why. Parents must be events already seen, of the
  * same item; on a single-writer store they must be exactly the item's latest
  * event. Memory: the ids seen (a 64-bit prefix each) and each item's leaves.
+ *
+ * Then, where the store records them (SQLite), holds the log against its own
+ * claims: the log must end exactly at the head the last append recorded (so
+ * deleting the last events is found), the checkpoint's event must be at its
+ * position, and the snapshot rows must match their digest.
  */
 export async function verifyLog(store: EventStore, opts: VerifyOptions = {}): Promise<VerifyResult> {
   const t0 = performance.now();
+  const claims: StoreClaims = (await store.claims?.()) ?? {};
   const total = await store.lastPosition();
+  const cp = claims.checkpoint;
+  let idAtCheckpoint: string | undefined;
+  let lastId = '';
   const chunk = opts.chunk ?? 5000;
   const seen = new Set<string>();
   const leaves = new Map<string, string[]>();
@@ -67,11 +76,28 @@ export async function verifyLog(store: EventStore, opts: VerifyOptions = {}): Pr
       const before = leaves.get(key) ?? [];
       leaves.set(key, [...before.filter((p) => !id.pids.includes(p)), id._id]);
       heads.set(id.src, id.chain);
+      if (cp && row.position === cp.position) idAtCheckpoint = id._id;
+      lastId = id._id;
       prev = row.position;
       checked++;
     }
     opts.onProgress?.(checked, total);
   }
+  const end = { position: prev + 1, reason: '' };
+  const head = claims.head;
+  if (head && head.position > prev) {
+    const n = head.position - prev;
+    return done({ ...end, reason: `the log ends at position ${prev}, but the store recorded appending up to position ${head.position} (event ${head.eventId}): the last ${n === 1 ? 'event is' : `${n} events are`} missing` });
+  }
+  if (head && head.position < prev)
+    return done({ ...end, position: head.position + 1, reason: `events after position ${head.position}, the last one the store recorded appending, were not written by an append` });
+  if (head && head.eventId !== lastId)
+    return done({ position: prev, eventId: lastId, reason: `the last event is not the one the store recorded appending (${head.eventId})` });
+  if (cp && cp.position > prev)
+    return done({ ...end, reason: `the log ends at position ${prev}, but the checkpoint was taken at position ${cp.position} (event ${cp.eventId}): events up to it are missing` });
+  if (cp && cp.position > 0 && (cp.eventId ?? '') !== (idAtCheckpoint ?? ''))
+    return done({ position: cp.position, ...(idAtCheckpoint ? { eventId: idAtCheckpoint } : {}), reason: `the checkpoint claims event ${cp.eventId} at this position, the log holds ${idAtCheckpoint ?? 'none'}` });
+  if (cp?.problem) return done({ position: cp.position, reason: cp.problem });
   return done();
 }
 

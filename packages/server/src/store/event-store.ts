@@ -49,6 +49,11 @@ export interface StoreClaims {
 
 /** What changed since the previous checkpoint; `pids` are each item's leaf event ids. */
 export interface CheckpointDelta {
+  /**
+   * The saved snapshot is not to be built on (boot discarded it): clear it and
+   * save only this delta, which then holds every item the log has touched.
+   */
+  replace?: boolean;
   position: number;
   eventId: string | null;
   chain: string;
