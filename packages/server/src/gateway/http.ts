@@ -25,6 +25,20 @@ function refuse(socket: Duplex, status: string, code: string, message: string): 
   socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
 
+/**
+ * The request target as a URL, or undefined when it is not one: `GET // HTTP/1.1` is a valid request
+ * line, but '//' is a scheme-relative URL with no host, and `new URL` throws on it. Thrown there, in
+ * the HTTP server's event handler, it stopped the process (found by fault/http-fuzz.int.test.ts).
+ */
+function requestUrl(req: IncomingMessage): URL | undefined {
+  try {
+    return new URL(req.url ?? '/', 'http://localhost');
+  } catch {
+    return undefined;
+  }
+}
+const badTarget = JSON.stringify({ code: 'MYKO_BAD_REQUEST', message: 'the request target is not a valid path' });
+
 export type HttpRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean;
 
 /** Subprotocols a client may offer to fix its dialect (WIRE.md 1.1 override). */
@@ -48,12 +62,14 @@ export function createGateway(config: ServerConfig, wsRoutes: WsRoute[], httpRou
     },
   });
   const http = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const url = requestUrl(req);
+    if (!url) return void res.writeHead(400, { 'content-type': 'application/json' }).end(badTarget);
     for (const route of httpRoutes) if (route(req, res, url)) return;
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
   });
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const url = requestUrl(req);
+    if (!url) return refuse(socket, '400 Bad Request', 'MYKO_BAD_REQUEST', 'the request target is not a valid path');
     const route = wsRoutes.find((r) => r.path === url.pathname);
     if (!route) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
