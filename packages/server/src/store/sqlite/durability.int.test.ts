@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { cpSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import {
@@ -20,6 +20,8 @@ import {
   type TestServer,
 } from '../../testing/index.js';
 import { MykoServer } from '../../server.js';
+import { SqliteEventStore } from './index.js';
+import { verifyLog } from '../../log/verify.js';
 
 type Row = { id: number; item_type: string; item_id: string; change_type: string; tx: string; event: string };
 
@@ -265,6 +267,28 @@ test('checkpoint + tail: boot after kill -9 equals a replay of the whole log, an
     const last = logAtKill[logAtKill.length - 1]!.id;
     assert.ok(last - p1 >= tail.length, 'the tail is in the log');
     assert.equal(readMeta(dataDir, 'checkpoint_position'), String(p1), 'the child took no checkpoint of its own');
+
+    // The tail is past the checkpoint, so only the head that every append records can show that its last
+    // events were deleted: the log as the kill left it verifies, a copy without its last 2 events does not.
+    assert.equal(readMeta(dataDir, 'log_head')?.split(' ')[0], String(last), 'the head is the last committed event');
+    const cut = tempDir('myko-durable-cut-');
+    try {
+      cpSync(dataDir, cut, { recursive: true });
+      const db = new Database(join(cut, 'myko.db'));
+      db.prepare('DELETE FROM myko_events WHERE id > ?').run(last - 2);
+      db.close();
+      for (const [dir, ok] of [[dataDir, true], [cut, false]] as const) {
+        const store = new SqliteEventStore({ dataDir: dir, sync: 'normal' });
+        const r = await verifyLog(store).finally(() => store.close());
+        assert.equal(r.ok, ok, dir);
+        if (!ok) {
+          assert.equal(r.failure!.position, last - 1);
+          assert.match(r.failure!.reason, new RegExp(`recorded appending up to position ${last} .*the last 2 events are missing`));
+        }
+      }
+    } finally {
+      rmSync(cut, { recursive: true, force: true });
+    }
 
     const ts2 = await startTestServer({ dataDir, config: { checkpointEvery: 100 } });
     let booted: Map<string, unknown>;
