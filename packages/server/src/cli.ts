@@ -17,11 +17,13 @@ Usage:
   myko verify [--data-dir D]      recompute every event id and link; exit 1 at the first mismatch
   myko history ITEMTYPE ID [--json]   an item's events, oldest first
   myko export [--out FILE]        the log as NDJSON (stdout by default)
-  myko import --in FILE           NDJSON into an empty store, then verify
+  myko import --in FILE           NDJSON into an empty store, then verify (all or nothing)
   myko --help | --version
 
 verify, history, export and import open the data directory themselves: stop the server first
 (or start it with --verify-on-boot). With --postgres-url they read the cluster's log, members running.
+import is all or nothing: a failed one leaves the store empty. Progress bars go to stderr on a
+terminal; MYKO_PROGRESS=1 forces them, MYKO_PROGRESS=0 turns them off.
 
 Options (each also read from the environment variable shown; flags win):
   --port N                 MYKO_PORT          (default ${defaultConfig.port})
