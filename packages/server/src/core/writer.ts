@@ -18,6 +18,8 @@ interface Submission {
   reject: (err: Error) => void;
   /** Ephemeral events another cluster member published: apply, do not publish again. */
   remote: boolean;
+  /** performance.now() when submitted (decoded and validated): the start of myko_event_to_diff_seconds. */
+  at: number;
 }
 
 /**
@@ -62,6 +64,11 @@ export class Writer {
   lastEventId: string | null = null;
   /** Leaves and chain head of the event DAG (core/identity.ts). */
   readonly identity: IdentityTracker;
+  /**
+   * While listeners run for a batch this writer committed: when its earliest submission was accepted
+   * (performance.now()); 0 otherwise (boot, the cluster tailer). For the accepted → diffs metric.
+   */
+  batchAcceptedAt = 0;
 
   constructor(
     private readonly store: EventStore,
@@ -77,7 +84,7 @@ export class Writer {
 
   submit(events: readonly NewEvent[], opts: { remote?: boolean } = {}): Promise<StoredEvent[]> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ events, resolve, reject, remote: opts.remote === true });
+      this.queue.push({ events, resolve, reject, remote: opts.remote === true, at: performance.now() });
       this.schedule();
     });
   }
@@ -188,7 +195,12 @@ export class Writer {
       );
       return;
     }
-    this.applyStored(perSubmission.flat());
+    this.batchAcceptedAt = batch[0]!.at; // the queue is in submission order
+    try {
+      this.applyStored(perSubmission.flat());
+    } finally {
+      this.batchAcceptedAt = 0;
+    }
     batch.forEach((s, i) => s.resolve(perSubmission[i]!));
   }
 

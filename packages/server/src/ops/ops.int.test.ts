@@ -179,6 +179,7 @@ test('/metrics: Prometheus text format with connections, events, live queries, d
       'myko_live_queries',
       'myko_live_reports',
       'myko_diff_latency_seconds',
+      'myko_event_to_diff_seconds',
       'myko_store_append_seconds',
       'myko_send_buffered_bytes',
       'myko_send_buffered_bytes_max',
@@ -202,6 +203,11 @@ test('/metrics: Prometheus text format with connections, events, live queries, d
     assert.equal(diff.type, 'HISTOGRAM');
     assert.ok(Number(diff.metrics[0].count) >= 1, 'the Lamp batch reached a live query');
     assert.ok(Number(diff.metrics[0].buckets['+Inf']) >= 1);
+    // Accepted → diffs written spans the commit, so it is at least as long as that batch's diffing alone.
+    const e2d = m.get('myko_event_to_diff_seconds');
+    assert.equal(e2d.type, 'HISTOGRAM');
+    assert.ok(Number(e2d.metrics[0].count) >= 1, 'the Lamp batch was timed from acceptance');
+    assert.ok(Number(e2d.metrics[0].sum) >= Number(diff.metrics[0].sum) * 0.5);
     const append = m.get('myko_store_append_seconds');
     assert.ok(Number(append.metrics[0].count) >= 1);
     await c.close();
