@@ -465,7 +465,12 @@ test('periodic checkpoints are written while the server runs (by count and by in
     await ts.close();
 
     // By interval: one change, far below the count, is saved within the interval.
+    const stoppedAt = ts.server.writer.position;
     ts = await startTestServer({ dataDir, config: { checkpointEvery: 1_000_000, checkpointIntervalMs: 100 } });
+    // Boot used that checkpoint (its digest held, the stale leaves row of the re-set 'a' included).
+    assert.equal(ts.server.bootStats.checkpointPosition, stoppedAt);
+    assert.equal(ts.server.bootStats.replayed, 0);
+    assert.deepEqual([...ts.server.state.all('Lamp')].map((x) => [x.id, x.v]).sort(), [['a', 3], ['c', 2], ['d', 2], ['e', 2], ['f', 1], ['g', 3], ['h', 3], ['i', 3], ['j', 3]]);
     c = await TestClient.connect(ts.url);
     c.send({ event: 'ws:m:event', data: { itemType: 'Lamp', changeType: 'SET', item: { id: 'z', v: 1 } } });
     await c.sync();
