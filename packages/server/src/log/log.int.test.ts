@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { startTestServer, tempDir, TestClient } from '../testing/index.js';
 import { SqliteEventStore } from '../store/sqlite/index.js';
 import { verifyLog } from './verify.js';
+import { makeSnapshotDigest } from '../store/sqlite/checkpoint.js';
 
 const cli = fileURLToPath(new URL('../cli.js', import.meta.url));
 // MYKO_PROGRESS unset: progress is drawn only on a terminal, so these runs print none.
@@ -296,6 +297,18 @@ test('a snapshot row changed behind the checkpoint (its event id still right) is
     await ts.close();
     // That boot's clean stop wrote a checkpoint again, from the replayed state: it verifies.
     assert.equal((await verifyDir(edited)).ok, true);
+
+    // A wrong row saved with a digest that matches it (as a checkpointer bug would write): the digest
+    // holds, and verify still finds it by replaying the log to the checkpoint's position.
+    const consistent = tampered(dir, (db) => {
+      db.prepare(`UPDATE myko_state SET item = replace(item, '"level":3', '"level":42') WHERE item_type = 'Lamp' AND item_id = 'c'`).run();
+      db.prepare(`UPDATE myko_meta SET value = ? WHERE key = 'checkpoint_digest'`).run(makeSnapshotDigest(db)());
+    });
+    dirs.push(consistent);
+    const wrong = await verifyDir(consistent);
+    assert.equal(wrong.failure?.position, checkpointAt);
+    assert.equal(wrong.failure?.itemId, 'c');
+    assert.match(wrong.failure!.reason, /^snapshot: the item differs from its last SET/);
 
     // A removed snapshot row, too.
     const removed = tampered(dir, (db) => db.prepare(`DELETE FROM myko_state WHERE item_type = 'Lamp' AND item_id = 'c'`).run());

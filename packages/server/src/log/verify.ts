@@ -41,6 +41,8 @@ export async function verifyLog(store: EventStore, opts: VerifyOptions = {}): Pr
   const cp = claims.checkpoint;
   let idAtCheckpoint: string | undefined;
   let lastId = '';
+  // Each item as of the checkpoint's position, from the log: its data hash (null once deleted) and leaves.
+  const atCheckpoint = new Map<string, { itemType: string; id: string; dHash: string | null; pids: string[] }>();
   const chunk = opts.chunk ?? 5000;
   const seen = new Set<string>();
   const leaves = new Map<string, string[]>();
@@ -74,7 +76,10 @@ export async function verifyLog(store: EventStore, opts: VerifyOptions = {}): Pr
       seen.add(id._id.slice(0, 16));
       const key = itemKey(e.itemType, e.item.id);
       const before = leaves.get(key) ?? [];
-      leaves.set(key, [...before.filter((p) => !id.pids.includes(p)), id._id]);
+      const now = [...before.filter((p) => !id.pids.includes(p)), id._id];
+      leaves.set(key, now);
+      if (cp && row.position <= cp.position)
+        atCheckpoint.set(key, { itemType: e.itemType, id: e.item.id, dHash: e.changeType === 'DEL' ? null : id.dHash, pids: now });
       heads.set(id.src, id.chain);
       if (cp && row.position === cp.position) idAtCheckpoint = id._id;
       lastId = id._id;
@@ -98,7 +103,47 @@ export async function verifyLog(store: EventStore, opts: VerifyOptions = {}): Pr
   if (cp && cp.position > 0 && (cp.eventId ?? '') !== (idAtCheckpoint ?? ''))
     return done({ position: cp.position, ...(idAtCheckpoint ? { eventId: idAtCheckpoint } : {}), reason: `the checkpoint claims event ${cp.eventId} at this position, the log holds ${idAtCheckpoint ?? 'none'}` });
   if (cp?.problem) return done({ position: cp.position, reason: cp.problem });
+  if (cp && cp.position > 0) {
+    const problem = await snapshotAgainstLog(store, atCheckpoint);
+    if (problem) return done({ position: cp.position, ...problem });
+  }
   return done();
+}
+
+/**
+ * The saved snapshot against the log replayed to the checkpoint's position:
+ * the same items, each with the data of its last SET (by data hash) and the
+ * same leaves, deleted items' leaves included. The digest shows the rows were
+ * not changed since they were saved; this shows they were right when saved.
+ */
+async function snapshotAgainstLog(
+  store: EventStore,
+  expected: Map<string, { itemType: string; id: string; dHash: string | null; pids: string[] }>,
+): Promise<{ itemType: string; itemId: string; reason: string } | undefined> {
+  const cp = await store.loadCheckpoint();
+  const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x) => b.includes(x));
+  const at = (itemType: string, itemId: string, reason: string) => ({ itemType, itemId, reason: `snapshot: ${reason}` });
+  const live = new Set<string>();
+  for (const { itemType, item } of cp.items) {
+    const key = itemKey(itemType, item.id);
+    live.add(key);
+    const want = expected.get(key);
+    if (!want || want.dHash === null) return at(itemType, item.id, 'holds an item that the log, at the checkpoint position, does not (never set, or deleted)');
+    if (dataHash(item) !== want.dHash) return at(itemType, item.id, 'the item differs from its last SET in the log before the checkpoint position');
+  }
+  const seenLeaves = new Set<string>();
+  for (const l of cp.leaves) {
+    const key = itemKey(l.itemType, l.id);
+    seenLeaves.add(key);
+    const want = expected.get(key);
+    if (!want || !same(l.pids, want.pids)) return at(l.itemType, l.id, `leaves [${l.pids.join(', ')}] are not the log's [${want?.pids.join(', ') ?? ''}]`);
+  }
+  for (const want of expected.values()) {
+    const key = itemKey(want.itemType, want.id);
+    if (want.dHash !== null && !live.has(key)) return at(want.itemType, want.id, 'lacks an item the log holds at the checkpoint position');
+    if (!seenLeaves.has(key)) return at(want.itemType, want.id, 'lacks the leaves of an item of the log');
+  }
+  return undefined;
 }
 
 function check(
