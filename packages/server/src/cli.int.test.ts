@@ -105,6 +105,21 @@ test('myko --help prints the usage with the environment variables, and exits 0',
   assert.equal(v!.stdout.trim(), version);
 });
 
+test('`npm install` links the `myko` command: node_modules/.bin/myko runs the CLI', async () => {
+  const bin = fileURLToPath(new URL('../../../node_modules/.bin/myko', import.meta.url));
+  assert.ok(existsSync(bin), `${bin} exists after npm install`);
+  const r = await new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
+    // Run as a shell would: the link's own shebang, not `node <file>`.
+    const proc = spawn(bin, ['--version'], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    proc.once('error', reject);
+    proc.once('close', (code) => resolve({ code, stdout }));
+  });
+  assert.equal(r.code, 0);
+  assert.equal(r.stdout.trim(), version);
+});
+
 test('bad flags, bad values and unknown commands exit non-zero with a message saying what is wrong', async () => {
   const dataDir = tempDir('myko-cli-bad-');
   try {
@@ -134,6 +149,57 @@ test('bad flags, bad values and unknown commands exit non-zero with a message sa
     }
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('defaults with no flags and no environment: 0.0.0.0:5155, ./data, info logs of one line per connection open and close and per error, quiet at steady state', async (t) => {
+  const cwd = tempDir('myko-cli-defaults-');
+  const busy = await new Promise<boolean>((resolve) => {
+    const probe = createServer().once('error', () => resolve(true));
+    probe.listen(5155, '0.0.0.0', () => probe.close(() => resolve(false)));
+  });
+  if (busy) return t.skip('port 5155 is in use on this machine');
+  const spawnedHere: ChildProcess[] = [];
+  try {
+    const proc = spawn(process.execPath, [cliPath, 'serve'], { cwd, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    spawnedHere.push(proc);
+    const lines: Record<string, any>[] = [];
+    let buf = '';
+    proc.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+        lines.push(JSON.parse(buf.slice(0, i)));
+        buf = buf.slice(i + 1);
+      }
+    });
+    const until = async (pred: () => boolean, what: string) => {
+      for (const end = Date.now() + 10_000; !pred(); await new Promise((r) => setTimeout(r, 20))) if (Date.now() > end) throw new Error(`timed out: ${what}; log: ${JSON.stringify(lines)}`);
+    };
+    await until(() => lines.some((l) => l.msg === 'listening'), 'listening');
+    assert.equal(lines.find((l) => l.msg === 'listening')!.bind, '0.0.0.0:5155');
+    assert.ok(existsSync(join(cwd, 'data', 'myko.db')), 'the store is ./data/myko.db');
+    const bootLines = lines.length;
+    const c = await TestClient.connect('ws://127.0.0.1:5155/myko');
+    // Steady state: many events and a live query add no log lines.
+    c.send({ event: 'ws:m:query', data: { queryId: 'GetAllCues', queryItemType: 'Cue', query: { tx: 'q' } } });
+    for (let i = 0; i < 200; i++) c.send({ event: 'ws:m:event', data: { itemType: 'Cue', changeType: 'SET', item: { id: `c${i % 20}`, i } } });
+    await c.sync();
+    // One bad frame: one error line (warn or above), naming the client.
+    c.ws.send('{not json');
+    await c.next((f) => f.event === 'ws:m:error');
+    await c.close();
+    await until(() => lines.some((l) => l.msg === 'connection closed'), 'the close line');
+    const mine = lines.slice(bootLines);
+    assert.deepEqual(mine.filter((l) => l.level === 30).map((l) => l.msg), ['connection open', 'connection closed'], JSON.stringify(mine));
+    const errors = mine.filter((l) => l.level >= 40);
+    assert.equal(errors.length, 1, `one line for the bad frame: ${JSON.stringify(mine)}`);
+    assert.equal(errors[0]!.clientId, c.clientId);
+    assert.ok(mine.every((l) => l.level >= 30), 'nothing below info at the default level');
+    proc.kill('SIGTERM');
+    assert.equal(await exited(proc), 0);
+  } finally {
+    for (const p of spawnedHere) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    rmSync(cwd, { recursive: true, force: true });
   }
 });
 

@@ -281,7 +281,8 @@ export class MykoServer {
       });
     });
     this.sweepTimer = setInterval(() => this.sweepSlowConsumers(), 1000).unref();
-    this.log.info({ url: this.url() }, 'listening');
+    // `bind` is where it listens (0.0.0.0: every interface); `url` is an address to reach it from this machine.
+    this.log.info({ url: this.url(), bind: `${this.config.host}:${this.port}` }, 'listening');
   }
 
   /** WIRE-independent guard: a client held back longer than the timeout is closed with a reason. */
