@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, sleep, type TestServer } from '../testing/index.js';
-import { JsonClient, type AnyMessage } from '../testing/json-client.js';
+import { JsonClient, type AnyMessage, eventRpcEnvelope } from '../testing/json-client.js';
 
 let ts: TestServer;
 before(async () => {
@@ -22,15 +22,7 @@ after(async () => {
 const models = () => JsonClient.connect(ts.server.url('/models'));
 const eventrpc = () => JsonClient.connect(ts.server.url('/eventrpc'));
 const flatEvt = (key: string, target: string, payload?: unknown) => ({ $: 'evt', key, target: { key: target }, ...(payload !== undefined ? { payload } : {}) });
-const rpc = (type: string, payload: unknown, cid: string) => ({
-  version: 'v0.0.1',
-  'app-name': 't',
-  'app-id': 't',
-  timestamp: Math.floor(Date.now() / 1000),
-  'correlation-id': cid,
-  type,
-  payload,
-});
+const rpc = eventRpcEnvelope;
 const evtRes = (key: string) => (m: AnyMessage) => m.$ === 'evt-res' && m.key === key;
 const result = (cid: string) => (m: AnyMessage) => m.type === 'result' && m['correlation-id'] === cid;
 

@@ -7,19 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { startTestServer, sleep } from '../testing/index.js';
-import { JsonClient } from '../testing/json-client.js';
+import { JsonClient, eventRpcEnvelope } from '../testing/json-client.js';
 import { definePlugin } from '../core/registry.js';
 
 const payload = 'x'.repeat(2000);
-const rpc = (type: string, p: unknown, cid: string) => ({
-  version: 'v0.0.1',
-  'app-name': 't',
-  'app-id': 't',
-  timestamp: Math.floor(Date.now() / 1000),
-  'correlation-id': cid,
-  type,
-  payload: p,
-});
+const rpc = eventRpcEnvelope;
 
 test('slow `$` and EventRPC readers get coalesced updates and then the final state', async () => {
   const ts = await startTestServer({ config: { sendHighWaterBytes: 16 * 1024, sendMaxBufferedBytes: 64 * 1024 * 1024, slowConsumerTimeoutMs: 60_000 } });

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, TestClient, type AnyFrame, type TestServer } from '../testing/index.js';
-import { JsonClient, type AnyMessage } from '../testing/json-client.js';
+import { JsonClient, type AnyMessage, eventRpcEnvelope } from '../testing/json-client.js';
 import { definePlugin } from '../core/registry.js';
 
 const app = definePlugin({
@@ -21,17 +21,7 @@ after(async () => {
   await ts.close();
 });
 
-let n = 0;
-const rpc = (type: string, payload: unknown, cid = `c${++n}`) => ({
-  version: 'v0.0.1',
-  'app-name': 'protocols-test',
-  'app-id': 't',
-  timestamp: Math.floor(Date.now() / 1000),
-  'correlation-id': cid,
-  type,
-  meta: {},
-  payload,
-});
+const rpc = eventRpcEnvelope;
 
 /** The Myko watcher's view: the labels of its live query, folded from snapshot + diffs. */
 function mykoLabels(frames: AnyFrame[]): Map<string, string> {

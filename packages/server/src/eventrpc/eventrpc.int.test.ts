@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, sleep, type TestServer } from '../testing/index.js';
-import { JsonClient, type AnyMessage } from '../testing/json-client.js';
+import { JsonClient, type AnyMessage, eventRpcEnvelope } from '../testing/json-client.js';
 import { defineCommand, definePlugin } from '../core/registry.js';
 
 const app = definePlugin({
@@ -37,17 +37,7 @@ after(async () => {
   await ts.close();
 });
 
-let n = 0;
-const envelope = (type: string, payload: unknown, cid = `c${++n}`) => ({
-  version: 'v0.0.1',
-  'app-name': 'test-app',
-  'app-id': 'test-1',
-  timestamp: Math.floor(Date.now() / 1000),
-  'correlation-id': cid,
-  type,
-  meta: {},
-  payload,
-});
+const envelope = eventRpcEnvelope;
 const result = (cid: string | null) => (m: AnyMessage) => m.type === 'result' && m['correlation-id'] === cid;
 const update = (cid: string, pred: (p: AnyMessage) => boolean = () => true) => (m: AnyMessage) =>
   m.type === 'update' && m['correlation-id'] === cid && pred(m.payload);

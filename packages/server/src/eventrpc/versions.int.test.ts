@@ -6,26 +6,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { startTestServer, tempDir, testPostgres, sleep } from '../testing/index.js';
-import { JsonClient, type AnyMessage } from '../testing/json-client.js';
+import { JsonClient, type AnyMessage, eventRpcEnvelope } from '../testing/json-client.js';
 
-let n = 0;
-const envelope = (type: string, payload: unknown, cid = `c${++n}`) => ({
-  version: 'v0.0.1',
-  'app-name': 'versions-test',
-  'app-id': 't',
-  timestamp: Math.floor(Date.now() / 1000),
-  'correlation-id': cid,
-  type,
-  meta: {},
-  payload,
-});
+const envelope = eventRpcEnvelope;
 const result = (cid: string) => (m: AnyMessage) => m.type === 'result' && m['correlation-id'] === cid;
 const update = (cid: string, pred: (p: AnyMessage) => boolean = () => true) => (m: AnyMessage) =>
   m.type === 'update' && m['correlation-id'] === cid && pred(m.payload);
 
 async function command(c: JsonClient, id: string, type: 'SET' | 'DEL', data: object = {}): Promise<void> {
-  const cid = `cmd${++n}`;
-  c.send(envelope('command', { id, type, data }, cid));
+  const msg = envelope('command', { id, type, data });
+  const cid = msg['correlation-id'] as string;
+  c.send(msg);
   assert.equal((await c.next(result(cid))).payload.status, 'ok');
 }
 

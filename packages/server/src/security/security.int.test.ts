@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { SignJWT, generateKeyPair, exportJWK } from 'jose';
 import { startTestServer, TestClient, tempDir, sleep } from '../testing/index.js';
-import { JsonClient, type AnyMessage } from '../testing/json-client.js';
+import { JsonClient, type AnyMessage, eventRpcEnvelope } from '../testing/json-client.js';
 import { definePlugin } from '../core/registry.js';
 
 const secret = 'a-test-secret-that-is-long-enough-for-hs256!';
@@ -197,7 +197,7 @@ test('/models and /eventrpc: not authorised, not permitted and not the owner are
   writeFileSync(rules, JSON.stringify({ itemTypes: { Cue: { set: { claim: 'role', in: ['operator'] } } }, commands: { CreateRestorePoint: { claim: 'role', in: ['admin'] } } }));
   const claimed = definePlugin({ name: 'claimed-bridge', itemTypes: [{ name: 'Fixture', claimedByWriter: true }] });
   const ts = await startTestServer({ plugins: [app, claimed], config: { authJwtSecret: secret, authAnonymous: true, permissionsFile: rules } });
-  const rpc = (type: string, payload: unknown, cid: string) => ({ version: 'v0.0.1', 'app-name': 't', 'app-id': 't', timestamp: 0, 'correlation-id': cid, type, payload });
+  const rpc = eventRpcEnvelope;
   const result = async (c: JsonClient, cid: string) => (await c.next((m: AnyMessage) => m.type === 'result' && m['correlation-id'] === cid)).payload;
   const evtRes = (c: JsonClient, key: string) => c.next((m: AnyMessage) => m.$ === 'evt-res' && m.key === key);
   const as = async (path: string, claims?: Record<string, unknown>) =>

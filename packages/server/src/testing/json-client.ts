@@ -69,3 +69,9 @@ export class JsonClient {
     await this.closed;
   }
 }
+
+let envelopeSeq = 0;
+/** An EventRPC envelope (seed 004) as a test client sends it; `cid` defaults to a fresh correlation id. */
+export function eventRpcEnvelope(type: string, payload: unknown, cid = `c${++envelopeSeq}`): AnyMessage {
+  return { version: 'v0.0.1', 'app-name': 'myko-test', 'app-id': 't', timestamp: Math.floor(Date.now() / 1000), 'correlation-id': cid, type, meta: {}, payload };
+}
