@@ -1,3 +1,5 @@
+import type { ServerConfig } from '../config.js';
+
 /**
  * A token bucket: `rate` tokens per second, holding at most `burst`. Cheap
  * enough to run on every frame (no timers: refilled from the clock on use).
@@ -44,14 +46,11 @@ export class Strikes {
 /** The window in which `maxViolations` limit violations close a connection. */
 export const violationWindowMs = 10_000;
 
-export interface LimitConfig {
-  maxMessagesPerSecond: number;
-  maxMessagesBurst: number;
-  maxEventsPerSecond: number;
-  maxEventsBurst: number;
-  maxLiveQueriesPerConnection: number;
-  maxViolations: number;
-}
+/** The per-connection limits of the server's config (config.ts documents each). */
+export type LimitConfig = Pick<
+  ServerConfig,
+  'maxMessagesPerSecond' | 'maxMessagesBurst' | 'maxEventsPerSecond' | 'maxEventsBurst' | 'maxLiveQueriesPerConnection' | 'maxViolations'
+>;
 
 /** A refused request: `message` for the reply, or `close` when the connection has kept at it. */
 export type Refusal = { close: false; message: string } | { close: true; message: string };
