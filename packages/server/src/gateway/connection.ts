@@ -6,7 +6,7 @@ import type { Logger } from '../logger.js';
 import type { Subscriber } from '../live/subscriber.js';
 import { encodeCbor } from '../wire/codec.js';
 import type { Claims } from '../security/auth.js';
-import { Strikes, TokenBucket } from '../security/rate-limit.js';
+import { ConnectionLimits } from '../security/rate-limit.js';
 
 /** A command this server sent to the client, awaiting its answer. */
 interface PendingRequest {
@@ -48,9 +48,8 @@ export class Connection implements Subscriber {
   readonly backlog: (() => void)[] = [];
   /** The handshake token's claims (undefined: anonymous, or authentication off). */
   claims: Claims | undefined;
-  readonly messages: TokenBucket;
-  readonly eventBudget: TokenBucket;
-  readonly violations: Strikes;
+  /** Messages/s, events/s, live queries and strikes: the same limits object as the `$` and EventRPC endpoints. */
+  readonly limits: ConnectionLimits;
   private readonly drainWaiters: (() => void)[] = [];
   private readonly pending = new Map<string, PendingRequest>();
   private readonly afterWrite = () => this.checkDrain();
@@ -64,9 +63,7 @@ export class Connection implements Subscriber {
   ) {
     this.dialect = dialect ?? 'current';
     this.dialectFixed = dialect !== undefined;
-    this.messages = new TokenBucket(config.maxMessagesPerSecond, config.maxMessagesBurst);
-    this.eventBudget = new TokenBucket(config.maxEventsPerSecond, config.maxEventsBurst);
-    this.violations = new Strikes(config.maxViolations, 10_000);
+    this.limits = new ConnectionLimits(config);
   }
 
   congested(): boolean {

@@ -12,6 +12,7 @@ import {
 } from '@myko/protocol';
 import type { ServerContext } from '../context.js';
 import type { Claims } from '../security/auth.js';
+import type { Refusal } from '../security/rate-limit.js';
 import { Connection } from './connection.js';
 import { decodeFrame } from '../wire/codec.js';
 import {
@@ -110,7 +111,8 @@ export class MykoEndpoint {
 
   private onFrame(conn: Connection, data: Buffer, isBinary: boolean): void {
     conn.stats.framesIn++;
-    if (!conn.messages.take()) return this.overLimit(conn, `more than ${this.ctx.config.maxMessagesPerSecond} messages per second`);
+    const refused = conn.limits.message();
+    if (refused) return this.overLimit(conn, refused);
     if (data.length > this.ctx.config.maxFrameBytes)
       return conn.sendError({
         code: ErrorCode.FrameTooLarge,
@@ -180,13 +182,13 @@ export class MykoEndpoint {
    * A limit was exceeded: the frame is refused with MYKO_RATE_LIMITED; a
    * client that keeps at it (maxViolations within 10 s) is disconnected.
    */
-  private overLimit(conn: Connection, what: string, tx?: string): void {
-    if (conn.violations.hit()) {
-      this.ctx.log.warn({ clientId: conn.clientId, what }, 'closing connection: limits exceeded repeatedly');
+  private overLimit(conn: Connection, refused: Refusal, tx?: string): void {
+    if (refused.close) {
+      this.ctx.log.warn({ clientId: conn.clientId, what: refused.message }, 'closing connection: limits exceeded repeatedly');
       conn.close(CloseCode.PolicyViolation, ErrorCode.RateLimited);
       return;
     }
-    conn.sendError({ code: ErrorCode.RateLimited, message: `rate limited: ${what}; the frame was dropped`, ...(tx ? { tx } : {}) });
+    conn.sendError({ code: ErrorCode.RateLimited, message: refused.message, ...(tx ? { tx } : {}) });
   }
 
   private liveCount(conn: Connection): number {
@@ -195,8 +197,8 @@ export class MykoEndpoint {
 
   private onEvents(conn: Connection, list: unknown[], batch: boolean): void {
     const kind = batch ? Kind.EventBatch : Kind.Event;
-    if (!conn.eventBudget.take(list.length))
-      return this.overLimit(conn, `more than ${this.ctx.config.maxEventsPerSecond} events per second`, txOf(list[0]));
+    const refused = conn.limits.takeEvents(list.length);
+    if (refused) return this.overLimit(conn, refused, txOf(list[0]));
     const raws: RawEvent[] = [];
     for (let i = 0; i < list.length; i++) {
       const checked = checkEvent(this.prepare(list[i]), batch ? `data[${i}]` : 'data');
@@ -255,8 +257,8 @@ export class MykoEndpoint {
     }
     // WIRE.md 1.2: a tx already live on this connection is ignored.
     if (this.ctx.queries.has(conn, tx)) return;
-    if (this.liveCount(conn) >= this.ctx.config.maxLiveQueriesPerConnection)
-      return conn.sendFrame(queryErrorFrame(tx, q.queryId, `${ErrorCode.TooManyQueries}: this connection has ${this.ctx.config.maxLiveQueriesPerConnection} live queries and reports; cancel some first`));
+    const noRoom = conn.limits.liveRoom(this.liveCount(conn));
+    if (noRoom) return conn.sendFrame(queryErrorFrame(tx, q.queryId, `${ErrorCode.TooManyQueries}: ${noRoom}`));
     try {
       this.ctx.queries.subscribe(conn, { tx, queryId: q.queryId, itemType: q.queryItemType, params, window: q.window ?? undefined });
     } catch (err) {
@@ -303,8 +305,8 @@ export class MykoEndpoint {
       return;
     }
     if (this.ctx.reports.has(conn, tx)) return;
-    if (this.liveCount(conn) >= this.ctx.config.maxLiveQueriesPerConnection)
-      return conn.sendFrame(reportErrorFrame(tx, reportId, `${ErrorCode.TooManyQueries}: this connection has ${this.ctx.config.maxLiveQueriesPerConnection} live queries and reports; cancel some first`));
+    const noRoom = conn.limits.liveRoom(this.liveCount(conn));
+    if (noRoom) return conn.sendFrame(reportErrorFrame(tx, reportId, `${ErrorCode.TooManyQueries}: ${noRoom}`));
     try {
       this.ctx.reports.subscribe(conn, tx, reportId, params);
     } catch (err) {

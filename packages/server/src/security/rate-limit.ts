@@ -57,10 +57,11 @@ export type Refusal = { close: false; message: string } | { close: true; message
 
 /**
  * The per-connection limits of README "Security and limits", as one object
- * for the `$` and EventRPC endpoints (bridge/peer-endpoint.ts): messages/s
+ * for every endpoint (/myko: gateway/connection.ts; `$` and EventRPC:
+ * bridge/peer-endpoint.ts): messages/s
  * and events/s token buckets, and violations counted over
  * `violationWindowMs` — past `maxViolations` the connection is to be closed
- * (1008 MYKO_RATE_LIMITED). Wording and numbers match the /myko endpoint's.
+ * (1008 MYKO_RATE_LIMITED).
  * Each protocol shapes the refusal as its own error message.
  */
 export class ConnectionLimits {
