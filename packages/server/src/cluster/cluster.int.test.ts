@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import pg from 'pg';
 import { spawnServer, exited, tempDir, TestClient, sleep, testPostgres, type AnyFrame } from '../testing/index.js';
+import { PostgresEventStore } from '../store/postgres/index.js';
 
 /**
  * Three server processes sharing the real PostgreSQL of this machine, a fresh
@@ -154,6 +155,44 @@ test('an event whose transaction commits after a later one is applied, before it
     await a.end();
     await b.end();
     await stopAll(ms);
+  }
+});
+
+test('boot read: a foreign transaction open below the table\'s end is waited for, and its row is in the loaded state', async (t) => {
+  if (!db) return t.skip('no PostgreSQL');
+  // The store a booting member opens (its migration done), read while another writer holds an id below the end.
+  // Through a member this cannot be timed from outside: its migration (CREATE TRIGGER) waits for the open writer.
+  const store = await PostgresEventStore.open({ url: db.url, schema: db.schema, serverId: 'boot-read-test' });
+  const a = new pg.Client({ connectionString: db.url });
+  const b = new pg.Client({ connectionString: db.url });
+  await a.connect();
+  await b.connect();
+  try {
+    const row = (id: string) => [
+      'Cue', id, 'SET', '2026-01-01T00:00:00Z', id, 'foreign-writer',
+      JSON.stringify({ itemType: 'Cue', changeType: 'SET', item: { id, label: id }, createdAt: '2026-01-01T00:00:00Z', tx: id, sourceId: 'foreign-writer' }),
+    ];
+    const insert = `INSERT INTO "${db.schema}".myko_events (item_type, item_id, change_type, created_at, tx, source_id, event) VALUES ($1,$2,$3,$4,$5,$6,$7) RETURNING id`;
+    // A draws the lower id and stays open; B commits a higher one: the table's end is past A's id.
+    await a.query('BEGIN');
+    const idA = Number((await a.query(insert, row('boot-late'))).rows[0].id);
+    const idB = Number((await b.query(insert, row('boot-after'))).rows[0].id);
+    assert.ok(idB > idA);
+    let loaded = false;
+    const reading = store.loadCheckpoint().then((cp) => ((loaded = true), cp));
+    await sleep(700);
+    assert.equal(loaded, false, 'the boot read waits while a writer holds an id below its position');
+    await a.query('COMMIT');
+    const cp = await reading;
+    assert.ok(cp.position >= idB);
+    const ids = new Set([...cp.items].map((x) => x.item.id));
+    assert.ok(ids.has('boot-after'));
+    assert.ok(ids.has('boot-late'), 'the row committed late, below the position, is in the state');
+  } finally {
+    await a.query('ROLLBACK').catch(() => undefined);
+    await a.end();
+    await b.end();
+    await store.close();
   }
 });
 

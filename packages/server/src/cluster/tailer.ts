@@ -2,6 +2,7 @@ import type { Logger } from '../logger.js';
 import type { Writer } from '../core/writer.js';
 import type { StoredEvent } from '../store/event-store.js';
 import type { PostgresEventStore } from '../store/postgres/index.js';
+import type { WriterMarker } from '../store/postgres/writers.js';
 
 /**
  * Reads the shared log in id order and applies it, so every member applies
@@ -23,7 +24,7 @@ export class Tailer {
   private running = false;
   private again = false;
   private waiters: { position: number; resolve: () => void; reject: (e: Error) => void }[] = [];
-  private gap: { id: number; marker: { snapshot: string; seenAt: Date } } | undefined;
+  private gap: { id: number; marker: WriterMarker } | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private static readonly chunk = 2000;

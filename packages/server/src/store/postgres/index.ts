@@ -6,6 +6,7 @@ import { channels, openPool, quoteIdent, type PgOptions } from './open.js';
 import { appendBatch } from './append.js';
 import { countHistory, lastPosition, readAfter, readHistory, readRawAfter } from './read.js';
 import { loadFromTable } from './checkpoint.js';
+import { gapMarker, writersFinished, type WriterMarker } from './writers.js';
 
 export interface PostgresStoreOptions extends PgOptions {
   /** This member's id; a fresh one per process unless given. */
@@ -142,39 +143,14 @@ export class PostgresEventStore implements EventStore {
     await connect();
   }
 
-  /**
-   * The reference point of an id gap: the transactions holding a transaction id (i.e. writing) when it
-   * was first seen, as a `pg_snapshot`, and the database clock then. The id can only still appear if one
-   * of those commits; `writersFinished` says when none is left.
-   */
-  async gapMarker(): Promise<{ snapshot: string; seenAt: Date }> {
-    const res = await this.pool.query('SELECT pg_current_snapshot()::text AS s, clock_timestamp() AS t');
-    return { snapshot: res.rows[0].s as string, seenAt: res.rows[0].t as Date };
+  /** See writers.ts: the reference point of an id gap. */
+  gapMarker(): Promise<WriterMarker> {
+    return gapMarker(this.pool);
   }
 
-  /**
-   * True when no writer of `marker` is still in progress: a gap older than the marker is then final.
-   *
-   * Why the snapshot rather than pg_stat_activity.xact_start alone: the snapshot lists every writing
-   * transaction whatever role runs it (pg_stat_activity hides other roles' xact_start unless we hold
-   * pg_read_all_stats, so a reference server on its own role could have a late commit skipped), and it
-   * leaves out read-only transactions (an idle-in-transaction reporting session must not stall every tailer).
-   * The second clause covers the instant between an INSERT drawing its id (nextval) and being given a
-   * transaction id, for the sessions we can see: an active statement, begun before the gap was seen, with
-   * no transaction id yet.
-   */
-  async writersFinished(marker: { snapshot: string; seenAt: Date }): Promise<boolean> {
-    const res = await this.pool.query(
-      `SELECT NOT EXISTS (
-         SELECT 1 FROM pg_snapshot_xip($1::pg_snapshot) AS x(xid) WHERE pg_xact_status(x.xid) = 'in progress'
-       ) AND NOT EXISTS (
-         SELECT 1 FROM pg_stat_activity
-         WHERE datname = current_database() AND pid <> pg_backend_pid()
-           AND state = 'active' AND backend_xid IS NULL AND xact_start < $2
-       ) AS ok`,
-      [marker.snapshot, marker.seenAt],
-    );
-    return res.rows[0].ok === true;
+  /** See writers.ts: true when no writer of `marker` is still in progress. */
+  writersFinished(marker: WriterMarker): Promise<boolean> {
+    return writersFinished(this.pool, marker);
   }
 
   async close(): Promise<void> {
