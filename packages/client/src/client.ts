@@ -20,7 +20,8 @@ import {
   type SendCommandOptions,
 } from './commands.js';
 import { Connection } from './connection.js';
-import { ClientClosedError, QueueFullError, ServerError } from './errors.js';
+import { ClientClosedError, ClientErrorCode, MykoClientError, QueueFullError, ServerError } from './errors.js';
+import { frameProblem } from './frame-shapes.js';
 import { EventBatcher } from './events.js';
 import { randomId } from './ids.js';
 import { resolveOptions, type MykoClientOptions, type ResolvedOptions } from './options.js';
@@ -88,7 +89,7 @@ export class MykoClient<Out extends object = DefaultCommands, In extends object 
         this.queries.onOpen();
         this.reports.onOpen();
       },
-      onFrame: (f) => this.route(f),
+      onFrame: (f) => this.receive(f),
       onLost: (url) => this.commands.onLost(url),
       onClosed: () => this.shutdown(),
       onError: (e) => this.emitError(e),
@@ -191,6 +192,17 @@ export class MykoClient<Out extends object = DefaultCommands, In extends object 
       this.conn.send(f);
     } catch (err) {
       this.emitError(err as Error);
+    }
+  }
+
+  /** A decoded frame: checked for the shape its kind needs, then routed; never throws into the socket handler. */
+  private receive(f: WireFrame): void {
+    const problem = frameProblem(f.event, f.data);
+    if (problem) return this.emitError(new MykoClientError(`malformed ${f.event} from the server: ${problem}`, ClientErrorCode.BadFrame));
+    try {
+      this.route(f);
+    } catch (err) {
+      this.emitError(new MykoClientError(`handling ${f.event} from the server failed: ${(err as Error).message}`, ClientErrorCode.BadFrame, { cause: err }));
     }
   }
 

@@ -19,6 +19,8 @@ export const ClientErrorCode = {
   HandlerFailed: 'MYKO_CLIENT_HANDLER_FAILED',
   /** The server sent a command no handler is registered for. */
   NoHandler: 'MYKO_UNKNOWN_COMMAND',
+  /** A frame from the server this client cannot use (wrong shape, or handling it failed); reported through onError. */
+  BadFrame: 'MYKO_CLIENT_BAD_FRAME',
 } as const;
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 
