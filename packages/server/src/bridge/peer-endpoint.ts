@@ -5,7 +5,6 @@ import type { ServerContext } from '../context.js';
 import { decodeFrame } from '../wire/codec.js';
 import { clientItem, retireEvents } from '../lifecycle/clients.js';
 import { SocketPeer } from './socket-peer.js';
-import type { Refusal } from '../security/rate-limit.js';
 
 /** How often an endpoint looks for a server stop and for slow consumers while it has sockets. */
 const sweepMs = 100;
@@ -105,7 +104,7 @@ export abstract class PeerEndpoint<P extends SocketPeer> {
    * connection closed) and false is returned: the write must not run.
    */
   protected takeEvents(peer: P, n: number, value: unknown): boolean {
-    const limited: Refusal | undefined = peer.limits.takeEvents(n);
+    const limited = peer.limits.takeEvents(n);
     if (!limited) return true;
     if (limited.close) this.closeOffender(peer, limited.message);
     else this.bad(peer, ErrorCode.RateLimited, limited.message, value);

@@ -37,7 +37,7 @@ function requestUrl(req: IncomingMessage): URL | undefined {
     return undefined;
   }
 }
-const badTarget = JSON.stringify({ code: 'MYKO_BAD_REQUEST', message: 'the request target is not a valid path' });
+const badTarget = { code: 'MYKO_BAD_REQUEST', message: 'the request target is not a valid path' } as const;
 
 export type HttpRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean;
 
@@ -63,13 +63,13 @@ export function createGateway(config: ServerConfig, wsRoutes: WsRoute[], httpRou
   });
   const http = createServer((req, res) => {
     const url = requestUrl(req);
-    if (!url) return void res.writeHead(400, { 'content-type': 'application/json' }).end(badTarget);
+    if (!url) return void res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify(badTarget));
     for (const route of httpRoutes) if (route(req, res, url)) return;
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
   });
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = requestUrl(req);
-    if (!url) return refuse(socket, '400 Bad Request', 'MYKO_BAD_REQUEST', 'the request target is not a valid path');
+    if (!url) return refuse(socket, '400 Bad Request', badTarget.code, badTarget.message);
     const route = wsRoutes.find((r) => r.path === url.pathname);
     if (!route) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
@@ -85,16 +85,20 @@ export function createGateway(config: ServerConfig, wsRoutes: WsRoute[], httpRou
       guards.log.warn({ address: req.socket.remoteAddress, max: config.maxConnections }, 'connection refused: server full');
       return refuse(socket, '503 Service Unavailable', 'MYKO_SERVER_FULL', `the server holds its maximum of ${config.maxConnections} connections`);
     }
-    const shuttingDown = () => guards?.stopping?.() === true;
-    if (shuttingDown()) return refuse(socket, '503 Service Unavailable', 'MYKO_SHUTTING_DOWN', 'the server is shutting down');
-    const upgrade = (claims: Claims | undefined) =>
-      // Checked again: a token check can outlast the start of shutdown.
-      shuttingDown()
-        ? refuse(socket, '503 Service Unavailable', 'MYKO_SHUTTING_DOWN', 'the server is shutting down')
-        : wss.handleUpgrade(req, socket, head, (ws) => {
-            const dialect = (param as Dialect | null) ?? dialectProtocols[ws.protocol];
-            route.accept(ws, req, dialect, claims);
-          });
+    // Checked before the token check and again after it: a token check can outlast the start of shutdown.
+    const refusedStopping = (): boolean => {
+      if (guards?.stopping?.() !== true) return false;
+      refuse(socket, '503 Service Unavailable', 'MYKO_SHUTTING_DOWN', 'the server is shutting down');
+      return true;
+    };
+    if (refusedStopping()) return;
+    const upgrade = (claims: Claims | undefined): void => {
+      if (refusedStopping()) return;
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        const dialect = (param as Dialect | null) ?? dialectProtocols[ws.protocol];
+        route.accept(ws, req, dialect, claims);
+      });
+    };
     const auth = guards?.auth;
     if (!auth) return upgrade(undefined);
     const token = tokenFromRequest(req.headers, url);

@@ -26,9 +26,9 @@ export class Ownership {
   }
 
   /**
-   * Boot: learn who wrote what before this process started, from the loaded state and the replayed tail.
-   * Without it a cluster member started later would not protect targets an executor on another member
-   * registered earlier (that executor is still live, and so still owns them).
+   * Follow one event: the writer of a claimed item becomes its owner; a DEL ends the claim. Boot calls it
+   * too, for the loaded state and the replayed tail: without that a cluster member started later would not
+   * protect targets an executor on another member registered earlier (still live, so still their owner).
    */
   note(e: Pick<StoredEvent, 'itemType' | 'item' | 'changeType' | 'clientId'>): void {
     if (!this.registry.itemType(e.itemType)?.def.claimedByWriter) return;

@@ -52,16 +52,18 @@ export type LimitConfig = Pick<
   'maxMessagesPerSecond' | 'maxMessagesBurst' | 'maxEventsPerSecond' | 'maxEventsBurst' | 'maxLiveQueriesPerConnection' | 'maxViolations'
 >;
 
-/** A refused request: `message` for the reply, or `close` when the connection has kept at it. */
-export type Refusal = { close: false; message: string } | { close: true; message: string };
+/** A refused request: `message` for the reply; `close` when the connection has kept at it and is to be closed. */
+export interface Refusal {
+  close: boolean;
+  message: string;
+}
 
 /**
  * The per-connection limits of README "Security and limits", as one object
  * for every endpoint (/myko: gateway/connection.ts; `$` and EventRPC:
- * bridge/peer-endpoint.ts): messages/s
- * and events/s token buckets, and violations counted over
- * `violationWindowMs` — past `maxViolations` the connection is to be closed
- * (1008 MYKO_RATE_LIMITED).
+ * bridge/peer-endpoint.ts): messages/s and events/s token buckets, the
+ * live-query room, and violations counted over `violationWindowMs`: past
+ * `maxViolations` the connection is to be closed (1008 MYKO_RATE_LIMITED).
  * Each protocol shapes the refusal as its own error message.
  */
 export class ConnectionLimits {
