@@ -300,6 +300,22 @@ test('WIRE.md 6.8: a payload that is the renderer\'s argument array works for se
   await ts.server.emit({ itemType: 'Cue', changeType: 'DEL', item: { id: 'l8' } });
 });
 
+test('the reference built-ins as keys: Count{X}s, Get{X}ById, and a report about the caller', async () => {
+  const c = await JsonClient.connect(url);
+  c.send({ $: 'sub', keys: ['report/CountCues?label=Go', 'report/GetCueById?id=k1', 'report/WindbackStatus'] });
+  await c.next((m) => up('report/CountCues?label=Go')(m) && m.val.count === 0);
+  await c.next((m) => up('report/GetCueById?id=k1')(m) && m.val === null);
+  await c.next((m) => up('report/WindbackStatus')(m) && m.val.windback === null);
+  c.send(flatEvt('k', 'set:Cue', [{ id: 'k1', label: 'Go' }]));
+  await c.next((m) => up('report/CountCues?label=Go')(m) && m.val.count === 1);
+  await c.next((m) => up('report/GetCueById?id=k1')(m) && m.val?.label === 'Go');
+  c.send(flatEvt('w', 'SetClientWindbackTime', [{ windback: '2026-12-06T00:00:00Z' }]));
+  assert.equal((await c.next(res('w'))).payload, true);
+  await c.next((m) => up('report/WindbackStatus')(m) && m.val.windback === '2026-12-06T00:00:00Z');
+  await c.close();
+  await ts.server.emit({ itemType: 'Cue', changeType: 'DEL', item: { id: 'k1' } });
+});
+
 test('bad input gets an error message and the connection stays up', async () => {
   const c = await JsonClient.connect(url);
   c.send('{not json');
