@@ -282,7 +282,9 @@ export class MykoEndpoint {
     const checked = checkQueryWindow(data);
     if (!checked.ok) return conn.sendError({ code: ErrorCode.BadQuery, kind: Kind.QueryWindow, message: checked.message });
     const { tx, window } = checked.value;
-    if (!this.ctx.queries.movePage(conn, tx, offsetPage(window ?? undefined)))
+    const page = offsetPage(window ?? undefined);
+    // The reference server keeps queries and views in one table per session: a query-window for a view's tx moves it too.
+    if (!this.ctx.queries.movePage(conn, tx, page) && !this.ctx.views.movePage(conn, tx, page))
       conn.sendFrame(queryErrorFrame(tx, '', `no live query with tx ${tx}`));
   }
 

@@ -40,7 +40,8 @@ export function onViewWindow(ctx: ServerContext, conn: Connection, data: unknown
   const checked = checkQueryWindow(data);
   if (!checked.ok) return conn.sendError({ code: ErrorCode.BadQuery, kind: Kind.ViewWindow, message: checked.message });
   const { tx, window } = checked.value;
-  if (!ctx.views.movePage(conn, tx, offsetPage(window ?? undefined)))
+  const page = offsetPage(window ?? undefined);
+  if (!ctx.views.movePage(conn, tx, page) && !ctx.queries.movePage(conn, tx, page))
     conn.sendFrame(viewErrorFrame(tx, '', `no live view with tx ${tx}`));
 }
 

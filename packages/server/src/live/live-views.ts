@@ -37,6 +37,8 @@ export interface ViewRequest {
  */
 export class LiveViews {
   private readonly byType = new Map<string, Set<ViewSubscription>>();
+  /** The item types each subscription is indexed under. */
+  private readonly deps = new Map<ViewSubscription, readonly string[]>();
   private readonly byConn = new Map<Subscriber, Map<string, ViewSubscription>>();
   private readonly dirty = new Map<Subscriber, Set<ViewSubscription>>();
   private readonly waitingForDrain = new Set<Subscriber>();
@@ -79,7 +81,9 @@ export class LiveViews {
     let mine = this.byConn.get(conn);
     if (!mine) this.byConn.set(conn, (mine = new Map()));
     mine.set(req.tx, sub);
-    for (const t of new Set(deps)) {
+    const types = [...new Set(deps)];
+    this.deps.set(sub, types);
+    for (const t of types) {
       let set = this.byType.get(t);
       if (!set) this.byType.set(t, (set = new Set()));
       set.add(sub);
@@ -175,7 +179,12 @@ export class LiveViews {
   }
 
   private unindex(sub: ViewSubscription): void {
-    for (const set of this.byType.values()) set.delete(sub);
+    for (const t of this.deps.get(sub) ?? []) {
+      const set = this.byType.get(t);
+      set?.delete(sub);
+      if (set?.size === 0) this.byType.delete(t);
+    }
+    this.deps.delete(sub);
   }
 }
 
