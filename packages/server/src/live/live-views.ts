@@ -12,10 +12,9 @@ export { ViewError } from './view-subscription.js';
 const notParams = new Set(['tx', 'createdAt', 'seq', 'userToken', 'clientId']);
 
 export function viewParams(view: Record<string, unknown>): Record<string, unknown> {
-  const params: Record<string, unknown> = {};
   // A null param means "not given" (as for queries): a schema with optional fields accepts it then.
-  for (const [k, v] of Object.entries(view)) if (!notParams.has(k) && v !== null) params[k] = v;
-  return params;
+  // fromEntries defines own properties: a param named __proto__ stays a param, not the object's prototype.
+  return Object.fromEntries(Object.entries(view).filter(([k, v]) => !notParams.has(k) && v !== null));
 }
 
 export interface ViewRequest {
