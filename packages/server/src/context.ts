@@ -6,6 +6,7 @@ import type { Writer } from './core/writer.js';
 import type { Origin } from './core/normalize.js';
 import type { LiveQueries } from './live/live-queries.js';
 import type { LiveReports } from './live/live-reports.js';
+import type { LiveViews } from './live/live-views.js';
 import type { EventStore, StoredEvent } from './store/event-store.js';
 import type { Connection } from './gateway/connection.js';
 import type { Authenticator } from './security/auth.js';
@@ -21,6 +22,7 @@ export interface ServerContext {
   readonly writer: Writer;
   readonly queries: LiveQueries;
   readonly reports: LiveReports;
+  readonly views: LiveViews;
   readonly serverId: string;
   /** Live connections by clientId. */
   readonly connections: Map<string, Connection>;

@@ -11,6 +11,7 @@ import { Checkpointer } from './core/checkpointer.js';
 import { normalizeEvent, type Origin } from './core/normalize.js';
 import { LiveQueries } from './live/live-queries.js';
 import { LiveReports } from './live/live-reports.js';
+import { LiveViews } from './live/live-views.js';
 import { SqliteEventStore } from './store/sqlite/index.js';
 import type { Checkpoint, EventStore, StoredEvent } from './store/event-store.js';
 import { itemKey } from './core/identity.js';
@@ -89,6 +90,7 @@ export class MykoServer {
     const writer = new Writer(store, this.state, this.registry, config.maxBatchEvents);
     const queries = new LiveQueries(this.state, this.registry);
     const reports = new LiveReports(this.state, this.registry);
+    const views = new LiveViews(this.state, this.registry);
     this.checkpointer = new Checkpointer(store, this.state, writer, config.checkpointEvery, config.checkpointIntervalMs, log);
     const registry = this.registry;
     const permissions = new Permissions(loadRules(config.permissionsFile));
@@ -105,6 +107,7 @@ export class MykoServer {
       writer,
       queries,
       reports,
+      views,
       serverId: store.serverId,
       connections: this.connections,
       stopping: false,
@@ -219,6 +222,7 @@ export class MykoServer {
     this.ctx.writer.listeners.push(
       (changes) => this.ctx.queries.onChanges(changes),
       (changes) => this.ctx.reports.onChanges(changes),
+      (changes) => this.ctx.views.onChanges(changes),
       (_changes, stored) => this.checkpointer.onStored(stored),
     );
     this.bootStats.checkpointPosition = cp.position;

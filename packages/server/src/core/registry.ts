@@ -1,6 +1,6 @@
 import type { MItem } from '@myko/protocol';
 import type { Logger } from '../logger.js';
-import type { StateReader } from './state.js';
+import type { Change, StateReader } from './state.js';
 import { ajv, describeAjvErrors, type ValidateFunction } from '../wire/ajv.js';
 
 /**
@@ -73,6 +73,31 @@ export interface ReportDef<P extends Record<string, unknown> = Record<string, un
 
 export type ReportResolver = (reportId: string) => ReportDef | undefined;
 
+/**
+ * A view (WIRE.md 6.3): a server-defined live query that builds its own items,
+ * possibly of a type that is never stored (a join, a tree, a summary), each
+ * with a string `id`; pages order them by id. It is recomputed only when an
+ * item type it `dependsOn` changes. With `affects` and `item` it is
+ * incremental: a change rebuilds only the view items it names; without them,
+ * the whole view is rebuilt (once per committed batch) and diffed.
+ */
+export interface ViewDef<P extends Record<string, unknown> = Record<string, unknown>, T extends MItem = MItem> {
+  /** The `viewId` clients send. */
+  id: string;
+  /** The `viewItemType`: the `itemType` of every item in its responses. */
+  itemType: string;
+  /** JSON Schema of the params (the `view` object less tx, createdAt, seq, userToken, clientId); a mismatch answers `ws:m:view-error`. */
+  params?: object;
+  /** Item types whose changes can alter the view. */
+  dependsOn(params: P): readonly string[];
+  /** Every item of the view. Throw to answer `ws:m:view-error`. */
+  build(params: P, state: StateReader): Iterable<T>;
+  /** The ids of the view items `change` can affect; undefined = rebuild the whole view. */
+  affects?(change: Change, params: P, state: StateReader): Iterable<string> | undefined;
+  /** The view item with this id as it is now, or undefined when the view has none (needed with `affects`). */
+  item?(id: string, params: P, state: StateReader): T | undefined;
+}
+
 /** An event a handler emits: as on the wire, `createdAt`/`tx` optional. */
 export interface EventInput {
   itemType: string;
@@ -126,12 +151,14 @@ export interface MykoPlugin {
   reportResolvers?: ReportResolver[];
   commands?: CommandDef<any, any>[];
   commandResolvers?: CommandResolver[];
+  views?: ViewDef<any, any>[];
 }
 
 /** Identity helpers that carry the types through. */
 export const defineItemType = <T extends MItem>(d: ItemTypeDef<T>) => d;
 export const defineQuery = <P extends Record<string, unknown>>(d: QueryDef<P>) => d;
 export const defineReport = <P extends Record<string, unknown>, R>(d: ReportDef<P, R>) => d;
+export const defineView = <P extends Record<string, unknown>, T extends MItem>(d: ViewDef<P, T>) => d;
 export const defineCommand = <P extends Record<string, unknown>, R>(d: CommandDef<P, R>) => d;
 export const definePlugin = (p: MykoPlugin) => p;
 
@@ -139,6 +166,12 @@ export interface CompiledItemType {
   def: ItemTypeDef;
   persist: boolean;
   check(item: MItem): string | undefined;
+}
+
+export interface CompiledView {
+  def: ViewDef;
+  /** A message naming the bad param, or undefined. */
+  check(params: Record<string, unknown>): string | undefined;
 }
 
 interface CompiledCommand {
@@ -155,6 +188,7 @@ export class Registry {
   private readonly reportResolvers: ReportResolver[] = [];
   private readonly commands = new Map<string, CompiledCommand>();
   private readonly commandResolvers: CommandResolver[] = [];
+  private readonly views = new Map<string, CompiledView>();
 
   register(plugin: MykoPlugin): void {
     for (const t of plugin.itemTypes ?? []) {
@@ -184,6 +218,19 @@ export class Registry {
       this.commands.set(c.id, compileCommand(c));
     }
     this.commandResolvers.push(...(plugin.commandResolvers ?? []));
+    for (const v of plugin.views ?? []) {
+      if (this.views.has(v.id)) throw new Error(`${plugin.name}: view ${v.id} is already defined`);
+      if (v.affects && !v.item) throw new Error(`${plugin.name}: view ${v.id} has affects() but no item()`);
+      const schemaCheck = v.params ? ajv.compile(v.params) : undefined;
+      this.views.set(v.id, {
+        def: v,
+        check: (params) => (schemaCheck && !schemaCheck(params) ? describeAjvErrors(schemaCheck.errors, 'view') : undefined),
+      });
+    }
+  }
+
+  view(viewId: string): CompiledView | undefined {
+    return this.views.get(viewId);
   }
 
   itemType(name: string): CompiledItemType | undefined {

@@ -34,6 +34,8 @@ import { answerHistoricQuery, answerHistoricReport } from '../log/historic-query
 import { parseAsOf } from '../log/historic-state.js';
 import { clientItem, retireEvents } from '../lifecycle/clients.js';
 import { countBenchmark } from './benchmark.js';
+import { onCursorWindow, onView, onViewWindow } from './view-requests.js';
+import { offsetPage } from '../live/result-page.js';
 
 type Frame = { event: string; data: unknown; tx?: unknown };
 
@@ -103,6 +105,7 @@ export class MykoEndpoint {
     ctx.connections.delete(conn.clientId);
     ctx.queries.dropConnection(conn);
     ctx.reports.dropConnection(conn);
+    ctx.views.dropConnection(conn);
     ctx.log.info({ clientId: conn.clientId, code, reason, ...conn.stats }, 'connection closed');
     if (ctx.stopping) return;
     const events = retireEvents(ctx, conn.clientId);
@@ -158,6 +161,14 @@ export class MykoEndpoint {
         return this.onQueryWindow(conn, frame.data);
       case Kind.QueryCancel:
         return this.onCancel(conn, frame, 'query');
+      case Kind.QueryCursorWindow:
+        return onCursorWindow(this.ctx, conn, frame.data);
+      case Kind.View:
+        return onView(this.ctx, conn, frame.data, this.liveCount(conn));
+      case Kind.ViewWindow:
+        return onViewWindow(this.ctx, conn, frame.data);
+      case Kind.ViewCancel:
+        return this.onCancel(conn, frame, 'view');
       case Kind.Report:
         return this.onReport(conn, frame.data);
       case Kind.ReportCancel:
@@ -195,7 +206,7 @@ export class MykoEndpoint {
   }
 
   private liveCount(conn: Connection): number {
-    return this.ctx.queries.countFor(conn) + this.ctx.reports.countFor(conn);
+    return this.ctx.queries.countFor(conn) + this.ctx.reports.countFor(conn) + this.ctx.views.countFor(conn);
   }
 
   private onEvents(conn: Connection, list: unknown[], batch: boolean): void {
@@ -274,21 +285,24 @@ export class MykoEndpoint {
     const checked = checkQueryWindow(data);
     if (!checked.ok) return conn.sendError({ code: ErrorCode.BadQuery, kind: Kind.QueryWindow, message: checked.message });
     const { tx, window } = checked.value;
-    if (!this.ctx.queries.moveWindow(conn, tx, window ?? undefined))
+    const page = offsetPage(window ?? undefined);
+    // The reference server keeps queries and views in one table per session: a query-window for a view's tx moves it too.
+    if (!this.ctx.queries.movePage(conn, tx, page) && !this.ctx.views.movePage(conn, tx, page))
       conn.sendFrame(queryErrorFrame(tx, '', `no live query with tx ${tx}`));
   }
 
   /** WIRE.md 1.2: `{tx}` in data, a top-level `tx`, or data being the tx itself. */
-  private onCancel(conn: Connection, frame: Frame, what: 'query' | 'report'): void {
+  private onCancel(conn: Connection, frame: Frame, what: 'query' | 'report' | 'view'): void {
     const tx =
       typeof frame.data === 'string' ? frame.data : (txOf(frame.data) ?? (typeof frame.tx === 'string' ? frame.tx : undefined));
     if (!tx)
       return conn.sendError({
-        code: what === 'query' ? ErrorCode.BadQuery : ErrorCode.BadReport,
+        code: what === 'report' ? ErrorCode.BadReport : ErrorCode.BadQuery,
         kind: frame.event,
         message: 'cancel needs a tx: {"data":{"tx":...}}, a top-level "tx", or "data" being the tx',
       });
     if (what === 'query') this.ctx.queries.cancel(conn, tx);
+    else if (what === 'view') this.ctx.views.cancel(conn, tx);
     else this.ctx.reports.cancel(conn, tx);
   }
 

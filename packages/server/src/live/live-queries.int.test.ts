@@ -146,7 +146,7 @@ test('windows: lexicographic slice, totalCount, moves, and silence for changes o
   await r.close();
 });
 
-test('ws:m:query-window without a window (null or absent) removes the windowing: the full result, then every change', async () => {
+test('ws:m:query-window without a window (null or absent) answers a fresh sequence 0 with the full result, then every change', async () => {
   const w = await TestClient.connect(ts.url);
   const r = await TestClient.connect(ts.url);
   const ids = ['n1', 'n2', 'n3', 'n4', 'n5', 'n6'];
@@ -160,17 +160,20 @@ test('ws:m:query-window without a window (null or absent) removes the windowing:
     const s0 = await r.next(isResp(tx, 0));
     assert.deepEqual(s0.data.upserts.map((u: any) => u.item.id), ['n2', 'n3']);
     r.send({ event: 'ws:m:query-window', data: data(tx) });
-    const s1 = await r.next(isResp(tx, 1));
-    // What the client lacked of the full result arrives; nothing it holds is deleted.
-    assert.deepEqual(s1.data.upserts.map((u: any) => u.item.id).sort(), ['n1', 'n4', 'n5', 'n6'], tx);
+    // WIRE.md 6.2 / issue 14: the client clears its copy on sequence 0 and takes the whole result.
+    await r.sync();
+    const s1 = r.all('ws:m:query-response', tx)[1]!;
+    assert.equal(s1.data.sequence, 0, `${tx}: a fresh sequence 0`);
+    assert.deepEqual(s1.data.upserts.map((u: any) => u.item.id).sort(), ids, tx);
     assert.deepEqual(s1.data.deletes, [], tx);
     assert.equal(s1.data.totalCount, 6);
     assert.equal('window' in s1.data, false, `${tx}: no window in the response any more`);
+    assert.equal('changes' in s1.data, false, `${tx}: no windowOrder once unwindowed`);
   }
   // n6 was outside both windows: now that they are gone, its change reaches both queries.
   w.send(set('Nib', { id: 'n6', touched: true }));
   for (const tx of ['unwinNull', 'unwinAbsent']) {
-    const s2 = await r.next(isResp(tx, 2));
+    const s2 = await r.next(isResp(tx, 1));
     assert.deepEqual(s2.data.upserts.map((u: any) => u.item.id), ['n6'], tx);
   }
   await w.close();
