@@ -24,6 +24,8 @@ export abstract class ResultStream {
   private readonly touched = new Map<string, boolean>();
   /** Windowed: the ids of the page the client last saw. */
   private sentPage: string[] = [];
+  /** The totalCount of the last response: a paged client shows it, so a change of it alone is sent. */
+  private sentTotal = 0;
   sequence = 0;
 
   constructor(
@@ -108,7 +110,9 @@ export abstract class ResultStream {
       }
     }
     this.touched.clear();
-    if (upserts.length === 0 && deletes.length === 0) return;
+    // Unpaged, the client counts what it holds; paged, it shows totalCount, which items outside the page change
+    // (as the reference server does, a response with only the new count and the page order is sent then).
+    if (upserts.length === 0 && deletes.length === 0 && (!this.page || this.members.size === this.sentTotal)) return;
     this.sequence++;
     this.sendDiff(upserts, deletes, jsonCache);
   }
@@ -144,6 +148,7 @@ export abstract class ResultStream {
   }
 
   private sendDiff(ids: string[], deletes: string[], cache: Map<MItem, string> | undefined): void {
+    this.sentTotal = this.members.size;
     const items: MItem[] = [];
     for (const id of ids) {
       const item = this.lookup(id);
