@@ -90,48 +90,48 @@ export function EventsPage() {
         </form>
       </div>
       <div class="scroll-x panel-flat">
-      <table class="grid stream" data-testid="event-stream">
-        <thead>
-          <tr>
-            <th>time</th>
-            <th class="num">position</th>
-            <th>type</th>
-            <th>change</th>
-            <th>id</th>
-            <th>from</th>
-            <th>item</th>
-          </tr>
-        </thead>
-        <tbody>
-          {shown.map((e) => {
-            const key = `${e.position}:${e.itemType}:${e.id}:${e.tx}`;
-            return (
-              <Fragment key={key}>
-                <tr class={`ev ${e.changeType}`} onClick={() => setOpen(open === key ? undefined : key)} data-type={e.itemType}>
-                  <td title={timeTitle(e.createdAt)}>{formatTime(e.createdAt, { ms: true })}</td>
-                  <td class="num">{e.position === 0 ? <span class="muted" title="not written to the log">—</span> : e.position}</td>
-                  <td>{e.itemType}</td>
-                  <td>
-                    <span class={`ct ${e.changeType}`}>{e.changeType}</span>
-                  </td>
-                  <td title={e.id}>{short(e.id, 36)}</td>
-                  <td class="muted" title={e.clientId ?? e.sourceId}>
-                    {(e.clientId ?? e.sourceId).slice(0, 8)}
-                  </td>
-                  <td class="mono">{e.itemOmitted ? <span class="muted">(large item left out)</span> : short(e.item, 90)}</td>
-                </tr>
-                {open === key && (
-                  <tr class="expanded">
-                    <td colSpan={7}>
-                      <Json value={e} />
+        <table class="grid stream" data-testid="event-stream">
+          <thead>
+            <tr>
+              <th>time</th>
+              <th class="num">position</th>
+              <th>type</th>
+              <th>change</th>
+              <th>id</th>
+              <th>from</th>
+              <th>item</th>
+            </tr>
+          </thead>
+          <tbody>
+            {shown.map((e) => {
+              const key = `${e.position}:${e.itemType}:${e.id}:${e.tx}`;
+              return (
+                <Fragment key={key}>
+                  <tr class={`ev ${e.changeType}`} onClick={() => setOpen(open === key ? undefined : key)} data-type={e.itemType}>
+                    <td title={timeTitle(e.createdAt)}>{formatTime(e.createdAt, { ms: true })}</td>
+                    <td class="num">{e.position === 0 ? <span class="muted" title="not written to the log">—</span> : e.position}</td>
+                    <td>{e.itemType}</td>
+                    <td>
+                      <span class={`ct ${e.changeType}`}>{e.changeType}</span>
                     </td>
+                    <td title={e.id}>{short(e.id, 36)}</td>
+                    <td class="muted" title={e.clientId ?? e.sourceId}>
+                      {(e.clientId ?? e.sourceId).slice(0, 8)}
+                    </td>
+                    <td class="mono">{e.itemOmitted ? <span class="muted">(large item left out)</span> : short(e.item, 90)}</td>
                   </tr>
-                )}
-              </Fragment>
-            );
-          })}
-        </tbody>
-      </table>
+                  {open === key && (
+                    <tr class="expanded">
+                      <td colSpan={7}>
+                        <Json value={e} />
+                      </td>
+                    </tr>
+                  )}
+                </Fragment>
+              );
+            })}
+          </tbody>
+        </table>
       </div>
       {shown.length === 0 && <div class="empty small">waiting for events…</div>}
     </div>

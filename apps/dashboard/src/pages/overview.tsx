@@ -91,28 +91,28 @@ export function OverviewPage() {
         <section class="panel">
           <h2>Item types</h2>
           <div class="scroll-x">
-          <table class="grid" data-testid="item-types">
-            <thead>
-              <tr>
-                <th>type</th>
-                <th class="num">count</th>
-                <th>stored</th>
-              </tr>
-            </thead>
-            <tbody>
-              {(stats?.itemTypes ?? []).map((t) => (
-                <tr key={t.name}>
-                  <td>
-                    <a href={`#/data/${encodeURIComponent(t.name)}`}>{t.name}</a>
-                  </td>
-                  <td class="num">
-                    <LiveCount itemType={t.name} fallback={t.count} />
-                  </td>
-                  <td class="muted">{t.persisted ? 'log' : 'memory only'}</td>
+            <table class="grid" data-testid="item-types">
+              <thead>
+                <tr>
+                  <th>type</th>
+                  <th class="num">count</th>
+                  <th>stored</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {(stats?.itemTypes ?? []).map((t) => (
+                  <tr key={t.name}>
+                    <td>
+                      <a href={`#/data/${encodeURIComponent(t.name)}`}>{t.name}</a>
+                    </td>
+                    <td class="num">
+                      <LiveCount itemType={t.name} fallback={t.count} />
+                    </td>
+                    <td class="muted">{t.persisted ? 'log' : 'memory only'}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
           </div>
         </section>
         <section class="panel">
@@ -120,34 +120,34 @@ export function OverviewPage() {
             Clients <span class="muted">({clients.length})</span>
           </h2>
           <div class="scroll-x">
-          <table class="grid" data-testid="clients">
-            <thead>
-              <tr>
-                <th>id</th>
-                <th>address</th>
-                <th>dialect</th>
-                <th>connected</th>
-                <th>server</th>
-              </tr>
-            </thead>
-            <tbody>
-              {[...clients]
-                .sort((a, b) => String(a.connectedAt).localeCompare(String(b.connectedAt)))
-                .map((c) => (
-                  <tr key={c.id}>
-                    <td title={c.id}>
-                      <a href={`#/data/Client/${encodeURIComponent(c.id)}`}>{c.id.slice(0, 8)}</a>
-                    </td>
-                    <td>{String(c.address ?? '')}</td>
-                    <td>{String(c.dialect ?? '')}</td>
-                    <td>
-                      <Time value={c.connectedAt} />
-                    </td>
-                    <td title={String(c.serverId)}>{String(c.serverId ?? '').slice(0, 8)}</td>
-                  </tr>
-                ))}
-            </tbody>
-          </table>
+            <table class="grid" data-testid="clients">
+              <thead>
+                <tr>
+                  <th>id</th>
+                  <th>address</th>
+                  <th>dialect</th>
+                  <th>connected</th>
+                  <th>server</th>
+                </tr>
+              </thead>
+              <tbody>
+                {[...clients]
+                  .sort((a, b) => String(a.connectedAt).localeCompare(String(b.connectedAt)))
+                  .map((c) => (
+                    <tr key={c.id}>
+                      <td title={c.id}>
+                        <a href={`#/data/Client/${encodeURIComponent(c.id)}`}>{c.id.slice(0, 8)}</a>
+                      </td>
+                      <td>{String(c.address ?? '')}</td>
+                      <td>{String(c.dialect ?? '')}</td>
+                      <td>
+                        <Time value={c.connectedAt} />
+                      </td>
+                      <td title={String(c.serverId)}>{String(c.serverId ?? '').slice(0, 8)}</td>
+                    </tr>
+                  ))}
+              </tbody>
+            </table>
           </div>
           <h2>
             Servers <span class="muted">({servers.length})</span>
@@ -156,31 +156,31 @@ export function OverviewPage() {
             <div class="muted small">An embedded server: cluster members publish Server items (PostgreSQL mode).</div>
           ) : (
             <div class="scroll-x">
-            <table class="grid" data-testid="servers">
-              <thead>
-                <tr>
-                  <th>id</th>
-                  <th>address</th>
-                  <th>version</th>
-                  <th>started</th>
-                </tr>
-              </thead>
-              <tbody>
-                {servers.map((s) => (
-                  <tr key={s.id} class={s.id === stats?.serverId ? 'me' : ''}>
-                    <td title={s.id}>
-                      {s.id.slice(0, 8)}
-                      {s.id === stats?.serverId ? ' (this one)' : ''}
-                    </td>
-                    <td>{`${String(s.address)}:${String(s.port)}`}</td>
-                    <td>{String(s.version ?? '')}</td>
-                    <td>
-                      <Time value={s.startedAt} />
-                    </td>
+              <table class="grid" data-testid="servers">
+                <thead>
+                  <tr>
+                    <th>id</th>
+                    <th>address</th>
+                    <th>version</th>
+                    <th>started</th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
+                </thead>
+                <tbody>
+                  {servers.map((s) => (
+                    <tr key={s.id} class={s.id === stats?.serverId ? 'me' : ''}>
+                      <td title={s.id}>
+                        {s.id.slice(0, 8)}
+                        {s.id === stats?.serverId ? ' (this one)' : ''}
+                      </td>
+                      <td>{`${String(s.address)}:${String(s.port)}`}</td>
+                      <td>{String(s.version ?? '')}</td>
+                      <td>
+                        <Time value={s.startedAt} />
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
             </div>
           )}
         </section>
