@@ -15,7 +15,12 @@ import { serverNow } from '../server-clock.js';
  * server's clock (server-clock.ts); for the pulses already there when the
  * page opens (or reconnects), the server's record of when each was committed,
  * `GET /api/changed-at/Pulse`. Ages are then taken against the server's clock,
- * so a page opened ten minutes after the last pulse says "10m ago".
+ * so a page opened ten minutes after the last pulse says "10m ago". An
+ * executor's timestamp is on its own clock, taken to agree with the server's
+ * (show networks keep their machines on NTP); a time ahead of the server's
+ * reads "just now". With `persistPulses` the server does not keep these
+ * times (the log has them): a pulse without a timestamp that was there before
+ * the page opened reads "time unknown" until its next pulse.
  */
 
 const pulsesQ = getAll<Pulse>('Pulse');
@@ -80,8 +85,10 @@ export function usePulses(): Map<string, PulseTrack> {
         if (s.length > historyLength) s.shift();
       }
     }
+    // The ids asked for when they are few (the usual case: a handful of emitters) and the list can hold them, else the whole type.
+    const ids = pending.length <= 200 && !pending.some((t) => t.latest.id.includes(',')) ? `?ids=${pending.map((t) => encodeURIComponent(t.latest.id)).join(',')}` : '';
     if (pending.length > 0)
-      getJson<ChangedAt>('/api/changed-at/Pulse').then(
+      getJson<ChangedAt>(`/api/changed-at/Pulse${ids}`).then(
         (r) => {
           for (const t of pending) {
             const at = r.changedAt?.[t.latest.id];
