@@ -166,7 +166,8 @@ export class MykoServer {
       }
       await server.reapPreviousRun();
       await server.listen();
-      await server.cluster?.join(server.memberInfo());
+      if (server.cluster) await server.cluster.join(server.memberInfo());
+      else await server.publishServerItem();
     } catch (err) {
       await server.stop().catch(() => undefined);
       throw err;
@@ -242,6 +243,20 @@ export class MykoServer {
     const embedded = !this.cluster;
     this.bootStats.reapedClients = await reapStaleClients(this.ctx, (c: MItem) => embedded || c.serverId === serverId);
     if (this.bootStats.reapedClients > 0) this.log.info({ reaped: this.bootStats.reapedClients }, 'retired clients of a previous run');
+  }
+
+  /**
+   * A lone server publishes its `Server` item too (cluster members do it through Membership): the
+   * reference client reads `GetConnectedServer` and `ServerStats.server`, and a dashboard shows this
+   * server from it. The id is the data directory's, so a restart replaces the item; one of another id
+   * (a store imported from elsewhere) is not a server that is running, and goes.
+   */
+  private async publishServerItem(): Promise<void> {
+    const stale = [...this.ctx.state.all('Server')].filter((s) => s.id !== this.serverId);
+    await this.emit([
+      ...stale.map((s) => ({ itemType: 'Server', changeType: 'DEL' as const, item: { id: s.id } })),
+      { itemType: 'Server', changeType: 'SET', item: { id: this.serverId, ...this.memberInfo() } },
+    ]);
   }
 
   private memberInfo(): MemberInfo {
@@ -334,6 +349,8 @@ export class MykoServer {
       this.ctx.stopping = true;
       // Retire clients while the store is still open, so their Client items and owned items go now.
       const retire = [...this.connections.keys()].flatMap((id) => retireEvents(this.ctx, id));
+      // A lone server's Server item goes with it (a cluster member's goes in cluster.stop()).
+      if (!this.cluster && this.state.get('Server', this.serverId)) retire.push({ itemType: 'Server', changeType: 'DEL', item: { id: this.serverId } });
       if (retire.length > 0) await this.emit(retire).catch((err) => this.log.error({ err }, 'retiring clients at shutdown failed'));
       for (const conn of this.connections.values()) conn.close(CloseCode.GoingAway, ErrorCode.ShuttingDown);
       this.wss?.close();

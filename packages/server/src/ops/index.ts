@@ -27,6 +27,7 @@ export interface OpsStats {
   position: number;
   connections: number;
   liveQueries: number;
+  liveViews: number;
   liveReports: number;
   eventsTotal: number;
   eventsPerSecond: number;
@@ -174,6 +175,7 @@ export class Ops {
       position: ctx.writer.position,
       connections: ctx.connections.size,
       liveQueries: ctx.queries.size,
+      liveViews: ctx.views.size,
       liveReports: ctx.reports.size,
       eventsTotal: this.metrics.eventsTotal,
       eventsPerSecond: this.eventsPerSecond(),
