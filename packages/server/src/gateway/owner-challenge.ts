@@ -5,6 +5,7 @@ import type { StoredEvent } from '../store/event-store.js';
 import { OwnerConflict } from '../security/authorize.js';
 import type { Connection } from './connection.js';
 import { probe } from './heartbeat.js';
+import type { Logger } from '../logger.js';
 
 /**
  * The owner challenge (WIRE.md 6.7). An executor whose network died without a
@@ -31,9 +32,28 @@ import { probe } from './heartbeat.js';
  *   late retirement can never mark the re-registered TargetStatus offline.
  * - One challenge per owner at a time, shared by every writer that hits it;
  *   an owner that just answered is not pinged again for a while (refused at once).
- * - An owner connected to another cluster member is not challenged here:
- *   refused as before; that member's heartbeat retires it if it is dead.
+ * - An owner connected to another cluster member is challenged there: the
+ *   command `myko:owner-challenge` goes through the cluster rpc
+ *   (cluster/rpc.ts answers it with `challengeConnection` instead of sending it
+ *   to the client), and the held events wait until the owner's retirement
+ *   reaches this member's state. A member that does not know the command
+ *   forwards it to the client, which ignores it: the write is refused as before.
  */
+
+/** The cluster rpc command that asks the member holding `clientId` to challenge it. */
+export const OwnerChallengeCommand = 'myko:owner-challenge';
+
+/**
+ * Ping `conn`; if it says nothing within `ms`, terminate it and wait until its retirement is committed.
+ * True when it was retired, false when it answered.
+ */
+export async function challengeConnection(conn: Connection, ms: number, log: Logger): Promise<boolean> {
+  if (await probe(conn.ws, ms)) return false;
+  log.warn({ clientId: conn.clientId, challengeMs: ms }, 'owner challenge unanswered: retiring the connection so its items can be claimed');
+  conn.ws.terminate();
+  await conn.retired;
+  return true;
+}
 export class OwnerChallenges {
   /** Per connection: settles once its held submissions (and those queued behind them) are done. */
   private readonly held = new WeakMap<Connection, Promise<void>>();
@@ -100,12 +120,17 @@ export class OwnerChallenges {
     if (at !== undefined && Date.now() - at < this.recentMs) return undefined;
     this.answered.delete(owner);
     const conn = this.ctx.connections.get(owner);
+    const client = conn ? undefined : this.ctx.state.get('Client', owner);
     let run: Promise<boolean>;
-    if (conn) run = this.challengeConnection(conn, ms);
-    else {
-      // Closed already, its retirement not yet committed (its Client item is still there): wait for it.
-      const client = this.ctx.state.get('Client', owner);
-      if (!client || client.serverId !== this.ctx.serverId) return undefined;
+    if (conn) run = this.challengeLocal(conn, ms);
+    else if (client && client.protocol === undefined && client.serverId !== this.ctx.serverId) {
+      if (this.ctx.locateClient(owner)?.serverId !== client.serverId) return undefined;
+      run = this.challengeRemote(owner, ms);
+    } else {
+      // A Myko connection of ours that closed, its retirement not yet committed (its Client item is still
+      // there): wait for it. `/models` and `/eventrpc` clients (Client.protocol set) are never in
+      // ctx.connections: a live one is refused at once rather than after a wait.
+      if (!client || client.serverId !== this.ctx.serverId || client.protocol !== undefined) return undefined;
       run = this.clientGone(owner, ms);
     }
     run = run.finally(() => this.inFlight.delete(owner));
@@ -113,19 +138,34 @@ export class OwnerChallenges {
     return run;
   }
 
-  private async challengeConnection(conn: Connection, ms: number): Promise<boolean> {
-    if (await probe(conn.ws, ms)) {
+  private async challengeLocal(conn: Connection, ms: number): Promise<boolean> {
+    if (!(await challengeConnection(conn, ms, this.ctx.log))) {
       this.answered.set(conn.clientId, Date.now());
       this.trimAnswered();
       return false;
     }
-    this.ctx.log.warn({ clientId: conn.clientId, challengeMs: ms }, 'owner challenge unanswered: retiring the connection so its items can be claimed');
-    conn.ws.terminate();
-    await conn.retired;
     return this.ctx.state.get('Client', conn.clientId) === undefined;
   }
 
+  /** The owner's member challenges it; its retirement then reaches our state through the shared log. */
+  private async challengeRemote(owner: string, ms: number): Promise<boolean> {
+    let retired = false;
+    try {
+      const res = (await this.ctx.sendToClient(owner, OwnerChallengeCommand, { challengeMs: ms }, { timeoutMs: ms + 2000 })) as { retired?: unknown } | null;
+      retired = res?.retired === true;
+    } catch (err) {
+      this.ctx.log.warn({ clientId: owner, err: (err as Error).message }, 'owner challenge through the cluster failed: refusing the write');
+    }
+    if (!retired) {
+      this.answered.set(owner, Date.now());
+      this.trimAnswered();
+      return false;
+    }
+    return this.clientGone(owner, ms + 2000);
+  }
+
   private clientGone(clientId: string, ms: number): Promise<boolean> {
+    if (this.ctx.state.get('Client', clientId) === undefined) return Promise.resolve(true);
     return new Promise((resolve) => {
       const done = (gone: boolean) => {
         clearTimeout(timer);
