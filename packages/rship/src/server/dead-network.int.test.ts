@@ -125,3 +125,24 @@ test('a live owner that answers the challenge keeps its items: the newcomer is r
   assert.ok(ts.server.connections.has(ownerId));
   await Promise.all([owner.client.close(), intruder.close(), late.client.close()]);
 });
+
+test('a newcomer that disconnects while its registration is held leaves nothing online in its name', async () => {
+  const proxy = await SilentProxy.start({ host: '127.0.0.1', port: ts.server.port });
+  try {
+    const old = await executorTouchDesigner(proxy.url(), 'dn4-', { accepted: true });
+    await old.client.sync();
+    proxy.silence();
+    const gone = await TestClient.connect(ts.url);
+    gone.send(batchTouchDesigner('dn4-', { accepted: true }));
+    await new Promise((r) => setTimeout(r, 50)); // the registration is held: the old owner is being challenged
+    gone.ws.terminate();
+    await new Promise((r) => setTimeout(r, challengeMs + 500));
+    const status = ts.server.state.get('TargetStatus', 'dn4-td-inst:dn4-td-op');
+    assert.equal(status?.status, 'offline', 'the old socket was retired; the closed newcomer did not set it online');
+    assert.notEqual(status?.clientId, gone.clientId);
+    assert.equal(ts.server.state.get('Instance', 'dn4-td-inst')?.status, 'Unavailable');
+    old.client.ws.terminate();
+  } finally {
+    await proxy.close();
+  }
+});

@@ -2,6 +2,8 @@ import type { ServerContext } from '../context.js';
 import type { Origin } from '../core/normalize.js';
 import type { EventInput } from '../core/registry.js';
 import type { StoredEvent } from '../store/event-store.js';
+import { ErrorCode } from '@myko/protocol';
+import { EventRejected } from '../core/normalize.js';
 import { OwnerConflict } from '../security/authorize.js';
 import type { Connection } from './connection.js';
 import { probe } from './heartbeat.js';
@@ -86,14 +88,17 @@ export class OwnerChallenges {
   }
 
   private attempt(conn: Connection, events: readonly EventInput[], origin: Origin, round: number): Promise<StoredEvent[]> {
+    // Held events of a connection that closed meanwhile are dropped: its retirement has run already, and
+    // items written now in its name (statuses online) would belong to a client that is gone.
+    if (conn.closed) return Promise.reject(new EventRejected('the connection closed before its held events could be applied', undefined, ErrorCode.Forbidden));
     try {
       return this.ctx.writer.submit(this.ctx.admit(events, origin));
     } catch (err) {
       // A batch may touch items of several dead owners: one round each, bounded.
-      if (!(err instanceof OwnerConflict) || round >= 8 || conn.closed) return Promise.reject(err);
+      if (!(err instanceof OwnerConflict) || round >= 8) return Promise.reject(err);
       const challenge = this.challenge(err.owner);
       if (!challenge) return Promise.reject(err);
-      const p = challenge.then((retired) => (retired && !conn.closed ? this.attempt(conn, events, origin, round + 1) : Promise.reject(err)));
+      const p = challenge.then((retired) => (retired ? this.attempt(conn, events, origin, round + 1) : Promise.reject(err)));
       this.hold(conn, p);
       return p;
     }
