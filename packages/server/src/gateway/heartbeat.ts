@@ -14,13 +14,17 @@ import type { Logger } from '../logger.js';
  *   every intervalMs:  silent > timeoutMs ? terminate : ping
  *
  * A dead connection is closed at most `timeoutMs + intervalMs` after the last
- * thing it sent (defaults 20 s + 5 s = 25 s).
+ * thing it sent (defaults 20 s + 5 s = 25 s). A reader too slow to have reached
+ * the ping yet is alive as long as its outgoing queue keeps shrinking (the
+ * slow-consumer rules, not this, decide when it is too slow).
  *
  * `probe` (below) asks one connection to prove it is alive now (the owner
  * challenge, gateway/owner-challenge.ts): a ping, answered by a pong or any frame.
  */
 export class Heartbeat {
   private readonly lastSeen = new WeakMap<WebSocket, number>();
+  /** Outgoing bytes queued at the previous sweep: a queue that shrank means the peer is taking data (TCP acks). */
+  private readonly lastBuffered = new WeakMap<WebSocket, number>();
   private readonly timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -37,7 +41,7 @@ export class Heartbeat {
     if (this.timer) clearInterval(this.timer);
   }
 
-  /** Start watching a socket (idempotent): the first sweep that sees it, or a probe. */
+  /** Start watching a socket (idempotent): on `connection`, or the first sweep that sees it. */
   private track(ws: WebSocket): void {
     if (this.lastSeen.has(ws)) return;
     this.lastSeen.set(ws, Date.now());
@@ -51,9 +55,14 @@ export class Heartbeat {
     for (const ws of this.wss.clients) {
       if (!this.lastSeen.has(ws)) {
         this.track(ws);
-        ws.ping();
+        if (ws.readyState === ws.OPEN) ws.ping();
         continue;
       }
+      // A slow but live reader may not have reached our ping yet (it waits behind queued data); its queue
+      // draining proves it alive. A dead peer acks nothing: its queue never shrinks.
+      const buffered = ws.bufferedAmount;
+      if (buffered < (this.lastBuffered.get(ws) ?? 0)) this.lastSeen.set(ws, now);
+      this.lastBuffered.set(ws, buffered);
       const silent = now - this.lastSeen.get(ws)!;
       if (silent > this.timeoutMs) {
         this.log.warn({ silentMs: silent, timeoutMs: this.timeoutMs }, 'closing a connection that stopped answering pings');
