@@ -11,7 +11,8 @@ import { batchTouchDesigner, executor2023, executorTouchDesigner, frames2023 } f
  * The owner challenge (gateway/owner-challenge.ts) must let that one
  * registration take effect; a live owner keeps its items.
  */
-const challengeMs = 300;
+// Long enough for a live owner on a loaded machine to answer its ping; short enough to keep the tests quick.
+const challengeMs = 800;
 let ts: TestServer;
 before(async () => {
   // A slow heartbeat, so that only the challenge can retire the old socket within these tests.
