@@ -41,21 +41,6 @@ import type { Logger } from '../logger.js';
  *   reaches this member's state. A member that does not know the command
  *   forwards it to the client, which ignores it: the write is refused as before.
  */
-
-/** The cluster rpc command that asks the member holding `clientId` to challenge it. */
-export const OwnerChallengeCommand = 'myko:owner-challenge';
-
-/**
- * Ping `conn`; if it says nothing within `ms`, terminate it and wait until its retirement is committed.
- * True when it was retired, false when it answered.
- */
-export async function challengeConnection(conn: Connection, ms: number, log: Logger): Promise<boolean> {
-  if (await probe(conn.ws, ms)) return false;
-  log.warn({ clientId: conn.clientId, challengeMs: ms }, 'owner challenge unanswered: retiring the connection so its items can be claimed');
-  conn.ws.terminate();
-  await conn.retired;
-  return true;
-}
 export class OwnerChallenges {
   /** Per connection: settles once its held submissions (and those queued behind them) are done. */
   private readonly held = new WeakMap<Connection, Promise<void>>();
@@ -195,4 +180,19 @@ export class OwnerChallenges {
     const now = Date.now();
     for (const [id, at] of this.answered) if (now - at >= this.recentMs) this.answered.delete(id);
   }
+}
+
+/** The cluster rpc command that asks the member holding `clientId` to challenge it. */
+export const OwnerChallengeCommand = 'myko:owner-challenge';
+
+/**
+ * Ping `conn`; if it says nothing within `ms`, terminate it and wait until its retirement is committed.
+ * True when it was retired, false when it answered.
+ */
+export async function challengeConnection(conn: Connection, ms: number, log: Logger): Promise<boolean> {
+  if (await probe(conn.ws, ms)) return false;
+  log.warn({ clientId: conn.clientId, challengeMs: ms }, 'owner challenge unanswered: retiring the connection so its items can be claimed');
+  conn.ws.terminate();
+  await conn.retired;
+  return true;
 }
