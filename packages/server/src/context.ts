@@ -7,7 +7,7 @@ import type { Origin } from './core/normalize.js';
 import type { LiveQueries } from './live/live-queries.js';
 import type { LiveReports } from './live/live-reports.js';
 import type { LiveViews } from './live/live-views.js';
-import type { EventStore, StoredEvent } from './store/event-store.js';
+import type { EventStore, NewEvent, StoredEvent } from './store/event-store.js';
 import type { Connection } from './gateway/connection.js';
 import type { Authenticator } from './security/auth.js';
 import type { Permissions } from './security/permissions.js';
@@ -37,4 +37,9 @@ export interface ServerContext {
   sendToClient(clientId: string, commandId: string, params: Record<string, unknown>, opts?: { timeoutMs?: number }): Promise<unknown>;
   /** Normalise, validate, commit and apply; resolves when committed. Throws EventRejected or StoreError. */
   emit(events: readonly EventInput[], origin: Origin): Promise<StoredEvent[]>;
+  /**
+   * The synchronous half of `emit`: normalised and authorised events, ready for `writer.submit`, or
+   * EventRejected thrown now (the owner challenge must know of a refusal before the next frame is handled).
+   */
+  admit(events: readonly EventInput[], origin: Origin): NewEvent[];
 }

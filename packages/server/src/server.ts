@@ -13,13 +13,14 @@ import { LiveQueries } from './live/live-queries.js';
 import { LiveReports } from './live/live-reports.js';
 import { LiveViews } from './live/live-views.js';
 import { SqliteEventStore } from './store/sqlite/index.js';
-import type { Checkpoint, EventStore, StoredEvent } from './store/event-store.js';
+import type { Checkpoint, EventStore, NewEvent, StoredEvent } from './store/event-store.js';
 import { itemKey } from './core/identity.js';
 import { StoreError } from './store/event-store.js';
 import { verifyLog } from './log/verify.js';
 import { createGateway } from './gateway/http.js';
 import { Ops } from './ops/index.js';
 import { MykoEndpoint } from './gateway/myko-endpoint.js';
+import { Heartbeat } from './gateway/heartbeat.js';
 import { ModelsEndpoint } from './models/models-endpoint.js';
 import { EventRpcEndpoint } from './eventrpc/eventrpc-endpoint.js';
 import type { Connection } from './gateway/connection.js';
@@ -69,6 +70,7 @@ export class MykoServer {
   /** Set in cluster mode (PostgreSQL store). */
   cluster: Cluster | undefined;
   private wss: WebSocketServer | undefined;
+  private heartbeat: Heartbeat | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly checkpointer: Checkpointer;
   private readonly ownership: Ownership;
@@ -127,11 +129,15 @@ export class MykoServer {
           return Promise.reject(new ClientCommandError(`client ${clientId} is not connected`, 'MYKO_CLIENT_GONE'));
         return this.cluster.rpc.call(where.serverId, clientId, commandId, params, opts?.timeoutMs ?? config.clientCommandTimeoutMs);
       },
+      admit: (events: readonly EventInput[], origin: Origin): NewEvent[] => {
+        const normalized = events.map((e, i) => normalizeEvent(e, origin, registry, events.length > 1 ? i : undefined));
+        authorizeEvents(normalized, origin, permissions, ownership);
+        return normalized;
+      },
       emit: (events: readonly EventInput[], origin: Origin): Promise<StoredEvent[]> => {
         let normalized;
         try {
-          normalized = events.map((e, i) => normalizeEvent(e, origin, registry, events.length > 1 ? i : undefined));
-          authorizeEvents(normalized, origin, permissions, ownership);
+          normalized = this.ctx.admit(events, origin);
         } catch (err) {
           return Promise.reject(err);
         }
@@ -294,6 +300,7 @@ export class MykoServer {
     );
     this.http = http;
     this.wss = wss;
+    this.heartbeat = new Heartbeat(wss, this.config.heartbeatIntervalMs, this.config.heartbeatTimeoutMs, this.log);
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
       http.listen(this.config.port, this.config.host, () => {
@@ -345,6 +352,7 @@ export class MykoServer {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       if (this.sweepTimer) clearInterval(this.sweepTimer);
+      this.heartbeat?.stop();
       this.checkpointer.stop();
       this.ctx.stopping = true;
       // Retire clients while the store is still open, so their Client items and owned items go now.

@@ -36,6 +36,8 @@ import { clientItem, retireEvents } from '../lifecycle/clients.js';
 import { countBenchmark } from './benchmark.js';
 import { onCursorWindow, onView, onViewWindow } from './view-requests.js';
 import { offsetPage } from '../live/result-page.js';
+import { detectClientKind } from './client-kind.js';
+import { OwnerChallenges } from './owner-challenge.js';
 
 type Frame = { event: string; data: unknown; tx?: unknown };
 
@@ -50,7 +52,11 @@ type Frame = { event: string; data: unknown; tx?: unknown };
  *                                                              └ ping → echo
  */
 export class MykoEndpoint {
-  constructor(private readonly ctx: ServerContext) {}
+  private readonly challenges: OwnerChallenges;
+
+  constructor(private readonly ctx: ServerContext) {
+    this.challenges = new OwnerChallenges(ctx);
+  }
 
   accept(ws: WebSocket, req: IncomingMessage, dialect: Dialect | undefined, claims?: Claims): Connection {
     const ctx = this.ctx;
@@ -107,10 +113,13 @@ export class MykoEndpoint {
     ctx.reports.dropConnection(conn);
     ctx.views.dropConnection(conn);
     ctx.log.info({ clientId: conn.clientId, code, reason, ...conn.stats }, 'connection closed');
-    if (ctx.stopping) return;
+    if (ctx.stopping) return conn.markRetired();
     const events = retireEvents(ctx, conn.clientId);
-    if (events.length > 0)
-      ctx.emit(events, { serverId: ctx.serverId }).catch((err) => ctx.log.error({ err, clientId: conn.clientId }, 'client cleanup failed'));
+    if (events.length === 0) return conn.markRetired();
+    ctx
+      .emit(events, { serverId: ctx.serverId })
+      .catch((err) => ctx.log.error({ err, clientId: conn.clientId }, 'client cleanup failed'))
+      .finally(() => conn.markRetired());
   }
 
   private onFrame(conn: Connection, data: Buffer, isBinary: boolean): void {
@@ -129,13 +138,13 @@ export class MykoEndpoint {
     if (typeof frame !== 'object' || frame === null || Array.isArray(frame) || typeof frame.event !== 'string')
       return conn.sendError({ code: ErrorCode.BadFrame, message: 'a frame must be an object {"event": string, "data": ...}' });
 
-    // WIRE.md 1.1: seed clients echo clientId in data; current clients never do.
+    // WIRE.md 1.1, 6.7: the dialect (and a 2023 executor) told from what the client sends (gateway/client-kind.ts).
     const d = frame.data as Record<string, unknown> | null;
-    if (!conn.dialectFixed && conn.dialect === 'current' && d && typeof d === 'object' && typeof d.clientId === 'string') {
-      conn.dialect = 'seed';
+    if (detectClientKind(conn, frame.event, d)) {
       const ctx = this.ctx;
+      const item = clientItem(ctx, conn.clientId, conn.address, conn.connectedAt, conn.dialect, conn.neverAnswers ? '2023' : undefined);
       ctx
-        .emit([{ itemType: 'Client', changeType: 'SET', item: clientItem(ctx, conn.clientId, conn.address, conn.connectedAt, 'seed') }], { serverId: ctx.serverId })
+        .emit([{ itemType: 'Client', changeType: 'SET', item }], { serverId: ctx.serverId })
         .catch((err) => ctx.log.warn({ err, clientId: conn.clientId }, 'could not record the client dialect'));
     }
 
@@ -231,7 +240,8 @@ export class MykoEndpoint {
     };
     // The submission's tx (its first event's) names it in an error reply: events are otherwise never acknowledged.
     const tx = raws[0]!.tx ? { tx: raws[0]!.tx } : {};
-    this.ctx.emit(raws, { serverId: this.ctx.serverId, clientId: conn.clientId, claims: conn.claims }).then(settled, (err: Error) => {
+    // Through the owner challenge: a write refused for a dead owner's items waits for it to be retired (owner-challenge.ts).
+    this.challenges.submit(conn, raws, { serverId: this.ctx.serverId, clientId: conn.clientId, claims: conn.claims }).then(settled, (err: Error) => {
       if (err instanceof EventRejected)
         conn.sendError({ code: err.code, kind, message: err.message, ...tx, ...(err.index !== undefined && batch ? { index: err.index } : {}) });
       else if (err instanceof StoreError) conn.sendError({ code: ErrorCode.StoreFailed, kind, message: err.message, ...tx });
