@@ -15,7 +15,7 @@ import { SqliteEventStore } from './store/sqlite/index.js';
 import type { Checkpoint, EventStore, StoredEvent } from './store/event-store.js';
 import { itemKey } from './core/identity.js';
 import { StoreError } from './store/event-store.js';
-import { verifyLog } from './log/verify.js';
+import { verifyLog, type VerifyResult } from './log/verify.js';
 import { createGateway } from './gateway/http.js';
 import { Ops } from './ops/index.js';
 import { MykoEndpoint } from './gateway/myko-endpoint.js';
@@ -72,6 +72,8 @@ export class MykoServer {
   private readonly ownership: Ownership;
   private stopping: Promise<void> | undefined;
   readonly bootStats = { checkpointPosition: 0, replayed: 0, reapedClients: 0, ms: 0 };
+  /** What `--verify-on-boot` found, for /health. */
+  private bootVerify: (VerifyResult & { at: string }) | undefined;
 
   private constructor(
     readonly store: EventStore,
@@ -177,6 +179,7 @@ export class MykoServer {
       if (!result.ok)
         throw new StoreError(`log verification failed at position ${result.failure!.position}: ${result.failure!.reason}`);
       this.log.info({ checked: result.checked, ms: result.ms }, 'log verified');
+      this.bootVerify = { ...result, at: new Date().toISOString() };
     }
     const identity = this.ctx.writer.identity;
     let cp = await this.store.loadCheckpoint();
@@ -258,7 +261,7 @@ export class MykoServer {
   private async listen(): Promise<void> {
     const endpoint = new MykoEndpoint(this.ctx);
     // /health, /metrics, /api/* and the dashboard at / (packages/server/src/ops).
-    const ops = new Ops(this.ctx, { cluster: () => this.cluster !== undefined });
+    const ops = new Ops(this.ctx, { cluster: () => this.cluster !== undefined, ...(this.bootVerify ? { bootVerify: this.bootVerify } : {}) });
     const models = new ModelsEndpoint(this.ctx);
     const eventRpc = new EventRpcEndpoint(this.ctx);
     const { http, wss } = createGateway(
