@@ -86,7 +86,7 @@ export class MykoServer {
     for (const p of plugins) this.registry.register(p);
     this.registry.register(restorePointsPlugin(() => this.ctx));
     this.registry.register(builtinPlugin); // last: its resolvers are the fallback
-    const writer = new Writer(store, this.state, this.registry, config.maxBatchEvents);
+    const writer = new Writer(store, this.state, this.registry, config.maxBatchEvents, log);
     const queries = new LiveQueries(this.state, this.registry);
     const reports = new LiveReports(this.state, this.registry);
     this.checkpointer = new Checkpointer(store, this.state, writer, config.checkpointEvery, config.checkpointIntervalMs, log);

@@ -125,6 +125,7 @@ export class MykoEndpoint {
     if (typeof frame !== 'object' || frame === null || Array.isArray(frame) || typeof frame.event !== 'string')
       return conn.sendError({ code: ErrorCode.BadFrame, message: 'a frame must be an object {"event": string, "data": ...}' });
 
+    if (this.ctx.log.isLevelEnabled('debug')) this.ctx.log.debug({ clientId: conn.clientId, kind: frame.event, bytes: data.length, cbor: isBinary }, 'frame');
     // WIRE.md 1.1: seed clients echo clientId in data; current clients never do.
     const d = frame.data as Record<string, unknown> | null;
     if (!conn.dialectFixed && conn.dialect === 'current' && d && typeof d === 'object' && typeof d.clientId === 'string') {
