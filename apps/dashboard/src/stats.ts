@@ -20,6 +20,8 @@ export interface Stats {
     onBoot: boolean;
     running: boolean;
     last: { ok: boolean; checked: number; lastPosition: number; ms: number; at: string; failure?: { position: number; reason: string } } | null;
+    /** The --verify-on-boot run, kept after later runs. */
+    boot?: Stats['verify']['last'];
   };
   auth: boolean;
 }

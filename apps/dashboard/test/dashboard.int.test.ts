@@ -55,7 +55,6 @@ before(async () => {
   http = ts.url.replace(/^ws/, 'http').replace(/\/myko$/, '');
   // DASHBOARD_TEST_RAW_EXECUTOR=1 runs the raw-WebSocket stand even when the example is built.
   executor = existsSync(exampleMain) && process.env.DASHBOARD_TEST_RAW_EXECUTOR !== '1' ? await startExample(ts.url, exampleMain) : await startRawExecutor(ts.url);
-  console.log(`executor: ${executor.kind}`);
   browser = await chromium.launch({
     executablePath: chromiumPath,
     headless: true,
@@ -77,7 +76,9 @@ after(async () => {
 
 const skip = () => !existsSync(chromiumPath);
 
-test('served at / on the server port: index.html and hashed assets with their content types', { skip: skip() }, async () => {
+test('served at / on the server port: index.html and hashed assets with their content types', { skip: skip() }, async (t) => {
+  // Which executor drives these tests, in the reporter's notes for this test rather than as a stray line.
+  t.diagnostic(`executor: ${executor.kind}`);
   const index = await fetch(`${http}/`);
   assert.equal(index.status, 200);
   assert.equal(index.headers.get('content-type'), 'text/html; charset=utf-8');

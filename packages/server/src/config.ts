@@ -198,7 +198,7 @@ export function resolveConfig(
   if (out.sqliteSync !== 'full' && out.sqliteSync !== 'normal') throw new ConfigError(`sqliteSync must be full or normal`);
   if (out.maxFrameBytes < 1024) throw new ConfigError('maxFrameBytes must be at least 1024');
   if (out.hardMaxFrameBytes < out.maxFrameBytes)
-    throw new ConfigError(`hardMaxFrameBytes (${out.hardMaxFrameBytes}) must not be below maxFrameBytes (${out.maxFrameBytes})`);
+    throw new ConfigError(`maxFrameBytes (${out.maxFrameBytes}) must not be above hardMaxFrameBytes (${out.hardMaxFrameBytes})`);
   if (out.sendMaxBufferedBytes <= out.sendHighWaterBytes)
     throw new ConfigError('sendMaxBufferedBytes must be above sendHighWaterBytes');
   if (out.maxBatchEvents < 1) throw new ConfigError('maxBatchEvents must be at least 1');

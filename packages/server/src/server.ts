@@ -16,7 +16,7 @@ import { SqliteEventStore } from './store/sqlite/index.js';
 import type { Checkpoint, EventStore, NewEvent, StoredEvent } from './store/event-store.js';
 import { itemKey } from './core/identity.js';
 import { StoreError } from './store/event-store.js';
-import { verifyLog } from './log/verify.js';
+import { verifyLog, type VerifyResult } from './log/verify.js';
 import { createGateway } from './gateway/http.js';
 import { Ops } from './ops/index.js';
 import { MykoEndpoint } from './gateway/myko-endpoint.js';
@@ -76,6 +76,8 @@ export class MykoServer {
   private readonly ownership: Ownership;
   private stopping: Promise<void> | undefined;
   readonly bootStats = { checkpointPosition: 0, replayed: 0, reapedClients: 0, ms: 0 };
+  /** What `--verify-on-boot` found, for /health. */
+  private bootVerify: (VerifyResult & { at: string }) | undefined;
 
   private constructor(
     readonly store: EventStore,
@@ -89,7 +91,7 @@ export class MykoServer {
     this.registry.register(restorePointsPlugin(() => this.ctx));
     this.registry.register(frameworkPlugin(() => this.ctx)); // before the built-ins: their query resolver takes any id
     this.registry.register(builtinPlugin); // last: its resolvers are the fallback
-    const writer = new Writer(store, this.state, this.registry, config.maxBatchEvents);
+    const writer = new Writer(store, this.state, this.registry, config.maxBatchEvents, log);
     const queries = new LiveQueries(this.state, this.registry);
     const reports = new LiveReports(this.state, this.registry);
     const views = new LiveViews(this.state, this.registry);
@@ -189,6 +191,7 @@ export class MykoServer {
       if (!result.ok)
         throw new StoreError(`log verification failed at position ${result.failure!.position}: ${result.failure!.reason}`);
       this.log.info({ checked: result.checked, ms: result.ms }, 'log verified');
+      this.bootVerify = { ...result, at: new Date().toISOString() };
     }
     const identity = this.ctx.writer.identity;
     let cp = await this.store.loadCheckpoint();
@@ -285,7 +288,7 @@ export class MykoServer {
   private async listen(): Promise<void> {
     const endpoint = new MykoEndpoint(this.ctx);
     // /health, /metrics, /api/* and the dashboard at / (packages/server/src/ops).
-    const ops = new Ops(this.ctx, { cluster: () => this.cluster !== undefined });
+    const ops = new Ops(this.ctx, { cluster: () => this.cluster !== undefined, ...(this.bootVerify ? { bootVerify: this.bootVerify } : {}) });
     const models = new ModelsEndpoint(this.ctx);
     const eventRpc = new EventRpcEndpoint(this.ctx);
     const { http, wss } = createGateway(

@@ -138,6 +138,7 @@ export class MykoEndpoint {
     if (typeof frame !== 'object' || frame === null || Array.isArray(frame) || typeof frame.event !== 'string')
       return conn.sendError({ code: ErrorCode.BadFrame, message: 'a frame must be an object {"event": string, "data": ...}' });
 
+    if (this.ctx.log.isLevelEnabled('debug')) this.ctx.log.debug({ clientId: conn.clientId, kind: frame.event, bytes: data.length, cbor: isBinary }, 'frame');
     // WIRE.md 1.1, 6.7: the dialect (and a 2023 executor) told from what the client sends (gateway/client-kind.ts).
     const d = frame.data as Record<string, unknown> | null;
     if (detectClientKind(conn, frame.event, d)) {

@@ -2,6 +2,7 @@ import type { ServerContext } from '../context.js';
 import type { HttpRoute } from '../gateway/http.js';
 import { OpsMetrics } from './metrics.js';
 import { health, liveness, Verifier, type HealthBody } from './health.js';
+import type { VerifyResult } from '../log/verify.js';
 import { authorize, EventStream, historyTarget, sendJson, startSse } from './api.js';
 import { findDashboardDir, staticRoute } from './static.js';
 import { itemsPage, itemsTarget, ItemsRequestError } from './items.js';
@@ -16,6 +17,8 @@ export interface OpsOptions {
   cluster: () => boolean;
   /** The built dashboard (default: findDashboardDir()). */
   dashboardDir?: string;
+  /** The result of `--verify-on-boot`, shown by /health and the dashboard. */
+  bootVerify?: VerifyResult & { at: string };
 }
 
 /** What /api/stats sends once a second. */
@@ -56,7 +59,7 @@ export class Ops {
   ) {
     this.metrics = new OpsMetrics(ctx);
     this.metrics.attach();
-    this.verifier = new Verifier(ctx);
+    this.verifier = new Verifier(ctx, opts.bootVerify ?? null);
     this.events = new EventStream(ctx);
     this.changeTimes = new ChangeTimes(ctx);
   }

@@ -87,7 +87,7 @@ test('/health: JSON with status, store reachability, position and connections; 2
     assert.equal(body.connections, 1);
     assert.equal(body.cluster, false);
     assert.equal(body.serverId, ts.server.serverId);
-    assert.deepEqual(body.verify, { onBoot: false, running: false, last: null });
+    assert.deepEqual(body.verify, { onBoot: false, running: false, last: null, boot: null });
     // /health is readiness, kept at its old path: /health/ready answers the same.
     const ready = await fetch(`${base(ts)}/health/ready`);
     assert.equal(ready.status, 200);
