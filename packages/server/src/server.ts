@@ -21,6 +21,7 @@ import { Ops } from './ops/index.js';
 import { MykoEndpoint } from './gateway/myko-endpoint.js';
 import { ModelsEndpoint } from './models/models-endpoint.js';
 import { EventRpcEndpoint } from './eventrpc/eventrpc-endpoint.js';
+import { McpEndpoint } from './mcp/http-endpoint.js';
 import type { Connection } from './gateway/connection.js';
 import { builtinPlugin } from './builtins.js';
 import { restorePointsPlugin } from './log/restore-points.js';
@@ -67,6 +68,8 @@ export class MykoServer {
   /** Set in cluster mode (PostgreSQL store). */
   cluster: Cluster | undefined;
   private wss: WebSocketServer | undefined;
+  /** /mcp, for AI agents; undefined when `mcp` is off. */
+  mcp: McpEndpoint | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly checkpointer: Checkpointer;
   private readonly ownership: Ownership;
@@ -261,6 +264,7 @@ export class MykoServer {
     const ops = new Ops(this.ctx, { cluster: () => this.cluster !== undefined });
     const models = new ModelsEndpoint(this.ctx);
     const eventRpc = new EventRpcEndpoint(this.ctx);
+    const mcp = (this.mcp = this.config.mcp === 'off' ? undefined : new McpEndpoint(this.ctx, this.config.mcp, serverVersion));
     const { http, wss } = createGateway(
       this.config,
       [
@@ -268,7 +272,7 @@ export class MykoServer {
         { path: '/models', accept: (ws, req, _d, claims) => models.accept(ws, req, claims) },
         { path: '/eventrpc', accept: (ws, req, _d, claims) => eventRpc.accept(ws, req, claims) },
       ],
-      ops.routes(),
+      [...(mcp ? [mcp.route] : []), ...ops.routes()],
       { auth: this.ctx.auth, log: this.log, stopping: () => this.ctx.stopping },
     );
     this.http = http;
@@ -330,6 +334,7 @@ export class MykoServer {
       const retire = [...this.connections.keys()].flatMap((id) => retireEvents(this.ctx, id));
       if (retire.length > 0) await this.emit(retire).catch((err) => this.log.error({ err }, 'retiring clients at shutdown failed'));
       for (const conn of this.connections.values()) conn.close(CloseCode.GoingAway, ErrorCode.ShuttingDown);
+      this.mcp?.closeAll();
       this.wss?.close();
       if (this.http) {
         this.http.closeAllConnections?.();

@@ -2,6 +2,7 @@ import type { MItem } from '@myko/protocol';
 import type { Logger } from '../logger.js';
 import type { StateReader } from './state.js';
 import { ajv, describeAjvErrors, type ValidateFunction } from '../wire/ajv.js';
+import type { McpToolDef } from '../mcp/tool-def.js';
 
 /**
  * The application API: item types, queries, reports and commands, each
@@ -109,6 +110,12 @@ export interface MykoPlugin {
   reports?: ReportDef<any, any>[];
   reportResolvers?: ReportResolver[];
   commands?: CommandDef<any, any>[];
+  /**
+   * Tools this plugin offers AI agents on the MCP endpoint (mcp/), beside the
+   * server's own. Written against McpBackend, so the same tool serves /mcp in
+   * the server and `myko mcp --url` over a Myko connection.
+   */
+  mcpTools?: McpToolDef[];
 }
 
 /** Identity helpers that carry the types through. */
@@ -137,6 +144,7 @@ export class Registry {
   private readonly reports = new Map<string, ReportDef>();
   private readonly reportResolvers: ReportResolver[] = [];
   private readonly commands = new Map<string, CompiledCommand>();
+  private readonly tools: McpToolDef[] = [];
 
   register(plugin: MykoPlugin): void {
     for (const t of plugin.itemTypes ?? []) {
@@ -161,6 +169,10 @@ export class Registry {
       this.reports.set(r.id, r);
     }
     this.reportResolvers.push(...(plugin.reportResolvers ?? []));
+    for (const t of plugin.mcpTools ?? []) {
+      if (this.tools.some((x) => x.name === t.name)) throw new Error(`${plugin.name}: MCP tool ${t.name} is already defined`);
+      this.tools.push(t);
+    }
     for (const c of plugin.commands ?? []) {
       if (this.commands.has(c.id)) throw new Error(`${plugin.name}: command ${c.id} is already defined`);
       const schemaCheck = c.schema ? ajv.compile(c.schema) : undefined;
@@ -207,5 +219,27 @@ export class Registry {
 
   command(commandId: string): CompiledCommand | undefined {
     return this.commands.get(commandId);
+  }
+
+  /** Every registered item type, command and report (resolver-made ones excepted), for agents to discover (mcp/). */
+  itemTypeDefs(): ItemTypeDef[] {
+    return [...this.itemTypes.values()].map((t) => t.def);
+  }
+
+  commandDefs(): CommandDef[] {
+    return [...this.commands.values()].map((c) => c.def);
+  }
+
+  reportIds(): string[] {
+    return [...this.reports.keys()];
+  }
+
+  queryDefs(): QueryDef[] {
+    return [...this.queries.values()];
+  }
+
+  /** MCP tools plugins contribute, in registration order. */
+  mcpTools(): readonly McpToolDef[] {
+    return this.tools;
   }
 }

@@ -203,3 +203,4 @@ export async function testPostgres(): Promise<{ url: string; schema: string; dro
     },
   };
 }
+export { connectMcp, callTool, mcpUrl, type ToolOutcome } from './mcp-client.js';
