@@ -1,12 +1,11 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { MykoServer } from './server.js';
 import { ConfigError, defaultConfig, resolveConfig, type ServerConfig } from './config.js';
-import type { MykoPlugin } from './core/registry.js';
 import { openStore, runExport, runHistory, runImport, runVerify } from './cli/log-commands.js';
+import { loadPlugins } from './cli/plugins.js';
+import { runMcpCommand } from './cli/mcp-command.js';
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -55,26 +54,6 @@ const flagToKey: Record<string, keyof ServerConfig> = {
 };
 const booleanFlags: Record<string, keyof ServerConfig> = { 'verify-on-boot': 'verifyOnBoot' };
 
-/** A plugin module exports a MykoPlugin (or an array of them) as default or as `plugin`. */
-async function loadPlugins(list: string): Promise<MykoPlugin[]> {
-  const out: MykoPlugin[] = [];
-  for (const spec of list.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const url = spec.startsWith('.') || spec.startsWith('/') ? pathToFileURL(resolve(spec)).href : spec;
-    let mod: { default?: unknown; plugin?: unknown };
-    try {
-      mod = (await import(url)) as typeof mod;
-    } catch (err) {
-      throw new ConfigError(`cannot load plugin ${spec}: ${(err as Error).message}`);
-    }
-    const found = mod.default ?? mod.plugin;
-    const plugins = (Array.isArray(found) ? found : [found]) as MykoPlugin[];
-    if (!plugins.every((p) => p && typeof p === 'object' && typeof p.name === 'string'))
-      throw new ConfigError(`plugin module ${spec} exports no plugin (default or \`plugin\` export with a name)`);
-    out.push(...plugins);
-  }
-  return out;
-}
-
 async function runLogCommand(cmd: string, args: string[], values: Record<string, unknown>, explicit: Partial<Record<keyof ServerConfig, string>>): Promise<number> {
   if (!['verify', 'history', 'export', 'import'].includes(cmd)) {
     process.stderr.write(`myko: unknown command ${cmd}\n\n${help}`);
@@ -109,6 +88,7 @@ async function runLogCommand(cmd: string, args: string[], values: Record<string,
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'mcp') return runMcpCommand(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({
