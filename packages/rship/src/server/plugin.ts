@@ -1,6 +1,7 @@
 import { definePlugin, defineItemType, type MykoPlugin } from '@myko/server';
 import { rshipSchemas, targetStatusId, type Instance, type TargetStatus } from '../entities.js';
 import { actionCommands } from './actions.js';
+import { rshipMcpTools } from './mcp-tools.js';
 
 export interface RshipPluginOptions {
   /**
@@ -74,5 +75,6 @@ export function rshipPlugin(opts: RshipPluginOptions = {}): MykoPlugin {
       { name: 'Service', schema: rshipSchemas.Service },
     ],
     commands: actionCommands(opts.actionTimeoutMs ?? 10_000),
+    mcpTools: rshipMcpTools,
   });
 }
