@@ -1,4 +1,4 @@
-import { defineMcpTool, type McpBackend, type McpToolDef } from '@myko/server';
+import { defineMcpResource, defineMcpTool, McpToolError, type McpBackend, type McpResourceDef, type McpToolDef } from '@myko/server';
 import { RshipCommand, type Action, type Emitter, type Pulse, type Target, type TargetStatus } from '../entities.js';
 
 /**
@@ -114,3 +114,26 @@ export const executeAction = defineMcpTool({
 });
 
 export const rshipMcpTools: McpToolDef[] = [listTargets, executeAction];
+
+const actionById = (id: string) => ({ queryId: 'GetActionsByIds', itemType: 'Action', params: { ids: [id] } });
+
+/** Each action's payload schema as a resource; a subscriber hears when its executor re-registers it differently. */
+export const actionSchemas = defineMcpResource({
+  name: 'rship action',
+  uriTemplate: 'myko://rship/action/{id}',
+  title: 'Rocketship action',
+  description: "A Rocketship action: its target and the JSON Schema its payload must match (null: any payload).",
+  async list(backend) {
+    const actions = await all<Action>(backend, 'Action', 'GetAllActions');
+    return actions.map((a) => ({ uri: `myko://rship/action/${encodeURIComponent(a.id)}`, name: a.name, description: `action ${a.id} of target ${a.targetId}` }));
+  },
+  async read(vars, backend) {
+    const id = decodeURIComponent(vars.id ?? '');
+    const [a] = (await backend.query(actionById(id))).items as unknown as Action[];
+    if (!a) throw new McpToolError('RSHIP_UNKNOWN_ACTION', `unknown action ${id}`);
+    return { id: a.id, name: a.name, targetId: a.targetId, schema: schemaOf(a.schema) };
+  },
+  watch: (vars) => actionById(decodeURIComponent(vars.id ?? '')),
+});
+
+export const rshipMcpResources: McpResourceDef[] = [actionSchemas];

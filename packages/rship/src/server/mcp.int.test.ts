@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { startTestServer, connectMcp, callTool, mcpUrl, sleep, type TestServer } from '@myko/server/testing';
 import { rshipPlugin } from './plugin.js';
 import { connect, ExecutorError, type ExecutorSession } from '../executor/node.js';
@@ -75,6 +76,35 @@ test("rship_execute_action runs the action on the executor; a payload off the ac
     assert.equal(failed.value.code, 'TOO_HOT');
     assert.deepEqual(calls, [{ intensity: 5 }, { intensity: 9 }]);
   } finally {
+    await agent.close();
+  }
+});
+
+test("each action's schema is a resource (myko://rship/action/{id}); a subscriber is told when the action changes", async () => {
+  const agent = await connectMcp(mcpUrl(ts.url));
+  const uri = `myko://rship/action/${encodeURIComponent('banana-stand:burn')}`;
+  const original = ts.server.state.get('Action', 'banana-stand:burn')!;
+  try {
+    const { resources } = await agent.listResources();
+    assert.ok(resources.some((r) => r.uri === uri), JSON.stringify(resources.map((r) => r.uri)));
+    const read = async () => JSON.parse(((await agent.readResource({ uri })).contents[0] as { text: string }).text);
+    assert.deepEqual(await read(), { id: 'banana-stand:burn', name: 'burn', targetId: 'banana-stand', schema: burnSchema });
+    await assert.rejects(agent.readResource({ uri: 'myko://rship/action/nope' }), /RSHIP_UNKNOWN_ACTION/);
+
+    let heard!: () => void;
+    const updated = new Promise<void>((r) => (heard = r));
+    agent.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
+      if (n.params.uri === uri) heard();
+    });
+    await agent.subscribeResource({ uri });
+    const wider = { ...burnSchema, properties: { intensity: { type: 'number', minimum: 0, maximum: 11 } } };
+    const { hash: _h, ...rest } = original;
+    await ts.server.emit({ itemType: 'Action', changeType: 'SET', item: { ...rest, schema: wider } });
+    await Promise.race([updated, sleep(5000).then(() => assert.fail('no update within 5 s'))]);
+    assert.deepEqual((await read()).schema, wider);
+  } finally {
+    const { hash: _h, ...rest } = original;
+    await ts.server.emit({ itemType: 'Action', changeType: 'SET', item: rest });
     await agent.close();
   }
 });

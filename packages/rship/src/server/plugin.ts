@@ -1,7 +1,7 @@
 import { definePlugin, defineItemType, type MykoPlugin } from '@myko/server';
 import { rshipSchemas, targetStatusId, type Instance, type TargetStatus } from '../entities.js';
 import { actionCommands } from './actions.js';
-import { rshipMcpTools } from './mcp-tools.js';
+import { rshipMcpResources, rshipMcpTools } from './mcp-tools.js';
 
 export interface RshipPluginOptions {
   /**
@@ -76,5 +76,6 @@ export function rshipPlugin(opts: RshipPluginOptions = {}): MykoPlugin {
     ],
     commands: actionCommands(opts.actionTimeoutMs ?? 10_000),
     mcpTools: rshipMcpTools,
+    mcpResources: rshipMcpResources,
   });
 }

@@ -2,7 +2,7 @@ import type { MItem } from '@myko/protocol';
 import type { Logger } from '../logger.js';
 import type { StateReader } from './state.js';
 import { ajv, describeAjvErrors, type ValidateFunction } from '../wire/ajv.js';
-import type { McpToolDef } from '../mcp/tool-def.js';
+import type { McpResourceDef, McpToolDef } from '../mcp/tool-def.js';
 
 /**
  * The application API: item types, queries, reports and commands, each
@@ -116,6 +116,8 @@ export interface MykoPlugin {
    * the server and `myko mcp --url` over a Myko connection.
    */
   mcpTools?: McpToolDef[];
+  /** Resources this plugin offers agents on the MCP endpoint, beside item type and command schemas and items. */
+  mcpResources?: McpResourceDef[];
 }
 
 /** Identity helpers that carry the types through. */
@@ -145,6 +147,7 @@ export class Registry {
   private readonly reportResolvers: ReportResolver[] = [];
   private readonly commands = new Map<string, CompiledCommand>();
   private readonly tools: McpToolDef[] = [];
+  private readonly resources: McpResourceDef[] = [];
 
   register(plugin: MykoPlugin): void {
     for (const t of plugin.itemTypes ?? []) {
@@ -172,6 +175,10 @@ export class Registry {
     for (const t of plugin.mcpTools ?? []) {
       if (this.tools.some((x) => x.name === t.name)) throw new Error(`${plugin.name}: MCP tool ${t.name} is already defined`);
       this.tools.push(t);
+    }
+    for (const r of plugin.mcpResources ?? []) {
+      if (this.resources.some((x) => x.name === r.name)) throw new Error(`${plugin.name}: MCP resource ${r.name} is already defined`);
+      this.resources.push(r);
     }
     for (const c of plugin.commands ?? []) {
       if (this.commands.has(c.id)) throw new Error(`${plugin.name}: command ${c.id} is already defined`);
@@ -241,5 +248,9 @@ export class Registry {
   /** MCP tools plugins contribute, in registration order. */
   mcpTools(): readonly McpToolDef[] {
     return this.tools;
+  }
+
+  mcpResources(): readonly McpResourceDef[] {
+    return this.resources;
   }
 }

@@ -9,10 +9,11 @@ import {
   type CallToolResult,
   type ReadResourceResult,
 } from '@modelcontextprotocol/sdk/types.js';
+import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
 import { builtinQueryIds } from '@myko/protocol';
 import type { Registry } from '../core/registry.js';
 import { ajv, describeAjvErrors, type ValidateFunction } from '../wire/ajv.js';
-import { McpToolError, type McpBackend } from './backend.js';
+import { McpToolError, type McpBackend, type QueryInput } from './backend.js';
 import type { McpToolDef } from './tool-def.js';
 import { serverTools } from './tools.js';
 
@@ -75,6 +76,35 @@ function parseItemUri(uri: string): { itemType: string; id: string } | undefined
 
 const byIdQuery = (itemType: string, id: string) => ({ queryId: builtinQueryIds(itemType).byIds, itemType, params: { ids: [id] } });
 
+/** A subscribed resource is announced at most this often: an item can change at 60 Hz (a pulse), an agent reads far slower. */
+export const updateEveryMs = 250;
+
+/** `fn` at most once per `ms`, the last call never lost (trailing). */
+function throttle(fn: () => void, ms: number): { fire(): void; cancel(): void } {
+  let last = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const run = () => {
+    timer = undefined;
+    last = Date.now();
+    fn();
+  };
+  return {
+    fire() {
+      if (timer) return;
+      const wait = last + ms - Date.now();
+      if (wait <= 0) run();
+      else timer = setTimeout(run, wait);
+    },
+    cancel() {
+      clearTimeout(timer);
+      timer = undefined;
+    },
+  };
+}
+
+const stringVars = (v: Record<string, string | string[]>): Record<string, string> =>
+  Object.fromEntries(Object.entries(v).map(([k, x]) => [k, Array.isArray(x) ? x.join(',') : x]));
+
 /**
  * One MCP session: an McpServer over a backend. Tools are served by the
  * low-level handlers (tools/list, tools/call) because their input schemas are
@@ -87,6 +117,9 @@ const byIdQuery = (itemType: string, id: string) => ({ queryId: builtinQueryIds(
  *   myko://schema/item-type/{name}   an item type's JSON Schema (each registered type)
  *   myko://schema/command/{id}       a command's parameter schema (each command declaring one)
  *   myko://item/{itemType}/{id}      an item's current value; subscribe to hear of each change
+ *   (plugins')                       MykoPlugin.mcpResources, e.g. myko://rship/action/{id}
+ *
+ * A subscribed resource's updates are throttled to one per `updateEveryMs`.
  */
 export function createMcpServer(opts: McpSessionOptions): McpServer {
   const { backend, mode } = opts;
@@ -184,22 +217,60 @@ export function createMcpServer(opts: McpSessionOptions): McpServer {
     },
   );
 
-  // Subscriptions: one live query per subscribed item URI. Subscribing again is a no-op.
-  const subscriptions = new Map<string, Promise<() => void>>();
+  const pluginResources = registry.mcpResources().map((def) => ({ def, template: new UriTemplate(def.uriTemplate) }));
+  for (const { def } of pluginResources) {
+    mcp.registerResource(
+      def.name,
+      new ResourceTemplate(def.uriTemplate, { list: async () => ({ resources: (await def.list(backend)).map((r) => ({ ...r, mimeType: 'application/json' })) }) }),
+      { ...(def.title ? { title: def.title } : {}), description: def.description, mimeType: 'application/json' },
+      (uri, vars) =>
+        guardRead(async () => {
+          try {
+            return readJson(uri.href, await def.read(stringVars(vars), backend));
+          } catch (err) {
+            if (err instanceof McpToolError) throw new McpError(RpcErrorCode.InvalidParams, `${err.code}: ${err.message}`);
+            throw err;
+          }
+        })(),
+    );
+  }
+
+  /** The live query behind a resource that can change, or undefined (schemas do not change while the server runs). */
+  const watchable = (uri: string): QueryInput | undefined => {
+    const target = parseItemUri(uri);
+    if (target) return byIdQuery(target.itemType, target.id);
+    for (const { def, template } of pluginResources) {
+      const vars = def.watch ? template.match(uri) : null;
+      if (vars) return def.watch!(stringVars(vars));
+    }
+    return undefined;
+  };
+
+  // Subscriptions: one live query per subscribed URI. Subscribing again is a no-op.
+  const subscriptions = new Map<string, { stop: Promise<() => void>; notify: ReturnType<typeof throttle> }>();
+  const unsubscribe = async (uri: string) => {
+    const sub = subscriptions.get(uri);
+    if (!sub) return;
+    subscriptions.delete(uri);
+    sub.notify.cancel();
+    (await sub.stop.catch(() => () => undefined))();
+  };
   server.setRequestHandler(SubscribeRequestSchema, async (req) => {
     const uri = req.params.uri;
-    if (uri.startsWith('myko://schema/')) return {}; // schemas do not change while the server runs
-    const target = parseItemUri(uri);
-    if (!target) throw new McpError(RpcErrorCode.InvalidParams, `cannot subscribe to ${uri}: only myko://item/{itemType}/{id} resources change`);
     if (subscriptions.has(uri)) return {};
+    const query = watchable(uri);
+    if (!query) {
+      if (uri.startsWith('myko://schema/')) return {};
+      throw new McpError(RpcErrorCode.InvalidParams, `cannot subscribe to ${uri}: not a resource that changes (myko://item/{itemType}/{id}, or a plugin's)`);
+    }
     try {
       admitted();
-      const stop = backend.watch(byIdQuery(target.itemType, target.id), () => {
-        void server.sendResourceUpdated({ uri }).catch(() => undefined);
-      });
-      subscriptions.set(uri, stop);
+      const notify = throttle(() => void server.sendResourceUpdated({ uri }).catch(() => undefined), updateEveryMs);
+      const stop = backend.watch(query, () => notify.fire());
+      subscriptions.set(uri, { stop, notify });
       await stop;
     } catch (err) {
+      subscriptions.get(uri)?.notify.cancel();
       subscriptions.delete(uri);
       const code = err instanceof McpToolError ? `${err.code}: ` : '';
       throw new McpError(RpcErrorCode.InvalidRequest, `${code}${(err as Error).message}`);
@@ -207,11 +278,14 @@ export function createMcpServer(opts: McpSessionOptions): McpServer {
     return {};
   });
   server.setRequestHandler(UnsubscribeRequestSchema, async (req) => {
-    const stop = subscriptions.get(req.params.uri);
-    subscriptions.delete(req.params.uri);
-    if (stop) (await stop.catch(() => () => undefined))();
+    await unsubscribe(req.params.uri);
     return {};
   });
+  // The session's end ends its subscriptions' timers (the backend ends their live queries).
+  server.onclose = () => {
+    for (const sub of subscriptions.values()) sub.notify.cancel();
+    subscriptions.clear();
+  };
 
   return mcp;
 }

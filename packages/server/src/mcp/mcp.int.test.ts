@@ -168,6 +168,31 @@ test('resources: item type schemas listed and read; a subscribed item sends noti
   }
 });
 
+test('a subscribed item that changes many times a second is announced at most every 250 ms, the last change never lost', async () => {
+  const agent = await connectMcp(url);
+  const uri = 'myko://item/Cue/fast';
+  try {
+    await ts.server.emit({ itemType: 'Cue', changeType: 'SET', item: { id: 'fast', label: 'v0' } });
+    const times: number[] = [];
+    agent.setNotificationHandler(ResourceUpdatedNotificationSchema, () => void times.push(Date.now()));
+    await agent.subscribeResource({ uri });
+    const t0 = Date.now();
+    for (let i = 1; i <= 30; i++) {
+      await ts.server.emit({ itemType: 'Cue', changeType: 'SET', item: { id: 'fast', label: `v${i}` } });
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const elapsed = Date.now() - t0;
+    await new Promise((r) => setTimeout(r, 600));
+    // One at once, then one per 250 ms at most, and a trailing one for the last change.
+    assert.ok(times.length >= 2 && times.length <= Math.ceil(elapsed / 250) + 2, `${times.length} notifications in ${elapsed} ms`);
+    for (let i = 1; i < times.length; i++) assert.ok(times[i]! - times[i - 1]! >= 200, `gap ${times[i]! - times[i - 1]!} ms`);
+    assert.equal(JSON.parse(((await agent.readResource({ uri })).contents[0] as { text: string }).text).item.label, 'v30');
+  } finally {
+    await ts.server.emit({ itemType: 'Cue', changeType: 'DEL', item: { id: 'fast' } });
+    await agent.close();
+  }
+});
+
 const secret = 'a-test-secret-that-is-long-enough-for-hs256!';
 const sign = (claims: Record<string, unknown>) =>
   new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime('5m').sign(new TextEncoder().encode(secret));

@@ -1,5 +1,5 @@
 import type { Registry } from '../core/registry.js';
-import type { McpBackend } from './backend.js';
+import type { McpBackend, QueryInput } from './backend.js';
 
 /**
  * One tool offered to AI agents on the MCP endpoint. The server's own tools
@@ -27,3 +27,25 @@ export interface McpToolDef {
 }
 
 export const defineMcpTool = (t: McpToolDef): McpToolDef => t;
+
+/**
+ * A family of resources a plugin offers agents (e.g. Rocketship's action
+ * schemas), under one URI template. Read as JSON; with `watch`, an agent can
+ * subscribe to one and is told when it changes.
+ */
+export interface McpResourceDef {
+  /** Unique name of the family. */
+  name: string;
+  /** RFC 6570 template, e.g. `myko://rship/action/{id}`. */
+  uriTemplate: string;
+  title?: string;
+  description: string;
+  /** The resources it holds now (resources/list). */
+  list(backend: McpBackend): Promise<{ uri: string; name: string; description?: string }[]>;
+  /** One resource's value by the template's variables; throw McpToolError when absent or refused. */
+  read(vars: Record<string, string>, backend: McpBackend): Promise<unknown>;
+  /** The query whose changes change this resource: a subscription is a live query of it. */
+  watch?(vars: Record<string, string>): QueryInput;
+}
+
+export const defineMcpResource = (r: McpResourceDef): McpResourceDef => r;
