@@ -287,3 +287,31 @@ test('rate limits apply per MCP session: calls past the messages/s budget are MY
     await limited.close();
   }
 });
+
+test('bad requests get clear HTTP answers and the endpoint stays up: not JSON, no session, unknown session, too large, not initialize', async () => {
+  const small = await startTestServer({ plugins: [app], config: { maxFrameBytes: 2048 } });
+  const at = mcpUrl(small.url);
+  const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+  try {
+    const notJson = await fetch(at, { method: 'POST', headers, body: '{"jsonrpc":' });
+    assert.equal(notJson.status, 400);
+    assert.equal(((await notJson.json()) as { error: { code: number } }).error.code, -32700);
+    assert.equal((await fetch(at, { method: 'GET', headers })).status, 400);
+    assert.equal((await fetch(at, { method: 'DELETE', headers })).status, 400);
+    const unknown = await fetch(at, { method: 'POST', headers: { ...headers, 'mcp-session-id': 'nope' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) });
+    assert.equal(unknown.status, 404);
+    const big = await fetch(at, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { pad: 'x'.repeat(5000) } }) });
+    assert.equal(big.status, 413);
+    assert.equal(((await big.json()) as { code: string }).code, 'MYKO_FRAME_TOO_LARGE');
+    const notInit = await fetch(at, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) });
+    assert.equal(notInit.status, 400);
+    assert.equal(small.server.mcp!.size, 0, 'no session is left behind by refused requests');
+    const agent = await connectMcp(at);
+    assert.equal((await callTool(agent, 'list_item_types')).isError, false);
+    assert.equal(small.server.mcp!.size, 1);
+    await agent.close();
+  } finally {
+    await small.close();
+  }
+});
+
