@@ -68,10 +68,17 @@ export async function runMcpCommand(argv: string[]): Promise<number> {
     process.stderr.write(`myko mcp: ${(err as Error).message}\n`);
     return 1;
   }
-  const { MykoClient, nodeTransport } = (await import(clientModule)) as {
+  let clientLib: {
     MykoClient: new (o: Record<string, unknown>) => MykoClientLike & { onError(cb: (e: Error) => void): () => void };
     nodeTransport: unknown;
   };
+  try {
+    clientLib = (await import(clientModule)) as typeof clientLib;
+  } catch (err) {
+    process.stderr.write(`myko mcp: needs the Myko client library (npm install @myko/client): ${(err as Error).message}\n`);
+    return 1;
+  }
+  const { MykoClient, nodeTransport } = clientLib;
   const client = new MykoClient({ url, transport: nodeTransport, ...(token ? { token } : {}) });
   client.onError((e) => process.stderr.write(`myko mcp: ${e.message}\n`));
   const backend = new ClientBackend(registry, client, url, token);
