@@ -267,7 +267,7 @@ test('read-only mode: run_command is not listed and a call to it is refused; rea
 });
 
 test('rate limits apply per MCP session: calls past the messages/s budget are MYKO_RATE_LIMITED; another session is not affected', async () => {
-  const limited = await startTestServer({ plugins: [app], config: { maxMessagesPerSecond: 1, maxMessagesBurst: 3 } });
+  const limited = await startTestServer({ plugins: [app], config: { maxMessagesPerSecond: 1, maxMessagesBurst: 3, maxViolations: 4 } });
   const at = mcpUrl(limited.url);
   try {
     const a = await connectMcp(at);
@@ -279,8 +279,16 @@ test('rate limits apply per MCP session: calls past the messages/s budget are MY
       assert.deepEqual(codes.slice(0, 3), ['ok', 'ok', 'ok']);
       assert.ok(codes.slice(3).every((c) => c === 'MYKO_RATE_LIMITED'), codes.join());
       assert.equal((await callTool(b, 'list_item_types')).isError, false);
+      // A session that keeps at it (past maxViolations refusals in 10 s) is closed: its Client item goes, its next request is refused.
+      const clientsBefore = limited.server.state.count('Client');
+      for (let i = 0; i < 6; i++) await callTool(a, 'list_item_types').catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(limited.server.mcp!.size, 1, 'only b is left');
+      assert.equal(limited.server.state.count('Client'), clientsBefore - 1);
+      await assert.rejects(callTool(a, 'list_item_types'), (err: Error) => /404|session/i.test(err.message));
+      assert.equal((await callTool(b, 'list_item_types')).isError, false);
     } finally {
-      await a.close();
+      await a.close().catch(() => undefined);
       await b.close();
     }
   } finally {
