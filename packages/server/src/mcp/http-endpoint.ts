@@ -23,6 +23,8 @@ interface Session {
   lastSeen: number;
   openStreams: number;
   closed: boolean;
+  /** The Client item's write: retiring waits for it, so a quick open-and-close leaves nothing behind. */
+  recorded: Promise<unknown>;
 }
 
 /**
@@ -112,30 +114,22 @@ export class McpEndpoint {
   private async open(claims: Record<string, unknown> | undefined, address: string): Promise<Session> {
     const ctx = this.ctx;
     const backend = new ServerBackend(ctx, claims);
-    const session: Session = {
-      id: backend.clientId,
-      backend,
-      subject: claims?.sub,
-      lastSeen: Date.now(),
-      openStreams: 0,
-      closed: false,
-      mcp: undefined as unknown as McpServer,
-      transport: new StreamableHTTPServerTransport({
-        sessionIdGenerator: () => backend.clientId,
-        onsessioninitialized: (id) => {
-          this.sessions.set(id, session);
-          this.timer ??= setInterval(() => this.sweep(), 60_000).unref();
-          ctx.log.info({ clientId: id, address, protocol: 'mcp' }, 'connection open');
-          void ctx
-            .emit([{ itemType: 'Client', changeType: 'SET', item: { ...clientItem(ctx, id, address, new Date().toISOString()), protocol: 'mcp' } }], {
-              serverId: ctx.serverId,
-            })
-            .catch((err) => ctx.log.error({ err, clientId: id }, 'could not record Client item'));
-        },
-        onsessionclosed: () => this.close(session, true),
-      }),
-    };
-    session.mcp = createMcpServer({
+    // The transport's and the server's callbacks need the session they belong to: it is complete before any runs.
+    let session!: Session;
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => backend.clientId,
+      onsessioninitialized: (id) => {
+        this.sessions.set(id, session);
+        this.timer ??= setInterval(() => this.sweep(), 60_000).unref();
+        ctx.log.info({ clientId: id, address, protocol: 'mcp' }, 'connection open');
+        const item = { ...clientItem(ctx, id, address, new Date().toISOString()), protocol: 'mcp' };
+        session.recorded = ctx
+          .emit([{ itemType: 'Client', changeType: 'SET', item }], { serverId: ctx.serverId })
+          .catch((err) => ctx.log.error({ err, clientId: id }, 'could not record Client item'));
+      },
+      onsessionclosed: () => this.close(session, true),
+    });
+    const mcp = createMcpServer({
       backend,
       mode: this.mode,
       version: this.version,
@@ -147,8 +141,9 @@ export class McpEndpoint {
         return new McpToolError(ErrorCode.RateLimited, limited.message);
       },
     });
-    session.transport.onclose = () => this.close(session, true);
-    await session.mcp.connect(session.transport);
+    session = { id: backend.clientId, backend, mcp, transport, subject: claims?.sub, lastSeen: Date.now(), openStreams: 0, closed: false, recorded: Promise.resolve() };
+    transport.onclose = () => this.close(session, true);
+    await mcp.connect(transport);
     return session;
   }
 
@@ -167,8 +162,12 @@ export class McpEndpoint {
     if (!known) return;
     ctx.log.info({ clientId: session.id, protocol: 'mcp' }, 'connection closed');
     if (!retire || ctx.stopping) return; // at shutdown the next boot reaps it, as for every connection
-    const events = retireEvents(ctx, session.id);
-    if (events.length > 0) void ctx.emit(events, { serverId: ctx.serverId }).catch((err) => ctx.log.error({ err, clientId: session.id }, 'client cleanup failed'));
+    void session.recorded.then(() => {
+      if (ctx.stopping) return;
+      const events = retireEvents(ctx, session.id);
+      if (events.length > 0) return ctx.emit(events, { serverId: ctx.serverId }).catch((err) => ctx.log.error({ err, clientId: session.id }, 'client cleanup failed'));
+      return undefined;
+    });
   }
 
   private sweep(): void {
