@@ -296,6 +296,24 @@ test('rate limits apply per MCP session: calls past the messages/s budget are MY
   }
 });
 
+test('subscriptions count against maxLiveQueriesPerConnection per session (MYKO_TOO_MANY_QUERIES); one-shot reads do not', async () => {
+  const tight = await startTestServer({ plugins: [app], config: { maxLiveQueriesPerConnection: 1 } });
+  try {
+    const agent = await connectMcp(mcpUrl(tight.url));
+    try {
+      await agent.subscribeResource({ uri: 'myko://item/Cue/a' });
+      await assert.rejects(agent.subscribeResource({ uri: 'myko://item/Cue/b' }), /MYKO_TOO_MANY_QUERIES/);
+      assert.equal((await callTool(agent, 'query_items', { itemType: 'Cue' })).isError, false);
+      await agent.unsubscribeResource({ uri: 'myko://item/Cue/a' });
+      await agent.subscribeResource({ uri: 'myko://item/Cue/b' });
+    } finally {
+      await agent.close();
+    }
+  } finally {
+    await tight.close();
+  }
+});
+
 test('bad requests get clear HTTP answers and the endpoint stays up: not JSON, no session, unknown session, too large, not initialize', async () => {
   const small = await startTestServer({ plugins: [app], config: { maxFrameBytes: 2048 } });
   const at = mcpUrl(small.url);
