@@ -51,6 +51,7 @@ const flagToKey: Record<string, keyof ServerConfig> = {
   'postgres-url': 'postgresUrl',
   'postgres-schema': 'postgresSchema',
   'server-id': 'serverId',
+  mcp: 'mcp',
 };
 const booleanFlags: Record<string, keyof ServerConfig> = { 'verify-on-boot': 'verifyOnBoot' };
 
