@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { apiUrl } from './live.js';
+import { noteServerTime } from './server-clock.js';
 
 /** What the server's /api/stats stream sends once a second (packages/server/src/ops). */
 export interface Stats {
@@ -37,6 +38,7 @@ function ensure(): void {
   source = new EventSource(apiUrl('/api/stats'));
   source.onmessage = (e: MessageEvent<string>) => {
     current = JSON.parse(e.data) as Stats;
+    noteServerTime(current.at);
     statsError = false;
     eps.push(current.eventsPerSecond);
     if (eps.length > 120) eps.shift();

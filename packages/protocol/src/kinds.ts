@@ -10,6 +10,14 @@ export const Kind = {
   QueryWindow: 'ws:m:query-window',
   QueryCancel: 'ws:m:query-cancel',
   QueryError: 'ws:m:query-error',
+  /** Keyset paging of a live query: `{tx, window: {after?, before?, limit}}` (WIRE.md 6.2). */
+  QueryCursorWindow: 'ws:m:query-cursor-window',
+  /** Views (WIRE.md 6.3): server-defined live queries; responses have exactly the query-response shape. */
+  View: 'ws:m:view',
+  ViewResponse: 'ws:m:view-response',
+  ViewWindow: 'ws:m:view-window',
+  ViewCancel: 'ws:m:view-cancel',
+  ViewError: 'ws:m:view-error',
   Report: 'ws:m:report',
   ReportResponse: 'ws:m:report-response',
   ReportCancel: 'ws:m:report-cancel',
@@ -18,6 +26,8 @@ export const Kind = {
   CommandResponse: 'ws:m:command-response',
   CommandError: 'ws:m:command-error',
   Ping: 'ws:m:ping',
+  /** Client → server, any data: load-test traffic of the reference client; counted, never answered (WIRE.md 6.5). */
+  Benchmark: 'ws:m:benchmark',
   /** Server → client: a request could not be processed (not in the seeds; see docs/ERRORS.md). */
   Error: 'ws:m:error',
 } as const;

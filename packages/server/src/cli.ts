@@ -35,6 +35,10 @@ Options (each also read from the environment variable shown; flags win):
   --postgres-schema S      MYKO_POSTGRES_SCHEMA  schema of the cluster tables (default ${defaultConfig.postgresSchema})
   --server-id ID           MYKO_SERVER_ID     this member's id (default: a fresh one per process)
   --verify-on-boot         MYKO_VERIFY_ON_BOOT  verify the log before serving; refuse to start on a mismatch
+  --heartbeat-interval-ms N   MYKO_HEARTBEAT_INTERVAL_MS  ping every connection this often; 0 = off (default ${defaultConfig.heartbeatIntervalMs})
+  --heartbeat-timeout-ms N    MYKO_HEARTBEAT_TIMEOUT_MS   close a connection silent this long (no pong, no frame) (default ${defaultConfig.heartbeatTimeoutMs})
+  --owner-challenge-ms N      MYKO_OWNER_CHALLENGE_MS     a write refused for a live owner on this server: ping the owner, retire it if
+                                                          it does not answer within N ms, then apply the write; 0 = refuse at once (default ${defaultConfig.ownerChallengeMs})
   --plugins LIST           MYKO_PLUGINS       plugin modules to load, comma-separated; '' for none (default ${defaultConfig.plugins})
 
 Endpoints: ws://HOST:PORT/myko (add ?dialect=seed|current to fix the dialect), /models, /eventrpc; http://HOST:PORT/ (dashboard), /health/live, /health/ready (/health = ready), /metrics
@@ -52,6 +56,9 @@ const flagToKey: Record<string, keyof ServerConfig> = {
   'postgres-schema': 'postgresSchema',
   'server-id': 'serverId',
   mcp: 'mcp',
+  'heartbeat-interval-ms': 'heartbeatIntervalMs',
+  'heartbeat-timeout-ms': 'heartbeatTimeoutMs',
+  'owner-challenge-ms': 'ownerChallengeMs',
 };
 const booleanFlags: Record<string, keyof ServerConfig> = { 'verify-on-boot': 'verifyOnBoot' };
 

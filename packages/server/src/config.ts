@@ -79,6 +79,20 @@ export interface ServerConfig {
   maxLiveQueriesPerConnection: number;
   /** Limit violations within 10 s after which the connection is closed (1008). */
   maxViolations: number;
+  /** Every WebSocket connection is pinged this often; 0 turns the heartbeat off (gateway/heartbeat.ts). */
+  heartbeatIntervalMs: number;
+  /**
+   * A connection that has sent nothing (no pong, no frame) for this long is
+   * terminated, as if it had closed: a dead one goes at most
+   * heartbeatTimeoutMs + heartbeatIntervalMs after its last word.
+   */
+  heartbeatTimeoutMs: number;
+  /**
+   * A write refused because a connection of this server owns the item: that
+   * owner is pinged and given this long to answer; if it does not, it is
+   * retired and the write applied (gateway/owner-challenge.ts). 0: refuse at once.
+   */
+  ownerChallengeMs: number;
 }
 
 export const defaultConfig: Readonly<ServerConfig> = Object.freeze({
@@ -115,6 +129,9 @@ export const defaultConfig: Readonly<ServerConfig> = Object.freeze({
   maxEventsBurst: 200_000,
   maxLiveQueriesPerConnection: 1_000,
   maxViolations: 50,
+  heartbeatIntervalMs: 5_000,
+  heartbeatTimeoutMs: 20_000,
+  ownerChallengeMs: 2_000,
 });
 
 /** Environment variable → config key (flags use the kebab-case key: `--max-frame-bytes`). */
@@ -145,6 +162,9 @@ export const envNames: Record<string, keyof ServerConfig> = {
   MYKO_MAX_MESSAGES_PER_SECOND: 'maxMessagesPerSecond',
   MYKO_MAX_EVENTS_PER_SECOND: 'maxEventsPerSecond',
   MYKO_MAX_LIVE_QUERIES: 'maxLiveQueriesPerConnection',
+  MYKO_HEARTBEAT_INTERVAL_MS: 'heartbeatIntervalMs',
+  MYKO_HEARTBEAT_TIMEOUT_MS: 'heartbeatTimeoutMs',
+  MYKO_OWNER_CHALLENGE_MS: 'ownerChallengeMs',
 };
 
 export class ConfigError extends Error {
@@ -196,6 +216,12 @@ export function resolveConfig(
   if (out.authJwtSecret && out.authJwtSecret.length < 32) throw new ConfigError('authJwtSecret must be at least 32 characters (HS256 needs a 256-bit key)');
   if (out.authAnonymous && !out.authJwtSecret && !out.authJwksUrl) throw new ConfigError('authAnonymous needs authentication to be on (authJwtSecret or authJwksUrl)');
   if (out.maxMessagesBurst < out.maxMessagesPerSecond / 10 || out.maxEventsBurst < 1) throw new ConfigError('burst limits are too small for their rates');
+  if (out.heartbeatIntervalMs > 0 && out.heartbeatTimeoutMs <= out.heartbeatIntervalMs)
+    throw new ConfigError(
+      `heartbeatTimeoutMs (${out.heartbeatTimeoutMs}) must be above heartbeatIntervalMs (${out.heartbeatIntervalMs}): a live connection answers only once per interval`,
+    );
+  if (out.heartbeatIntervalMs > 0 && out.ownerChallengeMs >= out.heartbeatTimeoutMs)
+    throw new ConfigError(`ownerChallengeMs (${out.ownerChallengeMs}) must be below heartbeatTimeoutMs (${out.heartbeatTimeoutMs}): the challenge is the quick check, the heartbeat the slow one`);
   if (!/^[A-Za-z_][A-Za-z0-9_]{0,40}$/.test(out.postgresSchema)) throw new ConfigError('postgresSchema must be a plain identifier (letters, digits, _)');
   return out;
 }

@@ -11,20 +11,23 @@ import { Checkpointer } from './core/checkpointer.js';
 import { normalizeEvent, type Origin } from './core/normalize.js';
 import { LiveQueries } from './live/live-queries.js';
 import { LiveReports } from './live/live-reports.js';
+import { LiveViews } from './live/live-views.js';
 import { SqliteEventStore } from './store/sqlite/index.js';
-import type { Checkpoint, EventStore, StoredEvent } from './store/event-store.js';
+import type { Checkpoint, EventStore, NewEvent, StoredEvent } from './store/event-store.js';
 import { itemKey } from './core/identity.js';
 import { StoreError } from './store/event-store.js';
 import { verifyLog } from './log/verify.js';
 import { createGateway } from './gateway/http.js';
 import { Ops } from './ops/index.js';
 import { MykoEndpoint } from './gateway/myko-endpoint.js';
+import { Heartbeat } from './gateway/heartbeat.js';
 import { ModelsEndpoint } from './models/models-endpoint.js';
 import { EventRpcEndpoint } from './eventrpc/eventrpc-endpoint.js';
 import { McpEndpoint } from './mcp/http-endpoint.js';
 import type { Connection } from './gateway/connection.js';
 import { builtinPlugin } from './builtins.js';
 import { restorePointsPlugin } from './log/restore-points.js';
+import { frameworkPlugin } from './builtins/framework.js';
 import { reapStaleClients, retireEvents } from './lifecycle/clients.js';
 import type { ServerContext } from './context.js';
 import { hostname } from 'node:os';
@@ -70,6 +73,7 @@ export class MykoServer {
   private wss: WebSocketServer | undefined;
   /** /mcp, for AI agents; undefined when `mcp` is off. */
   mcp: McpEndpoint | undefined;
+  private heartbeat: Heartbeat | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly checkpointer: Checkpointer;
   private readonly ownership: Ownership;
@@ -86,10 +90,12 @@ export class MykoServer {
     this.log = log;
     for (const p of plugins) this.registry.register(p);
     this.registry.register(restorePointsPlugin(() => this.ctx));
+    this.registry.register(frameworkPlugin(() => this.ctx)); // before the built-ins: their query resolver takes any id
     this.registry.register(builtinPlugin); // last: its resolvers are the fallback
     const writer = new Writer(store, this.state, this.registry, config.maxBatchEvents);
     const queries = new LiveQueries(this.state, this.registry);
     const reports = new LiveReports(this.state, this.registry);
+    const views = new LiveViews(this.state, this.registry);
     this.checkpointer = new Checkpointer(store, this.state, writer, config.checkpointEvery, config.checkpointIntervalMs, log);
     const registry = this.registry;
     const permissions = new Permissions(loadRules(config.permissionsFile));
@@ -106,6 +112,7 @@ export class MykoServer {
       writer,
       queries,
       reports,
+      views,
       serverId: store.serverId,
       connections: this.connections,
       stopping: false,
@@ -125,11 +132,15 @@ export class MykoServer {
           return Promise.reject(new ClientCommandError(`client ${clientId} is not connected`, 'MYKO_CLIENT_GONE'));
         return this.cluster.rpc.call(where.serverId, clientId, commandId, params, opts?.timeoutMs ?? config.clientCommandTimeoutMs);
       },
+      admit: (events: readonly EventInput[], origin: Origin): NewEvent[] => {
+        const normalized = events.map((e, i) => normalizeEvent(e, origin, registry, events.length > 1 ? i : undefined));
+        authorizeEvents(normalized, origin, permissions, ownership);
+        return normalized;
+      },
       emit: (events: readonly EventInput[], origin: Origin): Promise<StoredEvent[]> => {
         let normalized;
         try {
-          normalized = events.map((e, i) => normalizeEvent(e, origin, registry, events.length > 1 ? i : undefined));
-          authorizeEvents(normalized, origin, permissions, ownership);
+          normalized = this.ctx.admit(events, origin);
         } catch (err) {
           return Promise.reject(err);
         }
@@ -164,7 +175,8 @@ export class MykoServer {
       }
       await server.reapPreviousRun();
       await server.listen();
-      await server.cluster?.join(server.memberInfo());
+      if (server.cluster) await server.cluster.join(server.memberInfo());
+      else await server.publishServerItem();
     } catch (err) {
       await server.stop().catch(() => undefined);
       throw err;
@@ -220,6 +232,7 @@ export class MykoServer {
     this.ctx.writer.listeners.push(
       (changes) => this.ctx.queries.onChanges(changes),
       (changes) => this.ctx.reports.onChanges(changes),
+      (changes) => this.ctx.views.onChanges(changes),
       (_changes, stored) => this.checkpointer.onStored(stored),
     );
     this.bootStats.checkpointPosition = cp.position;
@@ -239,6 +252,20 @@ export class MykoServer {
     const embedded = !this.cluster;
     this.bootStats.reapedClients = await reapStaleClients(this.ctx, (c: MItem) => embedded || c.serverId === serverId);
     if (this.bootStats.reapedClients > 0) this.log.info({ reaped: this.bootStats.reapedClients }, 'retired clients of a previous run');
+  }
+
+  /**
+   * A lone server publishes its `Server` item too (cluster members do it through Membership): the
+   * reference client reads `GetConnectedServer` and `ServerStats.server`, and a dashboard shows this
+   * server from it. The id is the data directory's, so a restart replaces the item; one of another id
+   * (a store imported from elsewhere) is not a server that is running, and goes.
+   */
+  private async publishServerItem(): Promise<void> {
+    const stale = [...this.ctx.state.all('Server')].filter((s) => s.id !== this.serverId);
+    await this.emit([
+      ...stale.map((s) => ({ itemType: 'Server', changeType: 'DEL' as const, item: { id: s.id } })),
+      { itemType: 'Server', changeType: 'SET', item: { id: this.serverId, ...this.memberInfo() } },
+    ]);
   }
 
   private memberInfo(): MemberInfo {
@@ -277,6 +304,7 @@ export class MykoServer {
     );
     this.http = http;
     this.wss = wss;
+    this.heartbeat = new Heartbeat(wss, this.config.heartbeatIntervalMs, this.config.heartbeatTimeoutMs, this.log);
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
       http.listen(this.config.port, this.config.host, () => {
@@ -328,10 +356,13 @@ export class MykoServer {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       if (this.sweepTimer) clearInterval(this.sweepTimer);
+      this.heartbeat?.stop();
       this.checkpointer.stop();
       this.ctx.stopping = true;
       // Retire clients while the store is still open, so their Client items and owned items go now.
       const retire = [...this.connections.keys()].flatMap((id) => retireEvents(this.ctx, id));
+      // A lone server's Server item goes with it (a cluster member's goes in cluster.stop()).
+      if (!this.cluster && this.state.get('Server', this.serverId)) retire.push({ itemType: 'Server', changeType: 'DEL', item: { id: this.serverId } });
       if (retire.length > 0) await this.emit(retire).catch((err) => this.log.error({ err }, 'retiring clients at shutdown failed'));
       for (const conn of this.connections.values()) conn.close(CloseCode.GoingAway, ErrorCode.ShuttingDown);
       this.mcp?.closeAll();

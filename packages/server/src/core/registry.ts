@@ -1,6 +1,6 @@
 import type { MItem } from '@myko/protocol';
 import type { Logger } from '../logger.js';
-import type { StateReader } from './state.js';
+import type { Change, StateReader } from './state.js';
 import { ajv, describeAjvErrors, type ValidateFunction } from '../wire/ajv.js';
 import type { McpResourceDef, McpToolDef } from '../mcp/tool-def.js';
 
@@ -58,15 +58,46 @@ export interface QueryDef<P extends Record<string, unknown> = Record<string, unk
 /** Resolves query ids by pattern (e.g. `GetAllXs` for any X). */
 export type QueryResolver = (queryId: string, itemType: string) => QueryDef | undefined;
 
+/** Who asked for a report: its value may depend on it (e.g. `WindbackStatus` is the caller's own). */
+export interface ReportCaller {
+  /** The connection that watches the report; undefined for server-internal computations. */
+  readonly clientId: string | undefined;
+}
+
 export interface ReportDef<P extends Record<string, unknown> = Record<string, unknown>, R = unknown> {
   id: string;
   /** Item types whose changes can alter the value; the report is recomputed only then. */
   dependsOn(params: P): readonly string[];
   /** Throw to answer `ws:m:report-error`. */
-  compute(params: P, state: StateReader): R;
+  compute(params: P, state: StateReader, caller?: ReportCaller): R;
 }
 
 export type ReportResolver = (reportId: string) => ReportDef | undefined;
+
+/**
+ * A view (WIRE.md 6.3): a server-defined live query that builds its own items,
+ * possibly of a type that is never stored (a join, a tree, a summary), each
+ * with a string `id`; pages order them by id. It is recomputed only when an
+ * item type it `dependsOn` changes. With `affects` and `item` it is
+ * incremental: a change rebuilds only the view items it names; without them,
+ * the whole view is rebuilt (once per committed batch) and diffed.
+ */
+export interface ViewDef<P extends Record<string, unknown> = Record<string, unknown>, T extends MItem = MItem> {
+  /** The `viewId` clients send. */
+  id: string;
+  /** The `viewItemType`: the `itemType` of every item in its responses. */
+  itemType: string;
+  /** JSON Schema of the params (the `view` object less tx, createdAt, seq, userToken, clientId); a mismatch answers `ws:m:view-error`. */
+  params?: object;
+  /** Item types whose changes can alter the view. */
+  dependsOn(params: P): readonly string[];
+  /** Every item of the view. Throw to answer `ws:m:view-error`. */
+  build(params: P, state: StateReader): Iterable<T>;
+  /** The ids of the view items `change` can affect; undefined = rebuild the whole view. */
+  affects?(change: Change, params: P, state: StateReader): Iterable<string> | undefined;
+  /** The view item with this id as it is now, or undefined when the view has none (needed with `affects`). */
+  item?(id: string, params: P, state: StateReader): T | undefined;
+}
 
 /** An event a handler emits: as on the wire, `createdAt`/`tx` optional. */
 export interface EventInput {
@@ -87,11 +118,21 @@ export interface CommandContext {
   readonly claims: Record<string, unknown> | undefined;
   /** Validate, persist and apply; resolves once committed (and broadcast). */
   emit(events: EventInput | readonly EventInput[]): Promise<void>;
+  /**
+   * The same, but checked as if the caller had sent the events itself:
+   * server-managed types, permission rules and other live clients' ownership
+   * apply (`emit` trusts the handler). For commands that write on a client's
+   * behalf what it names (e.g. `Delete{X}`). Rejects with EventRejected.
+   */
+  emitAsCaller(events: EventInput | readonly EventInput[]): Promise<void>;
   /** Where a client is connected (this server or, in a cluster, another member), or undefined. */
   client(clientId: string): { dialect: 'seed' | 'current'; address: string; serverId: string } | undefined;
   /** Send a command to a connected client and await its response. */
   sendToClient(clientId: string, commandId: string, params: Record<string, unknown>, opts?: { timeoutMs?: number }): Promise<unknown>;
 }
+
+/** Resolves command ids by pattern (e.g. `Delete{X}` for any X); registered ids win. */
+export type CommandResolver = (commandId: string) => CommandDef | undefined;
 
 export interface CommandDef<P extends Record<string, unknown> = Record<string, unknown>, R = unknown> {
   id: string;
@@ -118,12 +159,15 @@ export interface MykoPlugin {
   mcpTools?: McpToolDef[];
   /** Resources this plugin offers agents on the MCP endpoint, beside item type and command schemas and items. */
   mcpResources?: McpResourceDef[];
+  commandResolvers?: CommandResolver[];
+  views?: ViewDef<any, any>[];
 }
 
 /** Identity helpers that carry the types through. */
 export const defineItemType = <T extends MItem>(d: ItemTypeDef<T>) => d;
 export const defineQuery = <P extends Record<string, unknown>>(d: QueryDef<P>) => d;
 export const defineReport = <P extends Record<string, unknown>, R>(d: ReportDef<P, R>) => d;
+export const defineView = <P extends Record<string, unknown>, T extends MItem>(d: ViewDef<P, T>) => d;
 export const defineCommand = <P extends Record<string, unknown>, R>(d: CommandDef<P, R>) => d;
 export const definePlugin = (p: MykoPlugin) => p;
 
@@ -131,6 +175,12 @@ export interface CompiledItemType {
   def: ItemTypeDef;
   persist: boolean;
   check(item: MItem): string | undefined;
+}
+
+export interface CompiledView {
+  def: ViewDef;
+  /** A message naming the bad param, or undefined. */
+  check(params: Record<string, unknown>): string | undefined;
 }
 
 interface CompiledCommand {
@@ -148,6 +198,8 @@ export class Registry {
   private readonly commands = new Map<string, CompiledCommand>();
   private readonly tools: McpToolDef[] = [];
   private readonly resources: McpResourceDef[] = [];
+  private readonly commandResolvers: CommandResolver[] = [];
+  private readonly views = new Map<string, CompiledView>();
 
   register(plugin: MykoPlugin): void {
     for (const t of plugin.itemTypes ?? []) {
@@ -182,13 +234,22 @@ export class Registry {
     }
     for (const c of plugin.commands ?? []) {
       if (this.commands.has(c.id)) throw new Error(`${plugin.name}: command ${c.id} is already defined`);
-      const schemaCheck = c.schema ? ajv.compile(c.schema) : undefined;
-      this.commands.set(c.id, {
-        def: c,
-        check: (params) =>
-          schemaCheck && !schemaCheck(params) ? describeAjvErrors(schemaCheck.errors, 'command') : undefined,
+      this.commands.set(c.id, compileCommand(c));
+    }
+    this.commandResolvers.push(...(plugin.commandResolvers ?? []));
+    for (const v of plugin.views ?? []) {
+      if (this.views.has(v.id)) throw new Error(`${plugin.name}: view ${v.id} is already defined`);
+      if (v.affects && !v.item) throw new Error(`${plugin.name}: view ${v.id} has affects() but no item()`);
+      const schemaCheck = v.params ? ajv.compile(v.params) : undefined;
+      this.views.set(v.id, {
+        def: v,
+        check: (params) => (schemaCheck && !schemaCheck(params) ? describeAjvErrors(schemaCheck.errors, 'view') : undefined),
       });
     }
+  }
+
+  view(viewId: string): CompiledView | undefined {
+    return this.views.get(viewId);
   }
 
   itemType(name: string): CompiledItemType | undefined {
@@ -224,8 +285,16 @@ export class Registry {
     return undefined;
   }
 
+  /** Registered id first, then resolvers in registration order (built-ins last). */
   command(commandId: string): CompiledCommand | undefined {
-    return this.commands.get(commandId);
+    const c = this.commands.get(commandId);
+    if (c) return c;
+    for (const resolve of this.commandResolvers) {
+      const found = resolve(commandId);
+      // Resolved definitions carry no schema (their handlers check params), so nothing is compiled per call.
+      if (found) return compileCommand(found);
+    }
+    return undefined;
   }
 
   /** Every registered item type, command and report (resolver-made ones excepted), for agents to discover (mcp/). */
@@ -253,4 +322,12 @@ export class Registry {
   mcpResources(): readonly McpResourceDef[] {
     return this.resources;
   }
+}
+
+function compileCommand(c: CommandDef): CompiledCommand {
+  const schemaCheck = c.schema ? ajv.compile(c.schema) : undefined;
+  return {
+    def: c,
+    check: (params) => (schemaCheck && !schemaCheck(params) ? describeAjvErrors(schemaCheck.errors, 'command') : undefined),
+  };
 }

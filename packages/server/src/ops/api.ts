@@ -13,6 +13,8 @@ import { tokenFromRequest } from '../security/auth.js';
  *   GET  /api/events[?types=A,B][&exclude=C]
  *                                   Server-Sent Events: every committed event that changed state
  *   GET  /api/stats                 Server-Sent Events: a snapshot of this server once a second
+ *   GET  /api/changed-at/ITEMTYPE[?ids=a,b]
+ *                                   when each item of a memory-only type last changed (change-times.ts)
  *   POST /api/verify                run `myko verify` on the live log; answers the result
  *
  * With authentication on, each needs a valid token (`Authorization: Bearer`

@@ -73,6 +73,7 @@ export interface HealthBody {
   position: number;
   connections: number;
   liveQueries: number;
+  liveViews: number;
   liveReports: number;
   cluster: boolean;
   uptimeSeconds: number;
@@ -96,6 +97,7 @@ export async function health(ctx: ServerContext, verifier: Verifier, cluster: bo
     position: ctx.writer.position,
     connections: ctx.connections.size,
     liveQueries: ctx.queries.size,
+    liveViews: ctx.views.size,
     liveReports: ctx.reports.size,
     cluster,
     uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),

@@ -5,6 +5,7 @@ import { health, liveness, Verifier, type HealthBody } from './health.js';
 import { authorize, EventStream, historyTarget, sendJson, startSse } from './api.js';
 import { findDashboardDir, staticRoute } from './static.js';
 import { itemsPage, itemsTarget, ItemsRequestError } from './items.js';
+import { ChangeTimes, changedAtTarget } from './change-times.js';
 
 export { OpsMetrics } from './metrics.js';
 export { probeStore, Verifier, type HealthBody, type LivenessBody, type StoreProbe, type VerifyStatus } from './health.js';
@@ -26,6 +27,7 @@ export interface OpsStats {
   position: number;
   connections: number;
   liveQueries: number;
+  liveViews: number;
   liveReports: number;
   eventsTotal: number;
   eventsPerSecond: number;
@@ -44,6 +46,7 @@ export class Ops {
   readonly metrics: OpsMetrics;
   readonly verifier: Verifier;
   readonly events: EventStream;
+  readonly changeTimes: ChangeTimes;
   readonly startedAt = Date.now();
   private sample = { t: performance.now(), total: 0, rate: 0 };
 
@@ -55,6 +58,7 @@ export class Ops {
     this.metrics.attach();
     this.verifier = new Verifier(ctx);
     this.events = new EventStream(ctx);
+    this.changeTimes = new ChangeTimes(ctx);
   }
 
   /** Health, metrics and API routes, then the dashboard (which answers every other GET). */
@@ -123,6 +127,13 @@ export class Ops {
         throw err;
       }
     }
+    const changed = changedAtTarget(url);
+    if (changed === 'bad') return sendJson(res, 400, { code: 'MYKO_BAD_REQUEST', message: 'bad percent-encoding in the path' });
+    if (changed) {
+      if (method !== 'GET') return sendJson(res, 405, { code: 'MYKO_BAD_REQUEST', message: 'GET only' });
+      const ids = url.searchParams.get('ids');
+      return sendJson(res, 200, this.changeTimes.answer(changed, ids === null ? undefined : ids.split(',').filter((s) => s !== '')));
+    }
     switch (url.pathname) {
       case '/api/events':
         return this.events.open(req, res, url);
@@ -164,6 +175,7 @@ export class Ops {
       position: ctx.writer.position,
       connections: ctx.connections.size,
       liveQueries: ctx.queries.size,
+      liveViews: ctx.views.size,
       liveReports: ctx.reports.size,
       eventsTotal: this.metrics.eventsTotal,
       eventsPerSecond: this.eventsPerSecond(),
