@@ -56,6 +56,25 @@ test('rship tools are contributed by the plugin: listed with their schemas; targ
   }
 });
 
+test('run_view: a server-defined view (GetTargetViews) through the view engine, windowed; bad params are MYKO_BAD_QUERY', async () => {
+  const agent = await connectMcp(mcpUrl(ts.url));
+  try {
+    const tool = (await agent.listTools()).tools.find((t) => t.name === 'run_view');
+    assert.ok(tool, 'run_view is offered when views are registered');
+    assert.ok((tool.inputSchema.properties!.viewId as { enum: string[] }).enum.includes('GetTargetViews'));
+    const r = await callTool(agent, 'run_view', { viewId: 'GetTargetViews', params: { serviceId: 'bluth-company' }, limit: 10 });
+    assert.equal(r.isError, false, JSON.stringify(r.value));
+    const stand = r.value.items.find((v: { id: string }) => v.id === 'banana-stand');
+    assert.equal(stand.isOnline, true);
+    assert.deepEqual(stand.actions.map((a: { id: string }) => a.id), ['banana-stand:burn']);
+    assert.equal(r.value.totalCount, r.value.items.length);
+    const bad = await callTool(agent, 'run_view', { viewId: 'GetTargetViews', params: { nope: 1 } });
+    assert.deepEqual([bad.isError, bad.value.code], [true, 'MYKO_BAD_QUERY']);
+  } finally {
+    await agent.close();
+  }
+});
+
 test("rship_execute_action runs the action on the executor; a payload off the action's schema is a tool error RSHIP_BAD_PAYLOAD and never reaches it", async () => {
   const agent = await connectMcp(mcpUrl(ts.url));
   try {
@@ -130,6 +149,9 @@ test('the same Rocketship tools over stdio (myko mcp --url, default plugins): li
     await agent.connect(new StdioClientTransport({ command: process.execPath, args: [cli, 'mcp', '--url', ts.url], stderr: 'pipe' }));
     const listed = await callTool(agent, 'rship_list_targets', { targetId: 'banana-stand' });
     assert.equal(listed.value.targets[0].status, 'online');
+    const viewed = await callTool(agent, 'run_view', { viewId: 'GetTargetViews', params: {} });
+    assert.equal(viewed.isError, false, JSON.stringify(viewed.value));
+    assert.ok(viewed.value.items.some((v: { id: string; isOnline: boolean }) => v.id === 'banana-stand' && v.isOnline));
     calls.length = 0;
     const ok = await callTool(agent, 'rship_execute_action', { actionId: 'banana-stand:burn', payload: { intensity: 2 } });
     assert.deepEqual(ok.value.response, { burned: true, intensity: 2 });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Kind, type MItem } from '@myko/protocol';
+import { Kind, type MItem, type QueryWindow } from '@myko/protocol';
 import type { ServerContext } from '../context.js';
 import type { Subscriber } from '../live/subscriber.js';
 import type { QueryRequest } from '../live/live-queries.js';
@@ -17,7 +17,7 @@ export interface WatchHandler {
 
 interface Watch {
   handler: WatchHandler;
-  kind: 'query' | 'report';
+  kind: 'query' | 'report' | 'view';
   result: ResultSet | undefined;
   seen: boolean;
 }
@@ -67,7 +67,8 @@ export class LiveWatches implements Subscriber {
     const w = this.watches.get(tx);
     if (!w) return; // cancelled meanwhile
     switch (f.event) {
-      case Kind.QueryResponse: {
+      case Kind.QueryResponse:
+      case Kind.ViewResponse: {
         const d = f.data as { sequence: number; upserts: { item: MItem }[]; deletes: string[]; totalCount?: number };
         w.result ??= new ResultSet();
         w.result.apply(d.sequence, d.upserts, d.deletes, d.totalCount);
@@ -84,6 +85,7 @@ export class LiveWatches implements Subscriber {
       }
       case Kind.ReportError:
       case Kind.QueryError:
+      case Kind.ViewError:
         w.handler.error?.(String((f.data as { message?: unknown }).message ?? 'failed'));
         return;
       default:
@@ -120,12 +122,26 @@ export class LiveWatches implements Subscriber {
     return tx;
   }
 
+  /** Start a live view (its result is handed to `handler.query`); its first result arrives before this returns. Throws ViewError. */
+  watchView(req: { viewId: string; params: Record<string, unknown>; window: QueryWindow | undefined }, handler: WatchHandler): string {
+    const tx = `w${this.nextTx++}`;
+    this.watches.set(tx, { handler, kind: 'view', result: undefined, seen: false });
+    try {
+      this.ctx.views.subscribe(this, { tx, viewId: req.viewId, view: req.params, window: req.window });
+    } catch (err) {
+      this.watches.delete(tx);
+      throw err;
+    }
+    return tx;
+  }
+
   /** End a watch; false when it was not live. */
   unwatch(tx: string): boolean {
     const w = this.watches.get(tx);
     if (!w) return false;
     this.watches.delete(tx);
     if (w.kind === 'query') this.ctx.queries.cancel(this, tx);
+    else if (w.kind === 'view') this.ctx.views.cancel(this, tx);
     else this.ctx.reports.cancel(this, tx);
     return true;
   }
@@ -139,6 +155,7 @@ export class LiveWatches implements Subscriber {
     this.closed = true;
     this.ctx.queries.dropConnection(this);
     this.ctx.reports.dropConnection(this);
+    this.ctx.views.dropConnection(this);
     this.watches.clear();
   }
 }

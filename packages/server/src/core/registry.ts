@@ -314,6 +314,10 @@ export class Registry {
     return [...this.queries.values()];
   }
 
+  viewDefs(): ViewDef[] {
+    return [...this.views.values()].map((v) => v.def);
+  }
+
   /** MCP tools plugins contribute, in registration order. */
   mcpTools(): readonly McpToolDef[] {
     return this.tools;

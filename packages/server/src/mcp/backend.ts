@@ -25,6 +25,12 @@ export interface QueryInput {
   window?: QueryWindow | undefined;
 }
 
+export interface ViewInput {
+  viewId: string;
+  params: Record<string, unknown>;
+  window?: QueryWindow | undefined;
+}
+
 export interface QueryOutput {
   /** Items of the window (or every item when unwindowed), sorted by id. */
   items: MItem[];
@@ -56,6 +62,8 @@ export interface McpBackend {
   itemTypes(): Promise<ItemTypeSummary[]>;
   /** A query's current result (one-shot: the live query is started, read and cancelled). */
   query(q: QueryInput): Promise<QueryOutput>;
+  /** A view's current result (one-shot, as `query`). */
+  view(v: ViewInput): Promise<QueryOutput>;
   /** A report's current value. */
   report(reportId: string, params: Record<string, unknown>): Promise<unknown>;
   history(itemType: string, id: string): Promise<HistoryOutput>;

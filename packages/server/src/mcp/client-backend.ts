@@ -1,6 +1,6 @@
 import type { MItem, QueryWindow } from '@myko/protocol';
 import type { Registry } from '../core/registry.js';
-import { McpToolError, type HistoryOutput, type ItemTypeSummary, type McpBackend, type QueryInput, type QueryOutput } from './backend.js';
+import { McpToolError, type HistoryOutput, type ItemTypeSummary, type McpBackend, type QueryInput, type QueryOutput, type ViewInput } from './backend.js';
 
 /**
  * What this backend uses of @myko/client's MykoClient. @myko/client is
@@ -18,6 +18,7 @@ interface QueryResultLike {
 export interface MykoClientLike {
   connected(): Promise<unknown>;
   watchQuery(spec: { queryId: string; queryItemType: string; params?: Record<string, unknown>; window?: QueryWindow }): Live<QueryResultLike>;
+  watchView(spec: { viewId: string; viewItemType: string; params?: Record<string, unknown>; window?: QueryWindow }): Live<QueryResultLike>;
   watchReport(spec: { reportId: string; params?: Record<string, unknown> }): Live<unknown>;
   sendCommand(commandId: string, params: object): Promise<unknown>;
   close(): void;
@@ -125,6 +126,13 @@ export class ClientBackend implements McpBackend {
   async query(q: QueryInput): Promise<QueryOutput> {
     const r = await this.first(this.client.watchQuery(spec(q)), 'MYKO_BAD_QUERY');
     return output(r);
+  }
+
+  async view(v: ViewInput): Promise<QueryOutput> {
+    // The server finds a view by its id; the client's spec wants its item type too, which the registry knows.
+    const viewItemType = this.registry.view(v.viewId)?.def.itemType ?? v.viewId;
+    const spec = { viewId: v.viewId, viewItemType, params: v.params, ...(v.window ? { window: v.window } : {}) };
+    return output(await this.first(this.client.watchView(spec), 'MYKO_BAD_QUERY'));
   }
 
   report(reportId: string, params: Record<string, unknown>): Promise<unknown> {

@@ -30,7 +30,7 @@ export interface McpSessionOptions {
 
 /** The tools of a registry in a mode: the server's, then the plugins'; read-only mode keeps only readers. */
 export function toolsFor(registry: Registry, mode: McpMode): McpToolDef[] {
-  const all = [...serverTools, ...registry.mcpTools()];
+  const all = [...serverTools, ...registry.mcpTools()].filter((t) => t.available?.(registry) ?? true);
   return mode === 'full' ? all : all.filter((t) => t.readOnly);
 }
 

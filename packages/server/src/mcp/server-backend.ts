@@ -6,9 +6,10 @@ import type { ResultSet } from '../bridge/result-set.js';
 import { runCommand } from '../commands/run-command.js';
 import { QueryError } from '../live/live-queries.js';
 import { ReportError } from '../live/live-reports.js';
+import { ViewError } from '../live/live-views.js';
 import { ConnectionLimits } from '../security/rate-limit.js';
 import type { Registry } from '../core/registry.js';
-import { McpToolError, type HistoryOutput, type ItemTypeSummary, type McpBackend, type QueryInput, type QueryOutput } from './backend.js';
+import { McpToolError, type HistoryOutput, type ItemTypeSummary, type McpBackend, type QueryInput, type QueryOutput, type ViewInput } from './backend.js';
 
 const output = (r: ResultSet): QueryOutput => ({ items: r.values(), totalCount: r.totalCount });
 
@@ -57,6 +58,18 @@ export class ServerBackend implements McpBackend {
       tx = this.watches.watchQuery({ ...q, window: q.window }, { query: (r, first) => void (first && (result = output(r))) });
     } catch (err) {
       throw err instanceof QueryError ? new McpToolError(ErrorCode.BadQuery, err.message) : err;
+    }
+    this.watches.unwatch(tx);
+    return result ?? { items: [], totalCount: 0 };
+  }
+
+  async view(v: ViewInput): Promise<QueryOutput> {
+    let result: QueryOutput | undefined;
+    let tx: string;
+    try {
+      tx = this.watches.watchView({ ...v, window: v.window }, { query: (r, first) => void (first && (result = output(r))) });
+    } catch (err) {
+      throw err instanceof ViewError ? new McpToolError(ErrorCode.BadQuery, err.message) : err;
     }
     this.watches.unwatch(tx);
     return result ?? { items: [], totalCount: 0 };

@@ -20,6 +20,8 @@ export interface McpToolDef {
    * it before `call`; a mismatch is a tool error with `badInputCode`.
    */
   inputSchema(registry: Registry): Record<string, unknown>;
+  /** Whether the tool is offered with this registry (default: always), e.g. only when there is something for it to run. */
+  available?(registry: Registry): boolean;
   /** Code of the tool error for arguments that fail `inputSchema` (default MYKO_BAD_REQUEST). */
   badInputCode?: string;
   /** The result, returned to the agent as compact JSON. Throw McpToolError for a refusal with a code. */

@@ -65,6 +65,39 @@ export const queryItems = defineMcpTool({
   },
 });
 
+/** Views (server-defined joins, WIRE.md 6.3): offered when the registry has one; each declared params schema attached as for commands. */
+export const runView = defineMcpTool({
+  name: 'run_view',
+  title: 'Run a view',
+  description:
+    "The current items of a server-defined view (a join computed by the server, e.g. a target with its statuses, actions and emitters), sorted by id, one window at a time; totalCount gives the whole view's size.",
+  readOnly: true,
+  badInputCode: 'MYKO_BAD_QUERY',
+  available: (r) => r.viewDefs().length > 0,
+  inputSchema(r) {
+    const defs = r.viewDefs();
+    return {
+      type: 'object',
+      required: ['viewId'],
+      properties: {
+        viewId: { type: 'string', enum: names(defs.map((v) => v.id)), description: `The view: ${defs.map((v) => `${v.id} (items of type ${v.itemType})`).join(', ')}.` },
+        params: { type: 'object', description: "The view's parameters." },
+        limit: { type: 'integer', minimum: 1, maximum: maxLimit, default: defaultLimit, description: 'At most this many items.' },
+        offset: { type: 'integer', minimum: 0, default: 0, description: 'Skip this many items of the view (sorted by id).' },
+      },
+      additionalProperties: false,
+      ...(defs.some((v) => v.params)
+        ? { allOf: defs.filter((v) => v.params).map((v) => ({ if: { properties: { viewId: { const: v.id } } }, then: { properties: { params: v.params } } })) }
+        : {}),
+    };
+  },
+  async call(args, backend) {
+    const window = { offset: (args.offset as number | undefined) ?? 0, limit: (args.limit as number | undefined) ?? defaultLimit };
+    const { items, totalCount } = await backend.view({ viewId: args.viewId, params: args.params ?? {}, window });
+    return { viewId: args.viewId, totalCount, offset: window.offset, count: items.length, items };
+  },
+});
+
 export const readReport = defineMcpTool({
   name: 'read_report',
   title: 'Read a report',
@@ -131,4 +164,4 @@ export const runCommand = defineMcpTool({
   call: async (args, backend) => ({ commandId: args.commandId, response: (await backend.command(args.commandId, args.params ?? {})) ?? null }),
 });
 
-export const serverTools: readonly McpToolDef[] = [listItemTypes, queryItems, readReport, itemHistory, runCommand];
+export const serverTools: readonly McpToolDef[] = [listItemTypes, queryItems, runView, readReport, itemHistory, runCommand];
