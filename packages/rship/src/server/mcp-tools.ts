@@ -1,5 +1,6 @@
 import { defineMcpResource, defineMcpTool, McpToolError, type McpBackend, type McpResourceDef, type McpToolDef } from '@myko/server';
-import { RshipCommand, type Action, type Emitter, type Pulse, type Target, type TargetStatus } from '../entities.js';
+import { RshipCommand, type Action, type Pulse } from '../entities.js';
+import { getTargetViews, type TargetView } from './views.js';
 
 /**
  * Rocketship for AI agents: contributed by the plugin through
@@ -9,6 +10,8 @@ import { RshipCommand, type Action, type Emitter, type Pulse, type Target, type 
  * client has: queries for the entities, the ExecTargetAction command for an
  * action (so the payload is checked against the action's schema, permission
  * rules apply and the executor is found, exactly as for a controller).
+ * rship_list_targets reads the GetTargetViews view, so it needs a server
+ * with this plugin's views (any server running this plugin).
  */
 
 const maxTargets = 500;
@@ -27,17 +30,24 @@ async function all<T>(backend: McpBackend, itemType: string, queryId: string, pa
   return (await backend.query({ queryId, itemType, params })).items as unknown as T[];
 }
 
+/**
+ * The join is the GetTargetViews view's (views.ts: one owner of "a target
+ * with its statuses, actions and emitters"); this tool adds each emitter's
+ * latest pulse, which the view leaves out so a pulse storm recomputes nothing.
+ */
 export const listTargets = defineMcpTool({
   name: 'rship_list_targets',
   title: 'List Rocketship targets',
   description:
     'Rocketship targets with their status (online when a connected executor has them online), their actions (with the JSON Schema of each payload) ' +
-    "and their emitters with each one's latest value. Give targetId for one target.",
+    "and their emitters with each one's latest value. Give targetId for one target, serviceId for one service's.",
   readOnly: true,
   inputSchema: () => ({
     type: 'object',
     properties: {
       targetId: { type: 'string', minLength: 1, description: 'Only this target.' },
+      serviceId: { type: 'string', minLength: 1, description: "Only this service's targets." },
+      includeOffline: { type: 'boolean', default: true, description: 'false: only online targets.' },
       limit: { type: 'integer', minimum: 1, maximum: maxTargets, default: 100, description: 'At most this many targets (sorted by id).' },
       offset: { type: 'integer', minimum: 0, default: 0 },
     },
@@ -45,48 +55,32 @@ export const listTargets = defineMcpTool({
   }),
   async call(args, backend) {
     const one = args.targetId as string | undefined;
+    const params = {
+      ...(args.serviceId !== undefined ? { serviceId: args.serviceId } : {}),
+      ...(args.includeOffline !== undefined ? { includeOffline: args.includeOffline } : {}),
+    };
     const window = { offset: (args.offset as number | undefined) ?? 0, limit: (args.limit as number | undefined) ?? 100 };
-    const page = one
-      ? await backend.query({ queryId: 'GetTargetsByIds', itemType: 'Target', params: { ids: [one] } })
-      : await backend.query({ queryId: 'GetAllTargets', itemType: 'Target', params: {}, window });
-    const targets = page.items as unknown as Target[];
-    const scoped = one ? { targetId: one } : undefined;
-    const [statuses, actions, emitters, pulses] = await Promise.all([
-      all<TargetStatus>(backend, 'TargetStatus', scoped ? 'GetTargetStatussByQuery' : 'GetAllTargetStatuss', scoped),
-      all<Action>(backend, 'Action', scoped ? 'GetActionsByQuery' : 'GetAllActions', scoped),
-      all<Emitter>(backend, 'Emitter', scoped ? 'GetEmittersByQuery' : 'GetAllEmitters', scoped),
-      all<Pulse>(backend, 'Pulse', 'GetAllPulses'),
-    ]);
+    const page = await backend.view({ viewId: getTargetViews.id, params, ...(one ? {} : { window }) });
+    const views = (page.items as unknown as TargetView[]).filter((v) => one === undefined || v.id === one);
     const latest = new Map<string, Pulse>();
-    for (const p of pulses) {
+    for (const p of await all<Pulse>(backend, 'Pulse', 'GetAllPulses')) {
       const prev = latest.get(p.emitterId);
       if (!prev || Number(p.timestamp ?? 0) >= Number(prev.timestamp ?? 0)) latest.set(p.emitterId, p);
     }
-    const byTarget = <T extends { targetId: string }>(list: T[]) => {
-      const m = new Map<string, T[]>();
-      for (const x of list) m.set(x.targetId, [...(m.get(x.targetId) ?? []), x]);
-      return m;
-    };
-    const statusBy = byTarget(statuses);
-    const actionsBy = byTarget(actions);
-    const emittersBy = byTarget(emitters);
     return {
-      totalCount: page.totalCount,
-      targets: targets.map((t) => {
-        const online = (statusBy.get(t.id) ?? []).filter((s) => s.status === 'online').map((s) => s.instanceId);
-        return {
-          id: t.id,
-          name: t.name,
-          ...(t.category ? { category: t.category } : {}),
-          status: online.length > 0 ? 'online' : 'offline',
-          onlineInstances: online,
-          actions: (actionsBy.get(t.id) ?? []).map((a) => ({ id: a.id, name: a.name, schema: schemaOf(a.schema) })),
-          emitters: (emittersBy.get(t.id) ?? []).map((e) => {
-            const p = latest.get(e.id);
-            return { id: e.id, name: e.name, schema: schemaOf(e.schema), latest: p ? { data: p.data, timestamp: p.timestamp ?? null } : null };
-          }),
-        };
-      }),
+      totalCount: one ? views.length : page.totalCount,
+      targets: views.map(({ target: t, statuses, actions, emitters, isOnline }) => ({
+        id: t.id,
+        name: t.name,
+        ...(t.category ? { category: t.category } : {}),
+        status: isOnline ? 'online' : 'offline',
+        onlineInstances: statuses.filter((st) => st.status === 'online').map((st) => st.instanceId),
+        actions: actions.map((a) => ({ id: a.id, name: a.name, schema: schemaOf(a.schema) })),
+        emitters: emitters.map((e) => {
+          const p = latest.get(e.id);
+          return { id: e.id, name: e.name, schema: schemaOf(e.schema), latest: p ? { data: p.data, timestamp: p.timestamp ?? null } : null };
+        }),
+      })),
     };
   },
 });
