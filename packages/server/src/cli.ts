@@ -6,6 +6,7 @@ import { commandByName, commandHelp, commands, overviewHelp, type CommandSpec } 
 import { inFlagTerms, nearest } from './cli/flags.js';
 import { runLogCommand } from './cli/log-commands.js';
 import { serve } from './cli/serve.js';
+import { runMcpCommand } from './cli/mcp-command.js';
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -50,6 +51,7 @@ function splitCommand(argv: string[]): { c: CommandSpec; rest: string[] } | { un
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'mcp') return runMcpCommand(argv.slice(1));
   const split = splitCommand(argv);
   quietOnClosedStdout(typeof split === 'object' && 'c' in split ? split.c.name : '');
   if (split === 'help') return void process.stdout.write(overviewHelp(version)), 0;

@@ -39,6 +39,12 @@ export interface ServerConfig {
    * plugin objects instead and this is ignored.
    */
   plugins: string;
+  /**
+   * The MCP endpoint for AI agents at /mcp (mcp/): `full` (every tool),
+   * `read-only` (queries, reports and history: no command or action), or
+   * `off` (not served).
+   */
+  mcp: 'off' | 'read-only' | 'full';
   /** Verify the whole log (`myko verify`) before serving; refuse to start on a mismatch. */
   verifyOnBoot: boolean;
   /** Cluster mode when set: the log lives in this PostgreSQL database, shared by every member. */
@@ -105,6 +111,7 @@ export const defaultConfig: Readonly<ServerConfig> = Object.freeze({
   slowConsumerTimeoutMs: 30_000,
   clientCommandTimeoutMs: 10_000,
   plugins: '@myko/rship/server',
+  mcp: 'full',
   verifyOnBoot: false,
   postgresUrl: '',
   postgresSchema: 'public',
@@ -140,6 +147,7 @@ export const envNames: Record<string, keyof ServerConfig> = {
   MYKO_SEND_MAX_BUFFERED_BYTES: 'sendMaxBufferedBytes',
   MYKO_SLOW_CONSUMER_TIMEOUT_MS: 'slowConsumerTimeoutMs',
   MYKO_PLUGINS: 'plugins',
+  MYKO_MCP: 'mcp',
   MYKO_VERIFY_ON_BOOT: 'verifyOnBoot',
   MYKO_POSTGRES_URL: 'postgresUrl',
   MYKO_POSTGRES_SCHEMA: 'postgresSchema',
@@ -201,6 +209,7 @@ export function resolveConfig(
     throw new ConfigError(`maxFrameBytes (${out.maxFrameBytes}) must not be above hardMaxFrameBytes (${out.hardMaxFrameBytes})`);
   if (out.sendMaxBufferedBytes <= out.sendHighWaterBytes)
     throw new ConfigError('sendMaxBufferedBytes must be above sendHighWaterBytes');
+  if (out.mcp !== 'off' && out.mcp !== 'read-only' && out.mcp !== 'full') throw new ConfigError(`mcp must be off, read-only or full, got ${out.mcp}`);
   if (out.maxBatchEvents < 1) throw new ConfigError('maxBatchEvents must be at least 1');
   if (out.postgresUrl && !/^postgres(ql)?:\/\//.test(out.postgresUrl)) throw new ConfigError('postgresUrl must be a postgres:// URL');
   if (out.authJwtSecret && out.authJwksUrl) throw new ConfigError('set authJwtSecret or authJwksUrl, not both');

@@ -26,3 +26,5 @@ export { SqliteEventStore } from './store/sqlite/index.js';
 export { equalityFilter } from './builtins.js';
 export { ClientCommandError } from './gateway/connection.js';
 export { describeAjvErrors } from './wire/ajv.js';
+export { defineMcpTool, defineMcpResource, type McpToolDef, type McpResourceDef } from './mcp/tool-def.js';
+export { McpToolError, type McpBackend, type QueryInput, type QueryOutput, type ItemTypeSummary, type HistoryOutput } from './mcp/backend.js';

@@ -23,6 +23,7 @@ import { MykoEndpoint } from './gateway/myko-endpoint.js';
 import { Heartbeat } from './gateway/heartbeat.js';
 import { ModelsEndpoint } from './models/models-endpoint.js';
 import { EventRpcEndpoint } from './eventrpc/eventrpc-endpoint.js';
+import { McpEndpoint } from './mcp/http-endpoint.js';
 import type { Connection } from './gateway/connection.js';
 import { builtinPlugin } from './builtins.js';
 import { restorePointsPlugin } from './log/restore-points.js';
@@ -70,6 +71,8 @@ export class MykoServer {
   /** Set in cluster mode (PostgreSQL store). */
   cluster: Cluster | undefined;
   private wss: WebSocketServer | undefined;
+  /** /mcp, for AI agents; undefined when `mcp` is off. */
+  mcp: McpEndpoint | undefined;
   private heartbeat: Heartbeat | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly checkpointer: Checkpointer;
@@ -291,6 +294,7 @@ export class MykoServer {
     const ops = new Ops(this.ctx, { cluster: () => this.cluster !== undefined, ...(this.bootVerify ? { bootVerify: this.bootVerify } : {}) });
     const models = new ModelsEndpoint(this.ctx);
     const eventRpc = new EventRpcEndpoint(this.ctx);
+    const mcp = (this.mcp = this.config.mcp === 'off' ? undefined : new McpEndpoint(this.ctx, this.config.mcp, serverVersion));
     const { http, wss } = createGateway(
       this.config,
       [
@@ -298,7 +302,7 @@ export class MykoServer {
         { path: '/models', accept: (ws, req, _d, claims) => models.accept(ws, req, claims) },
         { path: '/eventrpc', accept: (ws, req, _d, claims) => eventRpc.accept(ws, req, claims) },
       ],
-      ops.routes(),
+      [...(mcp ? [mcp.route] : []), ...ops.routes()],
       { auth: this.ctx.auth, log: this.log, stopping: () => this.ctx.stopping },
     );
     this.http = http;
@@ -364,6 +368,7 @@ export class MykoServer {
       if (!this.cluster && this.state.get('Server', this.serverId)) retire.push({ itemType: 'Server', changeType: 'DEL', item: { id: this.serverId } });
       if (retire.length > 0) await this.emit(retire).catch((err) => this.log.error({ err }, 'retiring clients at shutdown failed'));
       for (const conn of this.connections.values()) conn.close(CloseCode.GoingAway, ErrorCode.ShuttingDown);
+      this.mcp?.closeAll();
       this.wss?.close();
       if (this.http) {
         this.http.closeAllConnections?.();

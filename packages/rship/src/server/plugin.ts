@@ -1,6 +1,7 @@
 import { definePlugin, defineItemType, type MykoPlugin } from '@myko/server';
 import { rshipSchemas, targetStatusId, type Instance, type TargetStatus } from '../entities.js';
 import { actionCommands } from './actions.js';
+import { rshipMcpResources, rshipMcpTools } from './mcp-tools.js';
 import { rshipViews } from './views.js';
 
 export interface RshipPluginOptions {
@@ -75,6 +76,8 @@ export function rshipPlugin(opts: RshipPluginOptions = {}): MykoPlugin {
       { name: 'Service', schema: rshipSchemas.Service },
     ],
     commands: actionCommands(opts.actionTimeoutMs ?? 10_000),
+    mcpTools: rshipMcpTools,
+    mcpResources: rshipMcpResources,
     views: rshipViews,
   });
 }

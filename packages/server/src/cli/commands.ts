@@ -86,6 +86,22 @@ ${progressNote}`,
     positionals: 0,
     flags: [{ flag: 'in', type: 'string', arg: 'FILE', help: 'the NDJSON file to read (required)' }, ...storeFlags, helpFlag],
   },
+  {
+    name: 'mcp',
+    usage: '--url ws://HOST:PORT/myko [--token JWT] [--mcp full|read-only] [--plugins LIST]',
+    summary: 'the Model Context Protocol over stdio, for desktop agents, as a client of a running server',
+    about: `Serves the same tools as the server's own http://HOST:PORT/mcp over stdin/stdout, talking to the
+server at --url as a Myko client: a desktop agent host starts it as a local process. stdout carries
+the protocol; everything else goes to stderr. Runs until stdin closes or a signal.`,
+    positionals: 0,
+    flags: [
+      { flag: 'url', type: 'string', arg: 'URL', env: 'MYKO_URL', help: "the server's Myko endpoint (ws:// or wss://; required)" },
+      { flag: 'token', type: 'string', arg: 'JWT', env: 'MYKO_TOKEN', help: 'sent as the server requires it (authentication on)' },
+      { flag: 'mcp', type: 'string', arg: 'MODE', env: 'MYKO_MCP', help: 'full | read-only (queries, views, reports, history only)' },
+      { flag: 'plugins', type: 'string', arg: 'LIST', env: 'MYKO_PLUGINS', help: "plugin modules whose item types, commands and tools the server has, comma-separated" },
+      helpFlag,
+    ],
+  },
 ];
 
 export const commandByName = new Map(commands.map((c) => [c.name, c]));

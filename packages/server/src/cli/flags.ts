@@ -47,6 +47,7 @@ const describe: Partial<Record<keyof ServerConfig, [arg: string | undefined, hel
   maxMessagesPerSecond: ['N', 'frames per second per connection'],
   maxEventsPerSecond: ['N', 'events per second per connection'],
   maxLiveQueriesPerConnection: ['N', 'live queries plus live reports per connection'],
+  mcp: ['MODE', 'the MCP endpoint at /mcp for AI agents: off | read-only (queries, views, reports, history) | full'],
   heartbeatIntervalMs: ['MS', 'ping every WebSocket connection this often; 0 = off'],
   heartbeatTimeoutMs: ['MS', 'close a connection silent this long (no pong, no frame)'],
   ownerChallengeMs: ['MS', "a write refused for a live owner's items: ping the owner, retire it if it does not answer within MS, then apply the write; 0 = refuse at once"],

@@ -2,6 +2,7 @@ import type { MItem } from '@myko/protocol';
 import type { Logger } from '../logger.js';
 import type { Change, StateReader } from './state.js';
 import { ajv, describeAjvErrors, type ValidateFunction } from '../wire/ajv.js';
+import type { McpResourceDef, McpToolDef } from '../mcp/tool-def.js';
 
 /**
  * The application API: item types, queries, reports and commands, each
@@ -150,6 +151,14 @@ export interface MykoPlugin {
   reports?: ReportDef<any, any>[];
   reportResolvers?: ReportResolver[];
   commands?: CommandDef<any, any>[];
+  /**
+   * Tools this plugin offers AI agents on the MCP endpoint (mcp/), beside the
+   * server's own. Written against McpBackend, so the same tool serves /mcp in
+   * the server and `myko mcp --url` over a Myko connection.
+   */
+  mcpTools?: McpToolDef[];
+  /** Resources this plugin offers agents on the MCP endpoint, beside item type and command schemas and items. */
+  mcpResources?: McpResourceDef[];
   commandResolvers?: CommandResolver[];
   views?: ViewDef<any, any>[];
 }
@@ -187,6 +196,8 @@ export class Registry {
   private readonly reports = new Map<string, ReportDef>();
   private readonly reportResolvers: ReportResolver[] = [];
   private readonly commands = new Map<string, CompiledCommand>();
+  private readonly tools: McpToolDef[] = [];
+  private readonly resources: McpResourceDef[] = [];
   private readonly commandResolvers: CommandResolver[] = [];
   private readonly views = new Map<string, CompiledView>();
 
@@ -213,6 +224,14 @@ export class Registry {
       this.reports.set(r.id, r);
     }
     this.reportResolvers.push(...(plugin.reportResolvers ?? []));
+    for (const t of plugin.mcpTools ?? []) {
+      if (this.tools.some((x) => x.name === t.name)) throw new Error(`${plugin.name}: MCP tool ${t.name} is already defined`);
+      this.tools.push(t);
+    }
+    for (const r of plugin.mcpResources ?? []) {
+      if (this.resources.some((x) => x.name === r.name)) throw new Error(`${plugin.name}: MCP resource ${r.name} is already defined`);
+      this.resources.push(r);
+    }
     for (const c of plugin.commands ?? []) {
       if (this.commands.has(c.id)) throw new Error(`${plugin.name}: command ${c.id} is already defined`);
       this.commands.set(c.id, compileCommand(c));
@@ -276,6 +295,36 @@ export class Registry {
       if (found) return compileCommand(found);
     }
     return undefined;
+  }
+
+  /** Every registered item type, command and report (resolver-made ones excepted), for agents to discover (mcp/). */
+  itemTypeDefs(): ItemTypeDef[] {
+    return [...this.itemTypes.values()].map((t) => t.def);
+  }
+
+  commandDefs(): CommandDef[] {
+    return [...this.commands.values()].map((c) => c.def);
+  }
+
+  reportIds(): string[] {
+    return [...this.reports.keys()];
+  }
+
+  queryDefs(): QueryDef[] {
+    return [...this.queries.values()];
+  }
+
+  viewDefs(): ViewDef[] {
+    return [...this.views.values()].map((v) => v.def);
+  }
+
+  /** MCP tools plugins contribute, in registration order. */
+  mcpTools(): readonly McpToolDef[] {
+    return this.tools;
+  }
+
+  mcpResources(): readonly McpResourceDef[] {
+    return this.resources;
   }
 }
 
