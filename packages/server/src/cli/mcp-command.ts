@@ -8,21 +8,12 @@ import { restorePointsPlugin } from '../log/restore-points.js';
 import { ClientBackend, type MykoClientLike } from '../mcp/client-backend.js';
 import { createMcpServer, type McpMode } from '../mcp/mcp-server.js';
 import { loadPlugins } from './plugins.js';
+import { commandByName, commandHelp } from './commands.js';
 
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-export const mcpHelp = `myko mcp --url ws://HOST:PORT/myko [options]
-
-Serves the Model Context Protocol over stdio (for desktop agents) as a Myko client of a running
-server: the same tools as the server's own http://HOST:PORT/mcp.
-
-Options:
-  --url URL          the server's Myko endpoint (ws:// or wss://)        MYKO_URL
-  --token JWT        sent as the server requires it (authentication on)  MYKO_TOKEN
-  --mcp MODE         full | read-only (queries, reports, history only)   MYKO_MCP (default full)
-  --plugins LIST     plugin modules whose item types, commands and tools the server has,
-                     comma-separated                                     MYKO_PLUGINS (default ${defaultConfig.plugins})
-`;
+/** The same text as `myko help mcp` (cli/commands.ts owns every command's help). */
+export const mcpHelp = commandHelp(commandByName.get('mcp')!, version);
 
 /** The @myko/client Node entry, resolved at run time (see client-backend.ts: no compile-time reference). */
 const clientModule: string = '@myko/client/node';
