@@ -6,6 +6,7 @@ import { resolveConfig, type ServerConfig } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { Registry, type EventInput, type MykoPlugin } from './core/registry.js';
 import { State } from './core/state.js';
+import { Backrefs } from './core/backrefs.js';
 import { Writer } from './core/writer.js';
 import { Checkpointer } from './core/checkpointer.js';
 import { normalizeEvent, type Origin } from './core/normalize.js';
@@ -84,6 +85,8 @@ export class MykoServer {
     for (const p of plugins) this.registry.register(p);
     this.registry.register(restorePointsPlugin(() => this.ctx));
     this.registry.register(builtinPlugin); // last: its resolvers are the fallback
+    const backrefs = new Backrefs(this.registry.itemTypeDefs());
+    if (!backrefs.empty) this.state.backrefs = backrefs;
     const writer = new Writer(store, this.state, this.registry, config.maxBatchEvents);
     const queries = new LiveQueries(this.state, this.registry);
     const reports = new LiveReports(this.state, this.registry);
@@ -211,6 +214,7 @@ export class MykoServer {
       this.bootStats.replayed += events.length;
       if (events.length < replayChunk) break;
     }
+    this.state.refreshBackrefs();
     this.ctx.writer.position = position;
     this.ctx.writer.lastEventId = lastEventId;
     this.checkpointer.position = cp.position;

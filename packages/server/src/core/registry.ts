@@ -1,7 +1,8 @@
 import type { MItem } from '@myko/protocol';
 import type { Logger } from '../logger.js';
 import type { StateReader } from './state.js';
-import { ajv, describeAjvErrors, type ValidateFunction } from '../wire/ajv.js';
+import type { Backref } from './backrefs.js';
+import { ajv, ajvAllErrors, describeAjvErrors, type ValidateFunction } from '../wire/ajv.js';
 
 /**
  * The application API: item types, queries, reports and commands, each
@@ -35,6 +36,13 @@ export interface ItemTypeDef<T extends MItem = MItem> {
    * registers: its targets, actions, emitters, pulses.
    */
   claimedByWriter?: boolean;
+  /**
+   * Array fields the server keeps as the ids of the items of another type
+   * that name this one (core/backrefs.ts), e.g. a Target's `actionIds` from
+   * the Actions whose `targetId` is it: the sender's list plus those, kept
+   * current as they come and go.
+   */
+  backrefs?: Backref[];
 }
 
 /** A compiled query: a predicate, plus index hints so a change reaches only queries it can affect. */
@@ -67,13 +75,13 @@ export interface ReportDef<P extends Record<string, unknown> = Record<string, un
 
 export type ReportResolver = (reportId: string) => ReportDef | undefined;
 
-/** An event a handler emits: as on the wire, `createdAt`/`tx` optional. */
+/** An event a handler emits: as on the wire, `createdAt`/`tx` optional (`null` = absent, WIRE.md 6.1). */
 export interface EventInput {
   itemType: string;
   changeType: 'SET' | 'DEL';
   item: MItem;
-  createdAt?: string;
-  tx?: string;
+  createdAt?: string | null;
+  tx?: string | null;
 }
 
 export interface CommandContext {
@@ -141,7 +149,7 @@ export class Registry {
   register(plugin: MykoPlugin): void {
     for (const t of plugin.itemTypes ?? []) {
       if (this.itemTypes.has(t.name)) throw new Error(`${plugin.name}: item type ${t.name} is already defined`);
-      const schemaCheck: ValidateFunction | undefined = t.schema ? ajv.compile(t.schema) : undefined;
+      const schemaCheck: ValidateFunction | undefined = t.schema ? ajvAllErrors.compile(t.schema) : undefined;
       this.itemTypes.set(t.name, {
         def: t,
         persist: t.persist !== false,
@@ -174,6 +182,11 @@ export class Registry {
 
   itemType(name: string): CompiledItemType | undefined {
     return this.itemTypes.get(name);
+  }
+
+  /** Every item type's definition (core/backrefs.ts gathers its reverse references from them). */
+  itemTypeDefs(): ItemTypeDef[] {
+    return [...this.itemTypes.values()].map((t) => t.def);
   }
 
   ownedItemTypes(): CompiledItemType[] {
