@@ -61,8 +61,9 @@ test('the TouchDesigner registration is accepted whole: Target without actionIds
 
 test("a Target's actionIds/emitterIds follow the Actions and Emitters naming it, in state and in every watcher's diffs, and survive a restart", async () => {
   const dataDir = tempDir('rship-backrefs-');
+  let s: TestServer | undefined;
   try {
-    let s = await startTestServer({ dataDir, plugins: [rshipPlugin()] });
+    s = await startTestServer({ dataDir, plugins: [rshipPlugin()] });
     const ex = await TestClient.connect(s.url);
     const watcher = await TestClient.connect(s.url);
     // Actions first, then the Target (a reconnecting executor's order), then more later.
@@ -96,13 +97,14 @@ test("a Target's actionIds/emitterIds follow the Actions and Emitters naming it,
     assert.equal(s.server.state.get('Target', 't2')?.bgColor, '#000', 'given colours are kept');
     await Promise.all([ex.close(), watcher.close()]);
     await s.close();
+    s = undefined;
 
     s = await startTestServer({ dataDir, plugins: [rshipPlugin()] });
     assert.deepEqual(s.server.state.get('Target', 't')?.actionIds, ['a2'], 'rebuilt from the log');
     assert.deepEqual(s.server.state.get('Target', 't')?.emitterIds, ['e1']);
     assert.deepEqual(s.server.state.get('Target', 't2')?.actionIds, ['x', 'a3']);
-    await s.close();
   } finally {
+    await s?.close(); // also when an assertion failed: an open server would keep the test process alive
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
