@@ -103,6 +103,13 @@ test("a Target's actionIds/emitterIds follow the Actions and Emitters naming it,
     assert.deepEqual(s.server.state.get('Target', 't')?.actionIds, ['a2'], 'rebuilt from the log');
     assert.deepEqual(s.server.state.get('Target', 't')?.emitterIds, ['e1']);
     assert.deepEqual(s.server.state.get('Target', 't2')?.actionIds, ['x', 'a3']);
+    // A historic query (asOf) sees the lists as live state had them then.
+    const h = await TestClient.connect(s.url);
+    h.send({ event: 'ws:m:query', data: { queryId: 'GetTargetsByIds', queryItemType: 'Target', query: { tx: 'h', ids: ['t'], asOf: { position: s.server.writer.position } } } });
+    const hr = await h.next(isResp('h', 0));
+    assert.deepEqual(hr.data.upserts[0].item.actionIds, ['a2']);
+    assert.deepEqual(hr.data.upserts[0].item.emitterIds, ['e1']);
+    await h.close();
   } finally {
     await s?.close(); // also when an assertion failed: an open server would keep the test process alive
     rmSync(dataDir, { recursive: true, force: true });
