@@ -7,6 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Encoder } from 'cbor-x';
 import { startTestServer, TestClient, type TestServer, type AnyFrame } from '../testing/index.js';
+import { JsonClient } from '../testing/json-client.js';
 
 let ts: TestServer;
 before(async () => {
@@ -149,6 +150,29 @@ test('a v5 filter of an unknown kind, or with a value of the wrong shape, is a q
   c.send(query('fine', 'GetLightsByQuery', 'Light', { zone: 'c' }));
   assert.deepEqual(ids(await c.next(isResp('fine', 0))), ['l4']);
   await c.close();
+});
+
+test('the $ models keys and the ops API where filter as Myko queries do: null no constraint, v5 kinds, unknown kind refused', async () => {
+  // The Light items of the test above: l1 (a, 1), l2 (a, 8), l3 (b, 5), l4 (c, 9), l5 (a, 2).
+  const m = await JsonClient.connect(ts.server.url('/models'));
+  const range = encodeURIComponent(JSON.stringify({ kind: 'range', value: { min: 2, max: 8 } }));
+  const key = `Light?zone=a&level=${range}&name=null`;
+  m.send({ $: 'sub', keys: [key, 'Light?zone=%7B%22kind%22%3A%22near%22%2C%22value%22%3A1%7D'] });
+  const up = await m.next((x) => x.$ === 'up' && x.key === key);
+  assert.deepEqual(up.val.map((x: { id: string }) => x.id), ['l2', 'l5']);
+  const err = await m.next((x) => x.$ === 'error' || (x.$ === 'up' && x.key !== key));
+  assert.equal(err.$, 'error', JSON.stringify(err));
+  assert.match(JSON.stringify(err), /unknown filter kind \\"near\\"/);
+  await m.close();
+
+  const http = ts.url.replace(/^ws/, 'http').replace(/\/myko$/, '');
+  const where = encodeURIComponent(JSON.stringify({ zone: { kind: 'in', value: ['a', 'c'] }, name: null, level: { kind: 'range', value: { min: 2 } } }));
+  const res = await fetch(`${http}/api/items/Light?where=${where}`);
+  assert.equal(res.status, 200);
+  assert.deepEqual(((await res.json()) as { items: { id: string }[] }).items.map((x) => x.id), ['l2', 'l4', 'l5']);
+  const bad = await fetch(`${http}/api/items/Light?where=${encodeURIComponent('{"zone":{"kind":"near","value":1}}')}`);
+  assert.equal(bad.status, 400);
+  assert.match(await bad.text(), /where\.zone: unknown filter kind/);
 });
 
 const cbor = new Encoder({ useRecords: false, mapsAsObjects: true });
