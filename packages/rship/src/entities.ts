@@ -82,7 +82,8 @@ export interface Pulse {
   hash?: string;
   emitterId: ID;
   data: unknown;
-  clientId?: ID;
+  /** The TouchDesigner executor sends `null`. */
+  clientId?: ID | null;
   timestamp?: string | number;
   [extra: string]: unknown;
 }
