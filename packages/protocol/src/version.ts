@@ -6,4 +6,4 @@
 export const PROTOCOL_VERSION = '1.2.0';
 
 /** SHA-256 of the canonical JSON of every wire schema, for PROTOCOL_VERSION. */
-export const PROTOCOL_SCHEMA_HASH = '8f425a92ec4e10b41b5d64d59f3437621ae7faf141066f0dd7d1ebb58b907bd0';
+export const PROTOCOL_SCHEMA_HASH = '052f458841686b3a57c223afc227c43652993c3f8ac93477fe127c90b8052c63';

@@ -30,7 +30,7 @@ test('TouchDesigner events: sourceId, tx and createdAt null mean absent; options
   const c = await TestClient.connect(ts.url);
   const before = ts.server.writer.position;
   // Exactly the shape of every TouchDesigner event.
-  c.send({ event: 'ws:m:event', data: { itemType: 'TdThing', changeType: 'SET', item: { id: 'td1', v: 1 }, sourceId: null, tx: null, createdAt: null } });
+  c.send({ event: 'ws:m:event', data: { itemType: 'TdThing', changeType: 'SET', item: { id: 'td1', v: 1, hash: null }, sourceId: null, tx: null, createdAt: null } });
   c.send({
     event: 'ws:m:event-batch',
     data: [
@@ -46,6 +46,7 @@ test('TouchDesigner events: sourceId, tx and createdAt null mean absent; options
   assert.equal(e1!.sourceId, ts.server.serverId, 'null sourceId: this server');
   assert.match(e1!.tx, /^[0-9a-f-]{36}$/, 'null tx: a fresh uuid');
   assert.ok(!Number.isNaN(Date.parse(e1!.createdAt)), 'null createdAt: now');
+  assert.match(String(e1!.item.hash), /^[0-9a-f]{64}$/, 'a null hash is computed');
   assert.equal(e2!.tx, 'td-tx');
   assert.equal(e3!.sourceId, 'td-source');
   assert.equal(e3!.createdAt, '2026-01-02T03:04:05Z');
