@@ -11,6 +11,12 @@ export interface Change {
   prev: MItem | undefined;
   next: MItem | undefined;
   event: StoredEvent;
+  /**
+   * Changed through a reverse reference (core/backrefs.ts): `event` is the
+   * cause, an event of another item. Consumers of events (the log tail,
+   * EventRPC versions) skip it; consumers of items (queries) do not.
+   */
+  derived?: true;
 }
 
 /** Read-only view handed to queries, reports and command handlers. */
@@ -134,7 +140,7 @@ export class State implements StateReader {
     if (next === prev) return;
     items!.set(id, next);
     this.reindex(itemType, id, prev, next);
-    derived?.push({ itemType, id, prev, next, event });
+    derived?.push({ itemType, id, prev, next, event, derived: true });
   }
 
   /** Boot: put an item back from a checkpoint without producing a change. */
