@@ -5,7 +5,7 @@ import { CloseCode, ErrorCode, type MItem } from '@myko/protocol';
 import { resolveConfig, type ServerConfig } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { Registry, type EventInput, type MykoPlugin } from './core/registry.js';
-import { State } from './core/state.js';
+import { State, type Change } from './core/state.js';
 import { Backrefs } from './core/backrefs.js';
 import { Writer } from './core/writer.js';
 import { Checkpointer } from './core/checkpointer.js';
@@ -201,27 +201,28 @@ export class MykoServer {
     let lastEventId = cp.eventId;
     for (;;) {
       const events = await this.store.readAfter(position, replayChunk);
+      const derived: Change[] = [];
       for (const e of events) {
-        this.state.apply(e);
+        this.state.apply(e, derived);
         this.ownership.note(e);
         identity.follow(e);
         lastEventId = e.identity?._id ?? null;
       }
       // Replayed items are newer than the checkpoint: the next checkpoint must save them, or it would
       // claim a position past them without their state (and a later boot would lose them).
-      this.checkpointer.onStored(events);
+      this.checkpointer.onStored(events, derived);
       if (events.length > 0) position = events[events.length - 1]!.position;
       this.bootStats.replayed += events.length;
       if (events.length < replayChunk) break;
     }
-    this.state.refreshBackrefs();
+    this.checkpointer.onStored([], this.state.refreshBackrefs());
     this.ctx.writer.position = position;
     this.ctx.writer.lastEventId = lastEventId;
     this.checkpointer.position = cp.position;
     this.ctx.writer.listeners.push(
       (changes) => this.ctx.queries.onChanges(changes),
       (changes) => this.ctx.reports.onChanges(changes),
-      (_changes, stored) => this.checkpointer.onStored(stored),
+      (changes, stored) => this.checkpointer.onStored(stored, changes.filter((c) => c.derived)),
     );
     this.bootStats.checkpointPosition = cp.position;
     this.bootStats.ms = Math.round(performance.now() - t0);

@@ -116,6 +116,34 @@ test("a Target's actionIds/emitterIds follow the Actions and Emitters naming it,
   }
 });
 
+test('backrefs survive checkpoints: a Target changed only through its Actions is saved with them', async () => {
+  const dataDir = tempDir('rship-backrefs-cp-');
+  let s: TestServer | undefined;
+  try {
+    // A checkpoint after every batch: the Target is saved with the Action, and the Action's DEL lands in a
+    // later checkpoint that no event of the Target dirtied.
+    const config = { checkpointEvery: 1 };
+    s = await startTestServer({ dataDir, config, plugins: [rshipPlugin()] });
+    const ex = await TestClient.connect(s.url);
+    ex.send({ event: 'ws:m:event-batch', data: [td('Target', { id: 'cp-t', name: 'T', serviceId: 's' }), td('Action', { id: 'cp-a1', name: 'A', schema: null, targetId: 'cp-t', serviceId: 's' })] });
+    await ex.sync();
+    await s.server.writer.idle();
+    ex.send({ event: 'ws:m:event', data: td('Action', { id: 'cp-a2', name: 'A2', schema: null, targetId: 'cp-t', serviceId: 's' }) });
+    ex.send({ event: 'ws:m:event', data: { itemType: 'Action', changeType: 'DEL', item: { id: 'cp-a1' } } });
+    await ex.sync();
+    assert.deepEqual(s.server.state.get('Target', 'cp-t')?.actionIds, ['cp-a2']);
+    await ex.close();
+    await s.close();
+    s = undefined;
+    s = await startTestServer({ dataDir, config, plugins: [rshipPlugin()] });
+    assert.ok(s.server.bootStats.checkpointPosition > 0, 'booted from a checkpoint');
+    assert.deepEqual(s.server.state.get('Target', 'cp-t')?.actionIds, ['cp-a2'], 'the deleted Action is not back');
+  } finally {
+    await s?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
 test('a Target refused for several problems names every one of them in one error', async () => {
   const c = await TestClient.connect(ts.url);
   c.send({ event: 'ws:m:event', data: { ...td('Target', { id: 'bad', name: 5, bgColor: 7, actionIds: 'a' }), tx: 'bad-t' } });

@@ -104,13 +104,18 @@ export class State implements StateReader {
     return { itemType, id, prev, next, event };
   }
 
-  /** Boot, after checkpoint and replay: every reverse-reference field made whole (a no-op when already so). */
-  refreshBackrefs(): void {
+  /**
+   * Boot, after checkpoint and replay: every reverse-reference field made whole (a no-op when already
+   * so; a checkpoint that holds items as sent lacks them). Returns the items it changed.
+   */
+  refreshBackrefs(): { itemType: string; id: string }[] {
+    const changed: { itemType: string; id: string }[] = [];
     for (const itemType of this.backrefs?.onTarget.keys() ?? [])
       for (const item of [...this.all(itemType)]) {
         const next = this.withBackrefs(itemType, item);
-        if (next !== item) this.load(itemType, next);
+        if (next !== item) this.load(itemType, next), changed.push({ itemType, id: item.id });
       }
+    return changed;
   }
 
   private withBackrefs(itemType: string, item: MItem): MItem {
