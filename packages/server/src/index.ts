@@ -20,6 +20,7 @@ export {
   type MykoPlugin,
 } from './core/registry.js';
 export type { StateReader, Change } from './core/state.js';
+export type { Backref } from './core/backrefs.js';
 export type { EventStore, StoredEvent, NewEvent, Checkpoint } from './store/event-store.js';
 export { StoreError } from './store/event-store.js';
 export { SqliteEventStore } from './store/sqlite/index.js';

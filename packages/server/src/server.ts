@@ -5,7 +5,8 @@ import { CloseCode, ErrorCode, type MItem } from '@myko/protocol';
 import { resolveConfig, type ServerConfig } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { Registry, type EventInput, type MykoPlugin } from './core/registry.js';
-import { State } from './core/state.js';
+import { State, type Change } from './core/state.js';
+import { Backrefs } from './core/backrefs.js';
 import { Writer } from './core/writer.js';
 import { Checkpointer } from './core/checkpointer.js';
 import { normalizeEvent, type Origin } from './core/normalize.js';
@@ -94,6 +95,8 @@ export class MykoServer {
     this.registry.register(restorePointsPlugin(() => this.ctx));
     this.registry.register(frameworkPlugin(() => this.ctx)); // before the built-ins: their query resolver takes any id
     this.registry.register(builtinPlugin); // last: its resolvers are the fallback
+    const backrefs = new Backrefs(this.registry.itemTypeDefs());
+    if (!backrefs.empty) this.state.backrefs = backrefs;
     const writer = new Writer(store, this.state, this.registry, config.maxBatchEvents, log);
     const queries = new LiveQueries(this.state, this.registry);
     const reports = new LiveReports(this.state, this.registry);
@@ -216,19 +219,21 @@ export class MykoServer {
     let lastEventId = cp.eventId;
     for (;;) {
       const events = await this.store.readAfter(position, replayChunk);
+      const derived: Change[] = [];
       for (const e of events) {
-        this.state.apply(e);
+        this.state.apply(e, derived);
         this.ownership.note(e);
         identity.follow(e);
         lastEventId = e.identity?._id ?? null;
       }
       // Replayed items are newer than the checkpoint: the next checkpoint must save them, or it would
       // claim a position past them without their state (and a later boot would lose them).
-      this.checkpointer.onStored(events);
+      this.checkpointer.onStored(events, derived);
       if (events.length > 0) position = events[events.length - 1]!.position;
       this.bootStats.replayed += events.length;
       if (events.length < replayChunk) break;
     }
+    this.checkpointer.onStored([], this.state.refreshBackrefs());
     this.ctx.writer.position = position;
     this.ctx.writer.lastEventId = lastEventId;
     this.checkpointer.position = cp.position;
@@ -236,7 +241,7 @@ export class MykoServer {
       (changes) => this.ctx.queries.onChanges(changes),
       (changes) => this.ctx.reports.onChanges(changes),
       (changes) => this.ctx.views.onChanges(changes),
-      (_changes, stored) => this.checkpointer.onStored(stored),
+      (changes, stored) => this.checkpointer.onStored(stored, changes.filter((c) => c.derived)),
     );
     this.bootStats.checkpointPosition = cp.position;
     this.bootStats.ms = Math.round(performance.now() - t0);

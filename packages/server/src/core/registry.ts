@@ -1,7 +1,8 @@
 import type { MItem } from '@myko/protocol';
 import type { Logger } from '../logger.js';
 import type { Change, StateReader } from './state.js';
-import { ajv, describeAjvErrors, type ValidateFunction } from '../wire/ajv.js';
+import type { Backref } from './backrefs.js';
+import { ajv, ajvAllErrors, describeAjvErrors, type ValidateFunction } from '../wire/ajv.js';
 import type { McpResourceDef, McpToolDef } from '../mcp/tool-def.js';
 
 /**
@@ -36,6 +37,13 @@ export interface ItemTypeDef<T extends MItem = MItem> {
    * registers: its targets, actions, emitters, pulses.
    */
   claimedByWriter?: boolean;
+  /**
+   * Array fields the server keeps as the ids of the items of another type
+   * that name this one (core/backrefs.ts), e.g. a Target's `actionIds` from
+   * the Actions whose `targetId` is it: the sender's list plus those, kept
+   * current as they come and go.
+   */
+  backrefs?: Backref[];
 }
 
 /** A compiled query: a predicate, plus index hints so a change reaches only queries it can affect. */
@@ -99,13 +107,13 @@ export interface ViewDef<P extends Record<string, unknown> = Record<string, unkn
   item?(id: string, params: P, state: StateReader): T | undefined;
 }
 
-/** An event a handler emits: as on the wire, `createdAt`/`tx` optional. */
+/** An event a handler emits: as on the wire, `createdAt`/`tx` optional (`null` = absent, WIRE.md 6.1). */
 export interface EventInput {
   itemType: string;
   changeType: 'SET' | 'DEL';
   item: MItem;
-  createdAt?: string;
-  tx?: string;
+  createdAt?: string | null;
+  tx?: string | null;
 }
 
 export interface CommandContext {
@@ -204,7 +212,7 @@ export class Registry {
   register(plugin: MykoPlugin): void {
     for (const t of plugin.itemTypes ?? []) {
       if (this.itemTypes.has(t.name)) throw new Error(`${plugin.name}: item type ${t.name} is already defined`);
-      const schemaCheck: ValidateFunction | undefined = t.schema ? ajv.compile(t.schema) : undefined;
+      const schemaCheck: ValidateFunction | undefined = t.schema ? ajvAllErrors.compile(t.schema) : undefined;
       this.itemTypes.set(t.name, {
         def: t,
         persist: t.persist !== false,
@@ -297,7 +305,10 @@ export class Registry {
     return undefined;
   }
 
-  /** Every registered item type, command and report (resolver-made ones excepted), for agents to discover (mcp/). */
+  /**
+   * Every registered item type, command and report (resolver-made ones excepted): agents discover them
+   * (mcp/), and core/backrefs.ts gathers its reverse references from the item types.
+   */
   itemTypeDefs(): ItemTypeDef[] {
     return [...this.itemTypes.values()].map((t) => t.def);
   }

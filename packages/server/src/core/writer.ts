@@ -220,10 +220,16 @@ export class Writer {
    */
   applyStored(events: readonly StoredEvent[]): void {
     const changes: Change[] = [];
+    const derived: Change[] = [];
     const persisted: StoredEvent[] = [];
     for (const e of events) {
-      const change = this.state.apply(e);
+      const change = this.state.apply(e, derived);
       if (change) changes.push(change);
+      if (derived.length > 0) {
+        // Items changed through a reverse reference (core/backrefs.ts), after the change that caused them.
+        changes.push(...derived);
+        derived.length = 0;
+      }
       if (e.position > 0) {
         persisted.push(e);
         this.identity.applied(e);

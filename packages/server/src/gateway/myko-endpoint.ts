@@ -152,10 +152,10 @@ export class MykoEndpoint {
     // Load-test traffic: counted, never answered, and not held behind this connection's pending writes.
     if (frame.event === Kind.Benchmark) return countBenchmark(this.ctx, data.length);
     const isEvent = frame.event === Kind.Event || frame.event === Kind.EventBatch;
-    this.inOrder(conn, isEvent, () => this.dispatch(conn, frame, d, decoded.text));
+    this.inOrder(conn, isEvent, () => this.dispatch(conn, frame, d, decoded.text, decoded.cbor));
   }
 
-  private dispatch(conn: Connection, frame: Frame, d: Record<string, unknown> | null, text: string | undefined): void {
+  private dispatch(conn: Connection, frame: Frame, d: Record<string, unknown> | null, text: string | undefined, cbor: unknown): void {
     switch (frame.event) {
       case Kind.Event:
         return this.onEvents(conn, [frame.data], false);
@@ -191,7 +191,8 @@ export class MykoEndpoint {
         return this.onCommandAnswer(conn, frame, false);
       case Kind.Ping:
         try {
-          return conn.sendRaw(text ?? '', frame);
+          // The very value sent: a CBOR ping's BigInt timestamp goes back as the same 8-byte integer (WIRE.md 6.4).
+          return conn.sendRaw(text ?? '', cbor !== undefined ? cbor : frame);
         } catch (err) {
           // A CBOR connection's ping is re-encoded, and cbor-x recurses: data nested some thousands deep
           // overflowed the stack and came back as an "internal error". It is the frame's fault: say so.

@@ -49,7 +49,7 @@ export function restorePointsPlugin(ctx: () => ServerContext): MykoPlugin {
           const position = point.position as number;
           await c.writer.idle();
           const skip = new Set([RestorePointType, 'Client', 'Server', ...c.registry.ownedItemTypes().map((t) => t.def.name)]);
-          const then = await historicState(c.store, { position });
+          const then = await historicState(c.store, { position }, undefined, c.state.backrefs);
           const types = new Set([...c.state.itemTypes(), ...then.itemTypes()].filter((t) => !skip.has(t) && c.registry.isPersistent(t)));
           const events: EventInput[] = [];
           for (const t of types) {

@@ -98,7 +98,7 @@ export class EventStream {
     if (this.subs.size === 0) return;
     for (const sub of this.subs) {
       for (const c of changes) {
-        if (sub.exclude.has(c.itemType) || (sub.types && !sub.types.has(c.itemType))) continue;
+        if (c.derived || sub.exclude.has(c.itemType) || (sub.types && !sub.types.has(c.itemType))) continue; // derived: not an event of its own
         if (sub.pending.length >= maxPending) sub.dropped++;
         else sub.pending.push(c.event);
       }

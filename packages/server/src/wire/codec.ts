@@ -5,7 +5,25 @@ import { ErrorCode } from '@myko/protocol';
 /** WIRE.md 1.6: plain CBOR maps as objects, no record extension. */
 const cbor = new Encoder({ useRecords: false, mapsAsObjects: true });
 
-export type Decoded = { ok: true; value: unknown; text?: string } | { ok: false; code: ErrorCode; message: string };
+export type Decoded =
+  | {
+      ok: true;
+      value: unknown;
+      text?: string;
+      /** A CBOR frame as decoded, before narrowing: its 64-bit integers are still BigInts (the ping echo needs them exact). */
+      cbor?: unknown;
+    }
+  | { ok: false; code: ErrorCode; message: string };
+
+/**
+ * WIRE.md 6.4: any CBOR integer is legal, and cbor-x decodes one written with
+ * an 8-byte argument (the reference client's BigInt timestamps) or a bignum
+ * tag as a BigInt, which JSON cannot hold. Past the ping echo, it becomes a
+ * number: the same value, to a double's precision, that a JSON client
+ * sending it as text gets from JSON.parse, so both encodings reach the same
+ * items, hashes and schemas (a string would fail an `integer` field).
+ */
+const bigintAsNumber = (_key: string, v: unknown) => (typeof v === 'bigint' ? Number(v) : v);
 
 /**
  * Bytes → value. Text frames must be UTF-8 JSON (the socket skips ws's own
@@ -31,7 +49,7 @@ export function decodeFrame(data: Buffer, isBinary: boolean): Decoded {
   }
   try {
     // Drops undefined members and turns dates into ISO strings, as JSON clients would send them.
-    return { ok: true, value: JSON.parse(JSON.stringify(value) ?? 'null') };
+    return { ok: true, value: JSON.parse(JSON.stringify(value, bigintAsNumber) ?? 'null'), cbor: value };
   } catch (err) {
     return { ok: false, code: ErrorCode.BadCbor, message: `CBOR value is not representable as JSON: ${(err as Error).message}` };
   }
