@@ -46,6 +46,8 @@ export class Connection implements Subscriber {
   /** Set by an explicit choice (subprotocol or URL); then detection never changes it. */
   readonly dialectFixed: boolean;
   encoding: 'json' | 'cbor' = 'json';
+  /** CBOR answers use cbor-x records, as the client's own frames do (wire/codec.ts usesCborRecords). */
+  cborRecords = false;
   /** Since when the outgoing buffer has been above the high-water mark (0 = not congested). */
   congestedSince = 0;
   closed = false;
@@ -91,7 +93,7 @@ export class Connection implements Subscriber {
 
   send(frame: () => object, json?: () => string): void {
     if (this.closed) return;
-    const payload = this.encoding === 'cbor' ? encodeCbor(frame()) : json ? json() : JSON.stringify(frame());
+    const payload = this.encoding === 'cbor' ? encodeCbor(frame(), this.cborRecords) : json ? json() : JSON.stringify(frame());
     this.sendPayload(payload);
   }
 
@@ -103,7 +105,7 @@ export class Connection implements Subscriber {
   /** Send text as received (ping echo) or re-encoded for CBOR clients. */
   sendRaw(text: string, value: unknown): void {
     if (this.closed) return;
-    this.sendPayload(this.encoding === 'cbor' ? encodeCbor(value) : text);
+    this.sendPayload(this.encoding === 'cbor' ? encodeCbor(value, this.cborRecords) : text);
   }
 
   sendError(err: WireError): void {
@@ -186,7 +188,7 @@ export class Connection implements Subscriber {
   /** A frame, with a callback once it is written to the socket (or could not be). */
   private sendFrameThen(frame: object, written: (err?: Error) => void): void {
     if (this.closed) return written(new Error('disconnected'));
-    this.sendPayload(this.encoding === 'cbor' ? encodeCbor(frame) : JSON.stringify(frame), written);
+    this.sendPayload(this.encoding === 'cbor' ? encodeCbor(frame, this.cborRecords) : JSON.stringify(frame), written);
   }
 
   private checkDrain(): void {

@@ -14,7 +14,7 @@ import type { ServerContext } from '../context.js';
 import type { Claims } from '../security/auth.js';
 import type { Refusal } from '../security/rate-limit.js';
 import { Connection } from './connection.js';
-import { decodeFrame } from '../wire/codec.js';
+import { decodeFrame, usesCborRecords } from '../wire/codec.js';
 import {
   checkCommand,
   checkCommandError,
@@ -131,7 +131,10 @@ export class MykoEndpoint {
         code: ErrorCode.FrameTooLarge,
         message: `frame of ${data.length} bytes exceeds the limit of ${this.ctx.config.maxFrameBytes} bytes`,
       });
-    if (isBinary) conn.encoding = 'cbor';
+    if (isBinary) {
+      conn.encoding = 'cbor';
+      conn.cborRecords = usesCborRecords(data);
+    }
     const decoded = decodeFrame(data, isBinary);
     if (!decoded.ok) return conn.sendError({ code: decoded.code, message: decoded.message });
     const frame = decoded.value as Frame;

@@ -4,6 +4,20 @@ import { ErrorCode } from '@myko/protocol';
 
 /** WIRE.md 1.6: plain CBOR maps as objects, no record extension. */
 const cbor = new Encoder({ useRecords: false, mapsAsObjects: true });
+/**
+ * The reference TypeScript MykoClient encodes with cbor-x's records extension
+ * (`new Encoder({})`) and decodes with `new Decoder({})`, which turns a plain
+ * CBOR map into a JS Map: its router reads `message.event` of that Map, finds
+ * nothing and drops every plain-map answer. A client that writes records is
+ * answered in records. No `structures` are shared between messages, so every
+ * message carries its own record definitions and any cbor-x decoder reads it.
+ */
+const cborRecords = new Encoder({ useRecords: true, mapsAsObjects: true });
+
+/** A frame that opens with a cbor-x record definition (tag 57343, `d9 df ff`): its writer uses records. */
+export function usesCborRecords(data: Buffer): boolean {
+  return data.length >= 3 && data[0] === 0xd9 && data[1] === 0xdf && data[2] === 0xff;
+}
 
 export type Decoded =
   | {
@@ -55,6 +69,6 @@ export function decodeFrame(data: Buffer, isBinary: boolean): Decoded {
   }
 }
 
-export function encodeCbor(value: unknown): Buffer {
-  return cbor.encode(value);
+export function encodeCbor(value: unknown, records = false): Buffer {
+  return (records ? cborRecords : cbor).encode(value);
 }
