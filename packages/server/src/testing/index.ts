@@ -94,7 +94,7 @@ export class TestClient {
       const w = { pred, resolve: (f: AnyFrame) => (clearTimeout(t), resolve(f)), from };
       const t = setTimeout(() => {
         this.waiters.splice(this.waiters.indexOf(w), 1);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for a frame; got: ${JSON.stringify(this.frames.slice(-5))}`));
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for a frame; got: ${JSON.stringify(this.frames.slice(-5), (_k, v) => (typeof v === 'bigint' ? `${v}n` : v))}`));
       }, timeoutMs);
       this.waiters.push(w);
     });
