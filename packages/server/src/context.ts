@@ -11,6 +11,7 @@ import type { EventStore, StoredEvent } from './store/event-store.js';
 import type { Connection } from './gateway/connection.js';
 import type { Authenticator } from './security/auth.js';
 import type { Permissions } from './security/permissions.js';
+import type { Reactions } from './reactions/reactions.js';
 
 /** What the endpoints and command handlers share: one object, built by MykoServer. */
 export interface ServerContext {
@@ -29,6 +30,8 @@ export interface ServerContext {
   /** Undefined when authentication is off. */
   readonly auth: Authenticator | undefined;
   readonly permissions: Permissions;
+  /** The reactions (sagas) plugins registered: their status for /metrics and the dashboard. */
+  readonly reactions: Reactions;
   /** True once shutdown began: connections closing then are not retired (the next boot reaps them). */
   stopping: boolean;
   /** Where a client is connected: this member or (cluster mode) another; undefined when nowhere. */

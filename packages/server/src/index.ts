@@ -20,6 +20,8 @@ export {
   type MykoPlugin,
 } from './core/registry.js';
 export type { StateReader, Change } from './core/state.js';
+export { defineReaction, type ReactionDef, type ReactionEvent, type ReactionCommand, type ReactionContext } from './reactions/define.js';
+export type { ReactionStatus } from './reactions/runner.js';
 export type { EventStore, StoredEvent, NewEvent, Checkpoint } from './store/event-store.js';
 export { StoreError } from './store/event-store.js';
 export { SqliteEventStore } from './store/sqlite/index.js';

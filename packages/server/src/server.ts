@@ -38,6 +38,7 @@ import { Authenticator } from './security/auth.js';
 import { loadRules, Permissions } from './security/permissions.js';
 import { Ownership } from './security/ownership.js';
 import { authorizeEvents } from './security/authorize.js';
+import { Reactions } from './reactions/reactions.js';
 
 const serverVersion = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -99,6 +100,7 @@ export class MykoServer {
     this.ctx = {
       auth: Authenticator.fromConfig(config),
       permissions,
+      reactions: new Reactions(() => this.ctx, registry.reactions()),
       config,
       log,
       registry,
@@ -167,6 +169,7 @@ export class MykoServer {
       await server.reapPreviousRun();
       await server.listen();
       await server.cluster?.join(server.memberInfo());
+      await server.ctx.reactions.start();
     } catch (err) {
       await server.stop().catch(() => undefined);
       throw err;
@@ -332,6 +335,8 @@ export class MykoServer {
       if (this.sweepTimer) clearInterval(this.sweepTimer);
       this.checkpointer.stop();
       this.ctx.stopping = true;
+      // Reactions first: the event in hand finishes (or is delivered again next start) while the store is open.
+      await this.ctx.reactions.stop();
       // Retire clients while the store is still open, so their Client items and owned items go now.
       const retire = [...this.connections.keys()].flatMap((id) => retireEvents(this.ctx, id));
       if (retire.length > 0) await this.emit(retire).catch((err) => this.log.error({ err }, 'retiring clients at shutdown failed'));

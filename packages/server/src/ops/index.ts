@@ -134,6 +134,9 @@ export class Ops {
         res.on('close', () => clearInterval(timer));
         return;
       }
+      case '/api/reactions':
+        // Reactions (sagas) with position, lag and failures: the dashboard's reactions panel.
+        return sendJson(res, 200, { reactions: this.ctx.reactions.status() });
       case '/api/verify':
         if (method !== 'POST') return sendJson(res, 405, { code: 'MYKO_BAD_REQUEST', message: 'POST to run the verifier' });
         return sendJson(res, 200, await this.verifier.verify());
