@@ -39,6 +39,8 @@ import { loadRules, Permissions } from './security/permissions.js';
 import { Ownership } from './security/ownership.js';
 import { authorizeEvents } from './security/authorize.js';
 import { Reactions } from './reactions/reactions.js';
+import { PinnedStates } from './live/pinned-states.js';
+import { refuseWhileWoundBack, Windback } from './live/windback.js';
 
 const serverVersion = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -89,9 +91,10 @@ export class MykoServer {
     this.registry.register(frameworkPlugin(() => this.ctx)); // before the built-ins: their query resolver takes any id
     this.registry.register(builtinPlugin); // last: its resolvers are the fallback
     const writer = new Writer(store, this.state, this.registry, config.maxBatchEvents);
-    const queries = new LiveQueries(this.state, this.registry);
-    const reports = new LiveReports(this.state, this.registry);
-    const views = new LiveViews(this.state, this.registry);
+    const pins = new PinnedStates(); // wound-back clients (live/windback.ts)
+    const queries = new LiveQueries(this.state, this.registry, pins);
+    const reports = new LiveReports(this.state, this.registry, pins);
+    const views = new LiveViews(this.state, this.registry, pins);
     this.checkpointer = new Checkpointer(store, this.state, writer, config.checkpointEvery, config.checkpointIntervalMs, log);
     const registry = this.registry;
     const permissions = new Permissions(loadRules(config.permissionsFile));
@@ -101,6 +104,7 @@ export class MykoServer {
       auth: Authenticator.fromConfig(config),
       permissions,
       reactions: new Reactions(() => this.ctx, registry.reactions()),
+      windback: new Windback(() => this.ctx, pins),
       config,
       log,
       registry,
@@ -133,6 +137,7 @@ export class MykoServer {
         let normalized;
         try {
           normalized = events.map((e, i) => normalizeEvent(e, origin, registry, events.length > 1 ? i : undefined));
+          refuseWhileWoundBack(this.state, origin);
           authorizeEvents(normalized, origin, permissions, ownership);
         } catch (err) {
           return Promise.reject(err);
