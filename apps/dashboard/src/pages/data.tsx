@@ -3,6 +3,7 @@ import { byIds, byQuery, getAll, type MItem, type QuerySpec } from '@myko/client
 import { apiUrl, getJson, useQuery } from '../live.js';
 import { useStats } from '../stats.js';
 import { Json, short } from '../components/json.js';
+import { useWindback, WindbackBar } from '../components/windback-bar.js';
 
 /**
  * Data browser: any item type as a live table, sorted over the whole set.
@@ -57,6 +58,7 @@ export function DataPage({ itemType, itemId }: { itemType: string | undefined; i
         </form>
       </aside>
       <div class="data-main">
+        <WindbackBar />
         {itemType ? <TypeTable key={itemType} itemType={itemType} selected={itemId} /> : <div class="empty">Choose an item type.</div>}
       </div>
     </div>
@@ -146,8 +148,10 @@ function TypeTable({ itemType, selected }: { itemType: string; selected: string 
   const [sort, setSort] = useState<Sort>(idOrder);
 
   const where = applied ? { [applied.field]: filterValue(applied.value) } : undefined;
-  // The live window orders by id ascending; every other order is sorted by the server per page.
-  const serverSorted = sort.col !== 'id' || sort.dir !== 1;
+  // The live window orders by id ascending; every other order is sorted by the server per page. Wound back,
+  // only the live window shows the past (the sorted pages are of live state): id order.
+  const windback = useWindback();
+  const serverSorted = !windback && (sort.col !== 'id' || sort.dir !== 1);
   const win = { offset, limit };
   const spec: QuerySpec<MItem> = where ? byQuery<MItem>(itemType, where, win) : getAll<MItem>(itemType, win);
   const live = useQuery(serverSorted ? null : spec);

@@ -3,6 +3,7 @@ import { countOf, getAll, type MItem } from '@myko/client';
 import { getJson, useItems, useReport } from '../live.js';
 import { useStats, type Stats } from '../stats.js';
 import { Sparkline } from '../components/sparkline.js';
+import { ReactionsPanel } from '../components/reactions-panel.js';
 
 /**
  * Overview: this server (store, log position, verify), throughput, the
@@ -177,6 +178,7 @@ export function OverviewPage() {
           )}
         </section>
       </div>
+      <ReactionsPanel />
     </div>
   );
 }

@@ -203,3 +203,5 @@ export async function testPostgres(): Promise<{ url: string; schema: string; dro
     },
   };
 }
+
+export { reactionTestPlugin } from './reaction-plugin.js';
