@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { startTestServer, tempDir, TestClient, sleep, testPostgres, type TestServer } from '../testing/index.js';
 import { reactionTestPlugin } from '../testing/reaction-plugin.js';
 import { definePlugin, type MykoPlugin } from '../core/registry.js';
@@ -219,5 +219,24 @@ test('cluster: two members with the same reaction run it once (PostgreSQL adviso
     if (!bClosed) await b.close().catch(() => undefined);
     await a.close().catch(() => undefined);
     await db.drop();
+  }
+});
+
+test('permission rules see the reaction as its named caller (claims sub "reaction:<id>")', async () => {
+  const dir = tempDir();
+  const rules = `${dir}/permissions.json`;
+  writeFileSync(rules, JSON.stringify({ commands: { RecordRxEffect: { claim: 'sub', equals: 'reaction:record-effects' } } }));
+  const ts = await startTestServer({ plugins: [reactionTestPlugin()], config: { permissionsFile: rules } });
+  try {
+    const c = await TestClient.connect(ts.url);
+    sendOrders(c, 0, 3, 3);
+    await until(() => ts.server.state.count('RxEffect') === 3, 10_000, 'the reaction may run RecordRxEffect');
+    c.send({ event: 'ws:m:command', data: { commandId: 'RecordRxEffect', command: { tx: 'by-hand', orderId: 'x', seq: 0 } } });
+    const refused = await c.next((f) => f.event === 'ws:m:command-error' && f.data.tx === 'by-hand');
+    assert.equal(refused.data.code, 'MYKO_FORBIDDEN', 'a client may not');
+    await c.close();
+  } finally {
+    await ts.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
