@@ -28,6 +28,9 @@ export class Reactions {
   async start(): Promise<void> {
     if (this.defs.length === 0) return;
     const ctx = this.ctx();
+    for (const d of this.defs)
+      if (!ctx.registry.isPersistent(d.itemType))
+        throw new Error(`reaction ${d.id}: ${d.itemType} is not written to the log (persist: false), so there is no position to resume from; reactions run on logged events only`);
     const cursors = cursorStoreFor(ctx.store);
     this.runners = this.defs.map((d) => new ReactionRunner(d, ctx, cursors));
     ctx.writer.listeners.push((_changes, stored) => {
