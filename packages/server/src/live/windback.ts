@@ -33,6 +33,8 @@ export class Windback {
   /** Wind `clientId`'s live results back to `time` (ISO 8601); resolves once they were answered again. */
   async set(clientId: string, time: string): Promise<void> {
     const ctx = this.ctx();
+    // Only /myko connections have live results here (another endpoint's client keeps the time only): no rebuild for them.
+    if (!ctx.connections.has(clientId)) return;
     const mine = ++this.seq;
     this.latest.set(clientId, mine);
     const past = await historicState(ctx.store, { time });
