@@ -199,11 +199,12 @@ export class ReactionRunner {
       } catch (err) {
         const message = (err as Error).message ?? String(err);
         this.lastError = { position: e.position, itemId: e.item.id, tx, attempt, message, at: new Date().toISOString() };
-        const about = { reaction: def.id, position: e.position, itemType: e.itemType, changeType: e.changeType, itemId: e.item.id, tx, attempt, err: message };
+        // Logged with the event, so a failure can be understood (and replayed by hand) from the log alone.
+        const about = { reaction: def.id, position: e.position, itemType: e.itemType, changeType: e.changeType, itemId: e.item.id, tx, attempt, err: message, event: e };
         if (attempt >= max) {
           this.counts.failures++;
           // Given up: the reaction moves on, so one bad event does not stall every later one; it stays reported.
-          ctx.log.error({ ...about, event: e }, `reaction gave up on an event after ${attempt} attempts`);
+          ctx.log.error(about, `reaction gave up on an event after ${attempt} attempts`);
           return true;
         }
         this.counts.retries++;
