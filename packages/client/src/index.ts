@@ -8,6 +8,19 @@ export { defaults, backoffDelay, MAX_BATCH_EVENTS } from './options.js';
 export type { ConnectionStatus, ConnectionStatusType } from './status.js';
 export { browserTransport, domTransport, type Transport, type TransportHandlers, type TransportSocket } from './transport.js';
 export { getAll, byIds, byQuery, countOf, itemType, type QuerySpec, type ReportSpec, type ItemLike, type ItemTypeRef } from './query-spec.js';
+export {
+  countAll,
+  countWhere,
+  itemById,
+  deleteCommand,
+  peerServers,
+  connectedServer,
+  serverStats,
+  clientStatus,
+  windbackStatus,
+  type ServerItem,
+  type ServerStatsValue,
+} from './builtins.js';
 export type { LiveQuery, LiveQueryDiff, QueryResult, QueryChange } from './queries.js';
 export type { LiveReport } from './reports.js';
 export type { LiveHandle } from './live.js';

@@ -46,6 +46,8 @@ export const ErrorCode = {
   SlowConsumer: 'MYKO_SLOW_CONSUMER',
   /** The server is shutting down (close reason). */
   ShuttingDown: 'MYKO_SHUTTING_DOWN',
+  /** A command names an item that does not exist (`Delete{X} {id}`). */
+  NotFound: 'MYKO_NOT_FOUND',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -18,6 +18,8 @@ export const Kind = {
   CommandResponse: 'ws:m:command-response',
   CommandError: 'ws:m:command-error',
   Ping: 'ws:m:ping',
+  /** Client → server, any data: load-test traffic of the reference client; counted, never answered (WIRE.md 6.5). */
+  Benchmark: 'ws:m:benchmark',
   /** Server → client: a request could not be processed (not in the seeds; see docs/ERRORS.md). */
   Error: 'ws:m:error',
 } as const;

@@ -70,6 +70,8 @@ export const clientItemType = {
       address: { type: 'string' },
       connectedAt: { type: 'string' },
       dialect: { enum: ['seed', 'current'] },
+      // WIRE.md 6.5: the time SetClientWindbackTime recorded, null when none (builtins/framework.ts).
+      windback: { type: ['string', 'null'] },
     },
   },
 };

@@ -24,6 +24,7 @@ import { EventRpcEndpoint } from './eventrpc/eventrpc-endpoint.js';
 import type { Connection } from './gateway/connection.js';
 import { builtinPlugin } from './builtins.js';
 import { restorePointsPlugin } from './log/restore-points.js';
+import { frameworkPlugin } from './builtins/framework.js';
 import { reapStaleClients, retireEvents } from './lifecycle/clients.js';
 import type { ServerContext } from './context.js';
 import { hostname } from 'node:os';
@@ -83,6 +84,7 @@ export class MykoServer {
     this.log = log;
     for (const p of plugins) this.registry.register(p);
     this.registry.register(restorePointsPlugin(() => this.ctx));
+    this.registry.register(frameworkPlugin(() => this.ctx)); // before the built-ins: their query resolver takes any id
     this.registry.register(builtinPlugin); // last: its resolvers are the fallback
     const writer = new Writer(store, this.state, this.registry, config.maxBatchEvents);
     const queries = new LiveQueries(this.state, this.registry);

@@ -52,6 +52,10 @@ export async function runCommand(
       const list = (Array.isArray(events) ? events : [events]) as readonly EventInput[];
       await ctx.emit(list, { serverId: ctx.serverId, clientId, claims, trusted: true });
     },
+    emitAsCaller: async (events) => {
+      const list = (Array.isArray(events) ? events : [events]) as readonly EventInput[];
+      await ctx.emit(list, { serverId: ctx.serverId, clientId, claims });
+    },
     client: (id) => ctx.locateClient(id),
     sendToClient: (target, commandId, p, opts) => ctx.sendToClient(target, commandId, p, opts),
   };

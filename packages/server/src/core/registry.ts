@@ -57,12 +57,18 @@ export interface QueryDef<P extends Record<string, unknown> = Record<string, unk
 /** Resolves query ids by pattern (e.g. `GetAllXs` for any X). */
 export type QueryResolver = (queryId: string, itemType: string) => QueryDef | undefined;
 
+/** Who asked for a report: its value may depend on it (e.g. `WindbackStatus` is the caller's own). */
+export interface ReportCaller {
+  /** The connection that watches the report; undefined for server-internal computations. */
+  readonly clientId: string | undefined;
+}
+
 export interface ReportDef<P extends Record<string, unknown> = Record<string, unknown>, R = unknown> {
   id: string;
   /** Item types whose changes can alter the value; the report is recomputed only then. */
   dependsOn(params: P): readonly string[];
   /** Throw to answer `ws:m:report-error`. */
-  compute(params: P, state: StateReader): R;
+  compute(params: P, state: StateReader, caller?: ReportCaller): R;
 }
 
 export type ReportResolver = (reportId: string) => ReportDef | undefined;
@@ -86,11 +92,21 @@ export interface CommandContext {
   readonly claims: Record<string, unknown> | undefined;
   /** Validate, persist and apply; resolves once committed (and broadcast). */
   emit(events: EventInput | readonly EventInput[]): Promise<void>;
+  /**
+   * The same, but checked as if the caller had sent the events itself:
+   * server-managed types, permission rules and other live clients' ownership
+   * apply (`emit` trusts the handler). For commands that write on a client's
+   * behalf what it names (e.g. `Delete{X}`). Rejects with EventRejected.
+   */
+  emitAsCaller(events: EventInput | readonly EventInput[]): Promise<void>;
   /** Where a client is connected (this server or, in a cluster, another member), or undefined. */
   client(clientId: string): { dialect: 'seed' | 'current'; address: string; serverId: string } | undefined;
   /** Send a command to a connected client and await its response. */
   sendToClient(clientId: string, commandId: string, params: Record<string, unknown>, opts?: { timeoutMs?: number }): Promise<unknown>;
 }
+
+/** Resolves command ids by pattern (e.g. `Delete{X}` for any X); registered ids win. */
+export type CommandResolver = (commandId: string) => CommandDef | undefined;
 
 export interface CommandDef<P extends Record<string, unknown> = Record<string, unknown>, R = unknown> {
   id: string;
@@ -109,6 +125,7 @@ export interface MykoPlugin {
   reports?: ReportDef<any, any>[];
   reportResolvers?: ReportResolver[];
   commands?: CommandDef<any, any>[];
+  commandResolvers?: CommandResolver[];
 }
 
 /** Identity helpers that carry the types through. */
@@ -137,6 +154,7 @@ export class Registry {
   private readonly reports = new Map<string, ReportDef>();
   private readonly reportResolvers: ReportResolver[] = [];
   private readonly commands = new Map<string, CompiledCommand>();
+  private readonly commandResolvers: CommandResolver[] = [];
 
   register(plugin: MykoPlugin): void {
     for (const t of plugin.itemTypes ?? []) {
@@ -163,13 +181,9 @@ export class Registry {
     this.reportResolvers.push(...(plugin.reportResolvers ?? []));
     for (const c of plugin.commands ?? []) {
       if (this.commands.has(c.id)) throw new Error(`${plugin.name}: command ${c.id} is already defined`);
-      const schemaCheck = c.schema ? ajv.compile(c.schema) : undefined;
-      this.commands.set(c.id, {
-        def: c,
-        check: (params) =>
-          schemaCheck && !schemaCheck(params) ? describeAjvErrors(schemaCheck.errors, 'command') : undefined,
-      });
+      this.commands.set(c.id, compileCommand(c));
     }
+    this.commandResolvers.push(...(plugin.commandResolvers ?? []));
   }
 
   itemType(name: string): CompiledItemType | undefined {
@@ -205,7 +219,23 @@ export class Registry {
     return undefined;
   }
 
+  /** Registered id first, then resolvers in registration order (built-ins last). */
   command(commandId: string): CompiledCommand | undefined {
-    return this.commands.get(commandId);
+    const c = this.commands.get(commandId);
+    if (c) return c;
+    for (const resolve of this.commandResolvers) {
+      const found = resolve(commandId);
+      // Resolved definitions carry no schema (their handlers check params), so nothing is compiled per call.
+      if (found) return compileCommand(found);
+    }
+    return undefined;
   }
+}
+
+function compileCommand(c: CommandDef): CompiledCommand {
+  const schemaCheck = c.schema ? ajv.compile(c.schema) : undefined;
+  return {
+    def: c,
+    check: (params) => (schemaCheck && !schemaCheck(params) ? describeAjvErrors(schemaCheck.errors, 'command') : undefined),
+  };
 }

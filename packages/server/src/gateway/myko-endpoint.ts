@@ -33,6 +33,7 @@ import { runCommand } from '../commands/run-command.js';
 import { answerHistoricQuery, answerHistoricReport } from '../log/historic-query.js';
 import { parseAsOf } from '../log/historic-state.js';
 import { clientItem, retireEvents } from '../lifecycle/clients.js';
+import { countBenchmark } from './benchmark.js';
 
 type Frame = { event: string; data: unknown; tx?: unknown };
 
@@ -135,6 +136,8 @@ export class MykoEndpoint {
         .catch((err) => ctx.log.warn({ err, clientId: conn.clientId }, 'could not record the client dialect'));
     }
 
+    // Load-test traffic: counted, never answered, and not held behind this connection's pending writes.
+    if (frame.event === Kind.Benchmark) return countBenchmark(this.ctx, data.length);
     const isEvent = frame.event === Kind.Event || frame.event === Kind.EventBatch;
     this.inOrder(conn, isEvent, () => this.dispatch(conn, frame, d, decoded.text));
   }

@@ -9,7 +9,8 @@ import type { EventInput } from '../core/registry.js';
  */
 export function clientItem(ctx: ServerContext, clientId: string, address: string, connectedAt: string, dialect: 'seed' | 'current' = 'current'): MItem {
   // `dialect` lets other cluster members choose command names for this client (e.g. target:action:exec).
-  return { id: clientId, serverId: ctx.serverId, address, connectedAt, dialect };
+  // `windback` null as in the reference server's Client (Option<str>); SetClientWindbackTime sets it.
+  return { id: clientId, serverId: ctx.serverId, address, connectedAt, dialect, windback: null };
 }
 
 /** The events that retire a client: its owned items (per type's declaration), then its Client item. */

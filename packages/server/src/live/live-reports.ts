@@ -56,7 +56,7 @@ export class LiveReports {
     let value: unknown;
     try {
       deps = def.dependsOn(params);
-      value = def.compute(params, this.state);
+      value = def.compute(params, this.state, { clientId: conn.clientId });
     } catch (err) {
       throw new ReportError(`${reportId}: ${(err as Error).message}`);
     }
@@ -94,7 +94,7 @@ export class LiveReports {
   private recompute(sub: ReportSub): void {
     let value: unknown;
     try {
-      value = sub.def.compute(sub.params, this.state);
+      value = sub.def.compute(sub.params, this.state, { clientId: sub.conn.clientId });
     } catch (err) {
       sub.conn.send(() => reportErrorFrame(sub.tx, sub.def.id, (err as Error).message));
       return;

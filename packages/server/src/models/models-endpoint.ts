@@ -160,7 +160,7 @@ export class ModelsEndpoint extends PeerEndpoint<ModelsPeer> {
     const handler = target && typeof target === 'object' ? target.key : undefined;
     if (typeof handler !== 'string' || handler === '')
       return this.answer(peer, evt, { ok: false, code: ErrorCode.BadCommand, message: 'target.key must name the handler: a command id, set:ITEMTYPE or del:ITEMTYPE' });
-    const payload = body.payload;
+    const payload = handlerArgument(body.payload);
     let run: Promise<Outcome>;
     if (handler.startsWith(setPrefix) || handler.startsWith(delPrefix)) {
       const set = handler.startsWith(setPrefix);
@@ -214,7 +214,26 @@ function isNested(evt: Evt): boolean {
   return (evt as { event?: unknown }).event !== undefined;
 }
 
-/** A plain object is the command's params; anything else (array, scalar, null) is `{value}`; no payload is `{}`. */
+/**
+ * WIRE.md 6.8: the `<Rise>` renderer (@rise-tools/react) sends every event's
+ * `payload` as the array of the handler's arguments. An array payload is read
+ * as that list, in both evt forms: `[]` is no argument, `[x]` is `x`, and with
+ * more, the first is taken and the rest ignored (Rise's own `eventPayload()`
+ * state modifier reads `payload[0]` too; e.g. a picker's `(value, index)`).
+ * The renderer replaces a UI event object by the string "[native code]": that
+ * argument is no argument. So an array cannot itself be a handler's argument
+ * unless wrapped: `[[a, b]]`.
+ */
+export function handlerArgument(payload: unknown): unknown {
+  if (!Array.isArray(payload)) return payload;
+  const first: unknown = payload[0];
+  return first === nativeEventPlaceholder ? undefined : first;
+}
+
+/** What @rise-tools/react sends in place of a React (native) event argument. */
+const nativeEventPlaceholder = '[native code]';
+
+/** A plain object is the command's params; anything else (scalar, null, an array given as `[[...]]`) is `{value}`; no argument is `{}`. */
 export function paramsOf(payload: unknown): Record<string, unknown> {
   if (payload === undefined) return {};
   if (typeof payload === 'object' && payload !== null && !Array.isArray(payload)) return payload as Record<string, unknown>;

@@ -178,8 +178,9 @@ test('evt runs the command named by target.key: nested form answered nested, fla
   const r2 = await c.next(res('e2'));
   assert.deepEqual(r2, { $: 'evt-res', key: 'e2', payload: { id: 'added-2' } });
   assert.equal(ts.server.state.get('Cue', 'added-2')?.label, 'Flat');
-  // A payload that is not an object reaches the command as {value}; no payload as {}.
-  c.send(flatEvt('e3', 'Params', ['a', 1]));
+  // A payload that is not an object reaches the command as {value}; no payload as {}. An array payload is the
+  // handler's argument list (WIRE.md 6.8): an array argument is sent wrapped.
+  c.send(flatEvt('e3', 'Params', [['a', 1]]));
   assert.deepEqual((await c.next(res('e3'))).payload, { value: ['a', 1] });
   c.send(flatEvt('e4', 'Params'));
   assert.deepEqual((await c.next(res('e4'))).payload, {});
@@ -260,6 +261,59 @@ test('set:ITEMTYPE / del:ITEMTYPE write through the ordinary event path, validat
   assert.deepEqual((await c.next(res('d1'))).payload, { id: 'w1' });
   await c.next((m) => up('Cue/w1')(m) && m.val === null);
   await c.close();
+});
+
+test('WIRE.md 6.8: a payload that is the renderer\'s argument array works for set:, del: and commands, in both forms', async () => {
+  const c = await JsonClient.connect(url);
+  // Seed (nested) form, then flat form; `[item]` is the handler's one argument.
+  c.send(evt('a1', 'set:Cue', [{ id: 'l6', label: 'Six' }]));
+  assert.equal((await c.next(res('a1'))).res.payload.id, 'l6');
+  c.send(flatEvt('a2', 'set:Cue', [{ id: 'l7', label: 'Seven' }]));
+  assert.equal((await c.next(res('a2'))).payload.id, 'l7');
+  assert.equal(ts.server.state.get('Cue', 'l6')?.label, 'Six');
+  assert.equal(ts.server.state.get('Cue', 'l7')?.label, 'Seven');
+  // Several arguments: the first is the one (a picker's `(value, index)`).
+  c.send(flatEvt('a3', 'set:Cue', [{ id: 'l8', label: 'Eight' }, 3]));
+  assert.equal((await c.next(res('a3'))).payload.id, 'l8');
+  // del: with the item or its id as the argument.
+  c.send(evt('a4', 'del:Cue', [{ id: 'l6' }]));
+  assert.deepEqual((await c.next(res('a4'))).res.payload, { id: 'l6' });
+  c.send(flatEvt('a5', 'del:Cue', ['l7']));
+  assert.deepEqual((await c.next(res('a5'))).payload, { id: 'l7' });
+  assert.equal(ts.server.state.get('Cue', 'l6'), undefined);
+  assert.equal(ts.server.state.get('Cue', 'l7'), undefined);
+  // Commands: `[params]` are the params; `[]` and a button press (the renderer's "[native code]") are none.
+  c.send(evt('a6', 'Params', [{ level: 6 }]));
+  assert.deepEqual((await c.next(res('a6'))).res.payload, { level: 6 });
+  c.send(flatEvt('a7', 'Params', []));
+  assert.deepEqual((await c.next(res('a7'))).payload, {});
+  c.send(flatEvt('a8', 'Params', ['[native code]']));
+  assert.deepEqual((await c.next(res('a8'))).payload, {});
+  c.send(flatEvt('a9', 'Echo', [7]));
+  assert.deepEqual((await c.next(res('a9'))).payload, 7);
+  // set: with no argument: refused with the event path's message, one evt-res.
+  c.send(flatEvt('a10', 'set:Cue', ['[native code]']));
+  const none = await c.next(res('a10'));
+  assert.equal(none.error, true);
+  assert.equal(none.code, 'MYKO_BAD_EVENT');
+  await c.close();
+  await ts.server.emit({ itemType: 'Cue', changeType: 'DEL', item: { id: 'l8' } });
+});
+
+test('the reference built-ins as keys: Count{X}s, Get{X}ById, and a report about the caller', async () => {
+  const c = await JsonClient.connect(url);
+  c.send({ $: 'sub', keys: ['report/CountCues?label=Go', 'report/GetCueById?id=k1', 'report/WindbackStatus'] });
+  await c.next((m) => up('report/CountCues?label=Go')(m) && m.val.count === 0);
+  await c.next((m) => up('report/GetCueById?id=k1')(m) && m.val === null);
+  await c.next((m) => up('report/WindbackStatus')(m) && m.val.windback === null);
+  c.send(flatEvt('k', 'set:Cue', [{ id: 'k1', label: 'Go' }]));
+  await c.next((m) => up('report/CountCues?label=Go')(m) && m.val.count === 1);
+  await c.next((m) => up('report/GetCueById?id=k1')(m) && m.val?.label === 'Go');
+  c.send(flatEvt('w', 'SetClientWindbackTime', [{ windback: '2026-12-06T00:00:00Z' }]));
+  assert.equal((await c.next(res('w'))).payload, true);
+  await c.next((m) => up('report/WindbackStatus')(m) && m.val.windback === '2026-12-06T00:00:00Z');
+  await c.close();
+  await ts.server.emit({ itemType: 'Cue', changeType: 'DEL', item: { id: 'k1' } });
 });
 
 test('bad input gets an error message and the connection stays up', async () => {

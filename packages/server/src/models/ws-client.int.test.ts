@@ -40,6 +40,7 @@ const app = definePlugin({
   itemTypes: [{ name: 'Cue', schema: { type: 'object', required: ['id', 'label'], properties: { label: { type: 'string' } } } }],
   commands: [
     defineCommand<{ value?: unknown }, unknown>({ id: 'Echo', handler: (p) => p.value }),
+    defineCommand<Record<string, unknown>, unknown>({ id: 'Params', handler: (p) => p }),
     defineCommand({
       id: 'Explode',
       handler: () => {
@@ -126,4 +127,38 @@ test('@rise-tools/ws-client: subscribe, receive updates, send events and await t
   for (let i = 0; i < 50 && ts.server.ctx.queries.size === before; i++) await sleep(20);
   assert.equal(ts.server.ctx.queries.size, before - 1);
   all.stop();
+});
+
+/**
+ * What @rise-tools/react's renderer sends for a `<Rise>` UI (rise.tsx, renderProp): every handler becomes
+ * `async (...args) => onEvent({target, dataState, payload: args})`, React event arguments replaced by the
+ * string "[native code]"; a `handler` event with `args` sends `[{...args}]`. The source forwards it as is.
+ */
+const uiEvent = (target: string, args: unknown[], propKey = 'onPress') => ({
+  target: { key: target, component: 'Button', propKey, path: ['root'] as [string] },
+  dataState: { $: 'event' as const, timeout: 2000 },
+  payload: args.map((a) => ((a as { nativeEvent?: unknown } | null)?.nativeEvent ? '[native code]' : a)),
+});
+
+test('@rise-tools/ws-client: a <Rise> UI writes through set:, del: and commands with the renderer\'s argument arrays', async () => {
+  const source = createWSModelSource(ts.server.url('/models'));
+  const level = watch(source, 'Cue/l6/label');
+  await level.until((v) => v === null);
+  // A handler called with one argument: the item.
+  const set = await source.sendEvent(uiEvent('set:Cue', [{ id: 'l6', label: 'Level 6' }], 'onValueChange') as never);
+  assert.notEqual(set.error, true, JSON.stringify(set));
+  assert.equal((set.payload as { id: string }).id, 'l6');
+  await level.until((v) => v === 'Level 6');
+  // A command from a form (`handler` with args: one object argument).
+  const cmd = await source.sendEvent(uiEvent('Params', [{ id: 'l6', level: 6 }], 'onSubmit') as never);
+  assert.deepEqual(cmd.payload, { id: 'l6', level: 6 });
+  // A button press: the React event argument becomes "[native code]", which is no argument.
+  const press = await source.sendEvent(uiEvent('Params', [{ nativeEvent: {} }]) as never);
+  assert.deepEqual(press.payload, {});
+  // Delete by item.
+  const del = await source.sendEvent(uiEvent('del:Cue', [{ id: 'l6' }]) as never);
+  assert.notEqual(del.error, true, JSON.stringify(del));
+  await level.until((v) => v === null);
+  assert.equal(ts.server.state.get('Cue', 'l6'), undefined);
+  level.stop();
 });

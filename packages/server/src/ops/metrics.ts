@@ -2,6 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { ServerContext } from '../context.js';
 import type { Change } from '../core/state.js';
 import type { StoredEvent } from '../store/event-store.js';
+import { benchmarkCounts } from '../gateway/benchmark.js';
 
 /**
  * Prometheus metrics of one server (prom-client), on a registry of its own so
@@ -109,6 +110,25 @@ export class OpsMetrics {
         let n = 0;
         for (const c of conns()) n = Math.max(n, c.ws.bufferedAmount);
         this.set(n);
+      },
+    });
+    // Counters read at scrape time from gateway/benchmark.ts (the endpoint counts without knowing of metrics).
+    new Counter({
+      name: 'myko_benchmark_frames_total',
+      help: 'ws:m:benchmark frames received on /myko (load-test traffic of the reference client; never answered)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(benchmarkCounts(ctx).frames);
+      },
+    });
+    new Counter({
+      name: 'myko_benchmark_bytes_total',
+      help: 'Bytes of the ws:m:benchmark frames received on /myko',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(benchmarkCounts(ctx).bytes);
       },
     });
     new Gauge({
