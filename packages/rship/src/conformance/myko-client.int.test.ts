@@ -50,25 +50,44 @@ async function seed(url: string, ...batches: string[]): Promise<void> {
   await c.close();
 }
 
-/** A binary frame the server sent on this socket, decoded as the client decodes it, that it would route. */
-async function binaryAnswer(c: TestClient, pred: (m: any) => boolean): Promise<any> {
+/**
+ * A binary frame the server sent on this socket, decoded as the client decodes
+ * it, that it would route. Waits on the socket itself, not TestClient.next:
+ * that one's timeout message cannot print a frame holding a BigInt.
+ */
+function binaryAnswer(c: TestClient, pred: (m: any) => boolean, timeoutMs = 2000): Promise<any> {
   const decoder = new Decoder({});
-  const decodeAll = () =>
-    c.raw.filter((r): r is Buffer => Buffer.isBuffer(r)).map((b) => {
-      try {
-        return decoder.decode(b);
-      } catch (e) {
-        return new Error(String(e));
-      }
-    });
+  const decode = (b: Buffer): unknown => {
+    try {
+      return decoder.decode(b);
+    } catch (e) {
+      return new Error(String(e));
+    }
+  };
   const routable = (m: unknown) => m !== null && typeof m === 'object' && !(m instanceof Map) && !(m instanceof Error) && pred(m);
-  try {
-    await c.next(() => decodeAll().some(routable), 2000);
-  } catch {
-    const seen = decodeAll().map((m) => (m instanceof Map ? `a Map (keys ${[...m.keys()]}), which it cannot route` : JSON.stringify(m, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v))));
-    throw new Error(`no binary answer the client can route; it decoded: ${seen.join(' | ')}`);
-  }
-  return decodeAll().find(routable);
+  const show = (m: unknown) => (m instanceof Map ? `a Map (keys ${[...m.keys()]}), which it cannot route` : JSON.stringify(m, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)));
+  const seen: unknown[] = c.raw.filter((r): r is Buffer => Buffer.isBuffer(r)).map(decode);
+  const found = seen.find(routable);
+  if (found) return Promise.resolve(found);
+  return new Promise((resolve, reject) => {
+    const onMessage = (data: Buffer, isBinary: boolean) => {
+      if (!isBinary) return;
+      const m = decode(data);
+      seen.push(m);
+      if (!routable(m)) return;
+      done();
+      resolve(m);
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`no binary answer the client can route; it decoded: ${seen.map(show).join(' | ') || 'nothing'}`));
+    }, timeoutMs);
+    const done = () => {
+      clearTimeout(timer);
+      c.ws.off('message', onMessage);
+    };
+    c.ws.on('message', onMessage);
+  });
 }
 
 test('first connect: the same query twice (no seq, then seq: 0, one tx) is one live result that follows the batch', async () => {
