@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { getJson, setToken, token, useStatus } from './live.js';
 import { useStats } from './stats.js';
+import { formatCount, formatNumber } from './format.js';
 import { OverviewPage } from './pages/overview.js';
 import { RshipPage } from './pages/rship.js';
 import { DataPage } from './pages/data.js';
@@ -67,8 +68,8 @@ export function App() {
         ))}
         <span class="spacer" />
         {stats && (
-          <span class="muted small">
-            {stats.store} · pos {stats.position.toLocaleString()} · {stats.eventsPerSecond} ev/s
+          <span class="muted small nav-stats">
+            {stats.store} · pos {formatCount(stats.position)} · {formatNumber(stats.eventsPerSecond)} ev/s
           </span>
         )}
         {(auth || token) && (

@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { apiUrl } from './live.js';
+import { noteServerTime } from './server-clock.js';
 
 /** What the server's /api/stats stream sends once a second (packages/server/src/ops). */
 export interface Stats {
@@ -19,6 +20,8 @@ export interface Stats {
     onBoot: boolean;
     running: boolean;
     last: { ok: boolean; checked: number; lastPosition: number; ms: number; at: string; failure?: { position: number; reason: string } } | null;
+    /** The --verify-on-boot run, kept after later runs. */
+    boot?: Stats['verify']['last'];
   };
   auth: boolean;
 }
@@ -37,6 +40,7 @@ function ensure(): void {
   source = new EventSource(apiUrl('/api/stats'));
   source.onmessage = (e: MessageEvent<string>) => {
     current = JSON.parse(e.data) as Stats;
+    noteServerTime(current.at);
     statsError = false;
     eps.push(current.eventsPerSecond);
     if (eps.length > 120) eps.shift();

@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startTestServer, testPostgres, TestClient, type TestServer } from '@myko/server/testing';
 import { rshipPlugin } from '@myko/rship/server';
+import { exponentNumbers, legendsOutsideCard, pageOverflow, pagerOneLine, shown, tableScrolls, tablesScrollInCard } from './layout-checks.js';
+import { startClockExecutor, startDeskExecutor, startExample, startRawExecutor, oldPulseAgeMs, type Executor } from './executors.js';
 
 /**
  * The dashboard end to end, in real headless Chromium (Debian's, never a
@@ -28,7 +30,7 @@ let ts: TestServer;
 let browser: Browser;
 let page: Page;
 let http: string;
-let executor: { stop(): Promise<void>; kind: string };
+let executor: Executor;
 const pageErrors: string[] = [];
 
 /** Build the dashboard from its current sources (what `npm run build` does), so the test never runs a stale bundle. */
@@ -37,92 +39,6 @@ function buildDashboard(): void {
   const r = spawnSync(process.execPath, [vite, 'build', '--logLevel', 'warn'], { cwd: appDir, encoding: 'utf8' });
   assert.equal(r.status, 0, `vite build failed:\n${r.stdout}\n${r.stderr}`);
   assert.ok(existsSync(join(appDir, 'dist', 'www', 'index.html')));
-}
-
-/** The Banana Stand example executor, as a user would run it. */
-async function startExample(url: string): Promise<typeof executor> {
-  const proc: ChildProcess = spawn(process.execPath, [exampleMain, '--url', url, '--pulse-ms', '200'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const killOnExit = () => proc.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`the example did not register: ${out}`)), 10000);
-    proc.stdout!.on('data', () => {
-      if (/registered as client/.test(out)) {
-        clearTimeout(t);
-        resolve();
-      }
-    });
-    proc.once('exit', (code) => (clearTimeout(t), reject(new Error(`the example exited with ${code}: ${out}`))));
-  });
-  return {
-    kind: 'examples/banana-stand',
-    stop: async () => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      const exited = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGKILL'); // no goodbye: the server must notice the closed socket by itself
-      await exited;
-      process.off('exit', killOnExit);
-    },
-  };
-}
-
-/** The same stand over a raw WebSocket, frame by frame (WIRE.md 2). */
-async function startRawExecutor(url: string): Promise<typeof executor> {
-  const c = await TestClient.connect(url);
-  const burn = { type: 'object', required: ['intensity'], properties: { intensity: { type: 'number', minimum: 0, maximum: 10 } }, additionalProperties: false };
-  const fill = { type: 'object', required: ['amount'], properties: { amount: { type: 'number', exclusiveMinimum: 0 }, note: { type: 'string' } } };
-  const ev = (itemType: string, item: Record<string, unknown>) => ({ itemType, changeType: 'SET', item });
-  const svc = 'bluth-company';
-  const inst = 'bluth-banana-stand';
-  c.send({
-    event: 'ws:m:event-batch',
-    data: [
-      ev('Instance', { id: inst, name: 'Bluth Banana Stand', serviceId: svc, serviceTypeCode: 'bluth', status: 'Available', color: '#ffff00', clientId: c.clientId }),
-      // A schema as a JSON string, as some executors send it.
-      ev('Action', { id: 'banana-stand:burn', name: 'burn', schema: JSON.stringify(burn), targetId: 'banana-stand', serviceId: svc }),
-      ev('Action', { id: 'banana-stand:fill-with-money', name: 'fill-with-money', schema: fill, targetId: 'banana-stand', serviceId: svc }),
-      ev('Action', { id: 'cash-register:open-drawer', name: 'open-drawer', schema: null, targetId: 'cash-register', serviceId: svc }),
-      ev('Emitter', { id: 'banana-stand:banana-sold', name: 'banana-sold', targetId: 'banana-stand', serviceId: svc }),
-      ev('Emitter', { id: 'cash-register:balance', name: 'balance', targetId: 'cash-register', serviceId: svc }),
-      ev('Target', { id: 'banana-stand', name: 'The Banana Stand', serviceId: svc, actionIds: ['banana-stand:burn', 'banana-stand:fill-with-money'], emitterIds: ['banana-stand:banana-sold'], subTargets: ['cash-register'], bgColor: '#ffff00', fgColor: '#000000', category: 'Frozen bananas', rootLevel: true }),
-      ev('Target', { id: 'cash-register', name: 'Cash Register', serviceId: svc, actionIds: ['cash-register:open-drawer'], emitterIds: ['cash-register:balance'], parentTargets: ['banana-stand'], bgColor: '#2e7d32', fgColor: '#ffffff', category: 'Frozen bananas', rootLevel: false }),
-      ev('TargetStatus', { targetId: 'banana-stand', instanceId: inst, status: 'online' }),
-      ev('TargetStatus', { targetId: 'cash-register', instanceId: inst, status: 'online' }),
-    ],
-  });
-  const state = { fire: 0, cash: 0, sold: 0 };
-  c.ws.on('message', (raw: Buffer) => {
-    const f = JSON.parse(raw.toString());
-    if (f.event !== 'ws:m:command' || f.data.commandId !== 'ExecTargetAction') return;
-    const { tx, action, data } = f.data.command;
-    const reply = (response: unknown) => c.send({ event: 'ws:m:command-response', data: { tx, response } });
-    const fail = (message: string) => c.send({ event: 'ws:m:command-error', data: { tx, commandId: 'ExecTargetAction', message } });
-    if (action.id === 'banana-stand:burn') {
-      state.fire = data.intensity;
-      reply({ burning: state.fire > 0, intensity: state.fire });
-    } else if (action.id === 'banana-stand:fill-with-money') {
-      if (state.fire > 0) fail(`The Banana Stand is on fire (intensity ${state.fire}): the money would burn`);
-      else reply({ cash: (state.cash += data.amount) });
-    } else reply({ cash: state.cash });
-  });
-  const timer = setInterval(() => {
-    state.sold++;
-    state.cash++;
-    c.send({ event: 'ws:m:event', data: ev('Pulse', { id: 'banana-stand:banana-sold', emitterId: 'banana-stand:banana-sold', data: state.sold }) });
-    c.send({ event: 'ws:m:event', data: ev('Pulse', { id: 'cash-register:balance', emitterId: 'cash-register:balance', data: { cash: state.cash } }) });
-  }, 200);
-  await c.sync();
-  return {
-    kind: 'raw WebSocket executor',
-    stop: async () => {
-      clearInterval(timer);
-      c.ws.terminate();
-      await c.closed;
-    },
-  };
 }
 
 const shot = (name: string) => page.screenshot({ path: join(artifacts, `dashboard-${name}.png`), fullPage: true });
@@ -138,8 +54,7 @@ before(async () => {
   ts = await startTestServer({ plugins: [rshipPlugin()] });
   http = ts.url.replace(/^ws/, 'http').replace(/\/myko$/, '');
   // DASHBOARD_TEST_RAW_EXECUTOR=1 runs the raw-WebSocket stand even when the example is built.
-  executor = existsSync(exampleMain) && process.env.DASHBOARD_TEST_RAW_EXECUTOR !== '1' ? await startExample(ts.url) : await startRawExecutor(ts.url);
-  console.log(`executor: ${executor.kind}`);
+  executor = existsSync(exampleMain) && process.env.DASHBOARD_TEST_RAW_EXECUTOR !== '1' ? await startExample(ts.url, exampleMain) : await startRawExecutor(ts.url);
   browser = await chromium.launch({
     executablePath: chromiumPath,
     headless: true,
@@ -161,7 +76,9 @@ after(async () => {
 
 const skip = () => !existsSync(chromiumPath);
 
-test('served at / on the server port: index.html and hashed assets with their content types', { skip: skip() }, async () => {
+test('served at / on the server port: index.html and hashed assets with their content types', { skip: skip() }, async (t) => {
+  // Which executor drives these tests, in the reporter's notes for this test rather than as a stray line.
+  t.diagnostic(`executor: ${executor.kind}`);
   const index = await fetch(`${http}/`);
   assert.equal(index.status, 200);
   assert.equal(index.headers.get('content-type'), 'text/html; charset=utf-8');
@@ -396,50 +313,6 @@ test('overview: item-type counts follow writes live, and a new type appears with
   }
 });
 
-/**
- * A second executor over a raw WebSocket with one action whose schema is a
- * JSON string holding an enum, a boolean, a string and an integer; it answers
- * with the payload it received, so the test sees exactly what the form sent.
- */
-async function startDeskExecutor(url: string): Promise<{ stop(): Promise<void> }> {
-  const c = await TestClient.connect(url);
-  const schema = {
-    type: 'object',
-    required: ['mode'],
-    properties: {
-      mode: { enum: ['calm', 'panic', 'off'] },
-      loud: { type: 'boolean' },
-      note: { type: 'string' },
-      level: { type: 'integer', minimum: 0 },
-    },
-    additionalProperties: false,
-  };
-  const svc = 'bluth-office';
-  const inst = 'bluth-office-desk';
-  const ev = (itemType: string, item: Record<string, unknown>) => ({ itemType, changeType: 'SET', item });
-  c.send({
-    event: 'ws:m:event-batch',
-    data: [
-      ev('Instance', { id: inst, name: 'Office', serviceId: svc, serviceTypeCode: 'bluth', status: 'Available', color: '#3949ab', clientId: c.clientId }),
-      ev('Action', { id: 'control-desk:configure', name: 'configure', schema: JSON.stringify(schema), targetId: 'control-desk', serviceId: svc }),
-      ev('Target', { id: 'control-desk', name: 'Control Desk', serviceId: svc, actionIds: ['control-desk:configure'], emitterIds: [], subTargets: [], bgColor: '#3949ab', fgColor: '#ffffff', category: 'Office', rootLevel: true }),
-      ev('TargetStatus', { targetId: 'control-desk', instanceId: inst, status: 'online' }),
-    ],
-  });
-  c.ws.on('message', (raw: Buffer) => {
-    const f = JSON.parse(raw.toString());
-    if (f.event !== 'ws:m:command' || f.data.commandId !== 'ExecTargetAction') return;
-    c.send({ event: 'ws:m:command-response', data: { tx: f.data.command.tx, response: { received: f.data.command.data } } });
-  });
-  await c.sync();
-  return {
-    stop: async () => {
-      c.ws.terminate();
-      await c.closed;
-    },
-  };
-}
-
 test('rocketship: a form from a schema held in a string, with enum (select), boolean (checkbox), string and integer fields', { skip: skip() }, async () => {
   const desk = await startDeskExecutor(ts.url);
   try {
@@ -498,6 +371,116 @@ test('live events: the stream shows pulses and writes, pause freezes the view, r
   await shot('events-paused');
   await page.locator('[data-testid="pause"]').click();
   await waitUntil(async () => (await rows.first().textContent()) !== frozen, 'resumed: newer rows');
+});
+
+/** The pages a person opens, at each width the layout test checks. */
+const widths = [1280, 420] as const;
+
+test('readable at 1280 and 420 px: no page wider than the window, tables scroll inside their card, one-line pager, the type list collapses, times not exponents, chart labels inside their card', { skip: skip() }, async () => {
+  const clock = await startClockExecutor(ts.url);
+  const writer = await TestClient.connect(ts.url);
+  try {
+    // Readings with an epoch-ms time and wide text: a table wider than a phone.
+    const readingAt = Date.UTC(2026, 0, 2, 3, 4, 5);
+    writer.send({
+      event: 'ws:m:event-batch',
+      data: Array.from({ length: 60 }, (_, i) => ({
+        itemType: 'Reading',
+        changeType: 'SET',
+        item: { id: `r${String(i).padStart(2, '0')}`, sensor: `freezer-compressor-sensor-${i}`, celsius: -18 - i / 10, readAt: readingAt + i * 1000, lapTime: 93, serial: 1_800_000_000_000 + i, note: 'a note long enough to make the row wider than a phone' },
+      })),
+    });
+    await writer.sync();
+    const problems: string[] = [];
+    const note = (width: number, where: string, list: string[]) => problems.push(...list.map((p) => `${width}px ${where}: ${p}`));
+    for (const width of widths) {
+      await page.setViewportSize({ width, height: 900 });
+
+      await page.goto(`${http}/#/overview`);
+      await page.locator('[data-testid="clients"] tbody tr').first().waitFor();
+      note(width, 'overview', await pageOverflow(page));
+      note(width, 'overview', await tablesScrollInCard(page));
+      note(width, 'overview', await legendsOutsideCard(page));
+      await shot(`layout-overview-${width}`);
+
+      await page.goto(`${http}/#/rship`);
+      await page.locator('[data-testid="emitter-clock:gauges"] .spark-legend span').first().waitFor();
+      await page.locator('[data-testid="emitter-banana-stand:banana-sold"] polyline').first().waitFor();
+      note(width, 'rocketship', await pageOverflow(page));
+      note(width, 'rocketship', await legendsOutsideCard(page));
+      note(width, 'rocketship', (await exponentNumbers(page)).map((n) => `${n} in the text`));
+      // The epoch-ms field of the old pulse's data reads as a time (HH:MM:SS today, else YYYY-MM-DD HH:MM:SS).
+      const oldValue = (await page.locator('[data-testid="pulse-clock:old"]').textContent()) ?? '';
+      if (!/startedAt (\d{4}-\d{2}-\d{2} )?\d{2}:\d{2}:\d{2}\b/.test(oldValue)) problems.push(`${width}px rocketship: startedAt is not shown as a time: ${oldValue}`);
+      await shot(`layout-rship-${width}`);
+
+      await page.goto(`${http}/#/data/Reading/r03`);
+      await page.locator('[data-testid="rows"] tr[data-id="r03"]').waitFor();
+      await page.locator('[data-testid="item-detail"] [data-testid="history"] li').first().waitFor();
+      note(width, 'data', await pageOverflow(page));
+      note(width, 'data', await tablesScrollInCard(page));
+      note(width, 'data', await pagerOneLine(page));
+      note(width, 'data', (await exponentNumbers(page)).map((n) => `${n} in the text`));
+      const readAt = (await shownRows()).find((r) => r.id === 'r03')?.cells.readAt ?? '';
+      if (!/^(\d{4}-\d{2}-\d{2} )?\d{2}:\d{2}:\d{2}$/.test(readAt)) problems.push(`${width}px data: readAt is not shown as a time: "${readAt}"`);
+      // Not every number is a time: a plausible epoch value without a time name, and a time name with an implausible value.
+      const r03 = (await shownRows()).find((r) => r.id === 'r03')?.cells ?? {};
+      if ((r03.serial ?? '').replace(/\D/g, '') !== '1800000000003') problems.push(`${width}px data: serial is not shown as a plain number: "${r03.serial}"`);
+      if (r03.lapTime !== '93') problems.push(`${width}px data: lapTime is not shown as a plain number: "${r03.lapTime}"`);
+      // Wide screens list the types; narrow ones give a select instead.
+      const [list, select] = [await shown(page, '[data-testid="type-list"]'), await shown(page, '[data-testid="type-select"]')];
+      if (width === 420 && (list || !select)) problems.push(`420px data: the type list is not collapsed into a select (list shown ${list}, select shown ${select})`);
+      if (width === 1280 && (!list || select)) problems.push(`1280px data: the type list is not shown as a list (list shown ${list}, select shown ${select})`);
+      if (width === 420 && !(await tableScrolls(page, 'rows'))) problems.push('420px data: the wide table does not scroll inside its box');
+      await shot(`layout-data-${width}`);
+      if (width === 420 && select) {
+        // The select navigates like the list.
+        await page.locator('[data-testid="type-select"]').selectOption('Target');
+        await page.locator('[data-testid="rows"] tr[data-id="banana-stand"]').waitFor();
+      }
+
+      await page.goto(`${http}/#/events`);
+      await page.locator('[data-testid="event-stream"] tbody tr').first().waitFor();
+      note(width, 'events', await pageOverflow(page));
+      note(width, 'events', await tablesScrollInCard(page));
+      await shot(`layout-events-${width}`);
+    }
+    assert.deepEqual(problems, []);
+  } finally {
+    await page.setViewportSize({ width: 1440, height: 1000 });
+    await writer.close();
+    await clock.stop();
+  }
+});
+
+test('pulse age from the pulse\'s own time: 10 minutes old reads "10m ago" on first load, also with the browser\'s clock 7 minutes ahead; without a timestamp, the server\'s commit time', { skip: skip() }, async () => {
+  const clock = await startClockExecutor(ts.url);
+  const age = (id: string, text: RegExp) => page.locator(`[data-testid="emitter-${id}"] .emitter-head`, { hasText: text });
+  try {
+    // Let the timestamp-less pulse get a few seconds old before the page opens.
+    await sleepMs(2500);
+    await page.goto('about:blank'); // a first load, not a hash change within an open page
+    await page.goto(`${http}/#/rship`);
+    await age('clock:old', new RegExp(`1 pulse · ${oldPulseAgeMs / 60_000}m ago$`)).waitFor();
+    // Not the moment the page received it: the server's commit time, at least the 2.5 s waited.
+    await age('clock:plain', /1 pulse · ([2-9]|[1-5]\d)s ago$/).waitFor();
+
+    // A browser whose clock is 7 minutes ahead of the server: ages still count on the server's clock.
+    const skewed = await browser.newPage({ viewport: { width: 420, height: 900 } });
+    try {
+      skewed.setDefaultTimeout(8000);
+      await skewed.clock.install({ time: Date.now() + 7 * 60_000 });
+      await skewed.goto(`${http}/#/rship`);
+      await skewed.locator('[data-testid="emitter-clock:old"] .emitter-head', { hasText: /10m ago$/ }).waitFor();
+      await skewed.locator('[data-testid="emitter-clock:plain"] .emitter-head', { hasText: /1 pulse · ([2-9]|[1-5]\d)s ago$/ }).waitFor();
+      await skewed.screenshot({ path: join(artifacts, 'dashboard-pulse-age-skewed-420.png'), fullPage: true });
+    } finally {
+      await skewed.close();
+    }
+    await shot('pulse-age');
+  } finally {
+    await clock.stop();
+  }
 });
 
 test('stop the executor: its targets go offline and its instance Unavailable', { skip: skip() }, async () => {

@@ -8,6 +8,7 @@ import {
   type QueryErrorData,
   type ReportErrorData,
   type ReportResponseData,
+  type ViewErrorData,
   type WireError,
 } from '@myko/protocol';
 import type { WireFrame } from './codec.js';
@@ -26,7 +27,7 @@ import { EventBatcher } from './events.js';
 import { randomId } from './ids.js';
 import { resolveOptions, type MykoClientOptions, type ResolvedOptions } from './options.js';
 import { LiveQueries, type LiveQuery, type LiveQueryDiff } from './queries.js';
-import { countOf, typeName, type ItemLike, type ItemTypeRef, type QuerySpec, type ReportSpec } from './query-spec.js';
+import { countOf, typeName, viewAsQuery, type ItemLike, type ItemTypeRef, type QuerySpec, type ReportSpec, type ViewSpec } from './query-spec.js';
 import { LiveReports, type LiveReport } from './reports.js';
 import type { ConnectionStatus } from './status.js';
 
@@ -50,6 +51,7 @@ export class MykoClient<Out extends object = DefaultCommands, In extends object 
   private readonly opts: ResolvedOptions;
   private readonly conn: Connection;
   private readonly queries: LiveQueries;
+  private readonly views: LiveQueries;
   private readonly reports: LiveReports;
   private readonly commands: Commands;
   private readonly events: EventBatcher;
@@ -64,6 +66,7 @@ export class MykoClient<Out extends object = DefaultCommands, In extends object 
       this.conn.sendIfOpen(f);
     };
     this.queries = new LiveQueries(sendIfOpen);
+    this.views = new LiveQueries(sendIfOpen, 'view');
     this.reports = new LiveReports(sendIfOpen);
     this.events = new EventBatcher(this.opts.maxBatchEvents, this.opts.immediateTypes, (f) => this.sendQueued(f));
     this.commands = new Commands(
@@ -87,6 +90,7 @@ export class MykoClient<Out extends object = DefaultCommands, In extends object 
       onOpen: () => {
         this.commands.onOpen();
         this.queries.onOpen();
+        this.views.onOpen();
         this.reports.onOpen();
       },
       onFrame: (f) => this.receive(f),
@@ -121,6 +125,22 @@ export class MykoClient<Out extends object = DefaultCommands, In extends object 
   /** A live query's raw changes (`reset` marks a full snapshot that replaces what you hold). */
   watchQueryDiff<T extends ItemLike = MItem>(query: QuerySpec<T>): LiveQueryDiff<T> {
     return this.queries.watchDiff(query);
+  }
+
+  /**
+   * A live view (server-defined, WIRE.md 6.3): whole results, like a query.
+   * With a `window`, `values` follow the server's page order; move the page
+   * with `setWindow` on the handle. After a reconnect it is re-sent with its
+   * tx and its sequence-0 answer replaces what is held. A `ws:m:view-error`
+   * ends it with a ViewError.
+   */
+  watchView<T extends ItemLike = MItem>(spec: ViewSpec<T>): LiveQuery<T> {
+    return this.views.watch(viewAsQuery(spec));
+  }
+
+  /** A live view's raw changes (`reset` marks a full snapshot that replaces what you hold). */
+  watchViewDiff<T extends ItemLike = MItem>(spec: ViewSpec<T>): LiveQueryDiff<T> {
+    return this.views.watchDiff(viewAsQuery(spec));
   }
 
   watchReport<R = unknown>(report: ReportSpec<R>): LiveReport<R> {
@@ -212,6 +232,10 @@ export class MykoClient<Out extends object = DefaultCommands, In extends object 
         return this.queries.onResponse(f.data as QueryDiff);
       case Kind.QueryError:
         return this.queries.onError(f.data as QueryErrorData);
+      case Kind.ViewResponse:
+        return this.views.onResponse(f.data as QueryDiff);
+      case Kind.ViewError:
+        return this.views.onError(f.data as ViewErrorData);
       case Kind.ReportResponse:
         return this.reports.onResponse(f.data as ReportResponseData);
       case Kind.ReportError:
@@ -247,6 +271,7 @@ export class MykoClient<Out extends object = DefaultCommands, In extends object 
     this.events.clear();
     this.commands.closeAll();
     this.queries.closeAll();
+    this.views.closeAll();
     this.reports.closeAll();
   }
 }

@@ -109,6 +109,18 @@ export class QueryError extends MykoClientError {
   }
 }
 
+/** The server answered a live view with `ws:m:view-error` (unknown view, bad params, the view failed). */
+export class ViewError extends QueryError {
+  override name = 'ViewError';
+  constructor(
+    message: string,
+    readonly viewId: string,
+    tx: string,
+  ) {
+    super(message, viewId, tx);
+  }
+}
+
 /** The server answered a live report with `ws:m:report-error`. */
 export class ReportError extends MykoClientError {
   override name = 'ReportError';
@@ -152,5 +164,6 @@ export const isConnectionLostError = guard(ConnectionLostError, 'ConnectionLostE
 export const isClientClosedError = guard(ClientClosedError, 'ClientClosedError');
 export const isQueueFullError = guard(QueueFullError, 'QueueFullError');
 export const isQueryError = guard(QueryError, 'QueryError');
+export const isViewError = guard(ViewError, 'ViewError');
 export const isReportError = guard(ReportError, 'ReportError');
 export const isServerError = guard(ServerError, 'ServerError');

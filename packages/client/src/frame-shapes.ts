@@ -10,15 +10,18 @@ import { Kind } from '@myko/protocol';
 export function frameProblem(event: string, data: unknown): string | undefined {
   switch (event) {
     case Kind.QueryResponse:
+    case Kind.ViewResponse:
       return (
         need(data, { tx: isString }) ??
         field(data, 'sequence', isCount) ??
         field(data, 'totalCount', isCount) ??
         field(data, 'upserts', (v) => Array.isArray(v) && v.every((u) => isObject(u) && isObject(u.item) && isString(u.item.id)), 'an array of {item: {id}}') ??
         field(data, 'deletes', (v) => Array.isArray(v) && v.every(isString), 'an array of ids') ??
-        optional(data, 'window', (v) => v === null || isObject(v), 'an object')
+        optional(data, 'window', (v) => v === null || isObject(v), 'an object') ??
+        optional(data, 'changes', (v) => Array.isArray(v) && v.every((c) => isObject(c) && (c.kind !== 'windowOrder' || (Array.isArray(c.ids) && c.ids.every(isString)))), 'an array of changes')
       );
     case Kind.QueryError:
+    case Kind.ViewError:
     case Kind.ReportError:
     case Kind.ReportResponse:
     case Kind.CommandResponse:

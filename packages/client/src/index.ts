@@ -7,7 +7,6 @@ export type { MykoClientOptions, ReconnectOptions } from './options.js';
 export { defaults, backoffDelay, MAX_BATCH_EVENTS } from './options.js';
 export type { ConnectionStatus, ConnectionStatusType } from './status.js';
 export { browserTransport, domTransport, type Transport, type TransportHandlers, type TransportSocket } from './transport.js';
-export { getAll, byIds, byQuery, countOf, itemType, type QuerySpec, type ReportSpec, type ItemLike, type ItemTypeRef } from './query-spec.js';
 export {
   countAll,
   countWhere,
@@ -21,6 +20,7 @@ export {
   type ServerItem,
   type ServerStatsValue,
 } from './builtins.js';
+export { getAll, byIds, byQuery, countOf, itemType, view, type QuerySpec, type ViewSpec, type ReportSpec, type ItemLike, type ItemTypeRef } from './query-spec.js';
 export type { LiveQuery, LiveQueryDiff, QueryResult, QueryChange } from './queries.js';
 export type { LiveReport } from './reports.js';
 export type { LiveHandle } from './live.js';
@@ -43,6 +43,7 @@ export {
   ClientClosedError,
   QueueFullError,
   QueryError,
+  ViewError,
   ReportError,
   ServerError,
   isMykoClientError,
@@ -53,6 +54,7 @@ export {
   isClientClosedError,
   isQueueFullError,
   isQueryError,
+  isViewError,
   isReportError,
   isServerError,
 } from './errors.js';

@@ -1,15 +1,30 @@
-import { Kind, type MItem, type MWrappedItem, type QueryDiff, type QueryErrorData, type QueryWindow } from '@myko/protocol';
+import { Kind, type MItem, type MWrappedItem, type QueryDiff, type QueryErrorData, type QueryWindow, type ViewErrorData } from '@myko/protocol';
 import type { WireFrame } from './codec.js';
-import { QueryError } from './errors.js';
+import { QueryError, ViewError } from './errors.js';
 import { randomId } from './ids.js';
 import { LiveHandle, safely, type Listener } from './live.js';
 import { queryKey, type ItemLike, type QuerySpec } from './query-spec.js';
+
+/**
+ * Queries and views (WIRE.md 6.3) are the same machinery with other frame
+ * kinds: one LiveQueries per kind. A view's spec is held in query form
+ * (`queryId` = viewId, `queryItemType` = viewItemType).
+ */
+export type LiveKind = 'query' | 'view';
+
+const kinds = {
+  query: { window: Kind.QueryWindow, cancel: Kind.QueryCancel },
+  view: { window: Kind.ViewWindow, cancel: Kind.ViewCancel },
+} as const;
 
 /** A live query's result at one moment. A new object (and a new Map) on every change. */
 export interface QueryResult<T extends ItemLike = MItem> {
   /** id → item. */
   readonly items: ReadonlyMap<string, T>;
-  /** The same items as an array: ordered by id for windowed queries, else in arrival order. */
+  /**
+   * The same items as an array. Windowed: in the server's page order
+   * (`windowOrder`, WIRE.md 6.2), else by id; otherwise in arrival order.
+   */
   readonly values: readonly T[];
   /** Size of the whole result; with a window, larger than `items.size`. */
   readonly totalCount: number;
@@ -38,12 +53,15 @@ class SharedQuery {
   items = new Map<string, MItem>();
   /** Undefined until the sequence-0 response of the current socket arrives. */
   sequence: number | undefined;
+  /** Windowed: the page's ids in order, from the last `windowOrder` change. */
+  order: string[] | undefined;
   totalCount = 0;
   result: QueryResult | undefined;
   readonly results = new Set<Listener<QueryResult>>();
   readonly diffs = new Set<Listener<QueryChange>>();
 
   constructor(
+    readonly kind: LiveKind,
     readonly tx: string,
     public key: string | undefined,
     readonly spec: QuerySpec<ItemLike>,
@@ -55,7 +73,10 @@ class SharedQuery {
 
   frame(): WireFrame {
     const { queryId, queryItemType, params, window } = this.spec;
-    return { event: Kind.Query, data: { queryId, queryItemType, query: { ...params, tx: this.tx }, ...(window ? { window } : {}) } };
+    const w = window ? { window } : {};
+    if (this.kind === 'view')
+      return { event: Kind.View, data: { viewId: queryId, viewItemType: queryItemType, view: { ...params, tx: this.tx, createdAt: new Date().toISOString() }, ...w } };
+    return { event: Kind.Query, data: { queryId, queryItemType, query: { ...params, tx: this.tx }, ...w } };
   }
 
   /** Apply a response; false when it does not follow the last one (the caller resyncs). */
@@ -73,8 +94,11 @@ class SharedQuery {
     this.items = items;
     this.sequence = d.sequence;
     this.totalCount = d.totalCount;
-    this.spec.window = d.window ?? undefined;
-    this.result = makeResult(items, d.totalCount, this.spec.window, d.sequence);
+    const order = Array.isArray(d.changes) ? d.changes.find((c) => c?.kind === 'windowOrder') : undefined;
+    this.order = order && Array.isArray(order.ids) ? order.ids : undefined;
+    // A cursor page has no offset window; the order entry still says the subscription is paged.
+    this.spec.window = d.window ?? order?.window ?? undefined;
+    this.result = makeResult(items, d.totalCount, this.spec.window, d.sequence, this.order);
     const change: QueryChange = { reset, sequence: d.sequence, upserts, deletes: d.deletes, totalCount: d.totalCount, window: this.spec.window };
     for (const l of this.results) safely(() => l.next(this.result!));
     for (const l of this.diffs) safely(() => l.next(change));
@@ -93,13 +117,17 @@ function copySpec(spec: QuerySpec<ItemLike>): QuerySpec<ItemLike> {
   return { queryId: spec.queryId, queryItemType: spec.queryItemType, params: { ...spec.params }, window: spec.window };
 }
 
-function makeResult(items: Map<string, MItem>, totalCount: number, window: QueryWindow | undefined, sequence: number): QueryResult {
+function makeResult(items: Map<string, MItem>, totalCount: number, window: QueryWindow | undefined, sequence: number, order: string[] | undefined): QueryResult {
   let values: MItem[] | undefined;
   return {
     items,
     get values() {
       // Built on first use: many watchers only read the Map.
-      values ??= window ? [...items.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)) : [...items.values()];
+      values ??= order
+        ? order.flatMap((id) => items.get(id) ?? [])
+        : window
+          ? [...items.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+          : [...items.values()];
       return values;
     },
     totalCount,
@@ -118,7 +146,10 @@ export class LiveQueries {
   private readonly byKey = new Map<string, SharedQuery>();
   private readonly byTx = new Map<string, SharedQuery>();
 
-  constructor(private readonly sendIfOpen: (frame: WireFrame) => void) {}
+  constructor(
+    private readonly sendIfOpen: (frame: WireFrame) => void,
+    readonly kind: LiveKind = 'query',
+  ) {}
 
   get size(): number {
     return this.byTx.size;
@@ -140,7 +171,7 @@ export class LiveQueries {
   attach<V>(spec: QuerySpec<ItemLike>, kind: 'results' | 'diffs', l: Listener<V>, current?: SharedQuery): { sub: SharedQuery; detach: () => void } {
     let sub = current && this.byTx.get(current.tx) === current ? current : this.byKey.get(queryKey(spec));
     if (!sub) {
-      sub = new SharedQuery(randomId(), queryKey(spec), { ...spec });
+      sub = new SharedQuery(this.kind, randomId(), queryKey(spec), { ...spec });
       this.byKey.set(sub.key!, sub);
       this.byTx.set(sub.tx, sub);
       this.sendIfOpen(sub.frame());
@@ -159,7 +190,7 @@ export class LiveQueries {
   private releaseIfUnused(sub: SharedQuery): boolean {
     if (sub.refs > 0 || this.byTx.get(sub.tx) !== sub) return true;
     this.forget(sub);
-    this.sendIfOpen({ event: Kind.QueryCancel, data: { tx: sub.tx } });
+    this.sendIfOpen({ event: kinds[this.kind].cancel, data: { tx: sub.tx } });
     return true;
   }
 
@@ -176,7 +207,7 @@ export class LiveQueries {
     // An equal subscription already exists: this one stays live but is no longer shared.
     sub.key = this.byKey.has(key) ? undefined : key;
     if (sub.key !== undefined) this.byKey.set(key, sub);
-    this.sendIfOpen({ event: Kind.QueryWindow, data: { tx: sub.tx, window: window ?? null } });
+    this.sendIfOpen({ event: kinds[this.kind].window, data: { tx: sub.tx, window: window ?? null } });
   }
 
   onResponse(d: QueryDiff): void {
@@ -185,11 +216,14 @@ export class LiveQueries {
     if (!sub.apply(d)) this.resync(sub);
   }
 
-  onError(d: QueryErrorData): void {
+  onError(d: QueryErrorData | ViewErrorData): void {
     const sub = this.byTx.get(d.tx);
     if (!sub) return;
     this.forget(sub);
-    const err = new QueryError(d.message, d.queryId || sub.spec.queryId, d.tx);
+    const err =
+      'viewId' in d
+        ? new ViewError(d.message, d.viewId || sub.spec.queryId, d.tx)
+        : new QueryError(d.message, d.queryId || sub.spec.queryId, d.tx);
     for (const l of [...sub.results, ...sub.diffs]) safely(() => l.error(err));
     sub.results.clear();
     sub.diffs.clear();
@@ -206,7 +240,7 @@ export class LiveQueries {
   /** Out of order (should not happen on one socket): cancel and re-ask with the same tx to get a fresh sequence 0. */
   private resync(sub: SharedQuery): void {
     sub.sequence = undefined;
-    this.sendIfOpen({ event: Kind.QueryCancel, data: { tx: sub.tx } });
+    this.sendIfOpen({ event: kinds[this.kind].cancel, data: { tx: sub.tx } });
     this.sendIfOpen(sub.frame());
   }
 

@@ -46,6 +46,36 @@ export interface QuerySpec<T extends ItemLike = MItem> {
   readonly __item?: T;
 }
 
+/**
+ * A live view (WIRE.md 6.3): a server-defined query that builds its own items
+ * (often of a type never stored). On the wire:
+ * `ws:m:view {viewId, viewItemType, view: {tx, createdAt, ...params}, window?}`.
+ */
+export interface ViewSpec<T extends ItemLike = MItem> {
+  viewId: string;
+  viewItemType: string;
+  params?: Record<string, unknown>;
+  /** Only this page of the view (ids in order); `totalCount` tells the full size. */
+  window?: QueryWindow | undefined;
+  /** Type carrier, never set. */
+  readonly __item?: T;
+}
+
+/** `view<TargetView>('GetTargetViews', 'TargetView', {serviceId})`: a ViewSpec with its item type attached. */
+export function view<T extends ItemLike = MItem>(
+  viewId: string,
+  viewItemType: string | ItemTypeRef<T>,
+  params?: Record<string, unknown>,
+  window?: QueryWindow,
+): ViewSpec<T> {
+  return { viewId, viewItemType: typeName(viewItemType), ...(params ? { params: { ...params } } : {}), ...(window ? { window } : {}) };
+}
+
+/** A view held in query form by the shared machinery (queries.ts). */
+export function viewAsQuery<T extends ItemLike>(v: ViewSpec<T>): QuerySpec<T> {
+  return { queryId: v.viewId, queryItemType: v.viewItemType, params: v.params ?? {}, window: v.window };
+}
+
 /** A live report: `ws:m:report {reportId, report: {tx, ...params}}`; `R` is its value's type. */
 export interface ReportSpec<R = unknown> {
   reportId: string;

@@ -6,6 +6,7 @@ export * from './frame.js';
 export * from './messages/item.js';
 export * from './messages/event.js';
 export * from './messages/query.js';
+export * from './messages/view.js';
 export * from './messages/report.js';
 export * from './messages/command.js';
 export * from './messages/ping.js';

@@ -10,6 +10,14 @@ export const Kind = {
   QueryWindow: 'ws:m:query-window',
   QueryCancel: 'ws:m:query-cancel',
   QueryError: 'ws:m:query-error',
+  /** Keyset paging of a live query: `{tx, window: {after?, before?, limit}}` (WIRE.md 6.2). */
+  QueryCursorWindow: 'ws:m:query-cursor-window',
+  /** Views (WIRE.md 6.3): server-defined live queries; responses have exactly the query-response shape. */
+  View: 'ws:m:view',
+  ViewResponse: 'ws:m:view-response',
+  ViewWindow: 'ws:m:view-window',
+  ViewCancel: 'ws:m:view-cancel',
+  ViewError: 'ws:m:view-error',
   Report: 'ws:m:report',
   ReportResponse: 'ws:m:report-response',
   ReportCancel: 'ws:m:report-cancel',

@@ -26,16 +26,20 @@ export interface Target {
   hash?: string;
   name: string;
   serviceId: ID;
+  /** Defaulted by the server from the Actions whose `targetId` names it when the executor leaves it out. */
   actionIds: ID[];
+  /** As `actionIds`, from the Emitters. */
   emitterIds: ID[];
-  subTargets?: ID[];
-  parentTargets?: ID[];
+  subTargets?: ID[] | null;
+  parentTargets?: ID[] | null;
+  /** Defaulted to `defaultTargetColors`. */
   bgColor: string;
   fgColor: string;
   lastUpdated?: string;
-  category?: string;
+  category?: string | null;
+  /** Defaulted: true when the target has no parentTargets. */
   rootLevel?: boolean;
-  tags?: string[];
+  tags?: string[] | null;
   [extra: string]: unknown;
 }
 
@@ -78,7 +82,8 @@ export interface Pulse {
   hash?: string;
   emitterId: ID;
   data: unknown;
-  clientId?: ID;
+  /** The TouchDesigner executor sends `null`. */
+  clientId?: ID | null;
   timestamp?: string | number;
   [extra: string]: unknown;
 }
@@ -113,35 +118,49 @@ export interface RshipItems {
 const str = { type: 'string' } as const;
 const strs = { type: 'array', items: { type: 'string' } } as const;
 const schemaField = { type: ['object', 'string', 'null'] } as const;
+/** An optional field: `null` means absent (WIRE.md 6.1: executors send unset fields as null). */
+const orNull = (s: { type: string | readonly string[] } & Record<string, unknown>) => ({ ...s, type: [...[s.type].flat(), 'null'] });
 
 const object = (required: string[], properties: Record<string, object>) => ({
   type: 'object',
   required: ['id', ...required],
-  properties: { id: { type: 'string', minLength: 1 }, hash: str, ...properties },
+  properties: { id: { type: 'string', minLength: 1 }, hash: orNull(str), ...properties },
   additionalProperties: true,
 });
 
-/** JSON Schemas per entity. `category` and `rootLevel` are optional: the seed's own example omits them. */
+/**
+ * Colours of a Target whose executor sends none (the TouchDesigner executor
+ * sends no `bgColor`/`fgColor`): neutral dark grey with white text.
+ */
+export const defaultTargetColors = { bgColor: '#3c3c3c', fgColor: '#ffffff' } as const;
+
+/**
+ * JSON Schemas per entity. What real executors leave out is not required
+ * (WIRE.md 6.1): a Target needs only `id`, `name`, `serviceId`; its
+ * `actionIds`, `emitterIds`, colours and `rootLevel` are defaulted by the
+ * server (server/plugin.ts). Present fields must have the right type; an
+ * optional field may be `null`.
+ */
 export const rshipSchemas: Record<keyof RshipItems, object> = {
   Instance: object(['name', 'serviceId', 'serviceTypeCode'], {
     name: str,
     serviceId: str,
     serviceTypeCode: str,
-    clientId: str,
-    status: { enum: ['Starting', 'Available', 'Stopping', 'Unavailable', 'Error'] },
+    clientId: orNull(str),
+    status: { enum: ['Starting', 'Available', 'Stopping', 'Unavailable', 'Error', null] },
   }),
-  Target: object(['name', 'serviceId', 'actionIds', 'emitterIds', 'bgColor', 'fgColor'], {
+  Target: object(['name', 'serviceId'], {
     name: str,
     serviceId: str,
     actionIds: strs,
     emitterIds: strs,
-    subTargets: strs,
-    parentTargets: strs,
+    subTargets: orNull(strs),
+    parentTargets: orNull(strs),
     bgColor: str,
     fgColor: str,
-    category: str,
+    category: orNull(str),
     rootLevel: { type: 'boolean' },
-    tags: strs,
+    tags: orNull(strs),
   }),
   TargetStatus: object(['targetId', 'instanceId', 'status'], {
     targetId: str,
@@ -150,8 +169,8 @@ export const rshipSchemas: Record<keyof RshipItems, object> = {
   }),
   Action: object(['name', 'targetId', 'serviceId'], { name: str, schema: schemaField, targetId: str, serviceId: str }),
   Emitter: object(['name', 'targetId', 'serviceId'], { name: str, targetId: str, serviceId: str, schema: schemaField }),
-  Pulse: object(['emitterId'], { emitterId: str }),
-  Machine: object(['name'], { name: str, addresses: strs }),
+  Pulse: object(['emitterId'], { emitterId: str, clientId: orNull(str) }),
+  Machine: object(['name'], { name: str, addresses: orNull(strs) }),
   Service: object(['name'], { name: str }),
 };
 

@@ -1,25 +1,9 @@
-// fast-deep-equal threw on objects with a member named toString or valueOf (see json-equal.ts).
-import { jsonEqual as equal } from './core/json-equal.js';
-import { builtinQueryIds, itemTypeOfCountReport, type MItem } from '@myko/protocol';
+import { builtinQueryIds, itemTypeOfCountReport } from '@myko/protocol';
 import { definePlugin, type QueryDef, type QueryFilter, type ReportDef } from './core/registry.js';
+import { paramFilter } from './live/param-filter.js';
 
-/** Request fields that are plumbing, not filter params. */
-const reserved = new Set(['tx', 'createdAt', 'clientId', 'userToken']);
-
-/** `GetXsByQuery` and the unknown-id fallback: every param must equal the item's field. */
-export function equalityFilter(params: Record<string, unknown>): QueryFilter {
-  const eq = Object.entries(params).filter(([k]) => !reserved.has(k));
-  return {
-    eq,
-    match: (item: MItem) => {
-      for (const [field, value] of eq) {
-        const v = item[field];
-        if (v !== value && (typeof value !== 'object' || value === null || !equal(v, value))) return false;
-      }
-      return true;
-    },
-  };
-}
+/** `GetXsByQuery` and the unknown-id fallback: params → filter (live/param-filter.ts). */
+export const equalityFilter = paramFilter;
 
 const all: QueryFilter = { match: () => true };
 

@@ -9,88 +9,20 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
 import WebSocket from 'ws';
 import { exited, startTestServer, tempDir, TestClient } from './testing/index.js';
+import { cleanEnv, cliPath, countRows, freePort, run, startServing } from './cli/harness.js';
 
-const cliPath = fileURLToPath(new URL('./cli.js', import.meta.url));
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-/** The test's environment without any MYKO_* setting, so only what a test sets counts. */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('MYKO_')) env[k] = v;
-  return { ...env, ...extra };
-}
-
-/** Run to completion. */
-function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [cliPath, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const t = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`myko ${args.join(' ')} did not exit: ${stdout} ${stderr}`));
-    }, 30_000);
-    proc.once('close', (code) => {
-      clearTimeout(t);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
 /** Start `myko serve ...` and resolve with the port it announces once listening; `cwd` and `script` run it as `npm start` does. */
-function serve(
-  args: string[],
-  env: Record<string, string>,
-  how: { cwd?: string; script?: string } = {},
-): Promise<{ proc: ChildProcess; port: number; host: string }> {
-  const proc = spawn(process.execPath, [how.script ?? cliPath, 'serve', ...args], { cwd: how.cwd, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`server did not start: ${out}`));
-    }, 10_000);
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /"url":"ws:\/\/([^:"]+):(\d+)\/myko"/.exec(out);
-      if (m) {
-        clearTimeout(t);
-        resolve({ proc, host: m[1]!, port: Number(m[2]) });
-      }
-    });
-    proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    proc.once('exit', (code) => {
-      clearTimeout(t);
-      reject(new Error(`server exited with ${code}: ${out}`));
-    });
-  });
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
+function serve(args: string[], env: Record<string, string>, how: { cwd?: string; script?: string } = {}) {
+  return startServing(process.execPath, [how.script ?? cliPath, 'serve', ...args], env, { cwd: how.cwd });
 }
 
 async function stop(proc: ChildProcess): Promise<number | null> {
   proc.kill('SIGTERM');
   return exited(proc);
-}
-
-function countRows(dataDir: string, itemType: string): number {
-  const db = new Database(join(dataDir, 'myko.db'), { readonly: true });
-  try {
-    return (db.prepare(`SELECT COUNT(*) AS n FROM myko_events WHERE item_type = ?`).get(itemType) as { n: number }).n;
-  } finally {
-    db.close();
-  }
 }
 
 test('myko --help prints the usage with the environment variables, and exits 0', async () => {
@@ -127,9 +59,9 @@ test('bad flags, bad values and unknown commands exit non-zero with a message sa
       [['serve', '--port', 'abc'], {}, /port.*abc/],
       [['serve', '--port', '70000'], {}, /port/],
       [['serve', '--port', '-1'], {}, /port/],
-      [['serve', '--log-level', 'loud'], {}, /logLevel/],
-      [['serve', '--sqlite-sync', 'sometimes'], {}, /sqliteSync/],
-      [['serve', '--max-frame-bytes', '10'], {}, /maxFrameBytes/],
+      [['serve', '--log-level', 'loud'], {}, /--log-level/],
+      [['serve', '--sqlite-sync', 'sometimes'], {}, /--sqlite-sync/],
+      [['serve', '--max-frame-bytes', '10'], {}, /--max-frame-bytes/],
       [['serve'], { MYKO_PORT: 'abc' }, /port.*abc/],
       [['serve', '--bogus'], {}, /bogus/],
       [['launch'], {}, /unknown command launch/],
@@ -145,7 +77,7 @@ test('bad flags, bad values and unknown commands exit non-zero with a message sa
       assert.notEqual(r.code, 0, `${what} exits non-zero`);
       assert.notEqual(r.code, null, `${what} exits by itself`);
       assert.match(r.stderr, message, `${what}: ${r.stderr}`);
-      assert.match(r.stderr, /^myko: /, 'the message says who is talking');
+      assert.match(r.stderr, /^myko( serve)?: /, 'the message says who is talking');
     }
   } finally {
     rmSync(dataDir, { recursive: true, force: true });

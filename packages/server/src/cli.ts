@@ -1,168 +1,103 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { MykoServer } from './server.js';
-import { ConfigError, defaultConfig, resolveConfig, type ServerConfig } from './config.js';
-import type { MykoPlugin } from './core/registry.js';
-import { openStore, runExport, runHistory, runImport, runVerify } from './cli/log-commands.js';
+import { ConfigError, resolveConfig, type ServerConfig } from './config.js';
+import { commandByName, commandHelp, commands, overviewHelp, type CommandSpec } from './cli/commands.js';
+import { inFlagTerms, nearest } from './cli/flags.js';
+import { runLogCommand } from './cli/log-commands.js';
+import { serve } from './cli/serve.js';
+import { runMcpCommand } from './cli/mcp-command.js';
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-const help = `myko ${version}: a real-time, event-sourced state server
-
-Usage:
-  myko serve [options]            serve ws://HOST:PORT/myko on the embedded store
-  myko verify [--data-dir D]      recompute every event id and link; exit 1 at the first mismatch
-  myko history ITEMTYPE ID [--json]   an item's events, oldest first
-  myko export [--out FILE]        the log as NDJSON (stdout by default)
-  myko import --in FILE           NDJSON into an empty store, then verify (all or nothing)
-  myko --help | --version
-
-verify, history, export and import open the data directory themselves: stop the server first
-(or start it with --verify-on-boot). With --postgres-url they read the cluster's log, members running.
-import is all or nothing: a failed one leaves the store empty. Progress bars go to stderr on a
-terminal; MYKO_PROGRESS=1 forces them, MYKO_PROGRESS=0 turns them off.
-
-Options (each also read from the environment variable shown; flags win):
-  --port N                 MYKO_PORT          (default ${defaultConfig.port})
-  --host H                 MYKO_HOST          (default ${defaultConfig.host})
-  --data-dir D             MYKO_DATA_DIR      (default ${defaultConfig.dataDir})
-  --log-level L            MYKO_LOG_LEVEL     fatal|error|warn|info|debug|trace|silent (default ${defaultConfig.logLevel})
-  --max-frame-bytes N      MYKO_MAX_FRAME_BYTES  larger frames get MYKO_FRAME_TOO_LARGE (default ${defaultConfig.maxFrameBytes})
-  --sqlite-sync S          MYKO_SQLITE_SYNC   full (survives power loss) | normal (survives kill -9) (default ${defaultConfig.sqliteSync})
-  --postgres-url URL       MYKO_POSTGRES_URL  cluster mode: the log lives in this PostgreSQL database, shared by every member
-  --postgres-schema S      MYKO_POSTGRES_SCHEMA  schema of the cluster tables (default ${defaultConfig.postgresSchema})
-  --server-id ID           MYKO_SERVER_ID     this member's id (default: a fresh one per process)
-  --verify-on-boot         MYKO_VERIFY_ON_BOOT  verify the log before serving; refuse to start on a mismatch
-  --plugins LIST           MYKO_PLUGINS       plugin modules to load, comma-separated; '' for none (default ${defaultConfig.plugins})
-
-Endpoints: ws://HOST:PORT/myko (add ?dialect=seed|current to fix the dialect), /models, /eventrpc; http://HOST:PORT/ (dashboard), /health/live, /health/ready (/health = ready), /metrics
-`;
-
-const flagToKey: Record<string, keyof ServerConfig> = {
-  port: 'port',
-  host: 'host',
-  'data-dir': 'dataDir',
-  'log-level': 'logLevel',
-  'max-frame-bytes': 'maxFrameBytes',
-  'sqlite-sync': 'sqliteSync',
-  plugins: 'plugins',
-  'postgres-url': 'postgresUrl',
-  'postgres-schema': 'postgresSchema',
-  'server-id': 'serverId',
-};
-const booleanFlags: Record<string, keyof ServerConfig> = { 'verify-on-boot': 'verifyOnBoot' };
-
-/** A plugin module exports a MykoPlugin (or an array of them) as default or as `plugin`. */
-async function loadPlugins(list: string): Promise<MykoPlugin[]> {
-  const out: MykoPlugin[] = [];
-  for (const spec of list.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const url = spec.startsWith('.') || spec.startsWith('/') ? pathToFileURL(resolve(spec)).href : spec;
-    let mod: { default?: unknown; plugin?: unknown };
-    try {
-      mod = (await import(url)) as typeof mod;
-    } catch (err) {
-      throw new ConfigError(`cannot load plugin ${spec}: ${(err as Error).message}`);
-    }
-    const found = mod.default ?? mod.plugin;
-    const plugins = (Array.isArray(found) ? found : [found]) as MykoPlugin[];
-    if (!plugins.every((p) => p && typeof p === 'object' && typeof p.name === 'string'))
-      throw new ConfigError(`plugin module ${spec} exports no plugin (default or \`plugin\` export with a name)`);
-    out.push(...plugins);
-  }
-  return out;
+/**
+ * A reader that went away (`myko history --json | head`) ends the command
+ * quietly, as it does `cat`: exit 141 (128 + SIGPIPE) without a stack trace.
+ * A server whose log pipe closed keeps serving: losing its log is no reason to
+ * drop every client.
+ */
+function quietOnClosedStdout(cmd: string): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    if (cmd !== 'serve') process.exit(141);
+  });
 }
 
-async function runLogCommand(cmd: string, args: string[], values: Record<string, unknown>, explicit: Partial<Record<keyof ServerConfig, string>>): Promise<number> {
-  if (!['verify', 'history', 'export', 'import'].includes(cmd)) {
-    process.stderr.write(`myko: unknown command ${cmd}\n\n${help}`);
-    return 2;
+/** `myko X --bogus`: say which flag, the nearest real one, and where the rest are. */
+function unknownFlag(c: CommandSpec, typed: string): string {
+  const name = typed.replace(/^-+/, '').split('=')[0]!;
+  const own = c.flags.map((f) => f.flag);
+  const elsewhere = commands.filter((o) => o !== c && o.flags.some((f) => f.flag === name)).map((o) => `myko ${o.name}`);
+  const guess = nearest(name, own);
+  return (
+    `myko ${c.name}: unknown flag ${typed}` +
+    (elsewhere.length > 0 ? ` (a flag of ${elsewhere.join(', ')}, not of myko ${c.name})` : guess ? `; did you mean --${guess}?` : '') +
+    `\nsee: myko ${c.name} --help\n`
+  );
+}
+
+/** Which command argv names, and the rest of it; undefined when argv asks for the overview or the version. */
+function splitCommand(argv: string[]): { c: CommandSpec; rest: string[] } | { unknown: string } | 'help' | 'version' {
+  const first = argv[0];
+  if (first === 'help') return argv[1] && commandByName.has(argv[1]) ? { c: commandByName.get(argv[1])!, rest: ['--help'] } : 'help';
+  if (first !== undefined && !first.startsWith('-')) {
+    const c = commandByName.get(first);
+    return c ? { c, rest: argv.slice(1) } : { unknown: first };
   }
-  if (cmd === 'history' && args.length !== 2) {
-    process.stderr.write('myko: usage: myko history ITEMTYPE ID [--json]\n');
-    return 2;
-  }
-  if (cmd === 'import' && typeof values.in !== 'string') {
-    process.stderr.write('myko: usage: myko import --in FILE\n');
-    return 2;
-  }
-  let store;
-  try {
-    store = await openStore(resolveConfig(explicit, process.env));
-  } catch (err) {
-    process.stderr.write(`myko: ${(err as Error).message}\n`);
-    return 1;
-  }
-  try {
-    if (cmd === 'verify') return await runVerify(store, process.stdout);
-    if (cmd === 'history') return await runHistory(store, args[0]!, args[1]!, values.json === true, process.stdout);
-    if (cmd === 'export') return await runExport(store, values.out as string | undefined, process.stdout);
-    return await runImport(store, values.in as string, process.stdout);
-  } catch (err) {
-    process.stderr.write(`myko ${cmd}: ${(err as Error).message}\n`);
-    return 1;
-  } finally {
-    await store.close();
-  }
+  // No command: `myko --help`, `myko --version`, or `myko [serve flags]`.
+  if (argv.includes('--version') || argv.includes('-v')) return 'version';
+  if (argv.includes('--help') || argv.includes('-h')) return 'help';
+  return { c: commandByName.get('serve')!, rest: argv };
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'mcp') return runMcpCommand(argv.slice(1));
+  const split = splitCommand(argv);
+  quietOnClosedStdout(typeof split === 'object' && 'c' in split ? split.c.name : '');
+  if (split === 'help') return void process.stdout.write(overviewHelp(version)), 0;
+  if (split === 'version') return void process.stdout.write(version + '\n'), 0;
+  if ('unknown' in split) {
+    const guess = nearest(split.unknown, [...commandByName.keys()]);
+    process.stderr.write(`myko: unknown command ${split.unknown}${guess ? `; did you mean ${guess}?` : ''}\nsee: myko --help\n`);
+    return 2;
+  }
+  const { c, rest } = split;
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv,
+      args: rest,
       allowPositionals: true,
-      options: {
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'v' },
-        ...Object.fromEntries(Object.keys(flagToKey).map((f) => [f, { type: 'string' as const }])),
-        ...Object.fromEntries(Object.keys(booleanFlags).map((f) => [f, { type: 'boolean' as const }])),
-        out: { type: 'string' },
-        in: { type: 'string' },
-        json: { type: 'boolean' },
-      },
+      options: { ...Object.fromEntries(c.flags.map((f) => [f.flag, { type: f.type }])), help: { type: 'boolean', short: 'h' } },
     });
   } catch (err) {
-    process.stderr.write(`myko: ${(err as Error).message}\n\n${help}`);
+    const e = err as NodeJS.ErrnoException;
+    const typed = e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'(-[^']+)'/.exec(e.message)?.[1] : undefined;
+    process.stderr.write(typed ? unknownFlag(c, typed) : `myko ${c.name}: ${e.message}\nsee: myko ${c.name} --help\n`);
     return 2;
   }
-  const { values, positionals } = parsed;
-  if (values.help) return void process.stdout.write(help), 0;
-  if (values.version) return void process.stdout.write(version + '\n'), 0;
-  const cmd = positionals[0] ?? 'serve';
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  if (values.help) return void process.stdout.write(commandHelp(c, version)), 0;
+  if (parsed.positionals.length !== c.positionals) {
+    process.stderr.write(`myko ${c.name}: usage: myko ${c.name} ${c.usage}\nsee: myko ${c.name} --help\n`);
+    return 2;
+  }
   const explicit: Partial<Record<keyof ServerConfig, string>> = {};
-  for (const [flag, key] of Object.entries(flagToKey)) {
-    const v = (values as Record<string, unknown>)[flag];
-    if (typeof v === 'string') explicit[key] = v;
+  for (const f of c.flags) {
+    const v = values[f.flag];
+    if (f.key && v !== undefined) explicit[f.key] = String(v);
   }
-  for (const [flag, key] of Object.entries(booleanFlags)) if ((values as Record<string, unknown>)[flag] === true) explicit[key] = 'true';
-  if (cmd !== 'serve') return runLogCommand(cmd, positionals.slice(1), values as Record<string, unknown>, explicit);
-  let server: MykoServer;
+  if (c.name === 'serve') return serve(explicit);
+  let config: ServerConfig;
   try {
-    const plugins = await loadPlugins(resolveConfig(explicit, process.env).plugins);
-    server = await MykoServer.start({ config: explicit, env: process.env, plugins });
+    config = resolveConfig(explicit, process.env);
   } catch (err) {
-    if (err instanceof ConfigError) process.stderr.write(`myko: ${err.message}\n`);
-    else process.stderr.write(`myko: cannot start: ${(err as Error).message}\n`);
-    return 1;
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`myko: ${inFlagTerms(err.message)}\n`);
+    return 2;
   }
-  const shutdown = (signal: string) => {
-    server.log.info({ signal }, 'shutting down');
-    server.stop().then(
-      () => process.exit(0),
-      (err) => {
-        server.log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
-  return -1; // keep running
+  return runLogCommand(c.name, parsed.positionals, values, config);
 }
 
 main(process.argv.slice(2)).then((code) => {
-  if (code >= 0) process.exitCode = code;
+  process.exitCode = code;
 });

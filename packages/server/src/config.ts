@@ -39,6 +39,12 @@ export interface ServerConfig {
    * plugin objects instead and this is ignored.
    */
   plugins: string;
+  /**
+   * The MCP endpoint for AI agents at /mcp (mcp/): `full` (every tool),
+   * `read-only` (queries, reports and history: no command or action), or
+   * `off` (not served).
+   */
+  mcp: 'off' | 'read-only' | 'full';
   /** Verify the whole log (`myko verify`) before serving; refuse to start on a mismatch. */
   verifyOnBoot: boolean;
   /** Cluster mode when set: the log lives in this PostgreSQL database, shared by every member. */
@@ -73,6 +79,20 @@ export interface ServerConfig {
   maxLiveQueriesPerConnection: number;
   /** Limit violations within 10 s after which the connection is closed (1008). */
   maxViolations: number;
+  /** Every WebSocket connection is pinged this often; 0 turns the heartbeat off (gateway/heartbeat.ts). */
+  heartbeatIntervalMs: number;
+  /**
+   * A connection that has sent nothing (no pong, no frame) for this long is
+   * terminated, as if it had closed: a dead one goes at most
+   * heartbeatTimeoutMs + heartbeatIntervalMs after its last word.
+   */
+  heartbeatTimeoutMs: number;
+  /**
+   * A write refused because a connection of this server owns the item: that
+   * owner is pinged and given this long to answer; if it does not, it is
+   * retired and the write applied (gateway/owner-challenge.ts). 0: refuse at once.
+   */
+  ownerChallengeMs: number;
 }
 
 export const defaultConfig: Readonly<ServerConfig> = Object.freeze({
@@ -91,6 +111,7 @@ export const defaultConfig: Readonly<ServerConfig> = Object.freeze({
   slowConsumerTimeoutMs: 30_000,
   clientCommandTimeoutMs: 10_000,
   plugins: '@myko/rship/server',
+  mcp: 'full',
   verifyOnBoot: false,
   postgresUrl: '',
   postgresSchema: 'public',
@@ -108,6 +129,9 @@ export const defaultConfig: Readonly<ServerConfig> = Object.freeze({
   maxEventsBurst: 200_000,
   maxLiveQueriesPerConnection: 1_000,
   maxViolations: 50,
+  heartbeatIntervalMs: 5_000,
+  heartbeatTimeoutMs: 20_000,
+  ownerChallengeMs: 2_000,
 });
 
 /** Environment variable → config key (flags use the kebab-case key: `--max-frame-bytes`). */
@@ -123,6 +147,7 @@ export const envNames: Record<string, keyof ServerConfig> = {
   MYKO_SEND_MAX_BUFFERED_BYTES: 'sendMaxBufferedBytes',
   MYKO_SLOW_CONSUMER_TIMEOUT_MS: 'slowConsumerTimeoutMs',
   MYKO_PLUGINS: 'plugins',
+  MYKO_MCP: 'mcp',
   MYKO_VERIFY_ON_BOOT: 'verifyOnBoot',
   MYKO_POSTGRES_URL: 'postgresUrl',
   MYKO_POSTGRES_SCHEMA: 'postgresSchema',
@@ -137,6 +162,9 @@ export const envNames: Record<string, keyof ServerConfig> = {
   MYKO_MAX_MESSAGES_PER_SECOND: 'maxMessagesPerSecond',
   MYKO_MAX_EVENTS_PER_SECOND: 'maxEventsPerSecond',
   MYKO_MAX_LIVE_QUERIES: 'maxLiveQueriesPerConnection',
+  MYKO_HEARTBEAT_INTERVAL_MS: 'heartbeatIntervalMs',
+  MYKO_HEARTBEAT_TIMEOUT_MS: 'heartbeatTimeoutMs',
+  MYKO_OWNER_CHALLENGE_MS: 'ownerChallengeMs',
 };
 
 export class ConfigError extends Error {
@@ -178,15 +206,22 @@ export function resolveConfig(
   if (out.sqliteSync !== 'full' && out.sqliteSync !== 'normal') throw new ConfigError(`sqliteSync must be full or normal`);
   if (out.maxFrameBytes < 1024) throw new ConfigError('maxFrameBytes must be at least 1024');
   if (out.hardMaxFrameBytes < out.maxFrameBytes)
-    throw new ConfigError(`hardMaxFrameBytes (${out.hardMaxFrameBytes}) must not be below maxFrameBytes (${out.maxFrameBytes})`);
+    throw new ConfigError(`maxFrameBytes (${out.maxFrameBytes}) must not be above hardMaxFrameBytes (${out.hardMaxFrameBytes})`);
   if (out.sendMaxBufferedBytes <= out.sendHighWaterBytes)
     throw new ConfigError('sendMaxBufferedBytes must be above sendHighWaterBytes');
+  if (out.mcp !== 'off' && out.mcp !== 'read-only' && out.mcp !== 'full') throw new ConfigError(`mcp must be off, read-only or full, got ${out.mcp}`);
   if (out.maxBatchEvents < 1) throw new ConfigError('maxBatchEvents must be at least 1');
   if (out.postgresUrl && !/^postgres(ql)?:\/\//.test(out.postgresUrl)) throw new ConfigError('postgresUrl must be a postgres:// URL');
   if (out.authJwtSecret && out.authJwksUrl) throw new ConfigError('set authJwtSecret or authJwksUrl, not both');
   if (out.authJwtSecret && out.authJwtSecret.length < 32) throw new ConfigError('authJwtSecret must be at least 32 characters (HS256 needs a 256-bit key)');
   if (out.authAnonymous && !out.authJwtSecret && !out.authJwksUrl) throw new ConfigError('authAnonymous needs authentication to be on (authJwtSecret or authJwksUrl)');
   if (out.maxMessagesBurst < out.maxMessagesPerSecond / 10 || out.maxEventsBurst < 1) throw new ConfigError('burst limits are too small for their rates');
+  if (out.heartbeatIntervalMs > 0 && out.heartbeatTimeoutMs <= out.heartbeatIntervalMs)
+    throw new ConfigError(
+      `heartbeatTimeoutMs (${out.heartbeatTimeoutMs}) must be above heartbeatIntervalMs (${out.heartbeatIntervalMs}): a live connection answers only once per interval`,
+    );
+  if (out.heartbeatIntervalMs > 0 && out.ownerChallengeMs >= out.heartbeatTimeoutMs)
+    throw new ConfigError(`ownerChallengeMs (${out.ownerChallengeMs}) must be below heartbeatTimeoutMs (${out.heartbeatTimeoutMs}): the challenge is the quick check, the heartbeat the slow one`);
   if (!/^[A-Za-z_][A-Za-z0-9_]{0,40}$/.test(out.postgresSchema)) throw new ConfigError('postgresSchema must be a plain identifier (letters, digits, _)');
   return out;
 }

@@ -6,7 +6,8 @@ import type { Writer } from './core/writer.js';
 import type { Origin } from './core/normalize.js';
 import type { LiveQueries } from './live/live-queries.js';
 import type { LiveReports } from './live/live-reports.js';
-import type { EventStore, StoredEvent } from './store/event-store.js';
+import type { LiveViews } from './live/live-views.js';
+import type { EventStore, NewEvent, StoredEvent } from './store/event-store.js';
 import type { Connection } from './gateway/connection.js';
 import type { Authenticator } from './security/auth.js';
 import type { Permissions } from './security/permissions.js';
@@ -21,6 +22,7 @@ export interface ServerContext {
   readonly writer: Writer;
   readonly queries: LiveQueries;
   readonly reports: LiveReports;
+  readonly views: LiveViews;
   readonly serverId: string;
   /** Live connections by clientId. */
   readonly connections: Map<string, Connection>;
@@ -35,4 +37,9 @@ export interface ServerContext {
   sendToClient(clientId: string, commandId: string, params: Record<string, unknown>, opts?: { timeoutMs?: number }): Promise<unknown>;
   /** Normalise, validate, commit and apply; resolves when committed. Throws EventRejected or StoreError. */
   emit(events: readonly EventInput[], origin: Origin): Promise<StoredEvent[]>;
+  /**
+   * The synchronous half of `emit`: normalised and authorised events, ready for `writer.submit`, or
+   * EventRejected thrown now (the owner challenge must know of a refusal before the next frame is handled).
+   */
+  admit(events: readonly EventInput[], origin: Origin): NewEvent[];
 }

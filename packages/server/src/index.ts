@@ -5,6 +5,7 @@ export {
   defineQuery,
   defineReport,
   defineCommand,
+  defineView,
   definePlugin,
   type ItemTypeDef,
   type QueryDef,
@@ -13,14 +14,18 @@ export {
   type ReportCaller,
   type CommandDef,
   type CommandResolver,
+  type ViewDef,
   type CommandContext,
   type EventInput,
   type MykoPlugin,
 } from './core/registry.js';
 export type { StateReader, Change } from './core/state.js';
+export type { Backref } from './core/backrefs.js';
 export type { EventStore, StoredEvent, NewEvent, Checkpoint } from './store/event-store.js';
 export { StoreError } from './store/event-store.js';
 export { SqliteEventStore } from './store/sqlite/index.js';
 export { equalityFilter } from './builtins.js';
 export { ClientCommandError } from './gateway/connection.js';
 export { describeAjvErrors } from './wire/ajv.js';
+export { defineMcpTool, defineMcpResource, type McpToolDef, type McpResourceDef } from './mcp/tool-def.js';
+export { McpToolError, type McpBackend, type QueryInput, type QueryOutput, type ItemTypeSummary, type HistoryOutput } from './mcp/backend.js';

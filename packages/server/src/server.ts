@@ -5,22 +5,26 @@ import { CloseCode, ErrorCode, type MItem } from '@myko/protocol';
 import { resolveConfig, type ServerConfig } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { Registry, type EventInput, type MykoPlugin } from './core/registry.js';
-import { State } from './core/state.js';
+import { State, type Change } from './core/state.js';
+import { Backrefs } from './core/backrefs.js';
 import { Writer } from './core/writer.js';
 import { Checkpointer } from './core/checkpointer.js';
 import { normalizeEvent, type Origin } from './core/normalize.js';
 import { LiveQueries } from './live/live-queries.js';
 import { LiveReports } from './live/live-reports.js';
+import { LiveViews } from './live/live-views.js';
 import { SqliteEventStore } from './store/sqlite/index.js';
-import type { Checkpoint, EventStore, StoredEvent } from './store/event-store.js';
+import type { Checkpoint, EventStore, NewEvent, StoredEvent } from './store/event-store.js';
 import { itemKey } from './core/identity.js';
 import { StoreError } from './store/event-store.js';
-import { verifyLog } from './log/verify.js';
+import { verifyLog, type VerifyResult } from './log/verify.js';
 import { createGateway } from './gateway/http.js';
 import { Ops } from './ops/index.js';
 import { MykoEndpoint } from './gateway/myko-endpoint.js';
+import { Heartbeat } from './gateway/heartbeat.js';
 import { ModelsEndpoint } from './models/models-endpoint.js';
 import { EventRpcEndpoint } from './eventrpc/eventrpc-endpoint.js';
+import { McpEndpoint } from './mcp/http-endpoint.js';
 import type { Connection } from './gateway/connection.js';
 import { builtinPlugin } from './builtins.js';
 import { restorePointsPlugin } from './log/restore-points.js';
@@ -68,11 +72,16 @@ export class MykoServer {
   /** Set in cluster mode (PostgreSQL store). */
   cluster: Cluster | undefined;
   private wss: WebSocketServer | undefined;
+  /** /mcp, for AI agents; undefined when `mcp` is off. */
+  mcp: McpEndpoint | undefined;
+  private heartbeat: Heartbeat | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly checkpointer: Checkpointer;
   private readonly ownership: Ownership;
   private stopping: Promise<void> | undefined;
   readonly bootStats = { checkpointPosition: 0, replayed: 0, reapedClients: 0, ms: 0 };
+  /** What `--verify-on-boot` found, for /health. */
+  private bootVerify: (VerifyResult & { at: string }) | undefined;
 
   private constructor(
     readonly store: EventStore,
@@ -86,9 +95,12 @@ export class MykoServer {
     this.registry.register(restorePointsPlugin(() => this.ctx));
     this.registry.register(frameworkPlugin(() => this.ctx)); // before the built-ins: their query resolver takes any id
     this.registry.register(builtinPlugin); // last: its resolvers are the fallback
-    const writer = new Writer(store, this.state, this.registry, config.maxBatchEvents);
+    const backrefs = new Backrefs(this.registry.itemTypeDefs());
+    if (!backrefs.empty) this.state.backrefs = backrefs;
+    const writer = new Writer(store, this.state, this.registry, config.maxBatchEvents, log);
     const queries = new LiveQueries(this.state, this.registry);
     const reports = new LiveReports(this.state, this.registry);
+    const views = new LiveViews(this.state, this.registry);
     this.checkpointer = new Checkpointer(store, this.state, writer, config.checkpointEvery, config.checkpointIntervalMs, log);
     const registry = this.registry;
     const permissions = new Permissions(loadRules(config.permissionsFile));
@@ -105,6 +117,7 @@ export class MykoServer {
       writer,
       queries,
       reports,
+      views,
       serverId: store.serverId,
       connections: this.connections,
       stopping: false,
@@ -124,11 +137,15 @@ export class MykoServer {
           return Promise.reject(new ClientCommandError(`client ${clientId} is not connected`, 'MYKO_CLIENT_GONE'));
         return this.cluster.rpc.call(where.serverId, clientId, commandId, params, opts?.timeoutMs ?? config.clientCommandTimeoutMs);
       },
+      admit: (events: readonly EventInput[], origin: Origin): NewEvent[] => {
+        const normalized = events.map((e, i) => normalizeEvent(e, origin, registry, events.length > 1 ? i : undefined));
+        authorizeEvents(normalized, origin, permissions, ownership);
+        return normalized;
+      },
       emit: (events: readonly EventInput[], origin: Origin): Promise<StoredEvent[]> => {
         let normalized;
         try {
-          normalized = events.map((e, i) => normalizeEvent(e, origin, registry, events.length > 1 ? i : undefined));
-          authorizeEvents(normalized, origin, permissions, ownership);
+          normalized = this.ctx.admit(events, origin);
         } catch (err) {
           return Promise.reject(err);
         }
@@ -163,7 +180,8 @@ export class MykoServer {
       }
       await server.reapPreviousRun();
       await server.listen();
-      await server.cluster?.join(server.memberInfo());
+      if (server.cluster) await server.cluster.join(server.memberInfo());
+      else await server.publishServerItem();
     } catch (err) {
       await server.stop().catch(() => undefined);
       throw err;
@@ -179,6 +197,7 @@ export class MykoServer {
       if (!result.ok)
         throw new StoreError(`log verification failed at position ${result.failure!.position}: ${result.failure!.reason}`);
       this.log.info({ checked: result.checked, ms: result.ms }, 'log verified');
+      this.bootVerify = { ...result, at: new Date().toISOString() };
     }
     const identity = this.ctx.writer.identity;
     let cp = await this.store.loadCheckpoint();
@@ -200,26 +219,29 @@ export class MykoServer {
     let lastEventId = cp.eventId;
     for (;;) {
       const events = await this.store.readAfter(position, replayChunk);
+      const derived: Change[] = [];
       for (const e of events) {
-        this.state.apply(e);
+        this.state.apply(e, derived);
         this.ownership.note(e);
         identity.follow(e);
         lastEventId = e.identity?._id ?? null;
       }
       // Replayed items are newer than the checkpoint: the next checkpoint must save them, or it would
       // claim a position past them without their state (and a later boot would lose them).
-      this.checkpointer.onStored(events);
+      this.checkpointer.onStored(events, derived);
       if (events.length > 0) position = events[events.length - 1]!.position;
       this.bootStats.replayed += events.length;
       if (events.length < replayChunk) break;
     }
+    this.checkpointer.onStored([], this.state.refreshBackrefs());
     this.ctx.writer.position = position;
     this.ctx.writer.lastEventId = lastEventId;
     this.checkpointer.position = cp.position;
     this.ctx.writer.listeners.push(
       (changes) => this.ctx.queries.onChanges(changes),
       (changes) => this.ctx.reports.onChanges(changes),
-      (_changes, stored) => this.checkpointer.onStored(stored),
+      (changes) => this.ctx.views.onChanges(changes),
+      (changes, stored) => this.checkpointer.onStored(stored, changes.filter((c) => c.derived)),
     );
     this.bootStats.checkpointPosition = cp.position;
     this.bootStats.ms = Math.round(performance.now() - t0);
@@ -238,6 +260,20 @@ export class MykoServer {
     const embedded = !this.cluster;
     this.bootStats.reapedClients = await reapStaleClients(this.ctx, (c: MItem) => embedded || c.serverId === serverId);
     if (this.bootStats.reapedClients > 0) this.log.info({ reaped: this.bootStats.reapedClients }, 'retired clients of a previous run');
+  }
+
+  /**
+   * A lone server publishes its `Server` item too (cluster members do it through Membership): the
+   * reference client reads `GetConnectedServer` and `ServerStats.server`, and a dashboard shows this
+   * server from it. The id is the data directory's, so a restart replaces the item; one of another id
+   * (a store imported from elsewhere) is not a server that is running, and goes.
+   */
+  private async publishServerItem(): Promise<void> {
+    const stale = [...this.ctx.state.all('Server')].filter((s) => s.id !== this.serverId);
+    await this.emit([
+      ...stale.map((s) => ({ itemType: 'Server', changeType: 'DEL' as const, item: { id: s.id } })),
+      { itemType: 'Server', changeType: 'SET', item: { id: this.serverId, ...this.memberInfo() } },
+    ]);
   }
 
   private memberInfo(): MemberInfo {
@@ -260,9 +296,10 @@ export class MykoServer {
   private async listen(): Promise<void> {
     const endpoint = new MykoEndpoint(this.ctx);
     // /health, /metrics, /api/* and the dashboard at / (packages/server/src/ops).
-    const ops = new Ops(this.ctx, { cluster: () => this.cluster !== undefined });
+    const ops = new Ops(this.ctx, { cluster: () => this.cluster !== undefined, ...(this.bootVerify ? { bootVerify: this.bootVerify } : {}) });
     const models = new ModelsEndpoint(this.ctx);
     const eventRpc = new EventRpcEndpoint(this.ctx);
+    const mcp = (this.mcp = this.config.mcp === 'off' ? undefined : new McpEndpoint(this.ctx, this.config.mcp, serverVersion));
     const { http, wss } = createGateway(
       this.config,
       [
@@ -270,11 +307,12 @@ export class MykoServer {
         { path: '/models', accept: (ws, req, _d, claims) => models.accept(ws, req, claims) },
         { path: '/eventrpc', accept: (ws, req, _d, claims) => eventRpc.accept(ws, req, claims) },
       ],
-      ops.routes(),
+      [...(mcp ? [mcp.route] : []), ...ops.routes()],
       { auth: this.ctx.auth, log: this.log, stopping: () => this.ctx.stopping },
     );
     this.http = http;
     this.wss = wss;
+    this.heartbeat = new Heartbeat(wss, this.config.heartbeatIntervalMs, this.config.heartbeatTimeoutMs, this.log);
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
       http.listen(this.config.port, this.config.host, () => {
@@ -326,12 +364,16 @@ export class MykoServer {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       if (this.sweepTimer) clearInterval(this.sweepTimer);
+      this.heartbeat?.stop();
       this.checkpointer.stop();
       this.ctx.stopping = true;
       // Retire clients while the store is still open, so their Client items and owned items go now.
       const retire = [...this.connections.keys()].flatMap((id) => retireEvents(this.ctx, id));
+      // A lone server's Server item goes with it (a cluster member's goes in cluster.stop()).
+      if (!this.cluster && this.state.get('Server', this.serverId)) retire.push({ itemType: 'Server', changeType: 'DEL', item: { id: this.serverId } });
       if (retire.length > 0) await this.emit(retire).catch((err) => this.log.error({ err }, 'retiring clients at shutdown failed'));
       for (const conn of this.connections.values()) conn.close(CloseCode.GoingAway, ErrorCode.ShuttingDown);
+      this.mcp?.closeAll();
       this.wss?.close();
       if (this.http) {
         this.http.closeAllConnections?.();

@@ -1,8 +1,11 @@
+import { formatNumber } from '../format.js';
+
 /**
  * A small line chart of recent values, drawn as SVG. Several series (the
  * numeric fields of a pulse) are each scaled to their own range, so a
- * timestamp and a count can share a chart; the legend gives each one's
- * latest value.
+ * total and a count can share a chart; the legend gives each one's latest
+ * value. The chart shrinks with its card (at most `width` wide) and the
+ * legend's labels are cut with an ellipsis rather than pushed out of it.
  */
 export interface Series {
   name: string;
@@ -33,10 +36,14 @@ export function Sparkline({ series, width = 220, height = 48, label }: { series:
   const single = shown.length === 1 ? shown[0]!.values : undefined;
   return (
     <div class="spark-wrap">
-      <svg class="spark" width={width} height={height} viewBox={`0 0 ${width} ${height}`} role="img" aria-label={label ?? 'chart'}>
-        {shown.map((s, i) => (
-          <polyline key={s.name} points={path(s.values)} fill="none" stroke={palette[i % palette.length]} stroke-width="1.5" stroke-linejoin="round" />
-        ))}
+      <svg class="spark" style={{ maxWidth: `${width}px` }} height={height} viewBox={`0 0 ${width} ${height}`} preserveAspectRatio="none" role="img" aria-label={label ?? 'chart'}>
+        {shown.map((s, i) =>
+          s.values.length === 1 ? (
+            <circle key={s.name} cx={width - pad} cy={height / 2} r="2" fill={palette[i % palette.length]} />
+          ) : (
+            <polyline key={s.name} points={path(s.values)} fill="none" stroke={palette[i % palette.length]} stroke-width="1.5" stroke-linejoin="round" vector-effect="non-scaling-stroke" />
+          ),
+        )}
       </svg>
       <div class="spark-legend">
         {single ? (
@@ -46,7 +53,7 @@ export function Sparkline({ series, width = 220, height = 48, label }: { series:
           </>
         ) : (
           shown.map((s, i) => (
-            <span key={s.name} style={{ color: palette[i % palette.length] }} title={`${s.name}: ${s.values.at(-1)}`}>
+            <span key={s.name} style={{ color: palette[i % palette.length] }} title={`${s.name}: ${String(s.values.at(-1))}`}>
               {s.name} {fmt(s.values.at(-1)!)}
             </span>
           ))
@@ -56,7 +63,4 @@ export function Sparkline({ series, width = 220, height = 48, label }: { series:
   );
 }
 
-function fmt(n: number): string {
-  if (Math.abs(n) >= 1e6) return n.toExponential(2);
-  return Number.isInteger(n) ? String(n) : n.toFixed(2);
-}
+const fmt = (n: number) => formatNumber(n, { compact: true });

@@ -2,7 +2,8 @@ import { useEffect, useState } from 'preact/hooks';
 import { byIds, byQuery, getAll, type MItem, type QuerySpec } from '@myko/client';
 import { apiUrl, getJson, useQuery } from '../live.js';
 import { useStats } from '../stats.js';
-import { Json, short } from '../components/json.js';
+import { Json } from '../components/json.js';
+import { formatCount, formatField, formatTime, timeTitle } from '../format.js';
 
 /**
  * Data browser: any item type as a live table, sorted over the whole set.
@@ -38,11 +39,30 @@ export function DataPage({ itemType, itemId }: { itemType: string | undefined; i
     <div class="page data">
       <aside class="types">
         <h3>Item types</h3>
-        <ul>
+        {/* On a narrow screen the list below gives way to this select (styles.css, .types). */}
+        <select
+          class="type-select"
+          data-testid="type-select"
+          aria-label="item type"
+          value={itemType ?? ''}
+          onChange={(e) => {
+            const v = (e.target as HTMLSelectElement).value;
+            if (v) location.hash = `#/data/${encodeURIComponent(v)}`;
+          }}
+        >
+          <option value="">choose a type…</option>
+          {itemType && !types.some((t) => t.name === itemType) && <option value={itemType}>{itemType}</option>}
+          {types.map((t) => (
+            <option key={t.name} value={t.name}>
+              {t.name} ({formatCount(t.count)})
+            </option>
+          ))}
+        </select>
+        <ul class="type-list" data-testid="type-list">
           {types.map((t) => (
             <li key={t.name} class={t.name === itemType ? 'active' : ''}>
               <a href={`#/data/${encodeURIComponent(t.name)}`}>
-                {t.name} <span class="muted">{t.count.toLocaleString()}</span>
+                {t.name} <span class="muted">{formatCount(t.count)}</span>
               </a>
             </li>
           ))}
@@ -183,7 +203,7 @@ function TypeTable({ itemType, selected }: { itemType: string; selected: string 
       <div class="page-head">
         <h1>{itemType}</h1>
         <div class="muted" data-testid="total-count">
-          {total.toLocaleString()} {applied ? 'matching' : 'items'}
+          {formatCount(total)} {applied ? 'matching' : 'items'}
         </div>
       </div>
       <div class="toolbar">
@@ -213,7 +233,7 @@ function TypeTable({ itemType, selected }: { itemType: string; selected: string 
             ‹
           </button>
           <span data-testid="window">
-            {total === 0 ? '0' : `${offset + 1}–${last}`} of {total.toLocaleString()}
+            {total === 0 ? '0' : `${offset + 1}–${last}`} of {formatCount(total)}
           </span>
           <button type="button" data-testid="page-next" disabled={offset + limit >= total} onClick={() => setOffset(offset + limit)}>
             ›
@@ -235,7 +255,7 @@ function TypeTable({ itemType, selected }: { itemType: string; selected: string 
       </div>
       <div class="muted small" data-testid="sort-note">
         {serverSorted
-          ? `sorted by ${sort.col} ${sort.dir === 1 ? 'ascending' : 'descending'} over all ${total.toLocaleString()}${applied ? ' matching' : ''} items by the server, refreshed as ${itemType} changes`
+          ? `sorted by ${sort.col} ${sort.dir === 1 ? 'ascending' : 'descending'} over all ${formatCount(total)}${applied ? ' matching' : ''} items by the server, refreshed as ${itemType} changes`
           : 'in id order, a live window kept by the server'}
         {' · the search box filters this page only'}
       </div>
@@ -280,8 +300,8 @@ function TypeTable({ itemType, selected }: { itemType: string; selected: string 
                   onClick={() => (location.hash = `#/data/${encodeURIComponent(itemType)}/${encodeURIComponent(r.id)}`)}
                 >
                   {cols.map((c) => (
-                    <td key={c} title={c === 'id' ? r.id : undefined}>
-                      {c in r ? short(r[c], 48) : ''}
+                    <td key={c} title={c === 'id' ? r.id : c in r ? JSON.stringify(r[c]) : undefined}>
+                      {c in r ? formatField(c, r[c], 48) : ''}
                     </td>
                   ))}
                 </tr>
@@ -345,7 +365,7 @@ function ItemDetail({ itemType, id }: { itemType: string; id: string }) {
           {history.events.map((e, i) => (
             <li key={e.position} class={`ev ${e.changeType}`}>
               <button type="button" class="link" onClick={() => setOpen(open === i ? undefined : i)}>
-                <span class={`ct ${e.changeType}`}>{e.changeType}</span> #{e.position} · {new Date(e.createdAt).toLocaleString()}
+                <span class={`ct ${e.changeType}`}>{e.changeType}</span> #{e.position} · <span title={timeTitle(e.createdAt)}>{formatTime(e.createdAt)}</span>
               </button>
               <span class="muted small"> src {e.sourceId.slice(0, 8)}{e.clientId ? ` · client ${e.clientId.slice(0, 8)}` : ''}{e.identity ? ` · _id ${e.identity._id.slice(0, 10)}` : ''}</span>
               {open === i && <Json value={e} />}

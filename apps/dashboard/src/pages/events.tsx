@@ -2,6 +2,7 @@ import { Fragment } from 'preact';
 import { useRef, useState } from 'preact/hooks';
 import { useSse, useTicker } from '../live.js';
 import { Json, short } from '../components/json.js';
+import { formatCount, formatTime, timeTitle } from '../format.js';
 
 /**
  * The live event stream: `/api/events` (Server-Sent Events from a writer
@@ -60,13 +61,13 @@ export function EventsPage() {
       <div class="page-head">
         <h1>Live events</h1>
         <div class="muted">
-          <span class={connected ? 'ok-text' : 'off-text'}>{connected ? 'streaming' : 'connecting…'}</span> · {buf.received.toLocaleString()} received
-          {buf.dropped > 0 && ` · ${buf.dropped.toLocaleString()} dropped by the server (too fast for this page)`}
+          <span class={connected ? 'ok-text' : 'off-text'}>{connected ? 'streaming' : 'connecting…'}</span> · {formatCount(buf.received)} received
+          {buf.dropped > 0 && ` · ${formatCount(buf.dropped)} dropped by the server (too fast for this page)`}
         </div>
       </div>
       <div class="toolbar">
         <button type="button" class={paused ? 'primary' : ''} onClick={togglePause} data-testid="pause">
-          {paused ? `Resume (${(buf.received - receivedAtPause).toLocaleString()} new)` : 'Pause'}
+          {paused ? `Resume (${formatCount(buf.received - receivedAtPause)} new)` : 'Pause'}
         </button>
         <button
           type="button"
@@ -88,48 +89,50 @@ export function EventsPage() {
           <button type="submit">Apply</button>
         </form>
       </div>
-      <table class="grid stream" data-testid="event-stream">
-        <thead>
-          <tr>
-            <th>time</th>
-            <th class="num">position</th>
-            <th>type</th>
-            <th>change</th>
-            <th>id</th>
-            <th>from</th>
-            <th>item</th>
-          </tr>
-        </thead>
-        <tbody>
-          {shown.map((e) => {
-            const key = `${e.position}:${e.itemType}:${e.id}:${e.tx}`;
-            return (
-              <Fragment key={key}>
-                <tr class={`ev ${e.changeType}`} onClick={() => setOpen(open === key ? undefined : key)} data-type={e.itemType}>
-                  <td>{new Date(e.createdAt).toLocaleTimeString(undefined, { hour12: false, hour: '2-digit', minute: '2-digit', second: '2-digit', fractionalSecondDigits: 3 } as Intl.DateTimeFormatOptions)}</td>
-                  <td class="num">{e.position === 0 ? <span class="muted" title="not written to the log">—</span> : e.position}</td>
-                  <td>{e.itemType}</td>
-                  <td>
-                    <span class={`ct ${e.changeType}`}>{e.changeType}</span>
-                  </td>
-                  <td title={e.id}>{short(e.id, 36)}</td>
-                  <td class="muted" title={e.clientId ?? e.sourceId}>
-                    {(e.clientId ?? e.sourceId).slice(0, 8)}
-                  </td>
-                  <td class="mono">{e.itemOmitted ? <span class="muted">(large item left out)</span> : short(e.item, 90)}</td>
-                </tr>
-                {open === key && (
-                  <tr class="expanded">
-                    <td colSpan={7}>
-                      <Json value={e} />
+      <div class="scroll-x panel-flat">
+        <table class="grid stream" data-testid="event-stream">
+          <thead>
+            <tr>
+              <th>time</th>
+              <th class="num">position</th>
+              <th>type</th>
+              <th>change</th>
+              <th>id</th>
+              <th>from</th>
+              <th>item</th>
+            </tr>
+          </thead>
+          <tbody>
+            {shown.map((e) => {
+              const key = `${e.position}:${e.itemType}:${e.id}:${e.tx}`;
+              return (
+                <Fragment key={key}>
+                  <tr class={`ev ${e.changeType}`} onClick={() => setOpen(open === key ? undefined : key)} data-type={e.itemType}>
+                    <td title={timeTitle(e.createdAt)}>{formatTime(e.createdAt, { ms: true })}</td>
+                    <td class="num">{e.position === 0 ? <span class="muted" title="not written to the log">—</span> : e.position}</td>
+                    <td>{e.itemType}</td>
+                    <td>
+                      <span class={`ct ${e.changeType}`}>{e.changeType}</span>
                     </td>
+                    <td title={e.id}>{short(e.id, 36)}</td>
+                    <td class="muted" title={e.clientId ?? e.sourceId}>
+                      {(e.clientId ?? e.sourceId).slice(0, 8)}
+                    </td>
+                    <td class="mono">{e.itemOmitted ? <span class="muted">(large item left out)</span> : short(e.item, 90)}</td>
                   </tr>
-                )}
-              </Fragment>
-            );
-          })}
-        </tbody>
-      </table>
+                  {open === key && (
+                    <tr class="expanded">
+                      <td colSpan={7}>
+                        <Json value={e} />
+                      </td>
+                    </tr>
+                  )}
+                </Fragment>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
       {shown.length === 0 && <div class="empty small">waiting for events…</div>}
     </div>
   );

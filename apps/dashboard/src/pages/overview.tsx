@@ -3,6 +3,7 @@ import { countOf, getAll, type MItem } from '@myko/client';
 import { getJson, useItems, useReport } from '../live.js';
 import { useStats, type Stats } from '../stats.js';
 import { Sparkline } from '../components/sparkline.js';
+import { formatCount, formatNumber, formatTime, formatUptime, timeTitle, toEpochMs } from '../format.js';
 
 /**
  * Overview: this server (store, log position, verify), throughput, the
@@ -38,14 +39,11 @@ function useHealth(): Health | undefined {
   return h;
 }
 
-function duration(s: number): string {
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
-  return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
+/** A time field of an item (ISO string or epoch ms) in the dashboard's one time format. */
+function Time({ value }: { value: unknown }) {
+  const t = toEpochMs(value);
+  return t === undefined ? <>{typeof value === 'string' ? value : ''}</> : <span title={timeTitle(t)}>{formatTime(t)}</span>;
 }
-
-const time = (iso: unknown) => (typeof iso === 'string' ? new Date(iso).toLocaleString() : '');
 
 export function OverviewPage() {
   const { stats, eps } = useStats();
@@ -69,14 +67,14 @@ export function OverviewPage() {
         </div>
         <div class="card" data-testid="card-log">
           <h3>Log</h3>
-          <div class="big" data-testid="log-position">{stats ? stats.position.toLocaleString() : '…'}</div>
+          <div class="big" data-testid="log-position">{stats ? formatCount(stats.position) : '…'}</div>
           <div class="muted small">
-            position · {stats?.store ?? '…'} {stats?.cluster ? '(cluster member)' : '(embedded)'} · up {stats ? duration(stats.uptimeSeconds) : '…'}
+            position · {stats?.store ?? '…'} {stats?.cluster ? '(cluster member)' : '(embedded)'} · up {stats ? formatUptime(stats.uptimeSeconds) : '…'}
           </div>
         </div>
         <div class="card" data-testid="card-eps">
           <h3>Events / s</h3>
-          <div class="big" data-testid="events-per-second">{stats ? stats.eventsPerSecond.toLocaleString() : '…'}</div>
+          <div class="big" data-testid="events-per-second">{stats ? formatNumber(stats.eventsPerSecond) : '…'}</div>
           <Sparkline series={[{ name: 'events/s', values: eps }]} width={200} height={36} label="events per second" />
         </div>
         <div class="card" data-testid="card-connections">
@@ -92,88 +90,98 @@ export function OverviewPage() {
       <div class="columns">
         <section class="panel">
           <h2>Item types</h2>
-          <table class="grid" data-testid="item-types">
-            <thead>
-              <tr>
-                <th>type</th>
-                <th class="num">count</th>
-                <th>stored</th>
-              </tr>
-            </thead>
-            <tbody>
-              {(stats?.itemTypes ?? []).map((t) => (
-                <tr key={t.name}>
-                  <td>
-                    <a href={`#/data/${encodeURIComponent(t.name)}`}>{t.name}</a>
-                  </td>
-                  <td class="num">
-                    <LiveCount itemType={t.name} fallback={t.count} />
-                  </td>
-                  <td class="muted">{t.persisted ? 'log' : 'memory only'}</td>
+          <div class="scroll-x">
+            <table class="grid" data-testid="item-types">
+              <thead>
+                <tr>
+                  <th>type</th>
+                  <th class="num">count</th>
+                  <th>stored</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {(stats?.itemTypes ?? []).map((t) => (
+                  <tr key={t.name}>
+                    <td>
+                      <a href={`#/data/${encodeURIComponent(t.name)}`}>{t.name}</a>
+                    </td>
+                    <td class="num">
+                      <LiveCount itemType={t.name} fallback={t.count} />
+                    </td>
+                    <td class="muted">{t.persisted ? 'log' : 'memory only'}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
         </section>
         <section class="panel">
           <h2>
             Clients <span class="muted">({clients.length})</span>
           </h2>
-          <table class="grid" data-testid="clients">
-            <thead>
-              <tr>
-                <th>id</th>
-                <th>address</th>
-                <th>dialect</th>
-                <th>connected</th>
-                <th>server</th>
-              </tr>
-            </thead>
-            <tbody>
-              {[...clients]
-                .sort((a, b) => String(a.connectedAt).localeCompare(String(b.connectedAt)))
-                .map((c) => (
-                  <tr key={c.id}>
-                    <td title={c.id}>
-                      <a href={`#/data/Client/${encodeURIComponent(c.id)}`}>{c.id.slice(0, 8)}</a>
-                    </td>
-                    <td>{String(c.address ?? '')}</td>
-                    <td>{String(c.dialect ?? '')}</td>
-                    <td>{time(c.connectedAt)}</td>
-                    <td title={String(c.serverId)}>{String(c.serverId ?? '').slice(0, 8)}</td>
-                  </tr>
-                ))}
-            </tbody>
-          </table>
+          <div class="scroll-x">
+            <table class="grid" data-testid="clients">
+              <thead>
+                <tr>
+                  <th>id</th>
+                  <th>address</th>
+                  <th>dialect</th>
+                  <th>connected</th>
+                  <th>server</th>
+                </tr>
+              </thead>
+              <tbody>
+                {[...clients]
+                  .sort((a, b) => String(a.connectedAt).localeCompare(String(b.connectedAt)))
+                  .map((c) => (
+                    <tr key={c.id}>
+                      <td title={c.id}>
+                        <a href={`#/data/Client/${encodeURIComponent(c.id)}`}>{c.id.slice(0, 8)}</a>
+                      </td>
+                      <td>{String(c.address ?? '')}</td>
+                      <td>{String(c.dialect ?? '')}</td>
+                      <td>
+                        <Time value={c.connectedAt} />
+                      </td>
+                      <td title={String(c.serverId)}>{String(c.serverId ?? '').slice(0, 8)}</td>
+                    </tr>
+                  ))}
+              </tbody>
+            </table>
+          </div>
           <h2>
             Servers <span class="muted">({servers.length})</span>
           </h2>
           {servers.length === 0 ? (
             <div class="muted small">An embedded server: cluster members publish Server items (PostgreSQL mode).</div>
           ) : (
-            <table class="grid" data-testid="servers">
-              <thead>
-                <tr>
-                  <th>id</th>
-                  <th>address</th>
-                  <th>version</th>
-                  <th>started</th>
-                </tr>
-              </thead>
-              <tbody>
-                {servers.map((s) => (
-                  <tr key={s.id} class={s.id === stats?.serverId ? 'me' : ''}>
-                    <td title={s.id}>
-                      {s.id.slice(0, 8)}
-                      {s.id === stats?.serverId ? ' (this one)' : ''}
-                    </td>
-                    <td>{`${String(s.address)}:${String(s.port)}`}</td>
-                    <td>{String(s.version ?? '')}</td>
-                    <td>{time(s.startedAt)}</td>
+            <div class="scroll-x">
+              <table class="grid" data-testid="servers">
+                <thead>
+                  <tr>
+                    <th>id</th>
+                    <th>address</th>
+                    <th>version</th>
+                    <th>started</th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
+                </thead>
+                <tbody>
+                  {servers.map((s) => (
+                    <tr key={s.id} class={s.id === stats?.serverId ? 'me' : ''}>
+                      <td title={s.id}>
+                        {s.id.slice(0, 8)}
+                        {s.id === stats?.serverId ? ' (this one)' : ''}
+                      </td>
+                      <td>{`${String(s.address)}:${String(s.port)}`}</td>
+                      <td>{String(s.version ?? '')}</td>
+                      <td>
+                        <Time value={s.startedAt} />
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
           )}
         </section>
       </div>
@@ -184,7 +192,7 @@ export function OverviewPage() {
 /** A live count report per type; until its first answer, the figure from the stats stream. */
 function LiveCount({ itemType, fallback }: { itemType: string; fallback: number }) {
   const { value } = useReport(countOf(itemType));
-  return <span data-testid={`count-${itemType}`}>{(value ?? fallback).toLocaleString()}</span>;
+  return <span data-testid={`count-${itemType}`}>{formatCount(value ?? fallback)}</span>;
 }
 
 function VerifyCard({ stats }: { stats: Stats | undefined }) {
@@ -212,7 +220,7 @@ function VerifyCard({ stats }: { stats: Stats | undefined }) {
       <div class="muted small">
         {last
           ? last.ok
-            ? `${last.checked.toLocaleString()} events in ${last.ms} ms · ${new Date(last.at).toLocaleTimeString()}`
+            ? `${formatCount(last.checked)} events in ${last.ms} ms · ${formatTime(last.at)}`
             : `at position ${last.failure?.position}: ${last.failure?.reason}`
           : v?.onBoot
             ? 'verified at boot (--verify-on-boot)'

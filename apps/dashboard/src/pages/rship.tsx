@@ -1,10 +1,13 @@
 import { useRef, useState } from 'preact/hooks';
 import { getAll, isMykoClientError } from '@myko/client';
-import type { Action, Emitter, Instance, Pulse, Target, TargetStatus } from '@myko/rship';
-import { client, useItems, useQueryDiff, useTicker } from '../live.js';
+import type { Action, Emitter, Instance, Target, TargetStatus } from '@myko/rship';
+import { client, useItems } from '../live.js';
 import { SchemaForm } from '../components/schema-form.js';
 import { Sparkline, type Series } from '../components/sparkline.js';
-import { Json, short } from '../components/json.js';
+import { Json } from '../components/json.js';
+import { formatAge, formatData, formatTime, timeTitle } from '../format.js';
+import { serverNow } from '../server-clock.js';
+import { usePulses, type PulseTrack } from './pulse-tracks.js';
 
 /**
  * Rocketship: each instance with its targets (sub-targets nested), drawn in
@@ -18,52 +21,6 @@ const targetsQ = getAll<Target>('Target');
 const statusesQ = getAll<TargetStatus>('TargetStatus');
 const actionsQ = getAll<Action>('Action');
 const emittersQ = getAll<Emitter>('Emitter');
-const pulsesQ = getAll<Pulse>('Pulse');
-
-const historyLength = 60;
-
-/** Recent pulses per emitter, kept outside of component state: pulses can arrive far faster than frames. */
-interface PulseTrack {
-  latest: Pulse;
-  at: number;
-  /** Numeric series: the data itself when it is a number, else each numeric field of it (first four). */
-  series: Map<string, number[]>;
-  count: number;
-}
-
-function numericFields(data: unknown): [string, number][] {
-  if (typeof data === 'number' && Number.isFinite(data)) return [['value', data]];
-  if (typeof data === 'boolean') return [['value', data ? 1 : 0]];
-  if (data && typeof data === 'object' && !Array.isArray(data))
-    return Object.entries(data as Record<string, unknown>)
-      .filter((e): e is [string, number] => typeof e[1] === 'number' && Number.isFinite(e[1]))
-      .slice(0, 4);
-  return [];
-}
-
-function usePulses(): Map<string, PulseTrack> {
-  const tracks = useRef(new Map<string, PulseTrack>()).current;
-  useQueryDiff(pulsesQ, (c) => {
-    if (c.reset) tracks.clear();
-    for (const p of c.upserts) {
-      const key = p.emitterId ?? p.id;
-      let t = tracks.get(key);
-      if (!t) tracks.set(key, (t = { latest: p, at: Date.now(), series: new Map(), count: 0 }));
-      t.latest = p;
-      t.at = Date.now();
-      t.count++;
-      for (const [name, v] of numericFields(p.data)) {
-        let s = t.series.get(name);
-        if (!s) t.series.set(name, (s = []));
-        s.push(v);
-        if (s.length > historyLength) s.shift();
-      }
-    }
-  });
-  useTicker(150);
-  return tracks;
-}
-
 interface Model {
   targets: Map<string, Target>;
   online: Map<string, boolean>;
@@ -227,16 +184,21 @@ function TargetCard({ target: t, model, depth, seen }: { target: Target; model: 
 
 function EmitterRow({ emitter: e, track }: { emitter: Emitter; track: PulseTrack | undefined }) {
   const series: Series[] = track ? [...track.series].map(([name, values]) => ({ name, values })) : [];
-  const age = track ? Math.round((Date.now() - track.at) / 100) / 10 : undefined;
+  const when =
+    track?.time !== undefined
+      ? { age: formatAge(serverNow() - track.time), title: `${formatTime(track.time)} (${timeTitle(track.time)}), ${track.source === 'pulse' ? "the pulse's own timestamp" : 'committed by the server'}` }
+      : { age: 'time unknown', title: 'the pulse carries no timestamp and the server did not say when it came' };
   return (
     <div class="emitter" data-testid={`emitter-${e.id}`}>
       <div class="emitter-head">
         <span class="emitter-name">{e.name}</span>
-        <span class="muted small">{track ? `${track.count} ${track.count === 1 ? 'pulse' : 'pulses'} · ${age}s ago` : 'no pulse yet'}</span>
+        <span class="muted small" data-testid={`pulse-age-${e.id}`} title={track ? when.title : undefined}>
+          {track ? `${track.count} ${track.count === 1 ? 'pulse' : 'pulses'} · ${when.age}` : 'no pulse yet'}
+        </span>
       </div>
       <div class="emitter-body">
         <code class="pulse-value" data-testid={`pulse-${e.id}`}>
-          {track ? short(track.latest.data, 120) : '—'}
+          {track ? formatData(track.latest.data, 120) : '—'}
         </code>
         {series.length > 0 && <Sparkline series={series} label={`${e.name} pulses`} />}
       </div>

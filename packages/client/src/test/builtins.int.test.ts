@@ -44,9 +44,10 @@ test('peerServers, connectedServer, serverStats, clientStatus, windbackStatus on
   const client = testClient({ url: ts.url });
   await client.connected();
   assert.equal((await client.watchQuery(peerServers()).first()).totalCount, 0);
-  assert.equal((await client.watchQuery(connectedServer()).first()).totalCount, 0);
+  const me = await client.watchQuery(connectedServer()).first();
+  assert.deepEqual([...me.items.keys()], [ts.server.serverId], 'a lone server publishes its own Server item');
   const stats = await valueWhere(client.watchReport(serverStats()), (v) => v.clientCount >= 1, 'stats');
-  assert.equal(stats.server, null);
+  assert.equal(stats.server?.id, ts.server.serverId);
   const clientId = [...ts.server.connections.keys()].at(-1)!;
   await valueWhere(client.watchReport(clientStatus(clientId)), (v) => v.online, 'online');
   const wb = client.watchReport(windbackStatus());

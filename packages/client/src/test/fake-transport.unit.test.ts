@@ -103,3 +103,25 @@ test('first() rejects when the client closes before any value arrives', async ()
   client.close();
   await assert.rejects(pending, (err: Error) => err.name === 'ClientClosedError');
 });
+
+test('a paged result follows the server\'s windowOrder ids, also for a cursor page that has no offset window', async () => {
+  const f = fake();
+  const client = testClient({ url: 'ws://fake/myko', transport: f.transport, pingIntervalMs: 0 });
+  await waitFor(() => f.sockets.length === 1, 'the socket');
+  const s = f.sockets[0]!;
+  f.serve(s, 'c');
+  const live = client.watchQuery(getAll('Row'));
+  const seen: string[][] = [];
+  live.subscribe((r) => seen.push(r.values.map((x) => x.id)));
+  await waitFor(() => s.sent.some((x) => x.event === 'ws:m:query'), 'the query');
+  const tx = s.sent.find((x) => x.event === 'ws:m:query')!.data.query.tx;
+  const item = (id: string) => ({ itemType: 'Row', item: { id } });
+  // A server whose page order is not the ids' (a compound sort key): the order entry wins over sorting and arrival.
+  s.h.onMessage(JSON.stringify({ event: 'ws:m:query-response', data: { tx, sequence: 0, upserts: [item('a'), item('b')], deletes: [], totalCount: 9, window: { offset: 0, limit: 2 }, changes: [{ kind: 'windowOrder', ids: ['b', 'a'], total_count: 9, window: { offset: 0, limit: 2 } }] } }));
+  // A cursor page: no top-level window, only the order entry. `z` arrives first but the page puts it last.
+  s.h.onMessage(JSON.stringify({ event: 'ws:m:query-response', data: { tx, sequence: 1, upserts: [item('z'), item('c')], deletes: ['a', 'b'], totalCount: 9, changes: [{ kind: 'windowOrder', ids: ['c', 'z'], total_count: 9 }] } }));
+  await waitFor(() => seen.length >= 2, 'both responses');
+  assert.deepEqual(seen.at(-2), ['b', 'a']);
+  assert.deepEqual(seen.at(-1), ['c', 'z']);
+  client.close();
+});

@@ -7,17 +7,22 @@ export type ChangeType = Static<typeof ChangeTypeSchema>;
 
 /**
  * `ws:m:event` data: an MEvent. `createdAt` defaults to now and `tx` to a
- * fresh uuid; seed-dialect clients add `clientId`.
+ * fresh uuid; seed-dialect clients add `clientId`. `null` in `createdAt`,
+ * `tx` or `sourceId` means absent (WIRE.md 6.1: the TouchDesigner executor
+ * sends `"sourceId": null` in every event). `options` (older clients:
+ * `{preventRelationshipUpdates?, preventPersist?, fromPeer?}`) is accepted
+ * and ignored, as the reference server does for client events.
  */
 export const MEventSchema = Type.Object(
   {
     item: MItemSchema,
     itemType: Type.String({ minLength: 1 }),
     changeType: ChangeTypeSchema,
-    createdAt: Type.Optional(Type.String({ minLength: 1 })),
-    tx: Type.Optional(Type.String()),
-    sourceId: Type.Optional(Type.String()),
+    createdAt: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Null()])),
+    tx: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    sourceId: Type.Optional(Type.Union([Type.String(), Type.Null()])),
     clientId: Type.Optional(Type.String()),
+    options: Type.Optional(Type.Unknown()),
   },
   { additionalProperties: true },
 );

@@ -1,6 +1,8 @@
 import { definePlugin, defineItemType, type MykoPlugin } from '@myko/server';
-import { rshipSchemas, targetStatusId, type Instance, type TargetStatus } from '../entities.js';
+import { defaultTargetColors, rshipSchemas, targetStatusId, type Instance, type TargetStatus } from '../entities.js';
 import { actionCommands } from './actions.js';
+import { rshipMcpResources, rshipMcpTools } from './mcp-tools.js';
+import { rshipViews } from './views.js';
 
 export interface RshipPluginOptions {
   /**
@@ -32,6 +34,32 @@ const withId = (item: Record<string, unknown>, derive: () => string | undefined)
   item.id !== undefined || Object.keys(item).length === 0 ? item : { ...item, id: derive() ?? underivedId };
 
 /**
+ * What real executors leave out of a Target (WIRE.md 6.1; the TouchDesigner
+ * executor sends only `{id, name, parentTargets, serviceId, category}`),
+ * filled before validation: colours from `defaultTargetColors`, `rootLevel`
+ * true when it has no parent targets. `null` counts as absent. `actionIds`
+ * and `emitterIds` are not filled here: state keeps them as backrefs (the
+ * Actions and Emitters whose `targetId` names the target, plus any the
+ * executor listed), so they are whole whichever arrives first.
+ */
+export function targetDefaults(t: Record<string, unknown>): Record<string, unknown> {
+  let out = t;
+  const fill = (field: string, value: unknown) => {
+    if (out[field] === undefined || out[field] === null) out = { ...out, [field]: value };
+  };
+  fill('bgColor', defaultTargetColors.bgColor);
+  fill('fgColor', defaultTargetColors.fgColor);
+  fill('rootLevel', !Array.isArray(t.parentTargets) || t.parentTargets.length === 0);
+  // null lists are absent: backrefs start them from [].
+  for (const field of ['actionIds', 'emitterIds'])
+    if (out[field] === null) {
+      const { [field]: _null, ...rest } = out;
+      out = rest;
+    }
+  return out;
+}
+
+/**
  * Rocketship on a Myko server: validated entities, target status that follows
  * the executor's connection, and action invocation routed to the executor.
  *
@@ -54,7 +82,16 @@ export function rshipPlugin(opts: RshipPluginOptions = {}): MykoPlugin {
         schema: rshipSchemas.Instance,
         owner: { field: 'clientId', onDisconnect: (i) => rehash({ ...i, status: 'Unavailable' as const }) },
       }),
-      { name: 'Target', schema: rshipSchemas.Target, claimedByWriter: true },
+      {
+        name: 'Target',
+        schema: rshipSchemas.Target,
+        claimedByWriter: true,
+        prepare: (t) => (Object.keys(t).length === 0 ? t : targetDefaults(t)),
+        backrefs: [
+          { field: 'actionIds', from: 'Action', via: 'targetId' },
+          { field: 'emitterIds', from: 'Emitter', via: 'targetId' },
+        ],
+      },
       defineItemType<TargetStatus & { id: string }>({
         name: 'TargetStatus',
         schema: rshipSchemas.TargetStatus,
@@ -74,5 +111,8 @@ export function rshipPlugin(opts: RshipPluginOptions = {}): MykoPlugin {
       { name: 'Service', schema: rshipSchemas.Service },
     ],
     commands: actionCommands(opts.actionTimeoutMs ?? 10_000),
+    mcpTools: rshipMcpTools,
+    mcpResources: rshipMcpResources,
+    views: rshipViews,
   });
 }

@@ -256,10 +256,11 @@ test('batch forms are forwarded to the owning executors; a bad entry rejects the
 
 test('entities are validated with clear errors; unknown fields are kept; pulses are not logged', async () => {
   const c = await TestClient.connect(ts.url);
-  c.send({ event: 'ws:m:event', data: { itemType: 'Target', changeType: 'SET', item: { id: 't', name: 'T', serviceId: 's', actionIds: [], emitterIds: [], bgColor: '#fff' } } });
+  // Missing colours are defaulted (lenient-entities.int.test.ts); a wrong type is refused.
+  c.send({ event: 'ws:m:event', data: { itemType: 'Target', changeType: 'SET', item: { id: 't', name: 'T', serviceId: 's', actionIds: [], emitterIds: [], bgColor: '#fff', fgColor: 0 } } });
   const e = await c.next((f) => f.event === 'ws:m:error');
   assert.equal(e.data.code, 'MYKO_BAD_EVENT');
-  assert.match(e.data.message, /fgColor is required/);
+  assert.match(e.data.message, /fgColor must be string/);
   c.send({ event: 'ws:m:event', data: { itemType: 'Emitter', changeType: 'SET', item: { id: 'em', name: 'E', targetId: 't', serviceId: 's', vendorField: { x: 1 } } } });
   await c.sync();
   const before = ts.server.writer.position;
@@ -327,7 +328,7 @@ test('every entity type names its missing required fields', async () => {
   };
   const required: [itemType: string, field: string][] = [
     ['Instance', 'name'], ['Instance', 'serviceId'], ['Instance', 'serviceTypeCode'], ['Instance', 'id'],
-    ['Target', 'actionIds'], ['Target', 'emitterIds'], ['Target', 'bgColor'],
+    ['Target', 'name'], ['Target', 'serviceId'],
     ['TargetStatus', 'status'], ['TargetStatus', 'instanceId'], ['TargetStatus', 'targetId'],
     ['Action', 'name'], ['Action', 'targetId'], ['Action', 'serviceId'],
     ['Emitter', 'name'], ['Emitter', 'targetId'], ['Emitter', 'serviceId'],

@@ -10,9 +10,11 @@ import { sortedInsert, sortedRemove } from '../live/sorted-ids.js';
 export class ResultSet {
   private readonly byId = new Map<string, MItem>();
   private readonly ids: string[] = [];
+  /** The whole result's size, as the last response said (a windowed query holds only a slice). */
+  totalCount = 0;
 
   /** Fold one `ws:m:query-response` (current dialect) into the copy. */
-  apply(sequence: number, upserts: readonly { item: MItem }[], deletes: readonly string[]): void {
+  apply(sequence: number, upserts: readonly { item: MItem }[], deletes: readonly string[], totalCount?: number): void {
     if (sequence === 0) {
       this.byId.clear();
       this.ids.length = 0;
@@ -24,6 +26,7 @@ export class ResultSet {
       if (!this.byId.has(item.id)) sortedInsert(this.ids, item.id);
       this.byId.set(item.id, item);
     }
+    this.totalCount = totalCount ?? this.ids.length;
   }
 
   get size(): number {

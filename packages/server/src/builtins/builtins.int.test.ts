@@ -145,17 +145,25 @@ test('Delete{X} / Delete{X}s: refused for an item another live client owns, as i
   await other.close();
 });
 
-test('single server: GetPeerServers and GetConnectedServer are empty (no Server items); ServerStats; ClientStatus', async () => {
+test('single server: no peers; GetConnectedServer and ServerStats.server are its own Server item; ClientStatus', async () => {
   const c = await TestClient.connect(ts.url);
-  for (const queryId of ['GetPeerServers', 'GetConnectedServer']) {
-    const tx = txOf(queryId);
-    c.send({ event: 'ws:m:query', data: { queryId, queryItemType: 'Server', query: { tx } } });
-    const r = await c.next((f) => f.event === 'ws:m:query-response' && f.data.tx === tx);
-    assert.deepEqual([r.data.sequence, r.data.upserts, r.data.totalCount], [0, [], 0], queryId);
-  }
+  const peers = txOf('GetPeerServers');
+  c.send({ event: 'ws:m:query', data: { queryId: 'GetPeerServers', queryItemType: 'Server', query: { tx: peers } } });
+  const p0 = await c.next((f) => f.event === 'ws:m:query-response' && f.data.tx === peers);
+  assert.deepEqual([p0.data.sequence, p0.data.upserts, p0.data.totalCount], [0, [], 0], 'GetPeerServers');
+  // A lone server publishes its Server item as a cluster member does (the reference client reads it).
+  const me = txOf('GetConnectedServer');
+  c.send({ event: 'ws:m:query', data: { queryId: 'GetConnectedServer', queryItemType: 'Server', query: { tx: me } } });
+  const m0 = await c.next((f) => f.event === 'ws:m:query-response' && f.data.tx === me);
+  assert.equal(m0.data.totalCount, 1);
+  const self = m0.data.upserts[0].item;
+  assert.equal(self.id, ts.server.serverId);
+  assert.equal(self.port, ts.server.port);
+  assert.equal(typeof self.version, 'string');
+  assert.equal(typeof self.startedAt, 'string');
   const stats = watchReport(c, 'ServerStats');
   const first = await c.next(reportIs(stats, () => true));
-  assert.equal(first.data.response.server, null);
+  assert.equal(first.data.response.server.id, ts.server.serverId);
   assert.equal(typeof first.data.response.uptimeSeconds, 'number');
   const base = first.data.response.clientCount as number;
   assert.ok(base >= 1);

@@ -1,4 +1,5 @@
-import { createReadStream, createWriteStream, statSync } from 'node:fs';
+import { accessSync, constants, createReadStream, createWriteStream, existsSync, rmSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import type { ServerConfig } from '../config.js';
@@ -17,6 +18,53 @@ export async function openStore(config: ServerConfig): Promise<EventStore> {
   if (config.postgresUrl)
     return PostgresEventStore.open({ url: config.postgresUrl, schema: config.postgresSchema, serverId: config.serverId || 'myko-cli' });
   return new SqliteEventStore({ dataDir: config.dataDir, sync: config.sqliteSync });
+}
+
+/**
+ * Run `myko verify|history|export|import` and return its exit code. Only
+ * import may create a store, and only once its input is known to be readable;
+ * the others on a data directory without one (a typo in --data-dir) fail
+ * instead of verifying, listing or exporting a brand-new empty log.
+ */
+export async function runLogCommand(cmd: string, args: string[], values: Record<string, unknown>, config: ServerConfig): Promise<number> {
+  const say = (message: string) => (process.stderr.write(`myko ${cmd}: ${message}\n`), 1);
+  const dir = resolve(config.dataDir);
+  const sqlite = !config.postgresUrl;
+  const dirExisted = existsSync(dir);
+  if (cmd === 'import') {
+    if (typeof values.in !== 'string') return process.stderr.write('myko import: --in FILE is required\nsee: myko import --help\n'), 2;
+    try {
+      accessSync(values.in, constants.R_OK);
+      if (!statSync(values.in).isFile()) return say(`--in ${values.in} is not a file`);
+    } catch (err) {
+      return say(`cannot read --in ${values.in}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  } else if (sqlite && !existsSync(join(dir, 'myko.db'))) {
+    return say(
+      `no store in ${dir} (${dirExisted ? 'no myko.db there' : 'no such directory'}): check --data-dir / MYKO_DATA_DIR` +
+        (config.dataDir === './data' ? ' (the default is ./data, relative to the working directory)' : ''),
+    );
+  }
+  let store: EventStore;
+  try {
+    store = await openStore(config);
+  } catch (err) {
+    return say((err as Error).message);
+  }
+  let code = 1;
+  try {
+    if (cmd === 'verify') code = await runVerify(store, process.stdout);
+    else if (cmd === 'history') code = await runHistory(store, args[0]!, args[1]!, values.json === true, process.stdout);
+    else if (cmd === 'export') code = await runExport(store, values.out as string | undefined, process.stdout);
+    else code = await runImport(store, values.in as string, process.stdout);
+  } catch (err) {
+    say((err as Error).message);
+  } finally {
+    await store.close();
+  }
+  // A failed import into a directory it created leaves nothing behind (it holds only the empty store).
+  if (cmd === 'import' && code !== 0 && sqlite && !dirExisted) rmSync(dir, { recursive: true, force: true });
+  return code;
 }
 
 /** `myko verify`: exit 0 when every event checks out, 1 with the first failure otherwise. */

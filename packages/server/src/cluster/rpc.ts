@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import type { PostgresEventStore } from '../store/postgres/index.js';
 import { ClientCommandError, type Connection } from '../gateway/connection.js';
+import { challengeConnection, OwnerChallengeCommand } from '../gateway/owner-challenge.js';
 
 type Request = { kind: 'req'; corr: string; from: string; clientId: string; commandId: string; params: Record<string, unknown>; timeoutMs: number };
 type Response = { kind: 'res'; corr: string; ok: boolean; response?: unknown; code?: string; message?: string };
@@ -69,6 +70,11 @@ export class ClusterRpc {
     const answer = (r: Omit<Response, 'kind' | 'corr'>) =>
       void this.send(req.from, { kind: 'res', corr: req.corr, ...r }).catch((err: Error) => this.log.warn({ err: err.message }, 'cluster rpc answer failed'));
     if (!conn) return answer({ ok: false, code: 'MYKO_CLIENT_GONE', message: `client ${req.clientId} is not connected to server ${this.store.serverId}` });
+    // Another member's owner challenge (gateway/owner-challenge.ts): answered here, never sent to the client.
+    if (req.commandId === OwnerChallengeCommand) {
+      const ms = typeof req.params.challengeMs === 'number' ? req.params.challengeMs : 2000;
+      return void challengeConnection(conn, ms, this.log).then((retired) => answer({ ok: true, response: { retired } }));
+    }
     conn.request(req.commandId, req.params, req.timeoutMs).then(
       (response) => answer({ ok: true, response }),
       (err: Error & { code?: string }) => answer({ ok: false, code: err.code ?? 'MYKO_COMMAND_FAILED', message: err.message }),

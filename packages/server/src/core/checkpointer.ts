@@ -30,9 +30,14 @@ export class Checkpointer {
     private readonly log: Logger,
   ) {}
 
-  /** Every persisted event dirties its item: its state may have changed, its leaf did. */
-  onStored(stored: readonly StoredEvent[]): void {
+  /**
+   * Every persisted event dirties its item: its state may have changed, its leaf did. So does an item
+   * changed through a reverse reference (core/backrefs.ts: a Target's actionIds when an Action comes or
+   * goes), which no event of its own dirties: saved stale, its list would bring a deleted Action back.
+   */
+  onStored(stored: readonly StoredEvent[], derived: readonly { itemType: string; id: string }[] = []): void {
     for (const e of stored) this.dirty.set(itemKey(e.itemType, e.item.id), { itemType: e.itemType, id: e.item.id });
+    for (const d of derived) this.dirty.set(itemKey(d.itemType, d.id), { itemType: d.itemType, id: d.id });
     if (this.dirty.size >= this.every) this.request();
     else if (this.dirty.size > 0 && !this.timer)
       this.timer = setTimeout(() => {

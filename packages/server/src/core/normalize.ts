@@ -32,9 +32,10 @@ export interface RawEvent {
   item: MItem;
   itemType: string;
   changeType: 'SET' | 'DEL';
-  createdAt?: string;
-  tx?: string;
-  sourceId?: string;
+  /** `null` = absent (WIRE.md 6.1), for these three. */
+  createdAt?: string | null;
+  tx?: string | null;
+  sourceId?: string | null;
 }
 
 /**
@@ -49,7 +50,7 @@ export interface RawEvent {
 export function normalizeEvent(raw: RawEvent, origin: Origin, registry: Registry, index?: number): NewEvent {
   const where = index === undefined ? 'event' : `events[${index}]`;
   let createdAt = raw.createdAt;
-  if (createdAt === undefined) createdAt = new Date().toISOString();
+  if (createdAt === undefined || createdAt === null) createdAt = new Date().toISOString();
   else if (Number.isNaN(Date.parse(createdAt)))
     throw new EventRejected(`${where}.createdAt must be an ISO 8601 date-time, got ${JSON.stringify(createdAt)}`, index);
 

@@ -1,7 +1,9 @@
 import type { MItem } from '@myko/protocol';
 import type { Logger } from '../logger.js';
-import type { StateReader } from './state.js';
-import { ajv, describeAjvErrors, type ValidateFunction } from '../wire/ajv.js';
+import type { Change, StateReader } from './state.js';
+import type { Backref } from './backrefs.js';
+import { ajv, ajvAllErrors, describeAjvErrors, type ValidateFunction } from '../wire/ajv.js';
+import type { McpResourceDef, McpToolDef } from '../mcp/tool-def.js';
 
 /**
  * The application API: item types, queries, reports and commands, each
@@ -35,6 +37,13 @@ export interface ItemTypeDef<T extends MItem = MItem> {
    * registers: its targets, actions, emitters, pulses.
    */
   claimedByWriter?: boolean;
+  /**
+   * Array fields the server keeps as the ids of the items of another type
+   * that name this one (core/backrefs.ts), e.g. a Target's `actionIds` from
+   * the Actions whose `targetId` is it: the sender's list plus those, kept
+   * current as they come and go.
+   */
+  backrefs?: Backref[];
 }
 
 /** A compiled query: a predicate, plus index hints so a change reaches only queries it can affect. */
@@ -73,13 +82,38 @@ export interface ReportDef<P extends Record<string, unknown> = Record<string, un
 
 export type ReportResolver = (reportId: string) => ReportDef | undefined;
 
-/** An event a handler emits: as on the wire, `createdAt`/`tx` optional. */
+/**
+ * A view (WIRE.md 6.3): a server-defined live query that builds its own items,
+ * possibly of a type that is never stored (a join, a tree, a summary), each
+ * with a string `id`; pages order them by id. It is recomputed only when an
+ * item type it `dependsOn` changes. With `affects` and `item` it is
+ * incremental: a change rebuilds only the view items it names; without them,
+ * the whole view is rebuilt (once per committed batch) and diffed.
+ */
+export interface ViewDef<P extends Record<string, unknown> = Record<string, unknown>, T extends MItem = MItem> {
+  /** The `viewId` clients send. */
+  id: string;
+  /** The `viewItemType`: the `itemType` of every item in its responses. */
+  itemType: string;
+  /** JSON Schema of the params (the `view` object less tx, createdAt, seq, userToken, clientId); a mismatch answers `ws:m:view-error`. */
+  params?: object;
+  /** Item types whose changes can alter the view. */
+  dependsOn(params: P): readonly string[];
+  /** Every item of the view. Throw to answer `ws:m:view-error`. */
+  build(params: P, state: StateReader): Iterable<T>;
+  /** The ids of the view items `change` can affect; undefined = rebuild the whole view. */
+  affects?(change: Change, params: P, state: StateReader): Iterable<string> | undefined;
+  /** The view item with this id as it is now, or undefined when the view has none (needed with `affects`). */
+  item?(id: string, params: P, state: StateReader): T | undefined;
+}
+
+/** An event a handler emits: as on the wire, `createdAt`/`tx` optional (`null` = absent, WIRE.md 6.1). */
 export interface EventInput {
   itemType: string;
   changeType: 'SET' | 'DEL';
   item: MItem;
-  createdAt?: string;
-  tx?: string;
+  createdAt?: string | null;
+  tx?: string | null;
 }
 
 export interface CommandContext {
@@ -125,13 +159,23 @@ export interface MykoPlugin {
   reports?: ReportDef<any, any>[];
   reportResolvers?: ReportResolver[];
   commands?: CommandDef<any, any>[];
+  /**
+   * Tools this plugin offers AI agents on the MCP endpoint (mcp/), beside the
+   * server's own. Written against McpBackend, so the same tool serves /mcp in
+   * the server and `myko mcp --url` over a Myko connection.
+   */
+  mcpTools?: McpToolDef[];
+  /** Resources this plugin offers agents on the MCP endpoint, beside item type and command schemas and items. */
+  mcpResources?: McpResourceDef[];
   commandResolvers?: CommandResolver[];
+  views?: ViewDef<any, any>[];
 }
 
 /** Identity helpers that carry the types through. */
 export const defineItemType = <T extends MItem>(d: ItemTypeDef<T>) => d;
 export const defineQuery = <P extends Record<string, unknown>>(d: QueryDef<P>) => d;
 export const defineReport = <P extends Record<string, unknown>, R>(d: ReportDef<P, R>) => d;
+export const defineView = <P extends Record<string, unknown>, T extends MItem>(d: ViewDef<P, T>) => d;
 export const defineCommand = <P extends Record<string, unknown>, R>(d: CommandDef<P, R>) => d;
 export const definePlugin = (p: MykoPlugin) => p;
 
@@ -139,6 +183,12 @@ export interface CompiledItemType {
   def: ItemTypeDef;
   persist: boolean;
   check(item: MItem): string | undefined;
+}
+
+export interface CompiledView {
+  def: ViewDef;
+  /** A message naming the bad param, or undefined. */
+  check(params: Record<string, unknown>): string | undefined;
 }
 
 interface CompiledCommand {
@@ -154,12 +204,15 @@ export class Registry {
   private readonly reports = new Map<string, ReportDef>();
   private readonly reportResolvers: ReportResolver[] = [];
   private readonly commands = new Map<string, CompiledCommand>();
+  private readonly tools: McpToolDef[] = [];
+  private readonly resources: McpResourceDef[] = [];
   private readonly commandResolvers: CommandResolver[] = [];
+  private readonly views = new Map<string, CompiledView>();
 
   register(plugin: MykoPlugin): void {
     for (const t of plugin.itemTypes ?? []) {
       if (this.itemTypes.has(t.name)) throw new Error(`${plugin.name}: item type ${t.name} is already defined`);
-      const schemaCheck: ValidateFunction | undefined = t.schema ? ajv.compile(t.schema) : undefined;
+      const schemaCheck: ValidateFunction | undefined = t.schema ? ajvAllErrors.compile(t.schema) : undefined;
       this.itemTypes.set(t.name, {
         def: t,
         persist: t.persist !== false,
@@ -179,11 +232,32 @@ export class Registry {
       this.reports.set(r.id, r);
     }
     this.reportResolvers.push(...(plugin.reportResolvers ?? []));
+    for (const t of plugin.mcpTools ?? []) {
+      if (this.tools.some((x) => x.name === t.name)) throw new Error(`${plugin.name}: MCP tool ${t.name} is already defined`);
+      this.tools.push(t);
+    }
+    for (const r of plugin.mcpResources ?? []) {
+      if (this.resources.some((x) => x.name === r.name)) throw new Error(`${plugin.name}: MCP resource ${r.name} is already defined`);
+      this.resources.push(r);
+    }
     for (const c of plugin.commands ?? []) {
       if (this.commands.has(c.id)) throw new Error(`${plugin.name}: command ${c.id} is already defined`);
       this.commands.set(c.id, compileCommand(c));
     }
     this.commandResolvers.push(...(plugin.commandResolvers ?? []));
+    for (const v of plugin.views ?? []) {
+      if (this.views.has(v.id)) throw new Error(`${plugin.name}: view ${v.id} is already defined`);
+      if (v.affects && !v.item) throw new Error(`${plugin.name}: view ${v.id} has affects() but no item()`);
+      const schemaCheck = v.params ? ajv.compile(v.params) : undefined;
+      this.views.set(v.id, {
+        def: v,
+        check: (params) => (schemaCheck && !schemaCheck(params) ? describeAjvErrors(schemaCheck.errors, 'view') : undefined),
+      });
+    }
+  }
+
+  view(viewId: string): CompiledView | undefined {
+    return this.views.get(viewId);
   }
 
   itemType(name: string): CompiledItemType | undefined {
@@ -229,6 +303,39 @@ export class Registry {
       if (found) return compileCommand(found);
     }
     return undefined;
+  }
+
+  /**
+   * Every registered item type, command and report (resolver-made ones excepted): agents discover them
+   * (mcp/), and core/backrefs.ts gathers its reverse references from the item types.
+   */
+  itemTypeDefs(): ItemTypeDef[] {
+    return [...this.itemTypes.values()].map((t) => t.def);
+  }
+
+  commandDefs(): CommandDef[] {
+    return [...this.commands.values()].map((c) => c.def);
+  }
+
+  reportIds(): string[] {
+    return [...this.reports.keys()];
+  }
+
+  queryDefs(): QueryDef[] {
+    return [...this.queries.values()];
+  }
+
+  viewDefs(): ViewDef[] {
+    return [...this.views.values()].map((v) => v.def);
+  }
+
+  /** MCP tools plugins contribute, in registration order. */
+  mcpTools(): readonly McpToolDef[] {
+    return this.tools;
+  }
+
+  mcpResources(): readonly McpResourceDef[] {
+    return this.resources;
   }
 }
 

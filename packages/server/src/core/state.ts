@@ -2,6 +2,7 @@
 import { jsonEqual as equal } from './json-equal.js';
 import type { MItem } from '@myko/protocol';
 import type { StoredEvent } from '../store/event-store.js';
+import { withIds, withoutId, type Backrefs } from './backrefs.js';
 
 /** What one applied event did to current state. `prev`/`next` undefined = absent. */
 export interface Change {
@@ -10,6 +11,12 @@ export interface Change {
   prev: MItem | undefined;
   next: MItem | undefined;
   event: StoredEvent;
+  /**
+   * Changed through a reverse reference (core/backrefs.ts): `event` is the
+   * cause, an event of another item. Consumers of events (the log tail,
+   * EventRPC versions) skip it; consumers of items (queries) do not.
+   */
+  derived?: true;
 }
 
 /** Read-only view handed to queries, reports and command handlers. */
@@ -47,6 +54,8 @@ export function valueKey(v: unknown): string {
 export class State implements StateReader {
   private readonly types = new Map<string, Map<string, MItem>>();
   private readonly indexes = new Map<string, Map<string, Map<string, Set<string>>>>();
+  /** Reverse-reference fields to keep (core/backrefs.ts); set once the registry is complete. */
+  backrefs: Backrefs | undefined;
 
   get(itemType: string, id: string): MItem | undefined {
     return this.types.get(itemType)?.get(id);
@@ -68,8 +77,13 @@ export class State implements StateReader {
     return this.ensureIndex(itemType, field).get(valueKey(value)) ?? emptySet;
   }
 
-  /** Reduce one event. Returns null when it changes nothing (equal SET, DEL of an absent item). */
-  apply(event: StoredEvent): Change | null {
+  /**
+   * Reduce one event. Returns null when it changes nothing (equal SET, DEL of
+   * an absent item). Items it changes through reverse references (a Target
+   * whose `actionIds` an Action joins or leaves) are changed too and, when
+   * `derived` is given, reported there (their `event` is the cause).
+   */
+  apply(event: StoredEvent, derived?: Change[]): Change | null {
     const { itemType } = event;
     const id = event.item.id;
     let items = this.types.get(itemType);
@@ -78,13 +92,60 @@ export class State implements StateReader {
       if (prev === undefined) return null;
       items!.delete(id);
       this.reindex(itemType, id, prev, undefined);
+      this.followRefs(itemType, id, prev, undefined, event, derived);
       return { itemType, id, prev, next: undefined, event };
     }
-    if (prev !== undefined && equal(prev, event.item)) return null;
+    const next = this.backrefs?.onTarget.has(itemType) ? this.withBackrefs(itemType, event.item) : event.item;
+    if (prev !== undefined && equal(prev, next)) return null;
     if (!items) this.types.set(itemType, (items = new Map()));
-    items.set(id, event.item);
-    this.reindex(itemType, id, prev, event.item);
-    return { itemType, id, prev, next: event.item, event };
+    items.set(id, next);
+    this.reindex(itemType, id, prev, next);
+    this.followRefs(itemType, id, prev, next, event, derived);
+    return { itemType, id, prev, next, event };
+  }
+
+  /**
+   * Boot, after checkpoint and replay: every reverse-reference field made whole (a no-op when already
+   * so; a checkpoint that holds items as sent lacks them). Returns the items it changed.
+   */
+  refreshBackrefs(): { itemType: string; id: string }[] {
+    const changed: { itemType: string; id: string }[] = [];
+    for (const itemType of this.backrefs?.onTarget.keys() ?? [])
+      for (const item of [...this.all(itemType)]) {
+        const next = this.withBackrefs(itemType, item);
+        if (next !== item) this.load(itemType, next), changed.push({ itemType, id: item.id });
+      }
+    return changed;
+  }
+
+  private withBackrefs(itemType: string, item: MItem): MItem {
+    let out = item;
+    for (const ref of this.backrefs!.onTarget.get(itemType)!) out = withIds(out, ref.field, this.lookup(ref.from, ref.via, item.id));
+    return out;
+  }
+
+  /** A referencing item changed: the items it named before and names now gain or lose its id. */
+  private followRefs(itemType: string, id: string, prev: MItem | undefined, next: MItem | undefined, event: StoredEvent, derived: Change[] | undefined): void {
+    const feeds = this.backrefs?.onSource.get(itemType);
+    if (!feeds) return;
+    for (const { target, ref } of feeds) {
+      const before = prev?.[ref.via];
+      const after = next?.[ref.via];
+      if (before === after) continue;
+      if (typeof before === 'string') this.replaceDerived(target, before, (t) => withoutId(t, ref.field, id), event, derived);
+      if (typeof after === 'string') this.replaceDerived(target, after, (t) => withIds(t, ref.field, [id]), event, derived);
+    }
+  }
+
+  private replaceDerived(itemType: string, id: string, change: (item: MItem) => MItem, event: StoredEvent, derived: Change[] | undefined): void {
+    const items = this.types.get(itemType);
+    const prev = items?.get(id);
+    if (prev === undefined) return; // it takes the list when it arrives (withBackrefs)
+    const next = change(prev);
+    if (next === prev) return;
+    items!.set(id, next);
+    this.reindex(itemType, id, prev, next);
+    derived?.push({ itemType, id, prev, next, event, derived: true });
   }
 
   /** Boot: put an item back from a checkpoint without producing a change. */

@@ -2,6 +2,7 @@ import type { EventStore, NewEvent, StoredEvent } from '../store/event-store.js'
 import type { Registry } from './registry.js';
 import type { Change, State } from './state.js';
 import { IdentityTracker } from './identity.js';
+import type { Logger } from '../logger.js';
 
 export interface CommitListener {
   /**
@@ -75,6 +76,8 @@ export class Writer {
     private readonly state: State,
     private readonly registry: Registry,
     private readonly maxBatchEvents: number,
+    /** For `--log-level debug`: one line per commit. */
+    private readonly log?: Logger,
   ) {
     this.identity = new IdentityTracker(store.serverId);
   }
@@ -144,6 +147,7 @@ export class Writer {
     for (const s of batch) for (const e of s.events) if (this.registry.isPersistent(e.itemType)) persistent.push(e);
     const staged = this.identity.stage(persistent);
     let stored: StoredEvent[];
+    const t0 = performance.now();
     try {
       stored = persistent.length > 0 ? await this.store.append(persistent) : [];
     } catch (err) {
@@ -160,6 +164,11 @@ export class Writer {
       return;
     }
     this.identity.commit(staged);
+    if (this.log?.isLevelEnabled('debug'))
+      this.log.debug(
+        { events: persistent.length, submissions: batch.length, ms: Math.round((performance.now() - t0) * 100) / 100, position: stored.at(-1)?.position ?? this.position },
+        'commit',
+      );
 
     // Pair each event with its stored copy, in submission order.
     const perSubmission: StoredEvent[][] = [];
@@ -211,10 +220,16 @@ export class Writer {
    */
   applyStored(events: readonly StoredEvent[]): void {
     const changes: Change[] = [];
+    const derived: Change[] = [];
     const persisted: StoredEvent[] = [];
     for (const e of events) {
-      const change = this.state.apply(e);
+      const change = this.state.apply(e, derived);
       if (change) changes.push(change);
+      if (derived.length > 0) {
+        // Items changed through a reverse reference (core/backrefs.ts), after the change that caused them.
+        changes.push(...derived);
+        derived.length = 0;
+      }
       if (e.position > 0) {
         persisted.push(e);
         this.identity.applied(e);

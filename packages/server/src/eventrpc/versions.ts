@@ -71,7 +71,7 @@ export class AggregateVersions {
       }
     }
     for (const c of changes) {
-      if (c.event.position !== 0) continue; // persisted: counted from `stored`, no-op SETs included
+      if (c.event.position !== 0 || c.derived) continue; // persisted: counted from `stored`, no-op SETs included; derived: no event of its own
       const key = keyOf(c.itemType, c.id);
       const version = (this.ephemeral.get(key) ?? (c.prev !== undefined ? 1 : 0)) + 1;
       if (c.next === undefined) this.ephemeral.delete(key);

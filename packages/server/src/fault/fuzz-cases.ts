@@ -138,6 +138,22 @@ const mykoData: Record<string, fc.Arbitrary<unknown>> = {
   ),
   [Kind.QueryWindow]: fc.oneof(fc.record({ tx, window: windowArb }).map(defined), junk),
   [Kind.QueryCancel]: fc.oneof(tx, fc.record({ tx }), junk),
+  [Kind.QueryCursorWindow]: fc.oneof(
+    fc.record({ tx, window: fc.record({ after: maybe(mostly(fc.string({ maxLength: 4 }))), before: maybe(mostly(fc.string({ maxLength: 4 }))), limit: mostly(fc.integer({ min: -2, max: 20 })) }).map(defined) }),
+    junk,
+  ),
+  [Kind.View]: fc.oneof(
+    {
+      weight: 4,
+      arbitrary: fc.tuple(fc.constantFrom('GetTargetViews', 'GetTargetTreeByParentFiltered', 'NoSuchView'), tx, params, windowArb).map(([viewId, vtx, p, w]) =>
+        defined({ viewId, viewItemType: 'TargetView', view: { ...p, tx: vtx }, window: w }),
+      ),
+    },
+    { weight: 1, arbitrary: fc.record({ viewId: junk, viewItemType: junk, view: junk, window: junk }, { requiredKeys: [] }) },
+    { weight: 1, arbitrary: junk },
+  ),
+  [Kind.ViewWindow]: fc.oneof(fc.record({ tx, window: windowArb }).map(defined), junk),
+  [Kind.ViewCancel]: fc.oneof(tx, fc.record({ tx }), junk),
   [Kind.Report]: fc.oneof(
     {
       weight: 5,

@@ -16,6 +16,14 @@ interface PendingRequest {
   timer: NodeJS.Timeout;
 }
 
+/**
+ * The answer to a command sent to a client known never to answer commands
+ * (the 2023 Rocketship executor, WIRE.md 6.7): the frame was written to its
+ * socket. Given at once instead of waiting for a timeout; documented in
+ * docs/PROTOCOLS.md.
+ */
+export const deliveredUnanswered = Object.freeze({ delivered: true, answered: false, executor: '2023' });
+
 export class ClientCommandError extends Error {
   override name = 'ClientCommandError';
   constructor(
@@ -38,6 +46,8 @@ export class Connection implements Subscriber {
   /** Set by an explicit choice (subprotocol or URL); then detection never changes it. */
   readonly dialectFixed: boolean;
   encoding: 'json' | 'cbor' = 'json';
+  /** CBOR answers use cbor-x records, as the client's own frames do (wire/codec.ts usesCborRecords). */
+  cborRecords = false;
   /** Since when the outgoing buffer has been above the high-water mark (0 = not congested). */
   congestedSince = 0;
   closed = false;
@@ -46,6 +56,16 @@ export class Connection implements Subscriber {
   pendingWrites = 0;
   /** Frames held back until this connection's earlier events are committed (read-your-writes). */
   readonly backlog: (() => void)[] = [];
+  /**
+   * A client that reads commands but never answers them (the 2023 executor,
+   * gateway/client-kind.ts): `request` resolves with `deliveredUnanswered`
+   * once the command is written, rather than waiting for the timeout.
+   */
+  neverAnswers = false;
+  /** Resolves once the socket has closed and what the client owned is retired (committed). */
+  readonly retired: Promise<void>;
+  /** Called by the endpoint when the retirement events are committed (or failed). */
+  markRetired!: () => void;
   /** The handshake token's claims (undefined: anonymous, or authentication off). */
   claims: Claims | undefined;
   /** Messages/s, events/s, live queries and strikes: the same limits object as the `$` and EventRPC endpoints. */
@@ -64,6 +84,7 @@ export class Connection implements Subscriber {
     this.dialect = dialect ?? 'current';
     this.dialectFixed = dialect !== undefined;
     this.limits = new ConnectionLimits(config);
+    this.retired = new Promise((r) => (this.markRetired = r));
   }
 
   congested(): boolean {
@@ -72,7 +93,7 @@ export class Connection implements Subscriber {
 
   send(frame: () => object, json?: () => string): void {
     if (this.closed) return;
-    const payload = this.encoding === 'cbor' ? encodeCbor(frame()) : json ? json() : JSON.stringify(frame());
+    const payload = this.encoding === 'cbor' ? encodeCbor(frame(), this.cborRecords) : json ? json() : JSON.stringify(frame());
     this.sendPayload(payload);
   }
 
@@ -84,7 +105,7 @@ export class Connection implements Subscriber {
   /** Send text as received (ping echo) or re-encoded for CBOR clients. */
   sendRaw(text: string, value: unknown): void {
     if (this.closed) return;
-    this.sendPayload(this.encoding === 'cbor' ? encodeCbor(value) : text);
+    this.sendPayload(this.encoding === 'cbor' ? encodeCbor(value, this.cborRecords) : text);
   }
 
   sendError(err: WireError): void {
@@ -104,6 +125,13 @@ export class Connection implements Subscriber {
     const command = { ...params, tx, createdAt: (params.createdAt as string | undefined) ?? new Date().toISOString() };
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(new ClientCommandError(`client ${this.clientId} is disconnected`, 'MYKO_CLIENT_GONE'));
+      if (this.neverAnswers) {
+        // No pending entry: an answer it might send after all finds none and is ignored.
+        this.sendFrameThen({ event: Kind.Command, data: { commandId, command } }, (err) =>
+          err ? reject(new ClientCommandError(`${commandId} could not be written to client ${this.clientId}: ${err.message}`, 'MYKO_CLIENT_GONE')) : resolve({ ...deliveredUnanswered }),
+        );
+        return;
+      }
       const timer = setTimeout(() => {
         this.pending.delete(tx);
         reject(new ClientCommandError(`${commandId} to client ${this.clientId} timed out after ${timeoutMs} ms`, ErrorCode.Timeout));
@@ -144,9 +172,9 @@ export class Connection implements Subscriber {
     this.backlog.length = 0;
   }
 
-  private sendPayload(payload: string | Buffer): void {
+  private sendPayload(payload: string | Buffer, written?: (err?: Error) => void): void {
     this.stats.framesOut++;
-    this.ws.send(payload, this.afterWrite);
+    this.ws.send(payload, written ? (err) => (this.afterWrite(), written(err)) : this.afterWrite);
     const buffered = this.ws.bufferedAmount;
     if (buffered > this.config.sendHighWaterBytes) {
       if (this.congestedSince === 0) this.congestedSince = Date.now();
@@ -155,6 +183,12 @@ export class Connection implements Subscriber {
         this.close(CloseCode.TryAgainLater, ErrorCode.SlowConsumer);
       }
     }
+  }
+
+  /** A frame, with a callback once it is written to the socket (or could not be). */
+  private sendFrameThen(frame: object, written: (err?: Error) => void): void {
+    if (this.closed) return written(new Error('disconnected'));
+    this.sendPayload(this.encoding === 'cbor' ? encodeCbor(frame, this.cborRecords) : JSON.stringify(frame), written);
   }
 
   private checkDrain(): void {

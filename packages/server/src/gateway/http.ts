@@ -95,6 +95,8 @@ export function createGateway(config: ServerConfig, wsRoutes: WsRoute[], httpRou
     const upgrade = (claims: Claims | undefined): void => {
       if (refusedStopping()) return;
       wss.handleUpgrade(req, socket, head, (ws) => {
+        // The usual `ws` pattern for noServer: listeners such as the heartbeat learn of every socket.
+        wss.emit('connection', ws, req);
         const dialect = (param as Dialect | null) ?? dialectProtocols[ws.protocol];
         route.accept(ws, req, dialect, claims);
       });

@@ -14,7 +14,7 @@ import type { ServerContext } from '../context.js';
 import type { Claims } from '../security/auth.js';
 import type { Refusal } from '../security/rate-limit.js';
 import { Connection } from './connection.js';
-import { decodeFrame } from '../wire/codec.js';
+import { decodeFrame, usesCborRecords } from '../wire/codec.js';
 import {
   checkCommand,
   checkCommandError,
@@ -34,6 +34,10 @@ import { answerHistoricQuery, answerHistoricReport } from '../log/historic-query
 import { parseAsOf } from '../log/historic-state.js';
 import { clientItem, retireEvents } from '../lifecycle/clients.js';
 import { countBenchmark } from './benchmark.js';
+import { onCursorWindow, onView, onViewWindow } from './view-requests.js';
+import { offsetPage } from '../live/result-page.js';
+import { detectClientKind } from './client-kind.js';
+import { OwnerChallenges } from './owner-challenge.js';
 
 type Frame = { event: string; data: unknown; tx?: unknown };
 
@@ -48,7 +52,11 @@ type Frame = { event: string; data: unknown; tx?: unknown };
  *                                                              └ ping → echo
  */
 export class MykoEndpoint {
-  constructor(private readonly ctx: ServerContext) {}
+  private readonly challenges: OwnerChallenges;
+
+  constructor(private readonly ctx: ServerContext) {
+    this.challenges = new OwnerChallenges(ctx);
+  }
 
   accept(ws: WebSocket, req: IncomingMessage, dialect: Dialect | undefined, claims?: Claims): Connection {
     const ctx = this.ctx;
@@ -103,11 +111,15 @@ export class MykoEndpoint {
     ctx.connections.delete(conn.clientId);
     ctx.queries.dropConnection(conn);
     ctx.reports.dropConnection(conn);
+    ctx.views.dropConnection(conn);
     ctx.log.info({ clientId: conn.clientId, code, reason, ...conn.stats }, 'connection closed');
-    if (ctx.stopping) return;
+    if (ctx.stopping) return conn.markRetired();
     const events = retireEvents(ctx, conn.clientId);
-    if (events.length > 0)
-      ctx.emit(events, { serverId: ctx.serverId }).catch((err) => ctx.log.error({ err, clientId: conn.clientId }, 'client cleanup failed'));
+    if (events.length === 0) return conn.markRetired();
+    ctx
+      .emit(events, { serverId: ctx.serverId })
+      .catch((err) => ctx.log.error({ err, clientId: conn.clientId }, 'client cleanup failed'))
+      .finally(() => conn.markRetired());
   }
 
   private onFrame(conn: Connection, data: Buffer, isBinary: boolean): void {
@@ -119,30 +131,34 @@ export class MykoEndpoint {
         code: ErrorCode.FrameTooLarge,
         message: `frame of ${data.length} bytes exceeds the limit of ${this.ctx.config.maxFrameBytes} bytes`,
       });
-    if (isBinary) conn.encoding = 'cbor';
+    if (isBinary) {
+      conn.encoding = 'cbor';
+      conn.cborRecords = usesCborRecords(data);
+    }
     const decoded = decodeFrame(data, isBinary);
     if (!decoded.ok) return conn.sendError({ code: decoded.code, message: decoded.message });
     const frame = decoded.value as Frame;
     if (typeof frame !== 'object' || frame === null || Array.isArray(frame) || typeof frame.event !== 'string')
       return conn.sendError({ code: ErrorCode.BadFrame, message: 'a frame must be an object {"event": string, "data": ...}' });
 
-    // WIRE.md 1.1: seed clients echo clientId in data; current clients never do.
+    if (this.ctx.log.isLevelEnabled('debug')) this.ctx.log.debug({ clientId: conn.clientId, kind: frame.event, bytes: data.length, cbor: isBinary }, 'frame');
+    // WIRE.md 1.1, 6.7: the dialect (and a 2023 executor) told from what the client sends (gateway/client-kind.ts).
     const d = frame.data as Record<string, unknown> | null;
-    if (!conn.dialectFixed && conn.dialect === 'current' && d && typeof d === 'object' && typeof d.clientId === 'string') {
-      conn.dialect = 'seed';
+    if (detectClientKind(conn, frame.event, d)) {
       const ctx = this.ctx;
+      const item = clientItem(ctx, conn.clientId, conn.address, conn.connectedAt, conn.dialect, conn.neverAnswers ? '2023' : undefined);
       ctx
-        .emit([{ itemType: 'Client', changeType: 'SET', item: clientItem(ctx, conn.clientId, conn.address, conn.connectedAt, 'seed') }], { serverId: ctx.serverId })
+        .emit([{ itemType: 'Client', changeType: 'SET', item }], { serverId: ctx.serverId })
         .catch((err) => ctx.log.warn({ err, clientId: conn.clientId }, 'could not record the client dialect'));
     }
 
     // Load-test traffic: counted, never answered, and not held behind this connection's pending writes.
     if (frame.event === Kind.Benchmark) return countBenchmark(this.ctx, data.length);
     const isEvent = frame.event === Kind.Event || frame.event === Kind.EventBatch;
-    this.inOrder(conn, isEvent, () => this.dispatch(conn, frame, d, decoded.text));
+    this.inOrder(conn, isEvent, () => this.dispatch(conn, frame, d, decoded.text, decoded.cbor));
   }
 
-  private dispatch(conn: Connection, frame: Frame, d: Record<string, unknown> | null, text: string | undefined): void {
+  private dispatch(conn: Connection, frame: Frame, d: Record<string, unknown> | null, text: string | undefined, cbor: unknown): void {
     switch (frame.event) {
       case Kind.Event:
         return this.onEvents(conn, [frame.data], false);
@@ -158,6 +174,14 @@ export class MykoEndpoint {
         return this.onQueryWindow(conn, frame.data);
       case Kind.QueryCancel:
         return this.onCancel(conn, frame, 'query');
+      case Kind.QueryCursorWindow:
+        return onCursorWindow(this.ctx, conn, frame.data);
+      case Kind.View:
+        return onView(this.ctx, conn, frame.data, this.liveCount(conn));
+      case Kind.ViewWindow:
+        return onViewWindow(this.ctx, conn, frame.data);
+      case Kind.ViewCancel:
+        return this.onCancel(conn, frame, 'view');
       case Kind.Report:
         return this.onReport(conn, frame.data);
       case Kind.ReportCancel:
@@ -170,7 +194,8 @@ export class MykoEndpoint {
         return this.onCommandAnswer(conn, frame, false);
       case Kind.Ping:
         try {
-          return conn.sendRaw(text ?? '', frame);
+          // The very value sent: a CBOR ping's BigInt timestamp goes back as the same 8-byte integer (WIRE.md 6.4).
+          return conn.sendRaw(text ?? '', cbor !== undefined ? cbor : frame);
         } catch (err) {
           // A CBOR connection's ping is re-encoded, and cbor-x recurses: data nested some thousands deep
           // overflowed the stack and came back as an "internal error". It is the frame's fault: say so.
@@ -195,7 +220,7 @@ export class MykoEndpoint {
   }
 
   private liveCount(conn: Connection): number {
-    return this.ctx.queries.countFor(conn) + this.ctx.reports.countFor(conn);
+    return this.ctx.queries.countFor(conn) + this.ctx.reports.countFor(conn) + this.ctx.views.countFor(conn);
   }
 
   private onEvents(conn: Connection, list: unknown[], batch: boolean): void {
@@ -220,7 +245,8 @@ export class MykoEndpoint {
     };
     // The submission's tx (its first event's) names it in an error reply: events are otherwise never acknowledged.
     const tx = raws[0]!.tx ? { tx: raws[0]!.tx } : {};
-    this.ctx.emit(raws, { serverId: this.ctx.serverId, clientId: conn.clientId, claims: conn.claims }).then(settled, (err: Error) => {
+    // Through the owner challenge: a write refused for a dead owner's items waits for it to be retired (owner-challenge.ts).
+    this.challenges.submit(conn, raws, { serverId: this.ctx.serverId, clientId: conn.clientId, claims: conn.claims }).then(settled, (err: Error) => {
       if (err instanceof EventRejected)
         conn.sendError({ code: err.code, kind, message: err.message, ...tx, ...(err.index !== undefined && batch ? { index: err.index } : {}) });
       else if (err instanceof StoreError) conn.sendError({ code: ErrorCode.StoreFailed, kind, message: err.message, ...tx });
@@ -274,21 +300,24 @@ export class MykoEndpoint {
     const checked = checkQueryWindow(data);
     if (!checked.ok) return conn.sendError({ code: ErrorCode.BadQuery, kind: Kind.QueryWindow, message: checked.message });
     const { tx, window } = checked.value;
-    if (!this.ctx.queries.moveWindow(conn, tx, window ?? undefined))
+    const page = offsetPage(window ?? undefined);
+    // The reference server keeps queries and views in one table per session: a query-window for a view's tx moves it too.
+    if (!this.ctx.queries.movePage(conn, tx, page) && !this.ctx.views.movePage(conn, tx, page))
       conn.sendFrame(queryErrorFrame(tx, '', `no live query with tx ${tx}`));
   }
 
   /** WIRE.md 1.2: `{tx}` in data, a top-level `tx`, or data being the tx itself. */
-  private onCancel(conn: Connection, frame: Frame, what: 'query' | 'report'): void {
+  private onCancel(conn: Connection, frame: Frame, what: 'query' | 'report' | 'view'): void {
     const tx =
       typeof frame.data === 'string' ? frame.data : (txOf(frame.data) ?? (typeof frame.tx === 'string' ? frame.tx : undefined));
     if (!tx)
       return conn.sendError({
-        code: what === 'query' ? ErrorCode.BadQuery : ErrorCode.BadReport,
+        code: what === 'report' ? ErrorCode.BadReport : ErrorCode.BadQuery,
         kind: frame.event,
         message: 'cancel needs a tx: {"data":{"tx":...}}, a top-level "tx", or "data" being the tx',
       });
     if (what === 'query') this.ctx.queries.cancel(conn, tx);
+    else if (what === 'view') this.ctx.views.cancel(conn, tx);
     else this.ctx.reports.cancel(conn, tx);
   }
 

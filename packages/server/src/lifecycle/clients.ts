@@ -7,10 +7,18 @@ import type { EventInput } from '../core/registry.js';
  * owned when it goes. Runs through the ordinary event path, so watchers see
  * it as diffs and the log records it.
  */
-export function clientItem(ctx: ServerContext, clientId: string, address: string, connectedAt: string, dialect: 'seed' | 'current' = 'current'): MItem {
-  // `dialect` lets other cluster members choose command names for this client (e.g. target:action:exec).
+export function clientItem(
+  ctx: ServerContext,
+  clientId: string,
+  address: string,
+  connectedAt: string,
+  dialect: 'seed' | 'current' = 'current',
+  executor?: '2023',
+): MItem {
+  // `dialect` lets other cluster members choose command names for this client (e.g. target:action:exec);
+  // `executor: '2023'` says it never answers commands (gateway/client-kind.ts).
   // `windback` null as in the reference server's Client (Option<str>); SetClientWindbackTime sets it.
-  return { id: clientId, serverId: ctx.serverId, address, connectedAt, dialect, windback: null };
+  return { id: clientId, serverId: ctx.serverId, address, connectedAt, dialect, windback: null, ...(executor ? { executor } : {}) };
 }
 
 /** The events that retire a client: its owned items (per type's declaration), then its Client item. */

@@ -103,7 +103,7 @@ test('a burst within one batch is coalesced into one response per query', async 
   await r.close();
 });
 
-test('windows: lexicographic slice, totalCount, moves, and silence for changes outside', async () => {
+test('windows: lexicographic slice, totalCount, moves; a change outside sends only a new totalCount, or nothing', async () => {
   const w = await TestClient.connect(ts.url);
   const r = await TestClient.connect(ts.url);
   const ids = ['k05', 'k01', 'k09', 'k03', 'k07', 'k02', 'k08', 'k04', 'k06', 'k10'];
@@ -115,30 +115,37 @@ test('windows: lexicographic slice, totalCount, moves, and silence for changes o
   assert.equal(s0.data.totalCount, 10);
   assert.deepEqual(s0.data.window, { offset: 2, limit: 3 });
 
-  // Changes outside the window send nothing.
+  // A change outside the window that leaves the count as it was sends nothing.
   w.send(set('Key', { id: 'k09', touched: true }));
-  w.send(set('Key', { id: 'k11' }));
   await w.sync();
   await r.sync();
   assert.equal(r.all('ws:m:query-response', 'win').length, 1);
+  // One that changes the count sends the new totalCount alone, with the page's order (the reference server does).
+  w.send(set('Key', { id: 'k11' }));
+  const c1 = await r.next(isResp('win', 1));
+  assert.deepEqual(c1.data.upserts, []);
+  assert.deepEqual(c1.data.deletes, []);
+  assert.equal(c1.data.totalCount, 11);
+  assert.deepEqual(c1.data.changes[0].ids, ['k03', 'k04', 'k05']);
+  assert.equal(c1.data.changes[0].total_count, 11);
 
   // A change inside the window is an upsert.
   w.send(set('Key', { id: 'k04', touched: true }));
-  const s1 = await r.next(isResp('win', 1));
+  const s1 = await r.next(isResp('win', 2));
   assert.deepEqual(s1.data.upserts.map((u: any) => u.item.id), ['k04']);
   assert.deepEqual(s1.data.deletes, []);
 
   // Deleting an item before the window shifts it: k03 leaves... no, k06 enters and k03 stays? Offset 2 of
   // [k01,k02,k04,...] is k04: k03 deleted → slice becomes k04,k05,k06.
   w.send(del('Key', 'k03'));
-  const s2 = await r.next(isResp('win', 2));
+  const s2 = await r.next(isResp('win', 3));
   assert.deepEqual(s2.data.deletes, ['k03']);
   assert.deepEqual(s2.data.upserts.map((u: any) => u.item.id), ['k06']);
   assert.equal(s2.data.totalCount, 10);
 
   // Moving the window answers with what entered and what left.
   r.send({ event: 'ws:m:query-window', data: { tx: 'win', window: { offset: 0, limit: 2 } } });
-  const s3 = await r.next(isResp('win', 3));
+  const s3 = await r.next(isResp('win', 4));
   assert.deepEqual(s3.data.upserts.map((u: any) => u.item.id), ['k01', 'k02']);
   assert.deepEqual(s3.data.deletes.sort(), ['k04', 'k05', 'k06']);
   assert.deepEqual(s3.data.window, { offset: 0, limit: 2 });
@@ -146,7 +153,7 @@ test('windows: lexicographic slice, totalCount, moves, and silence for changes o
   await r.close();
 });
 
-test('ws:m:query-window without a window (null or absent) removes the windowing: the full result, then every change', async () => {
+test('ws:m:query-window without a window (null or absent) answers a fresh sequence 0 with the full result, then every change', async () => {
   const w = await TestClient.connect(ts.url);
   const r = await TestClient.connect(ts.url);
   const ids = ['n1', 'n2', 'n3', 'n4', 'n5', 'n6'];
@@ -160,17 +167,20 @@ test('ws:m:query-window without a window (null or absent) removes the windowing:
     const s0 = await r.next(isResp(tx, 0));
     assert.deepEqual(s0.data.upserts.map((u: any) => u.item.id), ['n2', 'n3']);
     r.send({ event: 'ws:m:query-window', data: data(tx) });
-    const s1 = await r.next(isResp(tx, 1));
-    // What the client lacked of the full result arrives; nothing it holds is deleted.
-    assert.deepEqual(s1.data.upserts.map((u: any) => u.item.id).sort(), ['n1', 'n4', 'n5', 'n6'], tx);
+    // WIRE.md 6.2 / issue 14: the client clears its copy on sequence 0 and takes the whole result.
+    await r.sync();
+    const s1 = r.all('ws:m:query-response', tx)[1]!;
+    assert.equal(s1.data.sequence, 0, `${tx}: a fresh sequence 0`);
+    assert.deepEqual(s1.data.upserts.map((u: any) => u.item.id).sort(), ids, tx);
     assert.deepEqual(s1.data.deletes, [], tx);
     assert.equal(s1.data.totalCount, 6);
     assert.equal('window' in s1.data, false, `${tx}: no window in the response any more`);
+    assert.equal('changes' in s1.data, false, `${tx}: no windowOrder once unwindowed`);
   }
   // n6 was outside both windows: now that they are gone, its change reaches both queries.
   w.send(set('Nib', { id: 'n6', touched: true }));
   for (const tx of ['unwinNull', 'unwinAbsent']) {
-    const s2 = await r.next(isResp(tx, 2));
+    const s2 = await r.next(isResp(tx, 1));
     assert.deepEqual(s2.data.upserts.map((u: any) => u.item.id), ['n6'], tx);
   }
   await w.close();

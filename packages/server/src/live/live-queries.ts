@@ -3,6 +3,7 @@ import type { Registry } from '../core/registry.js';
 import { valueKey, type Change, type StateReader } from '../core/state.js';
 import type { Subscriber } from './subscriber.js';
 import { QuerySubscription } from './query-subscription.js';
+import type { Page } from './result-page.js';
 
 /** A query request that cannot run: answered with `ws:m:query-error`. */
 export class QueryError extends Error {
@@ -87,10 +88,16 @@ export class LiveQueries {
     return sub;
   }
 
-  moveWindow(conn: Subscriber, tx: string, window: QueryWindow | undefined): boolean {
+  /** Move, replace or (undefined) remove a live query's page; false when no query has that tx. */
+  movePage(conn: Subscriber, tx: string, page: Page | undefined): boolean {
     const sub = this.byConn.get(conn)?.get(tx);
     if (!sub) return false;
-    sub.moveWindow(this.state, window);
+    // Changes not yet flushed (a congested socket) go out first: the page answer is computed against what the client holds.
+    if (sub.pending) {
+      sub.flush(this.state, new Map());
+      this.dirty.get(conn)?.delete(sub);
+    }
+    sub.movePage(this.state, page);
     return true;
   }
 

@@ -15,7 +15,7 @@ export async function answerHistoricQuery(ctx: ServerContext, conn: Subscriber, 
   if (!def) throw new Error(`unknown query ${req.queryId}`);
   const itemType = def.itemType ?? req.itemType;
   const filter = def.compile(req.params, itemType);
-  const state = await historicState(ctx.store, asOf, [itemType]);
+  const state = await historicState(ctx.store, asOf, [itemType], ctx.state.backrefs);
   const sub = new QuerySubscription(conn, req.tx, req.queryId, itemType, filter, req.window);
   sub.load(state);
   sub.snapshot(state);
@@ -31,7 +31,7 @@ export async function answerHistoricReport(
 ): Promise<void> {
   const def = ctx.registry.report(reportId);
   if (!def) throw new Error(`unknown report ${reportId}`);
-  const state = await historicState(ctx.store, asOf, def.dependsOn(params));
+  const state = await historicState(ctx.store, asOf, def.dependsOn(params), ctx.state.backrefs);
   const value = def.compute(params, state, { clientId: conn.clientId });
   conn.send(() => reportResponseFrame(conn.dialect, tx, value));
 }

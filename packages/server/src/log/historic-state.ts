@@ -1,3 +1,4 @@
+import type { Backrefs } from '../core/backrefs.js';
 import { State } from '../core/state.js';
 import type { EventStore } from '../store/event-store.js';
 
@@ -18,8 +19,13 @@ export function parseAsOf(v: unknown): AsOf {
  * state). Reads only the given item types when known. O(events up to that
  * point): fine for audits and restores, not for every frame.
  */
-export async function historicState(store: EventStore, asOf: AsOf, itemTypes?: readonly string[]): Promise<State> {
+export async function historicState(store: EventStore, asOf: AsOf, itemTypes?: readonly string[], backrefs?: Backrefs): Promise<State> {
   const state = new State();
+  if (backrefs && !backrefs.empty) {
+    // Reverse-reference fields as live state keeps them (core/backrefs.ts): their source types are read too.
+    state.backrefs = backrefs;
+    if (itemTypes) itemTypes = [...new Set(itemTypes.flatMap((t) => [t, ...(backrefs.onTarget.get(t) ?? []).map((r) => r.from)]))];
+  }
   const upTo = 'position' in asOf ? asOf.position : undefined;
   const until = 'time' in asOf ? Date.parse(asOf.time) : undefined;
   const types = itemTypes ?? [undefined];
@@ -32,5 +38,6 @@ export async function historicState(store: EventStore, asOf: AsOf, itemTypes?: r
       after = events[events.length - 1]!.position;
     }
   }
+  state.refreshBackrefs();
   return state;
 }

@@ -14,7 +14,7 @@ export const RestorePointType = 'RestorePoint';
  * each restore first records a restore point at the position it starts from
  * and answers its id as `undo`.
  *
- * Not restored: `RestorePoint` items themselves, `Client` items, and types
+ * Not restored: `RestorePoint` items themselves, `Client` and `Server` items (who is connected now), and types
  * owned by live connections (an executor is the source of truth for its
  * instances and target statuses; the server cannot roll back a stage).
  */
@@ -48,8 +48,8 @@ export function restorePointsPlugin(ctx: () => ServerContext): MykoPlugin {
           if (!point) throw Object.assign(new Error(`unknown restore point ${String(p.id)}`), { code: 'MYKO_BAD_COMMAND' });
           const position = point.position as number;
           await c.writer.idle();
-          const skip = new Set([RestorePointType, 'Client', ...c.registry.ownedItemTypes().map((t) => t.def.name)]);
-          const then = await historicState(c.store, { position });
+          const skip = new Set([RestorePointType, 'Client', 'Server', ...c.registry.ownedItemTypes().map((t) => t.def.name)]);
+          const then = await historicState(c.store, { position }, undefined, c.state.backrefs);
           const types = new Set([...c.state.itemTypes(), ...then.itemTypes()].filter((t) => !skip.has(t) && c.registry.isPersistent(t)));
           const events: EventInput[] = [];
           for (const t of types) {

@@ -80,7 +80,18 @@ function watch(source: ReturnType<typeof createWSModelSource>, key: string) {
       waiters.push(w);
     });
   };
-  return { values, until, stop };
+  return { values, until, stop: () => withoutLibraryChatter(stop) };
+}
+
+/** The library's unsubscribe prints `client unsub KEY` with console.log: kept out of the test output. */
+function withoutLibraryChatter(fn: () => void): void {
+  const log = console.log;
+  console.log = (...args: unknown[]) => void (args[0] === 'client unsub' || log(...args));
+  try {
+    fn();
+  } finally {
+    console.log = log;
+  }
 }
 
 const event = (target: string, payload: unknown) => ({

@@ -13,6 +13,8 @@ import { tokenFromRequest } from '../security/auth.js';
  *   GET  /api/events[?types=A,B][&exclude=C]
  *                                   Server-Sent Events: every committed event that changed state
  *   GET  /api/stats                 Server-Sent Events: a snapshot of this server once a second
+ *   GET  /api/changed-at/ITEMTYPE[?ids=a,b]
+ *                                   when each item of a memory-only type last changed (change-times.ts)
  *   POST /api/verify                run `myko verify` on the live log; answers the result
  *
  * With authentication on, each needs a valid token (`Authorization: Bearer`
@@ -26,23 +28,36 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(text);
 }
 
-/** Resolves true when the request may proceed; otherwise has answered 401. */
-export async function authorize(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
+/**
+ * The caller of an HTTP request, by the same rule as the WebSocket handshake:
+ * `{claims}` (undefined claims: anonymous, or authentication off) when it may
+ * proceed; otherwise false, having answered 401. /api/* and /mcp use it.
+ */
+export async function authenticate(
+  ctx: ServerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+): Promise<{ claims: Record<string, unknown> | undefined } | false> {
   const auth = ctx.auth;
-  if (!auth) return true;
+  if (!auth) return { claims: undefined };
   const token = tokenFromRequest(req.headers, url);
   if (!token) {
-    if (auth.allowAnonymous) return true;
+    if (auth.allowAnonymous) return { claims: undefined };
     sendJson(res, 401, { code: 'MYKO_UNAUTHORIZED', message: 'a token is required: Authorization: Bearer <jwt> or ?access_token=<jwt>' });
     return false;
   }
   try {
-    await auth.verify(token);
-    return true;
+    return { claims: await auth.verify(token) };
   } catch (err) {
     sendJson(res, 401, { code: 'MYKO_UNAUTHORIZED', message: (err as Error).message });
     return false;
   }
+}
+
+/** Resolves true when the request may proceed; otherwise has answered 401. */
+export async function authorize(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
+  return (await authenticate(ctx, req, res, url)) !== false;
 }
 
 /** What the event stream sends per event. The item is left out above this size (`itemOmitted: true`). */
@@ -83,7 +98,7 @@ export class EventStream {
     if (this.subs.size === 0) return;
     for (const sub of this.subs) {
       for (const c of changes) {
-        if (sub.exclude.has(c.itemType) || (sub.types && !sub.types.has(c.itemType))) continue;
+        if (c.derived || sub.exclude.has(c.itemType) || (sub.types && !sub.types.has(c.itemType))) continue; // derived: not an event of its own
         if (sub.pending.length >= maxPending) sub.dropped++;
         else sub.pending.push(c.event);
       }

@@ -42,18 +42,26 @@ export interface VerifyStatus {
   /** The log was verified before serving (`--verify-on-boot`). */
   onBoot: boolean;
   running: boolean;
+  /** The latest run: the boot's until the verifier runs again. */
   last: (VerifyResult & { at: string }) | null;
+  /** The `--verify-on-boot` run, kept after later runs; null when it was off. */
+  boot: (VerifyResult & { at: string }) | null;
 }
 
 /** `myko verify` on the running server, one run at a time; the last result is kept for /health and the dashboard. */
 export class Verifier {
   private run: Promise<VerifyResult & { at: string }> | undefined;
-  private last: (VerifyResult & { at: string }) | null = null;
+  private last: (VerifyResult & { at: string }) | null;
 
-  constructor(private readonly ctx: ServerContext) {}
+  constructor(
+    private readonly ctx: ServerContext,
+    private readonly boot: (VerifyResult & { at: string }) | null = null,
+  ) {
+    this.last = boot;
+  }
 
   status(): VerifyStatus {
-    return { onBoot: this.ctx.config.verifyOnBoot, running: this.run !== undefined, last: this.last };
+    return { onBoot: this.ctx.config.verifyOnBoot, running: this.run !== undefined, last: this.last, boot: this.boot };
   }
 
   verify(): Promise<VerifyResult & { at: string }> {
@@ -73,6 +81,7 @@ export interface HealthBody {
   position: number;
   connections: number;
   liveQueries: number;
+  liveViews: number;
   liveReports: number;
   cluster: boolean;
   uptimeSeconds: number;
@@ -96,6 +105,7 @@ export async function health(ctx: ServerContext, verifier: Verifier, cluster: bo
     position: ctx.writer.position,
     connections: ctx.connections.size,
     liveQueries: ctx.queries.size,
+    liveViews: ctx.views.size,
     liveReports: ctx.reports.size,
     cluster,
     uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),

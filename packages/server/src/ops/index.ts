@@ -2,9 +2,11 @@ import type { ServerContext } from '../context.js';
 import type { HttpRoute } from '../gateway/http.js';
 import { OpsMetrics } from './metrics.js';
 import { health, liveness, Verifier, type HealthBody } from './health.js';
+import type { VerifyResult } from '../log/verify.js';
 import { authorize, EventStream, historyTarget, sendJson, startSse } from './api.js';
 import { findDashboardDir, staticRoute } from './static.js';
 import { itemsPage, itemsTarget, ItemsRequestError } from './items.js';
+import { ChangeTimes, changedAtTarget } from './change-times.js';
 
 export { OpsMetrics } from './metrics.js';
 export { probeStore, Verifier, type HealthBody, type LivenessBody, type StoreProbe, type VerifyStatus } from './health.js';
@@ -15,6 +17,8 @@ export interface OpsOptions {
   cluster: () => boolean;
   /** The built dashboard (default: findDashboardDir()). */
   dashboardDir?: string;
+  /** The result of `--verify-on-boot`, shown by /health and the dashboard. */
+  bootVerify?: VerifyResult & { at: string };
 }
 
 /** What /api/stats sends once a second. */
@@ -26,6 +30,7 @@ export interface OpsStats {
   position: number;
   connections: number;
   liveQueries: number;
+  liveViews: number;
   liveReports: number;
   eventsTotal: number;
   eventsPerSecond: number;
@@ -44,6 +49,7 @@ export class Ops {
   readonly metrics: OpsMetrics;
   readonly verifier: Verifier;
   readonly events: EventStream;
+  readonly changeTimes: ChangeTimes;
   readonly startedAt = Date.now();
   private sample = { t: performance.now(), total: 0, rate: 0 };
 
@@ -53,8 +59,9 @@ export class Ops {
   ) {
     this.metrics = new OpsMetrics(ctx);
     this.metrics.attach();
-    this.verifier = new Verifier(ctx);
+    this.verifier = new Verifier(ctx, opts.bootVerify ?? null);
     this.events = new EventStream(ctx);
+    this.changeTimes = new ChangeTimes(ctx);
   }
 
   /** Health, metrics and API routes, then the dashboard (which answers every other GET). */
@@ -123,6 +130,13 @@ export class Ops {
         throw err;
       }
     }
+    const changed = changedAtTarget(url);
+    if (changed === 'bad') return sendJson(res, 400, { code: 'MYKO_BAD_REQUEST', message: 'bad percent-encoding in the path' });
+    if (changed) {
+      if (method !== 'GET') return sendJson(res, 405, { code: 'MYKO_BAD_REQUEST', message: 'GET only' });
+      const ids = url.searchParams.get('ids');
+      return sendJson(res, 200, this.changeTimes.answer(changed, ids === null ? undefined : ids.split(',').filter((s) => s !== '')));
+    }
     switch (url.pathname) {
       case '/api/events':
         return this.events.open(req, res, url);
@@ -164,6 +178,7 @@ export class Ops {
       position: ctx.writer.position,
       connections: ctx.connections.size,
       liveQueries: ctx.queries.size,
+      liveViews: ctx.views.size,
       liveReports: ctx.reports.size,
       eventsTotal: this.metrics.eventsTotal,
       eventsPerSecond: this.eventsPerSecond(),

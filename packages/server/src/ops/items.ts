@@ -154,7 +154,12 @@ export function itemsPage(state: StateReader, itemType: string, url: URL): Items
     }
     if (typeof where !== 'object' || where === null || Array.isArray(where)) throw new ItemsRequestError('where must be a JSON object of field: value');
   }
-  const filter = where ? equalityFilter(where) : undefined;
+  let filter;
+  try {
+    filter = where ? equalityFilter(where) : undefined;
+  } catch (err) {
+    throw new ItemsRequestError(`where.${(err as Error).message}`);
+  }
   const set: MItem[] = [];
   if (!filter && state.count(itemType) > maxSortItems) throw tooMany(itemType, state.count(itemType));
   for (const it of state.all(itemType)) if (!filter || filter.match(it)) set.push(it);

@@ -85,6 +85,14 @@ export class OpsMetrics {
       },
     });
     new Gauge({
+      name: 'myko_live_views',
+      help: 'Live views held on this server',
+      registers,
+      collect() {
+        this.set(ctx.views.size);
+      },
+    });
+    new Gauge({
       name: 'myko_live_reports',
       help: 'Live reports held on this server',
       registers,

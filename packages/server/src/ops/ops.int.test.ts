@@ -10,6 +10,7 @@ import { startTestServer, TestClient, tempDir, testPostgres, sleep, type TestSer
 import { SqliteEventStore } from '../store/sqlite/index.js';
 import type { EventStore } from '../store/event-store.js';
 import { staticRoute } from './static.js';
+import { definePlugin, defineView } from '../core/registry.js';
 
 const base = (ts: TestServer) => ts.url.replace(/^ws/, 'http').replace(/\/myko$/, '');
 const lamp = (id: string, level: number) => ({ itemType: 'Lamp', changeType: 'SET', item: { id, level } });
@@ -86,7 +87,7 @@ test('/health: JSON with status, store reachability, position and connections; 2
     assert.equal(body.connections, 1);
     assert.equal(body.cluster, false);
     assert.equal(body.serverId, ts.server.serverId);
-    assert.deepEqual(body.verify, { onBoot: false, running: false, last: null });
+    assert.deepEqual(body.verify, { onBoot: false, running: false, last: null, boot: null });
     // /health is readiness, kept at its old path: /health/ready answers the same.
     const ready = await fetch(`${base(ts)}/health/ready`);
     assert.equal(ready.status, 200);
@@ -160,14 +161,23 @@ test('store down: /health and /health/ready answer 503 while /health/live stays 
   }
 });
 
-test('/metrics: Prometheus text format with connections, events, live queries, diff and append latency, buffered bytes', async () => {
-  const ts = await startTestServer();
+const lampLevels = definePlugin({
+  name: 'lamp-levels',
+  views: [defineView({ id: 'GetLampLevels', itemType: 'LampLevel', dependsOn: () => ['Lamp'], build: (_p, state) => [...state.all('Lamp')].map((l) => ({ id: l.id, level: l.level })) })],
+});
+
+test('/metrics: Prometheus text format with connections, events, live queries and views, diff and append latency, buffered bytes', async () => {
+  const ts = await startTestServer({ plugins: [lampLevels] });
   try {
     const c = await TestClient.connect(ts.url);
     c.send({ event: 'ws:m:query', data: { queryId: 'GetAllLamps', queryItemType: 'Lamp', query: { tx: 'q' } } });
     await c.sync();
     c.send({ event: 'ws:m:event-batch', data: [lamp('a', 1), lamp('b', 2), lamp('c', 3)] });
     await c.next((f) => f.event === 'ws:m:query-response' && f.data.tx === 'q' && f.data.totalCount === 3);
+    c.send({ event: 'ws:m:view', data: { viewId: 'GetLampLevels', view: { tx: 'v' } } });
+    await c.next((f) => f.event === 'ws:m:view-response' && f.data.tx === 'v');
+    c.send({ event: 'ws:m:view', data: { viewId: 'NoSuchView', view: { tx: 'v2' } } });
+    await c.next((f) => f.event === 'ws:m:view-error' && f.data.tx === 'v2');
     const res = await fetch(`${base(ts)}/metrics`);
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type')!, /^text\/plain; version=0\.0\.4/);
@@ -177,6 +187,7 @@ test('/metrics: Prometheus text format with connections, events, live queries, d
       'myko_connections',
       'myko_events_total',
       'myko_live_queries',
+      'myko_live_views',
       'myko_live_reports',
       'myko_diff_latency_seconds',
       'myko_event_to_diff_seconds',
@@ -194,6 +205,7 @@ test('/metrics: Prometheus text format with connections, events, live queries, d
     assert.equal(m.get('myko_events_total').type, 'COUNTER');
     assert.equal(value('myko_connections'), 1);
     assert.equal(value('myko_live_queries'), 1);
+    assert.equal(value('myko_live_views'), 1, 'the live view, not the refused one');
     // 3 lamps + the Client item of this connection.
     assert.ok(value('myko_events_total', { kind: 'persisted' }) >= 4);
     assert.equal(value('myko_items', { item_type: 'Lamp' }), 3);

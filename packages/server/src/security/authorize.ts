@@ -4,6 +4,18 @@ import type { NewEvent } from '../store/event-store.js';
 import type { Permissions } from './permissions.js';
 import type { Ownership } from './ownership.js';
 
+/** MYKO_FORBIDDEN because another live client owns the item: `owner` names it (for the owner challenge, gateway/owner-challenge.ts). */
+export class OwnerConflict extends EventRejected {
+  override name = 'OwnerConflict';
+  constructor(
+    message: string,
+    index: number | undefined,
+    readonly owner: string,
+  ) {
+    super(message, index, ErrorCode.Forbidden);
+  }
+}
+
 /** Types only the server writes: clients may not forge connections, members or restore points. */
 const serverManaged = new Set(['Client', 'Server', 'RestorePoint']);
 
@@ -23,6 +35,6 @@ export function authorizeEvents(events: readonly NewEvent[], origin: Origin, per
       throw new EventRejected(`${where}: not permitted to ${e.changeType} ${e.itemType}`, index, ErrorCode.Forbidden);
     const owner = ownership.otherLiveOwner(e.itemType, e.item.id, origin.clientId!);
     if (owner && !permissions.canOverrideOwnership(origin.claims))
-      throw new EventRejected(`${where} belongs to client ${owner}, which is connected: only it may change it`, index, ErrorCode.Forbidden);
+      throw new OwnerConflict(`${where} belongs to client ${owner}, which is connected: only it may change it`, index, owner);
   });
 }

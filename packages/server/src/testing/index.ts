@@ -203,3 +203,7 @@ export async function testPostgres(): Promise<{ url: string; schema: string; dro
     },
   };
 }
+
+/** A TCP proxy whose link can die without FIN or RST (fault/silent-proxy.ts). */
+export { SilentProxy } from '../fault/silent-proxy.js';
+export { connectMcp, callTool, mcpUrl, type ToolOutcome } from './mcp-client.js';

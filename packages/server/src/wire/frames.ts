@@ -10,14 +10,21 @@ export const wrappedJson = (itemType: string, item: MItem): string =>
   `{"itemType":${JSON.stringify(itemType)},"item":${JSON.stringify(item)}}`;
 
 export interface DiffParts {
+  /** `query` → `ws:m:query-response`, `view` → `ws:m:view-response` (the same shape, WIRE.md 6.3). */
+  kind: 'query' | 'view';
   tx: string;
   sequence: number;
   itemType: string;
   upserts: MItem[];
   deletes: string[];
   totalCount: number;
+  /** An offset window; absent for a cursor page. */
   window: QueryWindow | undefined;
+  /** Windowed: the visible page's ids in order, sent as the `windowOrder` change (WIRE.md 6.2). */
+  order: string[] | undefined;
 }
+
+const responseEvent = (kind: 'query' | 'view') => (kind === 'view' ? Kind.ViewResponse : Kind.QueryResponse);
 
 export function diffFrame(p: DiffParts): object {
   const data: Record<string, unknown> = {
@@ -28,25 +35,36 @@ export function diffFrame(p: DiffParts): object {
     totalCount: p.totalCount,
   };
   if (p.window) data.window = p.window;
-  return { event: Kind.QueryResponse, data };
+  if (p.order) {
+    const order: Record<string, unknown> = { kind: 'windowOrder', ids: p.order, total_count: p.totalCount };
+    if (p.window) order.window = p.window;
+    data.changes = [order];
+  }
+  return { event: responseEvent(p.kind), data };
 }
 
 export function diffJson(p: DiffParts, upsertJson: string[]): string {
+  const window = p.window ? JSON.stringify(p.window) : undefined;
   return (
-    `{"event":"${Kind.QueryResponse}","data":{"tx":${JSON.stringify(p.tx)},"sequence":${p.sequence},` +
+    `{"event":"${responseEvent(p.kind)}","data":{"tx":${JSON.stringify(p.tx)},"sequence":${p.sequence},` +
     `"upserts":[${upsertJson.join(',')}],"deletes":${JSON.stringify(p.deletes)},"totalCount":${p.totalCount}` +
-    (p.window ? `,"window":${JSON.stringify(p.window)}` : '') +
+    (window ? `,"window":${window}` : '') +
+    (p.order
+      ? `,"changes":[{"kind":"windowOrder","ids":${JSON.stringify(p.order)},"total_count":${p.totalCount}` +
+        (window ? `,"window":${window}` : '') +
+        '}]'
+      : '') +
     '}}'
   );
 }
 
 /** Seed dialect: the whole result, tx at top level. */
-export function seedResultFrame(tx: string, itemType: string, items: MItem[]): object {
-  return { event: Kind.QueryResponse, tx, data: items.map((item) => ({ itemType, item })) };
+export function seedResultFrame(tx: string, itemType: string, items: MItem[], kind: 'query' | 'view' = 'query'): object {
+  return { event: responseEvent(kind), tx, data: items.map((item) => ({ itemType, item })) };
 }
 
-export function seedResultJson(tx: string, itemJson: string[]): string {
-  return `{"event":"${Kind.QueryResponse}","tx":${JSON.stringify(tx)},"data":[${itemJson.join(',')}]}`;
+export function seedResultJson(tx: string, itemJson: string[], kind: 'query' | 'view' = 'query'): string {
+  return `{"event":"${responseEvent(kind)}","tx":${JSON.stringify(tx)},"data":[${itemJson.join(',')}]}`;
 }
 
 export function commandResponseFrame(dialect: Dialect, tx: string, response: unknown): object {
@@ -62,6 +80,10 @@ export function commandErrorFrame(tx: string, commandId: string, message: string
 
 export function queryErrorFrame(tx: string, queryId: string, message: string): object {
   return { event: Kind.QueryError, tx, data: { tx, queryId, message } };
+}
+
+export function viewErrorFrame(tx: string, viewId: string, message: string): object {
+  return { event: Kind.ViewError, tx, data: { tx, viewId, message } };
 }
 
 export function reportResponseFrame(dialect: Dialect, tx: string, response: unknown): object {

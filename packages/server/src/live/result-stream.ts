@@ -1,0 +1,193 @@
+import type { MItem, QueryWindow } from '@myko/protocol';
+import type { Subscriber } from './subscriber.js';
+import { sortedInsert, sortedRemove } from './sorted-ids.js';
+import { pageOf, type Page } from './result-page.js';
+import { diffFrame, diffJson, seedResultFrame, seedResultJson, wrappedJson, type DiffParts } from '../wire/frames.js';
+
+/**
+ * The wire side of one live result of one connection, shared by queries and
+ * views: the set of ids in the result (and, when windowed, those ids in
+ * order), and between flushes which ids were touched and whether each was in
+ * the result the client last saw. A flush turns that into one response: for
+ * the current dialect a diff, for the seed dialect the whole result. Pending
+ * state is bounded by the number of distinct ids, however many changes arrive:
+ * that is the coalescing for slow readers.
+ *
+ * Windowed (WIRE.md 6.2): every response carries `changes: [{kind:
+ * "windowOrder", ids, total_count, window}]`, `deletes` means "left the page",
+ * and removing the window answers with a fresh sequence-0 full result.
+ */
+export abstract class ResultStream {
+  readonly members = new Set<string>();
+  private sorted: string[] | undefined;
+  /** id → was it in the result the client last saw. */
+  private readonly touched = new Map<string, boolean>();
+  /** Windowed: the ids of the page the client last saw. */
+  private sentPage: string[] = [];
+  /** The totalCount of the last response: a paged client shows it, so a change of it alone is sent. */
+  private sentTotal = 0;
+  sequence = 0;
+
+  constructor(
+    readonly conn: Subscriber,
+    readonly tx: string,
+    /** `query` answers with `ws:m:query-response`, `view` with `ws:m:view-response`. */
+    readonly responseKind: 'query' | 'view',
+    /** The `itemType` of every upsert. */
+    readonly itemType: string,
+    public page: Page | undefined,
+  ) {}
+
+  /** The item of a member id as it is now. */
+  protected abstract lookup(id: string): MItem | undefined;
+
+  get window(): QueryWindow | undefined {
+    return this.page?.kind === 'offset' ? this.page.window : undefined;
+  }
+
+  get pending(): boolean {
+    return this.touched.size > 0;
+  }
+
+  /** Order the members for paging; call once the initial members are in. */
+  protected membersLoaded(): void {
+    this.sorted = this.page ? [...this.members].sort() : undefined;
+  }
+
+  /**
+   * Record that `id` changed and is (`nowIn`) or is not in the result.
+   * Returns true when the client may need to hear of it.
+   */
+  protected mark(id: string, nowIn: boolean): boolean {
+    const wasIn = this.members.has(id);
+    if (!wasIn && !nowIn) return false;
+    if (!this.touched.has(id)) this.touched.set(id, wasIn);
+    if (wasIn && !nowIn) {
+      this.members.delete(id);
+      if (this.sorted) sortedRemove(this.sorted, id);
+    } else if (!wasIn && nowIn) {
+      this.members.add(id);
+      if (this.sorted) sortedInsert(this.sorted, id);
+    }
+    return true;
+  }
+
+  /** Sequence 0: the whole result, or the page. The first response, and the answer to removing a window. */
+  protected sendSnapshot(): void {
+    this.touched.clear();
+    this.sequence = 0;
+    if (this.conn.dialect === 'seed') return this.sendSeed();
+    const ids = this.page ? this.slice() : [...this.members];
+    this.sentPage = this.page ? ids : [];
+    this.sendDiff(ids, [], undefined);
+  }
+
+  /** Send what changed since the last response; nothing when nothing visible changed. */
+  protected sendChanges(jsonCache: Map<MItem, string> | undefined): void {
+    if (this.touched.size === 0) return;
+    if (this.conn.dialect === 'seed') {
+      let visible = false;
+      for (const [id, wasIn] of this.touched) if (wasIn || this.members.has(id)) visible = true;
+      this.touched.clear();
+      if (visible) this.sendSeed();
+      return;
+    }
+    let upserts: string[];
+    let deletes: string[];
+    if (this.page) {
+      const slice = this.slice();
+      const inSlice = new Set(slice);
+      const sent = new Set(this.sentPage);
+      deletes = this.sentPage.filter((id) => !inSlice.has(id));
+      upserts = slice.filter((id) => !sent.has(id) || this.touched.has(id));
+      this.sentPage = slice;
+    } else {
+      upserts = [];
+      deletes = [];
+      for (const [id, wasIn] of this.touched) {
+        if (this.members.has(id)) upserts.push(id);
+        else if (wasIn) deletes.push(id);
+      }
+    }
+    this.touched.clear();
+    // Unpaged, the client counts what it holds; paged, it shows totalCount, which items outside the page change
+    // (as the reference server does, a response with only the new count and the page order is sent then).
+    if (upserts.length === 0 && deletes.length === 0 && (!this.page || this.members.size === this.sentTotal)) return;
+    this.sequence++;
+    this.sendDiff(upserts, deletes, jsonCache);
+  }
+
+  /**
+   * Move the page (always answered: it is a request). Removing it answers with
+   * a fresh sequence 0, the whole result: the client's partial copy is replaced.
+   */
+  protected changePage(page: Page | undefined): void {
+    if (!page) {
+      this.page = undefined;
+      this.sorted = undefined;
+      this.sentPage = [];
+      return this.sendSnapshot();
+    }
+    const before = this.page ? this.sentPage : [...this.members];
+    this.page = page;
+    this.sorted ??= [...this.members].sort();
+    const now = this.slice();
+    const had = new Set(before);
+    const has = new Set(now);
+    const upserts = now.filter((id) => !had.has(id) || this.touched.has(id));
+    const deletes = before.filter((id) => !has.has(id));
+    this.sentPage = now;
+    this.touched.clear();
+    if (this.conn.dialect === 'seed') return this.sendSeed();
+    this.sequence++;
+    this.sendDiff(upserts, deletes, undefined);
+  }
+
+  private slice(): string[] {
+    return pageOf(this.sorted!, this.page!);
+  }
+
+  private sendDiff(ids: string[], deletes: string[], cache: Map<MItem, string> | undefined): void {
+    this.sentTotal = this.members.size;
+    const items: MItem[] = [];
+    for (const id of ids) {
+      const item = this.lookup(id);
+      if (item) items.push(item);
+    }
+    const parts: DiffParts = {
+      kind: this.responseKind,
+      tx: this.tx,
+      sequence: this.sequence,
+      itemType: this.itemType,
+      upserts: items,
+      deletes,
+      totalCount: this.members.size,
+      window: this.window,
+      order: this.page ? this.sentPage : undefined,
+    };
+    this.conn.send(
+      () => diffFrame(parts),
+      () => diffJson(parts, items.map((item) => cachedJson(cache, this.itemType, item))),
+    );
+  }
+
+  private sendSeed(): void {
+    const items: MItem[] = [];
+    for (const id of this.members) {
+      const item = this.lookup(id);
+      if (item) items.push(item);
+    }
+    const kind = this.responseKind;
+    this.conn.send(
+      () => seedResultFrame(this.tx, this.itemType, items, kind),
+      () => seedResultJson(this.tx, items.map((item) => wrappedJson(this.itemType, item)), kind),
+    );
+  }
+}
+
+function cachedJson(cache: Map<MItem, string> | undefined, itemType: string, item: MItem): string {
+  if (!cache) return wrappedJson(itemType, item);
+  let s = cache.get(item);
+  if (s === undefined) cache.set(item, (s = wrappedJson(itemType, item)));
+  return s;
+}
