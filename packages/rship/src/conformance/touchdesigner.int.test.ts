@@ -15,8 +15,6 @@ const TARGET = 'td-target-1';
 const ACTION = 'td-target-1:bulk_set';
 const STATUS = `${INSTANCE}:${TARGET}`;
 
-const REGISTRATION_TODO = 'waits for the events fix (sourceId null) and lenient Rocketship entities (lean Target, Instance.clientId null)';
-
 /** What the executor sends on connect: its batch, its emitter values, its three topology queries. */
 async function register(c: TestClient, batch = td.registrationBatch): Promise<void> {
   for (const f of [batch, td.firstPulse, td.queryTargets, td.queryActions, td.queryEmitters]) c.send(f);
@@ -25,7 +23,7 @@ async function register(c: TestClient, batch = td.registrationBatch): Promise<vo
 
 const txOf = (frame: string): string => JSON.parse(frame).data.query.tx;
 
-test('registration: its one batch (sourceId null, a Target of five fields, Instance.clientId null) is stored whole', { todo: REGISTRATION_TODO }, async () => {
+test('registration: its one batch (sourceId null, a Target of five fields, Instance.clientId null) is stored whole', async () => {
   const ts = await startRshipServer();
   try {
     const exec = await openRaw(ts.url);
@@ -43,7 +41,7 @@ test('registration: its one batch (sourceId null, a Target of five fields, Insta
   }
 });
 
-test('topology sync: GetTargetsByQuery with null fields returns every Target of its service, stale ones included', { todo: 'waits for null query params (and registration)' }, async () => {
+test('topology sync: GetTargetsByQuery with null fields returns every Target of its service, stale ones included', async () => {
   const ts = await startRshipServer();
   try {
     // A target this executor had in an earlier show file: it must come back so the executor can mark it offline.
@@ -64,7 +62,7 @@ test('topology sync: GetTargetsByQuery with null fields returns every Target of 
   }
 });
 
-test('pulses: each ws:m:event Pulse reaches a controller watching Pulses', { todo: REGISTRATION_TODO }, async () => {
+test('pulses: each ws:m:event Pulse reaches a controller watching Pulses', async () => {
   const ts = await startRshipServer();
   try {
     const ctl = await Controller.open(ts.url);
@@ -80,7 +78,7 @@ test('pulses: each ws:m:event Pulse reaches a controller watching Pulses', { tod
   }
 });
 
-test('actions: ExecTargetAction reaches it with action.id and action.targetId; its `response: null` answers the caller', { todo: REGISTRATION_TODO }, async () => {
+test('actions: ExecTargetAction reaches it with action.id and action.targetId; its `response: null` answers the caller', async () => {
   const ts = await startRshipServer();
   try {
     const exec = await openRaw(ts.url);
@@ -100,7 +98,7 @@ test('actions: ExecTargetAction reaches it with action.id and action.targetId; i
   }
 });
 
-test('BatchTargetAction: it answers each entry with the batch tx; the caller gets its answer', { todo: REGISTRATION_TODO }, async () => {
+test('BatchTargetAction: it answers each entry with the batch tx; the caller gets its answer', async () => {
   const ts = await startRshipServer();
   try {
     const exec = await openRaw(ts.url);
@@ -120,7 +118,7 @@ test('BatchTargetAction: it answers each entry with the batch tx; the caller get
   }
 });
 
-test('reconnect: registering again on a new socket takes its actions over; statuses stay online', { todo: REGISTRATION_TODO }, async () => {
+test('reconnect: registering again on a new socket takes its actions over; statuses stay online', async () => {
   const ts = await startRshipServer();
   try {
     const first = await openRaw(ts.url);
@@ -139,7 +137,7 @@ test('reconnect: registering again on a new socket takes its actions over; statu
   }
 });
 
-test('silent network cut: it re-registers on a new socket while the server holds the dead one; the dead one closing later changes nothing', { todo: `${REGISTRATION_TODO}; heartbeat and owner challenge` }, async () => {
+test('silent network cut: it re-registers on a new socket while the server holds the dead one; the dead one closing later changes nothing', async () => {
   const ts = await startRshipServer();
   const proxy = await SilentProxy.start(ts.url);
   try {
