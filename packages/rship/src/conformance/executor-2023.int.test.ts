@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TestClient } from '@myko/server/testing';
 import * as old from './fixtures/executor-2023.js';
-import { Controller, SilentProxy, commandTo, openRaw, startRshipServer } from './support.js';
+import { Controller, commandTo, fastDeadPeers, openRaw, silentProxyTo, startRshipServer } from './support.js';
 
 const STATUSES = ['root:person:status', 'root:poses:status', 'root:status'];
 
@@ -117,25 +117,29 @@ test('reconnect: a new client:setId, registration again with the new id; statuse
   }
 });
 
-test('silent network cut: it registers again on a new socket; the dead socket closing later leaves it online', async () => {
-  const ts = await startRshipServer();
-  const proxy = await SilentProxy.start(ts.url);
+test('silent network cut: it registers again on a new socket; the dead socket is retired; it stays online and actions go to the new socket', async () => {
+  const ts = await startRshipServer(fastDeadPeers);
+  const proxy = await silentProxyTo(ts);
   try {
     const ctl = await Controller.open(ts.url);
     const clients = ctl.watch('GetAllClients', 'Client');
     const instances = ctl.watch('GetAllInstances', 'Instance');
     const dead = await openRaw(proxy.url());
     const deadId = await register(dead);
-    proxy.cut();
+    proxy.silence();
     const fresh = await openRaw(ts.url);
     const freshId = await register(fresh);
-    // The new socket takes the instance over while the server still holds the dead one (an owner check may take a moment).
-    await ctl.c.next((f) => f.event === 'ws:m:query-response' && f.data.tx === instances && f.data.upserts.some((u: any) => u.item.id === 'vm:coco' && u.item.clientId === freshId), 5000);
-    proxy.drop();
-    await ctl.c.next((f) => f.event === 'ws:m:query-response' && f.data.tx === clients && f.data.deletes.includes(deadId));
+    // The new socket takes the instance over while the server still holds the dead one (the owner is challenged first).
+    await ctl.c.next((f) => f.event === 'ws:m:query-response' && f.data.tx === instances && f.data.upserts.some((u: any) => u.item.id === 'vm:coco' && u.item.clientId === freshId), 3000);
+
+    void ctl.command('ExecTargetAction', { action: { id: 'root:reset' }, data: { n: 2 } }).catch(() => {});
+    const cmd = await commandTo(fresh, ['target:action:exec'], 2000);
+    assert.deepEqual(cmd.data.command.data, { n: 2 });
+
+    await ctl.c.next((f) => f.event === 'ws:m:query-response' && f.data.tx === clients && f.data.deletes.includes(deadId), 3000);
     const instance = await ctl.item('Instance', 'vm:coco');
     assert.equal(instance?.clientId, freshId);
-    assert.equal(instance?.status, 'Available', 'the dead socket closing does not make the live instance Unavailable');
+    assert.equal(instance?.status, 'Available', 'the dead socket retired does not make the live instance Unavailable');
     for (const id of STATUSES) assert.equal((await ctl.item('TargetStatus', id))?.status, 'online', id);
   } finally {
     await proxy.close();
@@ -143,19 +147,17 @@ test('silent network cut: it registers again on a new socket; the dead socket cl
   }
 });
 
-test('silent network cut: actions go to the new socket, not into the dead one', async () => {
-  const ts = await startRshipServer();
-  const proxy = await SilentProxy.start(ts.url);
+test('silent network cut, no reconnect yet: the server notices and takes its targets offline', async () => {
+  const ts = await startRshipServer(fastDeadPeers);
+  const proxy = await silentProxyTo(ts);
   try {
+    const ctl = await Controller.open(ts.url);
+    const statuses = ctl.watch('GetAllTargetStatuss', 'TargetStatus');
     const dead = await openRaw(proxy.url());
     await register(dead);
-    proxy.cut();
-    const fresh = await openRaw(ts.url);
-    await register(fresh);
-    const ctl = await Controller.open(ts.url);
-    void ctl.command('ExecTargetAction', { action: { id: 'root:reset' }, data: { n: 2 } }).catch(() => {});
-    const cmd = await commandTo(fresh, ['target:action:exec'], 2000);
-    assert.deepEqual(cmd.data.command.data, { n: 2 });
+    proxy.silence();
+    await ctl.c.next((f) => f.event === 'ws:m:query-response' && f.data.tx === statuses && f.data.upserts.some((u: any) => u.item.id === 'root:status' && u.item.status === 'offline'), 3000);
+    assert.equal((await ctl.item('Instance', 'vm:coco'))?.status, 'Unavailable');
   } finally {
     await proxy.close();
     await ts.close();

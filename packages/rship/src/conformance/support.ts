@@ -1,17 +1,30 @@
 /**
  * Support for the conformance suite: a server with the Rocketship plugin as
- * `myko serve` runs it, a controller that asks the server what it holds, and
- * a TCP relay that can go silent (WIRE.md 6.7: a network that dies without
- * FIN or RST). The client frames themselves live in ./fixtures, recorded from
- * the real clients; tests send them as recorded, byte for byte.
+ * `myko serve` runs it, and a controller that asks the server what it holds.
+ * The client frames themselves live in ./fixtures, recorded from the real
+ * clients; tests send them as recorded, byte for byte. The silent network
+ * cut uses the server's SilentProxy (fault/silent-proxy.ts).
  */
-import { createServer, connect, type Server, type Socket } from 'node:net';
-import { startTestServer, TestClient, type AnyFrame, type TestServer } from '@myko/server/testing';
+import { startTestServer, TestClient, SilentProxy, type AnyFrame, type TestServer } from '@myko/server/testing';
+import type { ServerConfig } from '@myko/server';
 import { rshipPlugin } from '../server/plugin.js';
 
 /** A fresh server (own data directory) with the plugin `myko serve` loads by default. */
-export function startRshipServer(): Promise<TestServer> {
-  return startTestServer({ plugins: [rshipPlugin()] });
+export function startRshipServer(config: Partial<ServerConfig> = {}): Promise<TestServer> {
+  return startTestServer({ plugins: [rshipPlugin()], config });
+}
+
+/**
+ * Dead-connection settings scaled down so a silent cut is noticed within a
+ * second: ping every 100 ms, retire a connection silent for 400 ms, give a
+ * challenged owner 300 ms. The defaults (5 s, 20 s, 2 s) behave the same, slower.
+ */
+export const fastDeadPeers: Partial<ServerConfig> = { heartbeatIntervalMs: 100, heartbeatTimeoutMs: 400, ownerChallengeMs: 300 };
+
+/** A relay to the test server whose link can die silently. */
+export function silentProxyTo(ts: TestServer): Promise<SilentProxy> {
+  const u = new URL(ts.url);
+  return SilentProxy.start({ host: u.hostname, port: Number(u.port) });
 }
 
 /** A plain WebSocket that sends from its first moment, as the executors do (they do not wait for SetClientId). */
@@ -71,64 +84,4 @@ export class Controller {
 /** The tx and body of a command the server sent to an executor. */
 export function commandTo(c: TestClient, commandIds: string[], timeoutMs = 3000): Promise<AnyFrame> {
   return c.nextNew((x) => x.event === 'ws:m:command' && commandIds.includes(x.data?.commandId), timeoutMs);
-}
-
-/**
- * A TCP relay between a client and the server. `cut()` stops forwarding in both
- * directions without closing anything: each side still holds an open socket
- * and hears nothing, as when a switch reboots mid-show. `drop()` later closes
- * the server's leg, as the dead TCP connection finally does.
- */
-export class SilentProxy {
-  private readonly pairs: { client: Socket; upstream: Socket }[] = [];
-  private silent = false;
-
-  private constructor(
-    private readonly server: Server,
-    readonly port: number,
-  ) {}
-
-  static async start(targetUrl: string): Promise<SilentProxy> {
-    const target = new URL(targetUrl);
-    const server = createServer((client) => {
-      const upstream = connect(Number(target.port), target.hostname);
-      proxy.pairs.push({ client, upstream });
-      client.on('data', (d) => {
-        if (!proxy.silent) upstream.write(d);
-      });
-      upstream.on('data', (d) => {
-        if (!proxy.silent) client.write(d);
-      });
-      // While silent nothing travels, not even a close: that is the fault under test.
-      client.on('close', () => !proxy.silent && upstream.destroy());
-      upstream.on('close', () => !proxy.silent && client.destroy());
-      client.on('error', () => {});
-      upstream.on('error', () => {});
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const proxy = new SilentProxy(server, (server.address() as { port: number }).port);
-    return proxy;
-  }
-
-  /** The WebSocket URL of the target, reached through this relay. */
-  url(path = '/myko'): string {
-    return `ws://127.0.0.1:${this.port}${path}`;
-  }
-
-  cut(): void {
-    this.silent = true;
-  }
-
-  /** The server's side of every relayed connection is reset. */
-  drop(): void {
-    for (const p of this.pairs) p.upstream.resetAndDestroy();
-  }
-
-  async close(): Promise<void> {
-    for (const p of this.pairs) {
-      p.client.destroy();
-      p.upstream.destroy();
-    }
-    await new Promise<void>((r) => this.server.close(() => r()));
-  }
 }

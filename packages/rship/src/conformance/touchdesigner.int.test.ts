@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TestClient } from '@myko/server/testing';
 import * as td from './fixtures/touchdesigner.js';
-import { Controller, SilentProxy, clientIdOf, commandTo, openRaw, startRshipServer } from './support.js';
+import { Controller, clientIdOf, commandTo, fastDeadPeers, openRaw, silentProxyTo, startRshipServer } from './support.js';
 
 const INSTANCE = 'td-machine-1:ShowFile';
 const TARGET = 'td-target-1';
@@ -137,32 +137,50 @@ test('reconnect: registering again on a new socket takes its actions over; statu
   }
 });
 
-test('silent network cut: it re-registers on a new socket while the server holds the dead one; the dead one closing later changes nothing', async () => {
-  const ts = await startRshipServer();
-  const proxy = await SilentProxy.start(ts.url);
+test('silent network cut: it re-registers on a new socket while the server holds the dead one; the dead one is retired; it stays online', async () => {
+  const ts = await startRshipServer(fastDeadPeers);
+  const proxy = await silentProxyTo(ts);
   try {
     const ctl = await Controller.open(ts.url);
     const clients = ctl.watch('GetAllClients', 'Client');
+    const instances = ctl.watch('GetAllInstances', 'Instance');
     const dead = await openRaw(proxy.url());
     await register(dead);
     const deadId = await clientIdOf(dead);
-    proxy.cut();
-    const instances = ctl.watch('GetAllInstances', 'Instance');
+    proxy.silence();
     const fresh = await openRaw(ts.url);
     await register(fresh, td.registrationBatchAgain);
     const freshId = await clientIdOf(fresh);
-    // The new socket takes the instance over while the server still holds the dead one (an owner check may take a moment).
-    await ctl.c.next((f) => f.event === 'ws:m:query-response' && f.data.tx === instances && f.data.upserts.some((u: any) => u.item.id === INSTANCE && u.item.clientId === freshId), 5000);
+    // The new socket takes the instance over while the server still holds the dead one (the owner is challenged first).
+    await ctl.c.next((f) => f.event === 'ws:m:query-response' && f.data.tx === instances && f.data.upserts.some((u: any) => u.item.id === INSTANCE && u.item.clientId === freshId), 3000);
 
     const reply = ctl.command('ExecTargetAction', { action: { id: ACTION }, data: {} });
     const cmd = await commandTo(fresh, ['ExecTargetAction']);
     fresh.send(td.commandResponse(cmd.data.command.tx));
     assert.equal((await reply).event, 'ws:m:command-response', 'the action went to the live socket');
 
-    proxy.drop();
-    await ctl.c.next((f) => f.event === 'ws:m:query-response' && f.data.tx === clients && f.data.deletes.includes(deadId));
-    assert.equal((await ctl.item('TargetStatus', STATUS))?.status, 'online', 'the dead socket closing does not take the targets offline');
-    assert.notEqual((await ctl.item('Instance', INSTANCE))?.status, 'Unavailable');
+    // The heartbeat retires the dead socket; that changes nothing for the live one.
+    await ctl.c.next((f) => f.event === 'ws:m:query-response' && f.data.tx === clients && f.data.deletes.includes(deadId), 3000);
+    assert.equal((await ctl.item('TargetStatus', STATUS))?.status, 'online');
+    assert.equal((await ctl.item('Instance', INSTANCE))?.status, 'Available');
+  } finally {
+    await proxy.close();
+    await ts.close();
+  }
+});
+
+test('silent network cut, no reconnect yet: the server notices, its targets go offline, an action fails at once instead of waiting on the dead socket', async () => {
+  const ts = await startRshipServer(fastDeadPeers);
+  const proxy = await silentProxyTo(ts);
+  try {
+    const ctl = await Controller.open(ts.url);
+    const statuses = ctl.watch('GetAllTargetStatuss', 'TargetStatus');
+    const dead = await openRaw(proxy.url());
+    await register(dead);
+    proxy.silence();
+    await ctl.c.next((f) => f.event === 'ws:m:query-response' && f.data.tx === statuses && f.data.upserts.some((u: any) => u.item.id === STATUS && u.item.status === 'offline'), 3000);
+    const answer = await ctl.command('ExecTargetAction', { action: { id: ACTION }, data: {} }, 1000);
+    assert.equal(answer.event, 'ws:m:command-error');
   } finally {
     await proxy.close();
     await ts.close();
