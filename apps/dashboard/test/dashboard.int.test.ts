@@ -76,9 +76,7 @@ after(async () => {
 
 const skip = () => !existsSync(chromiumPath);
 
-test('served at / on the server port: index.html and hashed assets with their content types', { skip: skip() }, async (t) => {
-  // Which executor drives these tests, in the reporter's notes for this test rather than as a stray line.
-  t.diagnostic(`executor: ${executor.kind}`);
+test('served at / on the server port: index.html and hashed assets with their content types', { skip: skip() }, async () => {
   const index = await fetch(`${http}/`);
   assert.equal(index.status, 200);
   assert.equal(index.headers.get('content-type'), 'text/html; charset=utf-8');

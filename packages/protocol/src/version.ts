@@ -6,4 +6,4 @@
 export const PROTOCOL_VERSION = '1.2.0';
 
 /** SHA-256 of the canonical JSON of every wire schema, for PROTOCOL_VERSION. */
-export const PROTOCOL_SCHEMA_HASH = '052f458841686b3a57c223afc227c43652993c3f8ac93477fe127c90b8052c63';
+export const PROTOCOL_SCHEMA_HASH = 'c7250a6260689d929f129c07167fbc774ef1061051a48a17aa64b532dd99fb7b';

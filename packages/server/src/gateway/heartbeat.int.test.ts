@@ -56,7 +56,7 @@ test('heartbeat settings: defaults close a dead connection within 30 s; contradi
 test('the CLI takes the settings as flags and refuses contradictory ones before serving', () => {
   const r = spawnSync(process.execPath, [cliPath, 'serve', '--heartbeat-interval-ms', '5000', '--heartbeat-timeout-ms', '4000', '--port', '0'], { encoding: 'utf8', timeout: 20_000 });
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /heartbeatTimeoutMs \(4000\) must be above heartbeatIntervalMs \(5000\)/);
+  assert.match(r.stderr, /--heartbeat-timeout-ms \/ MYKO_HEARTBEAT_TIMEOUT_MS \(4000\) must be above --heartbeat-interval-ms \/ MYKO_HEARTBEAT_INTERVAL_MS \(5000\)/);
   const help = spawnSync(process.execPath, [cliPath, '--help'], { encoding: 'utf8' }).stdout;
   for (const flag of ['--heartbeat-interval-ms', '--heartbeat-timeout-ms', '--owner-challenge-ms']) assert.ok(help.includes(flag), flag);
 });
