@@ -41,7 +41,7 @@ test('registration: its one batch (sourceId null, a Target of five fields, Insta
   }
 });
 
-test('topology sync: GetTargetsByQuery with null fields returns every Target of its service, stale ones included', async () => {
+test('topology sync: GetTargetsByQuery with null fields returns every Target of its service, stale ones included, and its offline status for a stale one is stored', async () => {
   const ts = await startRshipServer();
   try {
     // A target this executor had in an earlier show file: it must come back so the executor can mark it offline.
@@ -57,6 +57,10 @@ test('topology sync: GetTargetsByQuery with null fields returns every Target of 
     assert.deepEqual(actions, [ACTION], 'schema: null is no constraint');
     const emitters = (await answer(td.queryEmitters)).data.upserts.map((u: any) => u.item.id);
     assert.deepEqual(emitters, ['td-target-1:value']);
+    // What it does with the answer: the stale target is set offline under its instance.
+    exec.send(td.staleTargetOffline);
+    await exec.sync();
+    assert.equal((await ctl.item('TargetStatus', `${INSTANCE}:td-target-stale`))?.status, 'offline');
   } finally {
     await ts.close();
   }
