@@ -52,11 +52,10 @@ async function seed(url: string, ...batches: string[]): Promise<void> {
 
 /**
  * A binary frame the server sent on this socket, decoded as the client decodes
- * it, that it would route. Waits on the socket itself, not TestClient.next:
+ * it (by default the a540b04 client's `new Decoder({})`), that it would route. Waits on the socket itself, not TestClient.next:
  * that one's timeout message cannot print a frame holding a BigInt.
  */
-function binaryAnswer(c: TestClient, pred: (m: any) => boolean, timeoutMs = 2000): Promise<any> {
-  const decoder = new Decoder({});
+function binaryAnswer(c: TestClient, pred: (m: any) => boolean, decoder = new Decoder({}), timeoutMs = 2000): Promise<any> {
   const decode = (b: Buffer): unknown => {
     try {
       return decoder.decode(b);
@@ -250,6 +249,29 @@ test('CBOR query: the query-response reaches the client as an object it routes',
     c.ws.send(Buffer.from(mc.cborQueryAllCues, 'hex'));
     const r = await binaryAnswer(c, (m) => m.event === 'ws:m:query-response');
     assert.deepEqual(r.data.upserts.map((u: any) => u.item.id).sort(), [cue('b'), cue('c'), cue('d')]);
+  } finally {
+    await ts.close();
+  }
+});
+
+/** The newest client's decoder (@12eba50). */
+const plainDecoder = () => new Decoder({ useRecords: false, mapsAsObjects: true, useTag259ForMaps: false } as ConstructorParameters<typeof Decoder>[0]);
+
+test('CBOR, plain RFC 8949 (the newest client): the ping echo and the query-response reach it as objects, in plain maps', async () => {
+  const ts = await startRshipServer();
+  try {
+    await seed(ts.url, mc.batchBCD);
+    const c = await openRaw(ts.url);
+    c.ws.send(Buffer.from(mc.cborPlainPing, 'hex'));
+    const sent = plainDecoder().decode(Buffer.from(mc.cborPlainPing, 'hex'));
+    const echo = await binaryAnswer(c, (m) => m.event === 'ws:m:ping', plainDecoder());
+    assert.equal(echo.data.id, sent.data.id);
+    assert.equal(BigInt(echo.data.timestamp), BigInt(sent.data.timestamp));
+    c.ws.send(Buffer.from(mc.cborPlainQueryAllCues, 'hex'));
+    const r = await binaryAnswer(c, (m) => m.event === 'ws:m:query-response', plainDecoder());
+    assert.deepEqual(r.data.upserts.map((u: any) => u.item.id).sort(), [cue('b'), cue('c'), cue('d')]);
+    // It chose plain CBOR so that any decoder reads the wire: no cbor-x records back (a map, major type 5, first).
+    for (const b of c.raw.filter((x): x is Buffer => Buffer.isBuffer(x))) assert.equal(b[0]! >> 5, 5, `a plain map, not ${b.subarray(0, 3).toString('hex')}`);
   } finally {
     await ts.close();
   }
