@@ -48,6 +48,8 @@ export const ErrorCode = {
   ShuttingDown: 'MYKO_SHUTTING_DOWN',
   /** A command names an item that does not exist (`Delete{X} {id}`). */
   NotFound: 'MYKO_NOT_FOUND',
+  /** The client is wound back (`SetClientWindbackTime`): it reads the past and may not write until `ClearClientWindbackTime`. */
+  WoundBack: 'MYKO_WOUND_BACK',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -11,6 +11,8 @@ import type { EventStore, NewEvent, StoredEvent } from './store/event-store.js';
 import type { Connection } from './gateway/connection.js';
 import type { Authenticator } from './security/auth.js';
 import type { Permissions } from './security/permissions.js';
+import type { Reactions } from './reactions/reactions.js';
+import type { Windback } from './live/windback.js';
 
 /** What the endpoints and command handlers share: one object, built by MykoServer. */
 export interface ServerContext {
@@ -29,6 +31,10 @@ export interface ServerContext {
   /** Undefined when authentication is off. */
   readonly auth: Authenticator | undefined;
   readonly permissions: Permissions;
+  /** The reactions (sagas) plugins registered: their status for /metrics and the dashboard. */
+  readonly reactions: Reactions;
+  /** Per-client windback: pins a client's live results to the past (live/windback.ts). */
+  readonly windback: Windback;
   /** True once shutdown began: connections closing then are not retired (the next boot reaps them). */
   stopping: boolean;
   /** Where a client is connected: this member or (cluster mode) another; undefined when nowhere. */

@@ -21,6 +21,8 @@ export {
 } from './core/registry.js';
 export type { StateReader, Change } from './core/state.js';
 export type { Backref } from './core/backrefs.js';
+export { defineReaction, type ReactionDef, type ReactionEvent, type ReactionCommand, type ReactionContext } from './reactions/define.js';
+export type { ReactionStatus } from './reactions/runner.js';
 export type { EventStore, StoredEvent, NewEvent, Checkpoint } from './store/event-store.js';
 export { StoreError } from './store/event-store.js';
 export { SqliteEventStore } from './store/sqlite/index.js';

@@ -41,6 +41,9 @@ import { Authenticator } from './security/auth.js';
 import { loadRules, Permissions } from './security/permissions.js';
 import { Ownership } from './security/ownership.js';
 import { authorizeEvents } from './security/authorize.js';
+import { Reactions } from './reactions/reactions.js';
+import { PinnedStates } from './live/pinned-states.js';
+import { refuseWhileWoundBack, Windback } from './live/windback.js';
 
 const serverVersion = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -98,9 +101,10 @@ export class MykoServer {
     const backrefs = new Backrefs(this.registry.itemTypeDefs());
     if (!backrefs.empty) this.state.backrefs = backrefs;
     const writer = new Writer(store, this.state, this.registry, config.maxBatchEvents, log);
-    const queries = new LiveQueries(this.state, this.registry);
-    const reports = new LiveReports(this.state, this.registry);
-    const views = new LiveViews(this.state, this.registry);
+    const pins = new PinnedStates(); // wound-back clients (live/windback.ts)
+    const queries = new LiveQueries(this.state, this.registry, pins);
+    const reports = new LiveReports(this.state, this.registry, pins);
+    const views = new LiveViews(this.state, this.registry, pins);
     this.checkpointer = new Checkpointer(store, this.state, writer, config.checkpointEvery, config.checkpointIntervalMs, log);
     const registry = this.registry;
     const permissions = new Permissions(loadRules(config.permissionsFile));
@@ -109,6 +113,8 @@ export class MykoServer {
     this.ctx = {
       auth: Authenticator.fromConfig(config),
       permissions,
+      reactions: new Reactions(() => this.ctx, registry.reactions()),
+      windback: new Windback(() => this.ctx, pins),
       config,
       log,
       registry,
@@ -139,6 +145,7 @@ export class MykoServer {
       },
       admit: (events: readonly EventInput[], origin: Origin): NewEvent[] => {
         const normalized = events.map((e, i) => normalizeEvent(e, origin, registry, events.length > 1 ? i : undefined));
+        refuseWhileWoundBack(this.state, origin);
         authorizeEvents(normalized, origin, permissions, ownership);
         return normalized;
       },
@@ -182,6 +189,7 @@ export class MykoServer {
       await server.listen();
       if (server.cluster) await server.cluster.join(server.memberInfo());
       else await server.publishServerItem();
+      await server.ctx.reactions.start();
     } catch (err) {
       await server.stop().catch(() => undefined);
       throw err;
@@ -367,6 +375,8 @@ export class MykoServer {
       this.heartbeat?.stop();
       this.checkpointer.stop();
       this.ctx.stopping = true;
+      // Reactions first: the event in hand finishes (or is delivered again next start) while the store is open.
+      await this.ctx.reactions.stop();
       // Retire clients while the store is still open, so their Client items and owned items go now.
       const retire = [...this.connections.keys()].flatMap((id) => retireEvents(this.ctx, id));
       // A lone server's Server item goes with it (a cluster member's goes in cluster.stop()).

@@ -2,8 +2,9 @@ import { useEffect, useState } from 'preact/hooks';
 import { byIds, byQuery, getAll, type MItem, type QuerySpec } from '@myko/client';
 import { apiUrl, getJson, useQuery } from '../live.js';
 import { useStats } from '../stats.js';
-import { Json } from '../components/json.js';
 import { formatCount, formatField, formatTime, timeTitle } from '../format.js';
+import { Json, short } from '../components/json.js';
+import { useWindback, WindbackBar } from '../components/windback-bar.js';
 
 /**
  * Data browser: any item type as a live table, sorted over the whole set.
@@ -77,6 +78,7 @@ export function DataPage({ itemType, itemId }: { itemType: string | undefined; i
         </form>
       </aside>
       <div class="data-main">
+        <WindbackBar />
         {itemType ? <TypeTable key={itemType} itemType={itemType} selected={itemId} /> : <div class="empty">Choose an item type.</div>}
       </div>
     </div>
@@ -166,8 +168,10 @@ function TypeTable({ itemType, selected }: { itemType: string; selected: string 
   const [sort, setSort] = useState<Sort>(idOrder);
 
   const where = applied ? { [applied.field]: filterValue(applied.value) } : undefined;
-  // The live window orders by id ascending; every other order is sorted by the server per page.
-  const serverSorted = sort.col !== 'id' || sort.dir !== 1;
+  // The live window orders by id ascending; every other order is sorted by the server per page. Wound back,
+  // only the live window shows the past (the sorted pages are of live state): id order.
+  const windback = useWindback();
+  const serverSorted = !windback && (sort.col !== 'id' || sort.dir !== 1);
   const win = { offset, limit };
   const spec: QuerySpec<MItem> = where ? byQuery<MItem>(itemType, where, win) : getAll<MItem>(itemType, win);
   const live = useQuery(serverSorted ? null : spec);

@@ -4,6 +4,7 @@ import { getJson, useItems, useReport } from '../live.js';
 import { useStats, type Stats } from '../stats.js';
 import { Sparkline } from '../components/sparkline.js';
 import { formatCount, formatNumber, formatTime, formatUptime, timeTitle, toEpochMs } from '../format.js';
+import { ReactionsPanel } from '../components/reactions-panel.js';
 
 /**
  * Overview: this server (store, log position, verify), throughput, the
@@ -185,6 +186,7 @@ export function OverviewPage() {
           )}
         </section>
       </div>
+      <ReactionsPanel />
     </div>
   );
 }

@@ -101,3 +101,34 @@ test('GetTargetTreeByParentFiltered: root targets or the children of one, online
   assert.match(e.data.message, /includeOffline/);
   await ui.close();
 });
+
+test('GetTargetTreeByParentFiltered: a 2023-style tree (the parent lists subTargets, children rootLevel: false), live as the list changes', async () => {
+  const exec = await TestClient.connect(ts.url);
+  // As the 2023 executor registers: the parent names its children; they name no parent and say they are not roots.
+  exec.send({
+    event: 'ws:m:event-batch',
+    data: [
+      target('o-root', { subTargets: ['o-a', 'o-b'], rootLevel: true }),
+      target('o-a', { rootLevel: false }),
+      target('o-b', { rootLevel: false }),
+      target('o-c', { rootLevel: false }),
+    ],
+  });
+  await exec.sync();
+  const ui = await TestClient.connect(ts.url);
+  ui.send(view('o-kids', 'GetTargetTreeByParentFiltered', { parentTargetId: 'o-root', includeOffline: true }));
+  const k0 = await ui.next(resp('o-kids', 0));
+  assert.deepEqual(k0.data.upserts.map((u: any) => u.item.id), ['o-a', 'o-b']);
+  ui.send(view('o-roots', 'GetTargetTreeByParentFiltered', { parentTargetId: null, includeOffline: true }));
+  const r0 = await ui.next(resp('o-roots', 0));
+  const roots = r0.data.upserts.map((u: any) => u.item.id).filter((id: string) => id.startsWith('o-'));
+  assert.deepEqual(roots, ['o-root'], 'rootLevel: false children are not roots');
+
+  // The parent's list changes: o-c joins, o-a leaves; the children's view follows.
+  exec.send({ event: 'ws:m:event', data: target('o-root', { subTargets: ['o-b', 'o-c'], rootLevel: true }) });
+  const k1 = await ui.next(resp('o-kids', 1));
+  assert.deepEqual(k1.data.deletes, ['o-a']);
+  assert.deepEqual(k1.data.upserts.map((u: any) => u.item.id), ['o-c'], 'o-b stayed as it was: not sent again');
+  await exec.close();
+  await ui.close();
+});

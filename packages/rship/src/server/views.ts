@@ -53,9 +53,16 @@ export function targetView(state: StateReader, targetId: string): TargetView | u
   };
 }
 
-/** The target ids a change of an input type can affect. */
+const idList = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+
+/**
+ * The target ids a change of an input type can affect. A Target's own change
+ * also reaches the targets its `subTargets` list (before and after): the 2023
+ * executors build their tree from the parent's side, so whether those are its
+ * children can change with it.
+ */
 function affectedTargets(itemType: string, id: string, prev: MItem | undefined, next: MItem | undefined): string[] {
-  if (itemType === 'Target') return [id];
+  if (itemType === 'Target') return [...new Set([id, ...idList(prev?.subTargets), ...idList(next?.subTargets)])];
   const ids = new Set<string>();
   for (const item of [prev, next]) if (item && typeof item.targetId === 'string') ids.add(item.targetId);
   return [...ids];
@@ -66,11 +73,11 @@ function joinView<P extends Record<string, unknown>>(
   id: string,
   itemType: string,
   params: object,
-  admits: (view: TargetView, params: P) => boolean,
+  admits: (view: TargetView, params: P, state: StateReader) => boolean,
 ): ViewDef<P, TargetView> {
   const item = (targetId: string, p: P, state: StateReader) => {
     const v = targetView(state, targetId);
-    return v && admits(v, p) ? v : undefined;
+    return v && admits(v, p, state) ? v : undefined;
   };
   return defineView<P, TargetView>({
     id,
@@ -108,18 +115,23 @@ export const getTargetViews = joinView<{ serviceId?: string; includeOffline?: bo
 /**
  * `GetTargetTreeByParentFiltered {parentTargetId?, includeOffline?}` →
  * `TargetTreeView` items (the reference server's name for the same join):
- * the children of `parentTargetId` (targets whose `parentTargets` hold it),
- * or, without it, the root targets (no parents, or `rootLevel: true`).
+ * the children of `parentTargetId`, or, without it, the root targets.
+ * Executors describe the tree from either side: current ones list a child's
+ * `parentTargets`; 2023 ones list a parent's `subTargets` and mark every
+ * child `rootLevel: false`. A target is a child of P when its
+ * `parentTargets` hold P or P's `subTargets` hold it; it is a root when
+ * `rootLevel` is true, or when it is not false and the target has no parents.
  * Unknown params (the reference clients send a few more) are ignored.
  */
 export const getTargetTreeByParentFiltered = joinView<{ parentTargetId?: string; includeOffline?: boolean }>(
   'GetTargetTreeByParentFiltered',
   'TargetTreeView',
   { type: 'object', properties: { parentTargetId: nullableString, includeOffline: nullableBool } },
-  (v, p) => {
+  (v, p, state) => {
     if (p.includeOffline === false && !v.isOnline) return false;
-    const parents = Array.isArray(v.target.parentTargets) ? v.target.parentTargets : [];
-    return p.parentTargetId === undefined ? parents.length === 0 || v.target.rootLevel === true : parents.includes(p.parentTargetId);
+    const parents = idList(v.target.parentTargets);
+    if (p.parentTargetId === undefined) return v.target.rootLevel === true || (v.target.rootLevel !== false && parents.length === 0);
+    return parents.includes(p.parentTargetId) || idList(state.get('Target', p.parentTargetId)?.subTargets).includes(v.id);
   },
 );
 

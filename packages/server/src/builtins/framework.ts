@@ -16,9 +16,9 @@ import { deleteCommandResolver, perTypeReportResolver } from './per-type.js';
  *             WindbackStatus        → {windback} of the calling client
  *   commands  SetClientWindbackTime {windback} / ClearClientWindbackTime → true
  *
- * Windback is recorded only: the time is kept on the caller's `Client` item
- * and reported back, and nothing else reads it yet (queries still answer the
- * live state).
+ * Windback: the time is kept on the caller's `Client` item, and the
+ * caller's live queries, views and reports answer from the state at that
+ * time until it is cleared; its writes are refused meanwhile (live/windback.ts).
  *
  * `ctx` is read lazily: the plugin is registered before the context exists.
  */
@@ -66,8 +66,9 @@ export function frameworkPlugin(ctx: () => ServerContext): MykoPlugin {
   const windbackStatus: ReportDef = {
     id: FrameworkReport.WindbackStatus,
     dependsOn: () => ['Client'],
-    compute: (_p, state, caller) => {
-      const w = caller?.clientId ? state.get('Client', caller.clientId)?.windback : undefined;
+    // From live state even for a wound-back caller (whose reports read the past): its windback is now.
+    compute: (_p, _state, caller) => {
+      const w = caller?.clientId ? ctx().state.get('Client', caller.clientId)?.windback : undefined;
       return { windback: typeof w === 'string' ? w : null };
     },
   };
@@ -123,9 +124,14 @@ async function writeWindback(server: ServerContext, cctx: CommandContext, comman
     client = cctx.state.get('Client', clientId);
   }
   if (!client) throw new Error(`${commandId}: client ${clientId} not found`);
-  if (client.windback === windback) return true;
-  // Without the old hash, so the server computes the new item's (a given hash is kept as is).
-  const { hash: _stale, ...fields } = client;
-  await cctx.emit({ itemType: 'Client', changeType: 'SET', item: { ...fields, windback } as MItem });
+  if (client.windback !== windback) {
+    // Without the old hash, so the server computes the new item's (a given hash is kept as is).
+    const { hash: _stale, ...fields } = client;
+    // As the server, not the caller: a wound-back client's own writes are refused, and this one must pass.
+    await server.emit([{ itemType: 'Client', changeType: 'SET', item: { ...fields, windback } as MItem }], { serverId: server.serverId });
+  }
+  // Answer its live results again (from the past, or from live state) before the command's response.
+  if (windback === null) server.windback.clear(clientId);
+  else await server.windback.set(clientId, windback);
   return true;
 }

@@ -45,6 +45,7 @@ export async function runCommand(
   const cctx: CommandContext = {
     state: ctx.state,
     clientId,
+    tx: req.command.tx,
     serverId: ctx.serverId,
     log: ctx.log,
     claims,

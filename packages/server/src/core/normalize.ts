@@ -21,8 +21,8 @@ export class EventRejected extends Error {
   constructor(
     message: string,
     readonly index?: number,
-    /** MYKO_BAD_EVENT, or MYKO_FORBIDDEN when permissions refuse it. */
-    readonly code: 'MYKO_BAD_EVENT' | 'MYKO_FORBIDDEN' = 'MYKO_BAD_EVENT',
+    /** MYKO_BAD_EVENT, MYKO_FORBIDDEN when permissions refuse it, MYKO_WOUND_BACK from a wound-back client. */
+    readonly code: 'MYKO_BAD_EVENT' | 'MYKO_FORBIDDEN' | 'MYKO_WOUND_BACK' = 'MYKO_BAD_EVENT',
   ) {
     super(message);
   }

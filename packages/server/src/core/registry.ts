@@ -4,6 +4,7 @@ import type { Change, StateReader } from './state.js';
 import type { Backref } from './backrefs.js';
 import { ajv, ajvAllErrors, describeAjvErrors, type ValidateFunction } from '../wire/ajv.js';
 import type { McpResourceDef, McpToolDef } from '../mcp/tool-def.js';
+import type { ReactionDef } from '../reactions/define.js';
 
 /**
  * The application API: item types, queries, reports and commands, each
@@ -120,6 +121,8 @@ export interface CommandContext {
   readonly state: StateReader;
   /** The connection that sent the command (undefined for server-internal calls). */
   readonly clientId: string | undefined;
+  /** The command's tx as sent (a reaction's is derived from its event: the same on every delivery), for tx-idempotent effects. */
+  readonly tx: string;
   readonly serverId: string;
   readonly log: Logger;
   /** Claims of the caller's token (connection or `userToken`); undefined when anonymous or auth is off. */
@@ -169,6 +172,8 @@ export interface MykoPlugin {
   mcpResources?: McpResourceDef[];
   commandResolvers?: CommandResolver[];
   views?: ViewDef<any, any>[];
+  /** Reactions (sagas) on committed events: reactions/define.ts. */
+  reactions?: ReactionDef<any>[];
 }
 
 /** Identity helpers that carry the types through. */
@@ -208,6 +213,7 @@ export class Registry {
   private readonly resources: McpResourceDef[] = [];
   private readonly commandResolvers: CommandResolver[] = [];
   private readonly views = new Map<string, CompiledView>();
+  private readonly reactionDefs = new Map<string, ReactionDef>();
 
   register(plugin: MykoPlugin): void {
     for (const t of plugin.itemTypes ?? []) {
@@ -254,6 +260,14 @@ export class Registry {
         check: (params) => (schemaCheck && !schemaCheck(params) ? describeAjvErrors(schemaCheck.errors, 'view') : undefined),
       });
     }
+    for (const r of plugin.reactions ?? []) {
+      if (this.reactionDefs.has(r.id)) throw new Error(`${plugin.name}: reaction ${r.id} is already defined`);
+      this.reactionDefs.set(r.id, r);
+    }
+  }
+
+  reactions(): ReactionDef[] {
+    return [...this.reactionDefs.values()];
   }
 
   view(viewId: string): CompiledView | undefined {

@@ -4,6 +4,7 @@ import { valueKey, type Change, type StateReader } from '../core/state.js';
 import type { Subscriber } from './subscriber.js';
 import { QuerySubscription } from './query-subscription.js';
 import type { Page } from './result-page.js';
+import { PinnedStates } from './pinned-states.js';
 
 /** A query request that cannot run: answered with `ws:m:query-error`. */
 export class QueryError extends Error {
@@ -46,7 +47,20 @@ export class LiveQueries {
   constructor(
     private readonly state: StateReader,
     private readonly registry: Registry,
+    /** Wound-back connections answer from their own state and get no live diffs (live/windback.ts). */
+    private readonly pins = new PinnedStates(),
   ) {}
+
+  private stateFor(conn: Subscriber): StateReader {
+    return this.pins.get(conn) ?? this.state;
+  }
+
+  /** Answer every live query of `conn` again, as sequence 0, from the state it reads now (pinned or live). */
+  restate(conn: Subscriber): void {
+    const state = this.stateFor(conn);
+    this.dirty.delete(conn);
+    for (const sub of this.byConn.get(conn)?.values() ?? []) sub.reload(state);
+  }
 
   /** Number of live queries (metrics). */
   get size(): number {
@@ -75,8 +89,9 @@ export class LiveQueries {
       throw new QueryError(`${req.queryId}: ${(err as Error).message}`);
     }
     const sub = new QuerySubscription(conn, req.tx, req.queryId, itemType, filter, req.window);
+    const state = this.stateFor(conn);
     try {
-      sub.load(this.state);
+      sub.load(state);
     } catch (err) {
       throw new QueryError(`${req.queryId} failed: ${(err as Error).message}`);
     }
@@ -84,7 +99,7 @@ export class LiveQueries {
     if (!mine) this.byConn.set(conn, (mine = new Map()));
     mine.set(req.tx, sub);
     this.index(sub, true);
-    sub.snapshot(this.state);
+    sub.snapshot(state);
     return sub;
   }
 
@@ -97,7 +112,7 @@ export class LiveQueries {
       sub.flush(this.state, new Map());
       this.dirty.get(conn)?.delete(sub);
     }
-    sub.movePage(this.state, page);
+    sub.movePage(this.stateFor(conn), page);
     return true;
   }
 
@@ -164,6 +179,7 @@ export class LiveQueries {
   }
 
   private touch(sub: QuerySubscription, id: string, next: MItem | undefined): void {
+    if (this.pins.has(sub.conn)) return; // wound back: the past does not change
     if (!sub.update(id, next)) return;
     let set = this.dirty.get(sub.conn);
     if (!set) this.dirty.set(sub.conn, (set = new Set()));

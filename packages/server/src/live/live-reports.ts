@@ -4,6 +4,7 @@ import type { Registry, ReportDef } from '../core/registry.js';
 import type { Change, StateReader } from '../core/state.js';
 import type { Subscriber } from './subscriber.js';
 import { reportErrorFrame, reportResponseFrame } from '../wire/frames.js';
+import { PinnedStates } from './pinned-states.js';
 
 export class ReportError extends Error {
   override name = 'ReportError';
@@ -33,7 +34,17 @@ export class LiveReports {
   constructor(
     private readonly state: StateReader,
     private readonly registry: Registry,
+    /** Wound-back connections answer from their own state and get no live updates (live/windback.ts). */
+    private readonly pins = new PinnedStates(),
   ) {}
+
+  /**
+   * Recompute every live report of `conn` from the state it reads now (pinned or live). A report has no
+   * sequence: a value equal to the one the client holds is not sent again.
+   */
+  restate(conn: Subscriber): void {
+    for (const sub of this.byConn.get(conn)?.values() ?? []) this.recompute(sub);
+  }
 
   get size(): number {
     let n = 0;
@@ -56,7 +67,7 @@ export class LiveReports {
     let value: unknown;
     try {
       deps = def.dependsOn(params);
-      value = def.compute(params, this.state, { clientId: conn.clientId });
+      value = def.compute(params, this.pins.get(conn) ?? this.state, { clientId: conn.clientId });
     } catch (err) {
       throw new ReportError(`${reportId}: ${(err as Error).message}`);
     }
@@ -87,14 +98,14 @@ export class LiveReports {
 
   onChanges(changes: readonly Change[]): void {
     const affected = new Set<ReportSub>();
-    for (const c of changes) for (const sub of this.byType.get(c.itemType) ?? []) affected.add(sub);
+    for (const c of changes) for (const sub of this.byType.get(c.itemType) ?? []) if (!this.pins.has(sub.conn)) affected.add(sub);
     for (const sub of affected) this.recompute(sub);
   }
 
   private recompute(sub: ReportSub): void {
     let value: unknown;
     try {
-      value = sub.def.compute(sub.params, this.state, { clientId: sub.conn.clientId });
+      value = sub.def.compute(sub.params, this.pins.get(sub.conn) ?? this.state, { clientId: sub.conn.clientId });
     } catch (err) {
       sub.conn.send(() => reportErrorFrame(sub.tx, sub.def.id, (err as Error).message));
       return;

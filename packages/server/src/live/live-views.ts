@@ -5,6 +5,7 @@ import type { Subscriber } from './subscriber.js';
 import type { Page } from './result-page.js';
 import { ViewError, ViewSubscription } from './view-subscription.js';
 import { viewErrorFrame } from '../wire/frames.js';
+import { PinnedStates } from './pinned-states.js';
 
 export { ViewError } from './view-subscription.js';
 
@@ -45,7 +46,23 @@ export class LiveViews {
   constructor(
     private readonly state: StateReader,
     private readonly registry: Registry,
+    /** Wound-back connections answer from their own state and get no live diffs (live/windback.ts). */
+    private readonly pins = new PinnedStates(),
   ) {}
+
+  /** Answer every live view of `conn` again, as sequence 0, from the state it reads now (pinned or live). */
+  restate(conn: Subscriber): void {
+    const state = this.pins.get(conn) ?? this.state;
+    this.dirty.delete(conn);
+    for (const sub of [...(this.byConn.get(conn)?.values() ?? [])]) {
+      try {
+        sub.reload(state);
+      } catch (err) {
+        this.remove(sub);
+        sub.conn.send(() => viewErrorFrame(sub.tx, sub.def.id, (err as Error).message));
+      }
+    }
+  }
 
   get size(): number {
     let n = 0;
@@ -76,7 +93,7 @@ export class LiveViews {
       throw new ViewError(`${req.viewId}: ${(err as Error).message}`);
     }
     const sub = new ViewSubscription(conn, req.tx, def, params, req.window);
-    sub.load(this.state);
+    sub.load(this.pins.get(conn) ?? this.state);
     let mine = this.byConn.get(conn);
     if (!mine) this.byConn.set(conn, (mine = new Map()));
     mine.set(req.tx, sub);
@@ -124,6 +141,7 @@ export class LiveViews {
       const subs = this.byType.get(c.itemType);
       if (!subs) continue;
       for (const sub of subs) {
+        if (this.pins.has(sub.conn)) continue; // wound back: the past does not change
         let list = affected.get(sub);
         if (!list) affected.set(sub, (list = []));
         list.push(c);

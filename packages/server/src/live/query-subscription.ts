@@ -44,6 +44,13 @@ export class QuerySubscription extends ResultStream {
     this.membersLoaded();
   }
 
+  /** Answer again from `state` (windback, or back to live): the result is rebuilt and sent as sequence 0. */
+  reload(state: StateReader): void {
+    this.resetMembers();
+    this.load(state);
+    this.snapshot(state);
+  }
+
   /** Apply one changed item; returns true when the client may need to hear of it. */
   update(id: string, next: MItem | undefined): boolean {
     return this.mark(id, next !== undefined && this.filter.match(next));

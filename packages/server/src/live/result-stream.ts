@@ -72,6 +72,14 @@ export abstract class ResultStream {
     return true;
   }
 
+  /** Forget the result (members, order, what the client saw) before it is loaded again from another state. */
+  protected resetMembers(): void {
+    this.members.clear();
+    this.touched.clear();
+    this.sentPage = [];
+    this.sorted = undefined;
+  }
+
   /** Sequence 0: the whole result, or the page. The first response, and the answer to removing a window. */
   protected sendSnapshot(): void {
     this.touched.clear();

@@ -43,6 +43,14 @@ export class ViewSubscription extends ResultStream {
     this.membersLoaded();
   }
 
+  /** Answer again from `state` (windback, or back to live): rebuilt and sent as sequence 0. */
+  reload(state: StateReader): void {
+    this.items.clear();
+    this.resetMembers();
+    this.load(state);
+    this.snapshot();
+  }
+
   snapshot(): void {
     this.sendSnapshot();
   }

@@ -148,6 +148,14 @@ export class Ops {
         res.on('close', () => clearInterval(timer));
         return;
       }
+      case '/api/log-span': {
+        // The time range the log covers: the dashboard's windback slider runs from the first event to now.
+        const [first] = await this.ctx.store.readAfter(0, 1);
+        return sendJson(res, 200, { first: first?.createdAt ?? null, now: new Date().toISOString(), position: this.ctx.writer.position });
+      }
+      case '/api/reactions':
+        // Reactions (sagas) with position, lag and failures: the dashboard's reactions panel.
+        return sendJson(res, 200, { reactions: this.ctx.reactions.status() });
       case '/api/verify':
         if (method !== 'POST') return sendJson(res, 405, { code: 'MYKO_BAD_REQUEST', message: 'POST to run the verifier' });
         return sendJson(res, 200, await this.verifier.verify());

@@ -3,6 +3,7 @@ import type { ServerContext } from '../context.js';
 import type { Change } from '../core/state.js';
 import type { StoredEvent } from '../store/event-store.js';
 import { benchmarkCounts } from '../gateway/benchmark.js';
+import { registerReactionMetrics } from '../reactions/metrics.js';
 
 /**
  * Prometheus metrics of one server (prom-client), on a registry of its own so
@@ -157,6 +158,7 @@ export class OpsMetrics {
         for (const t of ctx.state.itemTypes()) this.set({ item_type: t }, ctx.state.count(t));
       },
     });
+    registerReactionMetrics(ctx, registers);
   }
 
   /**

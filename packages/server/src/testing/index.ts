@@ -94,7 +94,7 @@ export class TestClient {
       const w = { pred, resolve: (f: AnyFrame) => (clearTimeout(t), resolve(f)), from };
       const t = setTimeout(() => {
         this.waiters.splice(this.waiters.indexOf(w), 1);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for a frame; got: ${JSON.stringify(this.frames.slice(-5))}`));
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for a frame; got: ${JSON.stringify(this.frames.slice(-5), (_k, v) => (typeof v === 'bigint' ? `${v}n` : v))}`));
       }, timeoutMs);
       this.waiters.push(w);
     });
@@ -207,3 +207,4 @@ export async function testPostgres(): Promise<{ url: string; schema: string; dro
 /** A TCP proxy whose link can die without FIN or RST (fault/silent-proxy.ts). */
 export { SilentProxy } from '../fault/silent-proxy.js';
 export { connectMcp, callTool, mcpUrl, type ToolOutcome } from './mcp-client.js';
+export { reactionTestPlugin } from './reaction-plugin.js';
