@@ -2,6 +2,7 @@ import type { MItem, QueryWindow } from '@myko/protocol';
 import type { Registry } from '../core/registry.js';
 import { valueKey, type Change, type StateReader } from '../core/state.js';
 import type { Subscriber } from './subscriber.js';
+import { ByConnection } from './by-connection.js';
 import { QuerySubscription } from './query-subscription.js';
 import type { Page } from './result-page.js';
 import { PinnedStates } from './pinned-states.js';
@@ -40,7 +41,7 @@ export interface QueryRequest {
  */
 export class LiveQueries {
   private readonly types = new Map<string, TypeIndex>();
-  private readonly byConn = new Map<Subscriber, Map<string, QuerySubscription>>();
+  private readonly subs = new ByConnection<QuerySubscription>();
   private readonly dirty = new Map<Subscriber, Set<QuerySubscription>>();
   private readonly waitingForDrain = new Set<Subscriber>();
 
@@ -59,22 +60,20 @@ export class LiveQueries {
   restate(conn: Subscriber): void {
     const state = this.stateFor(conn);
     this.dirty.delete(conn);
-    for (const sub of this.byConn.get(conn)?.values() ?? []) sub.reload(state);
+    for (const sub of this.subs.of(conn)) sub.reload(state);
   }
 
   /** Number of live queries (metrics). */
   get size(): number {
-    let n = 0;
-    for (const m of this.byConn.values()) n += m.size;
-    return n;
+    return this.subs.size;
   }
 
   countFor(conn: Subscriber): number {
-    return this.byConn.get(conn)?.size ?? 0;
+    return this.subs.countFor(conn);
   }
 
   has(conn: Subscriber, tx: string): boolean {
-    return this.byConn.get(conn)?.has(tx) ?? false;
+    return this.subs.has(conn, tx);
   }
 
   /** Start a live query and send its first response. Throws QueryError when it cannot run. */
@@ -95,9 +94,7 @@ export class LiveQueries {
     } catch (err) {
       throw new QueryError(`${req.queryId} failed: ${(err as Error).message}`);
     }
-    let mine = this.byConn.get(conn);
-    if (!mine) this.byConn.set(conn, (mine = new Map()));
-    mine.set(req.tx, sub);
+    this.subs.add(conn, req.tx, sub);
     this.index(sub, true);
     sub.snapshot(state);
     return sub;
@@ -105,7 +102,7 @@ export class LiveQueries {
 
   /** Move, replace or (undefined) remove a live query's page; false when no query has that tx. */
   movePage(conn: Subscriber, tx: string, page: Page | undefined): boolean {
-    const sub = this.byConn.get(conn)?.get(tx);
+    const sub = this.subs.get(conn, tx);
     if (!sub) return false;
     // Changes not yet flushed (a congested socket) go out first: the page answer is computed against what the client holds.
     if (sub.pending) {
@@ -117,19 +114,16 @@ export class LiveQueries {
   }
 
   cancel(conn: Subscriber, tx: string): boolean {
-    const mine = this.byConn.get(conn);
-    const sub = mine?.get(tx);
+    const sub = this.subs.get(conn, tx);
     if (!sub) return false;
-    mine!.delete(tx);
+    this.subs.delete(conn, tx);
     this.index(sub, false);
     this.dirty.get(conn)?.delete(sub);
     return true;
   }
 
   dropConnection(conn: Subscriber): void {
-    const mine = this.byConn.get(conn);
-    if (mine) for (const sub of mine.values()) this.index(sub, false);
-    this.byConn.delete(conn);
+    for (const sub of this.subs.drop(conn)) this.index(sub, false);
     this.dirty.delete(conn);
     this.waitingForDrain.delete(conn);
   }

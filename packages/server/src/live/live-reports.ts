@@ -3,6 +3,7 @@ import { jsonEqual as equal } from '../core/json-equal.js';
 import type { Registry, ReportDef } from '../core/registry.js';
 import type { Change, StateReader } from '../core/state.js';
 import type { Subscriber } from './subscriber.js';
+import { ByConnection } from './by-connection.js';
 import { reportErrorFrame, reportResponseFrame } from '../wire/frames.js';
 import { PinnedStates } from './pinned-states.js';
 
@@ -29,7 +30,7 @@ interface ReportSub {
  */
 export class LiveReports {
   private readonly byType = new Map<string, Set<ReportSub>>();
-  private readonly byConn = new Map<Subscriber, Map<string, ReportSub>>();
+  private readonly subs = new ByConnection<ReportSub>();
 
   constructor(
     private readonly state: StateReader,
@@ -43,21 +44,19 @@ export class LiveReports {
    * sequence: a value equal to the one the client holds is not sent again.
    */
   restate(conn: Subscriber): void {
-    for (const sub of this.byConn.get(conn)?.values() ?? []) this.recompute(sub);
+    for (const sub of this.subs.of(conn)) this.recompute(sub);
   }
 
   get size(): number {
-    let n = 0;
-    for (const m of this.byConn.values()) n += m.size;
-    return n;
+    return this.subs.size;
   }
 
   countFor(conn: Subscriber): number {
-    return this.byConn.get(conn)?.size ?? 0;
+    return this.subs.countFor(conn);
   }
 
   has(conn: Subscriber, tx: string): boolean {
-    return this.byConn.get(conn)?.has(tx) ?? false;
+    return this.subs.has(conn, tx);
   }
 
   subscribe(conn: Subscriber, tx: string, reportId: string, params: Record<string, unknown>): void {
@@ -72,9 +71,7 @@ export class LiveReports {
       throw new ReportError(`${reportId}: ${(err as Error).message}`);
     }
     const sub: ReportSub = { conn, tx, def, params, deps, last: value, stale: false };
-    let mine = this.byConn.get(conn);
-    if (!mine) this.byConn.set(conn, (mine = new Map()));
-    mine.set(tx, sub);
+    this.subs.add(conn, tx, sub);
     for (const t of deps) {
       let set = this.byType.get(t);
       if (!set) this.byType.set(t, (set = new Set()));
@@ -84,16 +81,15 @@ export class LiveReports {
   }
 
   cancel(conn: Subscriber, tx: string): boolean {
-    const sub = this.byConn.get(conn)?.get(tx);
+    const sub = this.subs.get(conn, tx);
     if (!sub) return false;
-    this.byConn.get(conn)!.delete(tx);
+    this.subs.delete(conn, tx);
     this.unindex(sub);
     return true;
   }
 
   dropConnection(conn: Subscriber): void {
-    for (const sub of this.byConn.get(conn)?.values() ?? []) this.unindex(sub);
-    this.byConn.delete(conn);
+    for (const sub of this.subs.drop(conn)) this.unindex(sub);
   }
 
   onChanges(changes: readonly Change[]): void {
@@ -120,7 +116,7 @@ export class LiveReports {
       if (!sub.stale) {
         sub.stale = true;
         sub.conn.onDrain(() => {
-          if (!this.byConn.get(sub.conn)?.has(sub.tx)) return;
+          if (!this.subs.has(sub.conn, sub.tx)) return;
           sub.stale = false;
           this.deliver(sub);
         });

@@ -2,6 +2,7 @@ import type { MItem, QueryWindow } from '@myko/protocol';
 import type { Registry } from '../core/registry.js';
 import type { Change, StateReader } from '../core/state.js';
 import type { Subscriber } from './subscriber.js';
+import { ByConnection } from './by-connection.js';
 import type { Page } from './result-page.js';
 import { ViewError, ViewSubscription } from './view-subscription.js';
 import { viewErrorFrame } from '../wire/frames.js';
@@ -39,7 +40,7 @@ export class LiveViews {
   private readonly byType = new Map<string, Set<ViewSubscription>>();
   /** The item types each subscription is indexed under. */
   private readonly deps = new Map<ViewSubscription, readonly string[]>();
-  private readonly byConn = new Map<Subscriber, Map<string, ViewSubscription>>();
+  private readonly subs = new ByConnection<ViewSubscription>();
   private readonly dirty = new Map<Subscriber, Set<ViewSubscription>>();
   private readonly waitingForDrain = new Set<Subscriber>();
 
@@ -54,7 +55,7 @@ export class LiveViews {
   restate(conn: Subscriber): void {
     const state = this.pins.get(conn) ?? this.state;
     this.dirty.delete(conn);
-    for (const sub of [...(this.byConn.get(conn)?.values() ?? [])]) {
+    for (const sub of this.subs.of(conn)) {
       try {
         sub.reload(state);
       } catch (err) {
@@ -65,17 +66,15 @@ export class LiveViews {
   }
 
   get size(): number {
-    let n = 0;
-    for (const m of this.byConn.values()) n += m.size;
-    return n;
+    return this.subs.size;
   }
 
   countFor(conn: Subscriber): number {
-    return this.byConn.get(conn)?.size ?? 0;
+    return this.subs.countFor(conn);
   }
 
   has(conn: Subscriber, tx: string): boolean {
-    return this.byConn.get(conn)?.has(tx) ?? false;
+    return this.subs.has(conn, tx);
   }
 
   /** Start a live view and send its first response. Throws ViewError when it cannot run. */
@@ -94,9 +93,7 @@ export class LiveViews {
     }
     const sub = new ViewSubscription(conn, req.tx, def, params, req.window);
     sub.load(this.pins.get(conn) ?? this.state);
-    let mine = this.byConn.get(conn);
-    if (!mine) this.byConn.set(conn, (mine = new Map()));
-    mine.set(req.tx, sub);
+    this.subs.add(conn, req.tx, sub);
     const types = [...new Set(deps)];
     this.deps.set(sub, types);
     for (const t of types) {
@@ -110,7 +107,7 @@ export class LiveViews {
 
   /** Move, replace or (undefined) remove a live view's page; false when no view has that tx. */
   movePage(conn: Subscriber, tx: string, page: Page | undefined): boolean {
-    const sub = this.byConn.get(conn)?.get(tx);
+    const sub = this.subs.get(conn, tx);
     if (!sub) return false;
     if (sub.pending) {
       sub.flush(new Map());
@@ -121,15 +118,14 @@ export class LiveViews {
   }
 
   cancel(conn: Subscriber, tx: string): boolean {
-    const sub = this.byConn.get(conn)?.get(tx);
+    const sub = this.subs.get(conn, tx);
     if (!sub) return false;
     this.remove(sub);
     return true;
   }
 
   dropConnection(conn: Subscriber): void {
-    for (const sub of this.byConn.get(conn)?.values() ?? []) this.unindex(sub);
-    this.byConn.delete(conn);
+    for (const sub of this.subs.drop(conn)) this.unindex(sub);
     this.dirty.delete(conn);
     this.waitingForDrain.delete(conn);
   }
@@ -190,7 +186,7 @@ export class LiveViews {
   }
 
   private remove(sub: ViewSubscription): void {
-    this.byConn.get(sub.conn)?.delete(sub.tx);
+    this.subs.delete(sub.conn, sub.tx);
     this.dirty.get(sub.conn)?.delete(sub);
     this.unindex(sub);
   }
