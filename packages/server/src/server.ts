@@ -25,6 +25,7 @@ import { EventRpcEndpoint } from './eventrpc/eventrpc-endpoint.js';
 import type { Connection } from './gateway/connection.js';
 import { builtinPlugin } from './builtins.js';
 import { restorePointsPlugin } from './log/restore-points.js';
+import { undoPlugin } from './log/undo.js';
 import { frameworkPlugin } from './builtins/framework.js';
 import { reapStaleClients, retireEvents } from './lifecycle/clients.js';
 import type { ServerContext } from './context.js';
@@ -38,6 +39,9 @@ import { Authenticator } from './security/auth.js';
 import { loadRules, Permissions } from './security/permissions.js';
 import { Ownership } from './security/ownership.js';
 import { authorizeEvents } from './security/authorize.js';
+import { RelationGraph } from './relations/graph.js';
+import { Relations } from './relations/expand.js';
+import { repairRelations } from './relations/repair.js';
 
 const serverVersion = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -73,7 +77,7 @@ export class MykoServer {
   private readonly checkpointer: Checkpointer;
   private readonly ownership: Ownership;
   private stopping: Promise<void> | undefined;
-  readonly bootStats = { checkpointPosition: 0, replayed: 0, reapedClients: 0, ms: 0 };
+  readonly bootStats = { checkpointPosition: 0, replayed: 0, reapedClients: 0, orphansRemoved: 0, ensuredCreated: 0, ms: 0 };
 
   private constructor(
     readonly store: EventStore,
@@ -85,9 +89,12 @@ export class MykoServer {
     this.log = log;
     for (const p of plugins) this.registry.register(p);
     this.registry.register(restorePointsPlugin(() => this.ctx));
+    this.registry.register(undoPlugin(() => this.ctx));
     this.registry.register(frameworkPlugin(() => this.ctx)); // before the built-ins: their query resolver takes any id
     this.registry.register(builtinPlugin); // last: its resolvers are the fallback
     const writer = new Writer(store, this.state, this.registry, config.maxBatchEvents);
+    // After every plugin: a relationship may name a type another plugin defines.
+    writer.relations = new Relations(new RelationGraph(this.registry), this.registry, log);
     const queries = new LiveQueries(this.state, this.registry);
     const reports = new LiveReports(this.state, this.registry);
     const views = new LiveViews(this.state, this.registry);
@@ -165,6 +172,7 @@ export class MykoServer {
         await server.cluster.start(server.ctx.writer.position);
       }
       await server.reapPreviousRun();
+      await server.repairRelations();
       await server.listen();
       await server.cluster?.join(server.memberInfo());
     } catch (err) {
@@ -242,6 +250,16 @@ export class MykoServer {
     const embedded = !this.cluster;
     this.bootStats.reapedClients = await reapStaleClients(this.ctx, (c: MItem) => embedded || c.serverId === serverId);
     if (this.bootStats.reapedClients > 0) this.log.info({ reaped: this.bootStats.reapedClients }, 'retired clients of a previous run');
+  }
+
+  /** Orphans removed and missing ensured items created before the first client is served (relations/repair.ts). */
+  private async repairRelations(): Promise<void> {
+    const relations = this.ctx.writer.relations;
+    if (!relations || relations.graph.empty) return;
+    const { orphans, created } = await repairRelations(this.ctx, relations);
+    this.bootStats.orphansRemoved = orphans;
+    this.bootStats.ensuredCreated = created;
+    if (orphans + created > 0) this.log.info({ orphans, created }, 'relationships repaired');
   }
 
   private memberInfo(): MemberInfo {
