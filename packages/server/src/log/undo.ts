@@ -30,23 +30,18 @@ const chunk = 10_000;
  * The undo plan of transaction `transactionId` (every stored event whose
  * `tx` is it, derived cascade and ensured events included): per touched
  * item, its value before the transaction and whether a later change would be
- * overwritten. Reads the log: one pass over it to find the transaction's
- * events (the store has no tx index), then each touched item's history.
+ * overwritten. Reads the transaction's events (the store's tx index), then
+ * each touched item's history.
  */
 export async function transactionUndoPlan(c: ServerContext, transactionId: string): Promise<UndoTarget[]> {
   await c.writer.idle();
   const touched = new Map<string, { itemType: string; id: string; first: number; last: StoredEvent }>();
-  for (let after = 0; ; ) {
-    const events = await c.store.readAfter(after, chunk);
-    for (const e of events) {
-      if (e.tx !== transactionId || notUndoable.has(e.itemType)) continue;
-      const k = `${e.itemType}\u0000${e.item.id}`;
-      const t = touched.get(k);
-      if (t) t.last = e;
-      else touched.set(k, { itemType: e.itemType, id: e.item.id, first: e.position, last: e });
-    }
-    if (events.length < chunk) break;
-    after = events[events.length - 1]!.position;
+  for (const e of await eventsOfTx(c, transactionId)) {
+    if (notUndoable.has(e.itemType)) continue;
+    const k = `${e.itemType}\u0000${e.item.id}`;
+    const t = touched.get(k);
+    if (t) t.last = e;
+    else touched.set(k, { itemType: e.itemType, id: e.item.id, first: e.position, last: e });
   }
   const plan: UndoTarget[] = [];
   for (const t of touched.values()) {
@@ -68,6 +63,18 @@ export async function transactionUndoPlan(c: ServerContext, transactionId: strin
     plan.push(target);
   }
   return plan;
+}
+
+/** From the store's tx index when it has one (SQLite, PostgreSQL), else one pass over the log. */
+async function eventsOfTx(c: ServerContext, tx: string): Promise<StoredEvent[]> {
+  if (c.store.readTx) return c.store.readTx(tx);
+  const out: StoredEvent[] = [];
+  for (let after = 0; ; ) {
+    const events = await c.store.readAfter(after, chunk);
+    for (const e of events) if (e.tx === tx) out.push(e);
+    if (events.length < chunk) return out;
+    after = events[events.length - 1]!.position;
+  }
 }
 
 /**
