@@ -255,6 +255,20 @@ test('cluster: the member that commits the parent’s DEL commits the cascade on
     await until(() => a.server.state.get('Note', 'n1') !== undefined, 5000, 'A has the note');
     ca.send({ event: 'ws:m:event', data: { ...del('Show', 's1'), tx: 'drop' } });
     await until(() => b.server.state.get('Note', 'n1') === undefined && a.server.state.get('Note', 'n1') === undefined, 5000, 'cascade on both');
+    // Children committed by A and the parent's DEL right behind them, through A: A's state may not have
+    // applied its own last commit yet (the tailer applies it); the cascade must still see the children.
+    for (let i = 0; i < 20; i++) {
+      ca.send(batch([set('Show', { id: `q${i}` }), set('Cue', { id: `qc${i}`, showId: `q${i}` }), set('Note', { id: `qn${i}`, cueId: `qc${i}` })]));
+      // Apart by a few ms, so the DEL lands while the children's commit is in flight, not in the same commit.
+      await sleep(i % 5);
+      ca.send(batch([del('Show', `q${i}`)]));
+    }
+    await ca.sync();
+    await until(() => [...b.server.state.all('Show')].every((s) => !String(s.id).startsWith('q')), 5000, 'shows deleted on B');
+    for (const m of [a, b]) {
+      assert.equal([...m.server.state.all('Cue')].filter((c) => String(c.id).startsWith('qc')).length, 0, 'no orphan cue');
+      assert.equal([...m.server.state.all('Note')].filter((n) => String(n.id).startsWith('qn')).length, 0, 'no orphan note');
+    }
     // Ensured items created on one member are not created again by the other.
     ca.send(batch([set('Show', { id: 's2', name: 'A' }), set('Session', { id: 'x', name: 'B' })]));
     await until(() => b.server.state.get('ShowSession', ensuredId('ShowSession', ['s2', 'x'])) !== undefined, 5000, 'ensured item on B');
@@ -272,6 +286,34 @@ test('cluster: the member that commits the parent’s DEL commits the cascade on
     assert.equal(result(cb, 'notes').size, 0);
     await ca.close();
     await cb.close();
+  } finally {
+    await b.close();
+    await a.close();
+  }
+});
+
+test('cluster: two members starting at once both run the startup repair; it is idempotent (same ids, no-op repeats)', async (t) => {
+  const own = await testPostgres();
+  if (!own) return t.skip('no PostgreSQL');
+  t.after(() => own.drop());
+  const config = { postgresUrl: own.url, postgresSchema: own.schema };
+  const first = await startTestServer({ config, plugins: [showPlugin(false)] });
+  const w = await TestClient.connect(first.url);
+  w.send(batch([set('Show', { id: 's1', name: 'A' }), set('Session', { id: 'x', name: 'B' }), set('Cue', { id: 'orphan', showId: 'gone' })]));
+  await w.sync();
+  await w.close();
+  await first.close();
+
+  const [a, b] = await Promise.all([startTestServer({ config, plugins: [showPlugin()] }), startTestServer({ config, plugins: [showPlugin()] })]);
+  try {
+    const id = ensuredId('ShowSession', ['s1', 'x']);
+    await until(() => [a, b].every((m) => m.server.state.get('Cue', 'orphan') === undefined && m.server.state.get('ShowSession', id) !== undefined), 5000, 'repaired on both');
+    const log = await logOf(a);
+    const sets = log.filter((e) => e.itemType === 'ShowSession' && e.changeType === 'SET');
+    assert.ok(sets.length >= 1 && sets.length <= 2, 'created by one member, or by both with the same id');
+    assert.ok(sets.every((e) => e.item.id === id && e.item.hash === sets[0]!.item.hash), 'one item, the same content');
+    assert.equal(a.server.state.count('ShowSession'), 1);
+    assert.equal(b.server.state.count('ShowSession'), 1);
   } finally {
     await b.close();
     await a.close();
