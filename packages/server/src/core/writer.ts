@@ -87,7 +87,7 @@ export class Writer {
 
   /** Set in cluster mode. */
   cluster: ClusterLink | undefined;
-  /** Set when an item type declares relationships (server.ts). */
+  /** Declared relationships (server.ts); a batch they do not concern costs one lookup per event. */
   relations: Relations | undefined;
   /** Position of the last event this writer appended (cluster: state may not have applied it yet). */
   private lastAppended = 0;

@@ -20,8 +20,9 @@ export interface Expansion {
  * relationship implies is committed in the same transaction as its cause:
  *
  * - DEL of an item deletes what hangs off it (its `belongsTo` children and
- *   the `ensureFor` items it is a dependency of), transitively; an item is
- *   deleted at most once per batch, so cycles end.
+ *   the `ensureFor` items it is a dependency of), transitively; an item
+ *   leaves the batch's view before its own children are looked up, so
+ *   cycles end and nothing is deleted twice.
  * - SET of an item that did not exist creates every missing `ensureFor`
  *   item it completes a combination for (deterministic ids).
  *
@@ -52,14 +53,13 @@ export class Relations {
   private expand(events: readonly NewEvent[], view: Overlay): Expansion {
     const out: NewEvent[] = [];
     const extras = new Set<NewEvent>();
-    const deleted = new Set<string>();
     const emit = (e: NewEvent, cause: NewEvent | undefined): void => {
       out.push(e);
       if (cause) extras.add(e);
       if (e.changeType === 'DEL') {
+        // Out of the view before its children are looked at: a cycle comes back to an absent item and ends.
         view.del(e.itemType, e.item.id);
-        deleted.add(key(e.itemType, e.item.id));
-        this.cascade(e, view, deleted, (d) => emit(d, e));
+        this.cascade(e, view, (d) => emit(d, e));
       } else {
         const existed = view.get(e.itemType, e.item.id) !== undefined;
         view.set(e.itemType, e.item);
@@ -70,10 +70,11 @@ export class Relations {
     return { events: out, extras };
   }
 
-  private cascade(cause: NewEvent, view: Overlay, deleted: Set<string>, emit: (e: NewEvent) => void): void {
+  private cascade(cause: NewEvent, view: Overlay, emit: (e: NewEvent) => void): void {
     for (const edge of this.graph.children(cause.itemType)) {
       for (const id of [...view.lookup(edge.childType, edge.field, cause.item.id)]) {
-        if (deleted.has(key(edge.childType, id))) continue;
+        // Gone already when reached by another path in this cascade (two foreign keys to deleted parents).
+        if (view.get(edge.childType, id) === undefined) continue;
         emit(derived(cause, edge.childType, 'DEL', { id }));
       }
     }
@@ -118,8 +119,6 @@ export class Relations {
 function derived(cause: NewEvent, itemType: string, changeType: 'SET' | 'DEL', item: MItem): NewEvent {
   return { itemType, changeType, item, createdAt: cause.createdAt, tx: cause.tx, sourceId: cause.sourceId };
 }
-
-const key = (itemType: string, id: string) => `${itemType}\u0000${id}`;
 
 function* product<T>(lists: readonly (readonly T[])[]): Generator<T[]> {
   if (lists.some((l) => l.length === 0)) return;

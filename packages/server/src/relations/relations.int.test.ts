@@ -146,6 +146,13 @@ test('a child may arrive before its parent; SET child + DEL parent in one batch 
     assert.equal(ts.server.state.get('Note', 'n9'), undefined);
     assert.ok(!result(w, 'notes').has('n9'));
 
+    // Deleted, SET again under the parent, then the parent deleted, all in one batch: the re-SET child goes too.
+    w.send(batch([set('Cue', { id: 'c8', showId: 's8' }), set('Show', { id: 's8' })]));
+    await w.sync();
+    w.send(batch([del('Cue', 'c8'), set('Cue', { id: 'c8', showId: 's8' }), del('Show', 's8')]));
+    await w.sync();
+    assert.equal(ts.server.state.get('Cue', 'c8'), undefined);
+
     // A cycle: each deleted once, the commit ends.
     w.send(batch([set('Ying', { id: 'a', yangId: 'b' }), set('Yang', { id: 'b', yingId: 'a' })]));
     await w.sync();
