@@ -1,4 +1,7 @@
 import { test, before, after } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { startTestServer, TestClient, tempDir, testPostgres, sleep, type AnyFrame, type TestServer } from '../testing/index.js';
 import { definePlugin, defineItemType, type MykoPlugin } from '../core/registry.js';
@@ -234,12 +237,16 @@ test('startup repair: orphans removed and missing combinations created, as logge
   } finally {
     await second.close();
   }
-  const third = await startTestServer({ dataDir, plugins: [showPlugin()] });
+  const third = await startTestServer({ dataDir, keepData: true, plugins: [showPlugin()] });
   try {
     assert.equal(third.server.bootStats.orphansRemoved + third.server.bootStats.ensuredCreated, 0);
   } finally {
     await third.close();
   }
+  // `myko verify` (the CLI) passes over the repaired log.
+  const out = spawnSync(process.execPath, [fileURLToPath(new URL('../cli.js', import.meta.url)), 'verify', '--data-dir', dataDir], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(out.status, 0, out.stdout + out.stderr);
+  rmSync(dataDir, { recursive: true, force: true });
 });
 
 test('cluster: the member that commits the parent’s DEL commits the cascade once; the other applies it without repeating it', async (t) => {
