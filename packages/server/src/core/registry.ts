@@ -39,7 +39,10 @@ export interface ItemTypeDef<T extends MItem = MItem> {
    * Foreign keys (relations/): `{ field: 'ParentType' }`. Deleting the parent
    * deletes the children whose `field` holds its id, transitively, in the same
    * commit. A child may be written before its parent (or with an empty key):
-   * it is kept, and removed only if still an orphan at the next start.
+   * it is kept, and removed only if still an orphan at the next start. The
+   * parent type must be defined by some plugin (a typo fails the start); a
+   * non-persistent parent type is empty after a restart, so its children go
+   * at every start.
    */
   belongsTo?: BelongsTo<T>;
   /**
