@@ -43,7 +43,7 @@ const withId = (item: Record<string, unknown>, derive: () => string | undefined)
  * they come back. Watchers see both as ordinary diffs.
  *
  * Relationships: an Action, Emitter or TargetStatus belongs to its Target, a
- * TargetStatus also to its Instance. Deleting a target (or an instance)
+ * TargetStatus also to its Instance, a Pulse to its Emitter. Deleting a target (or an instance)
  * deletes what hangs off it in the same commit. A disconnect only marks
  * instances and statuses offline (SETs), so it deletes nothing.
  *
@@ -76,6 +76,8 @@ export function rshipPlugin(opts: RshipPluginOptions = {}): MykoPlugin {
         schema: rshipSchemas.Pulse,
         persist: opts.persistPulses ?? false,
         claimedByWriter: true,
+        // The latest value of an emitter: it goes with its emitter (and so with the emitter's target).
+        belongsTo: { emitterId: 'Emitter' },
         prepare: (p) => withId(p, () => (typeof p.emitterId === 'string' ? p.emitterId : undefined)),
       },
       { name: 'Machine', schema: rshipSchemas.Machine },

@@ -43,11 +43,14 @@ async function watcher(p: string) {
   return w;
 }
 
-test('deleting a target removes its actions, emitters and statuses in the same commit', async () => {
+test('deleting a target removes its actions, emitters (and their pulses) and statuses in the same commit', async () => {
   const executor = await TestClient.connect(ts.url);
   executor.send({ event: 'ws:m:event-batch', data: register('d-') });
   await executor.sync();
   assert.deepEqual(executor.all('ws:m:error'), [], 'a status sent before its target and instance is accepted');
+  executor.send({ event: 'ws:m:event', data: { itemType: 'Pulse', changeType: 'SET', item: { emitterId: 'd-stand:sold', data: { n: 1 } } } });
+  await executor.sync();
+  assert.ok(ts.server.state.get('Pulse', 'd-stand:sold'));
   const w = await watcher('d-');
   assert.deepEqual(ids(w, 'Action'), ['d-stand:burn']);
   assert.deepEqual(ids(w, 'TargetStatus'), ['d-inst:d-stand']);
@@ -58,6 +61,7 @@ test('deleting a target removes its actions, emitters and statuses in the same c
     assert.deepEqual(ids(w, t), [], `${t} removed`);
     assert.equal(w.all('ws:m:query-response', t).filter((f) => f.data.sequence > 0).length, 1, `${t}: one diff`);
   }
+  assert.equal(ts.server.state.get('Pulse', 'd-stand:sold'), undefined, 'the emitter’s latest pulse went with it');
   await w.close();
   await executor.close();
 });
