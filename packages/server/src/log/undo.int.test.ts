@@ -1,6 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, TestClient, testPostgres, type TestServer } from '../testing/index.js';
+import { rmSync } from 'node:fs';
+import { startTestServer, TestClient, tempDir, testPostgres, type TestServer } from '../testing/index.js';
+import { SqliteEventStore } from '../store/sqlite/index.js';
 import { definePlugin } from '../core/registry.js';
 import { verifyLog } from './verify.js';
 import type { MykoServerOptions } from '../server.js';
@@ -92,3 +94,25 @@ for (const backend of backends) {
     }
   });
 }
+
+test('a store without a tx index: the plan finds the transaction by a pass over the log, with the same answer', async () => {
+  const dataDir = tempDir();
+  const sqlite = new SqliteEventStore({ dataDir, sync: 'normal' });
+  // The same store with readTx hidden (e.g. a custom backend).
+  const store = new Proxy(sqlite, { get: (target, prop) => (prop === 'readTx' ? undefined : Reflect.get(target, prop, target)) });
+  const ts = await startTestServer({ store, dataDir, plugins: [plugin] });
+  try {
+    const c = await TestClient.connect(ts.url);
+    c.send({ event: 'ws:m:event-batch', data: [ev('a', 'SET', 'Rig', { id: 'r1' }), ev('a', 'SET', 'Fixture', { id: 'f1', rigId: 'r1', dmx: 1 })] });
+    c.send({ event: 'ws:m:event', data: ev('b', 'SET', 'Fixture', { id: 'f1', rigId: 'r1', dmx: 2 }) });
+    await c.sync();
+    const plan = await report(c, 'p', 'TransactionUndoPlan', { transactionId: 'b' });
+    assert.deepEqual(plan.map((t: any) => [t.itemId, t.prior.dmx, t.inTxValue.dmx, t.conflict]), [['f1', 1, 2, false]]);
+    assert.equal(await command(c, 'u', 'UndoTransaction', { transactionId: 'b' }), 1);
+    assert.equal(ts.server.state.get('Fixture', 'f1')!.dmx, 1);
+    await c.close();
+  } finally {
+    await ts.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
