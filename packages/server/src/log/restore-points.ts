@@ -105,7 +105,8 @@ export function restorePointsPlugin(ctx: () => ServerContext): MykoPlugin {
           // The restore is undone by restoring to the state just before it: a restore point at the current
           // position, written in the same batch as the restore's events (so it exists exactly when they do).
           const undo = { id: randomUUID(), name: `before restoring to "${String(point.name)}"`, position: c.writer.position, eventId: c.writer.lastEventId, createdAt: new Date().toISOString() };
-          await cctx.emit([{ itemType: RestorePointType, changeType: 'SET', item: undo }, ...events]);
+          // One tx (the command's) for the whole restore: UndoTransaction can undo it too.
+          await cctx.emit(([{ itemType: RestorePointType, changeType: 'SET', item: undo }, ...events] as EventInput[]).map((e) => ({ ...e, tx: cctx.tx })));
           return {
             restoredTo: position,
             name: point.name,

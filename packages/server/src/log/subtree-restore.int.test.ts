@@ -98,8 +98,14 @@ for (const backend of backends) {
       // Whole-store points keep their shape.
       const whole = await command(c, 'rp-all', 'CreateRestorePoint', { name: 'everything' });
       assert.equal(typeof whole.id, 'string');
+      c.send(batch([set('Project', { id: 'p1', name: 'v3' })]));
+      await c.sync();
       const res = await command(c, 'restore-all', 'RestoreToPoint', { id: whole.id });
       assert.equal(typeof res.undo, 'string');
+      assert.equal(ts.server.state.get('Project', 'p1')!.name, 'v2');
+      // Its events share the command's tx, so it is one undoable transaction as well.
+      assert.equal(await command(c, 'undo-all', 'UndoTransaction', { transactionId: 'restore-all' }), 2, 'p1 back, the undo point gone');
+      assert.equal(ts.server.state.get('Project', 'p1')!.name, 'v3');
       // Bad params: a clear command error.
       await assert.rejects(command(c, 'half', 'CreateRestorePoint', { name: 'x', rootType: 'Project' }), /rootType and rootId go together/);
       if (backend.name === 'SQLite') assert.equal((await verifyLog(ts.server.store)).ok, true);
