@@ -18,7 +18,10 @@ export {
   type CommandContext,
   type EventInput,
   type MykoPlugin,
+  type BelongsTo,
+  type EnsureFor,
 } from './core/registry.js';
+export { ensuredId } from './relations/ensured-id.js';
 export type { StateReader, Change } from './core/state.js';
 export type { Backref } from './core/backrefs.js';
 export { defineReaction, type ReactionDef, type ReactionEvent, type ReactionCommand, type ReactionContext } from './reactions/define.js';

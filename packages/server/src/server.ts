@@ -28,6 +28,7 @@ import { McpEndpoint } from './mcp/http-endpoint.js';
 import type { Connection } from './gateway/connection.js';
 import { builtinPlugin } from './builtins.js';
 import { restorePointsPlugin } from './log/restore-points.js';
+import { undoPlugin } from './log/undo.js';
 import { frameworkPlugin } from './builtins/framework.js';
 import { reapStaleClients, retireEvents } from './lifecycle/clients.js';
 import type { ServerContext } from './context.js';
@@ -44,6 +45,9 @@ import { authorizeEvents } from './security/authorize.js';
 import { Reactions } from './reactions/reactions.js';
 import { PinnedStates } from './live/pinned-states.js';
 import { refuseWhileWoundBack, Windback } from './live/windback.js';
+import { RelationGraph } from './relations/graph.js';
+import { Relations } from './relations/expand.js';
+import { repairRelations } from './relations/repair.js';
 
 const serverVersion = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -82,7 +86,7 @@ export class MykoServer {
   private readonly checkpointer: Checkpointer;
   private readonly ownership: Ownership;
   private stopping: Promise<void> | undefined;
-  readonly bootStats = { checkpointPosition: 0, replayed: 0, reapedClients: 0, ms: 0 };
+  readonly bootStats = { checkpointPosition: 0, replayed: 0, reapedClients: 0, orphansRemoved: 0, ensuredCreated: 0, ms: 0 };
   /** What `--verify-on-boot` found, for /health. */
   private bootVerify: (VerifyResult & { at: string }) | undefined;
 
@@ -96,11 +100,14 @@ export class MykoServer {
     this.log = log;
     for (const p of plugins) this.registry.register(p);
     this.registry.register(restorePointsPlugin(() => this.ctx));
+    this.registry.register(undoPlugin(() => this.ctx));
     this.registry.register(frameworkPlugin(() => this.ctx)); // before the built-ins: their query resolver takes any id
     this.registry.register(builtinPlugin); // last: its resolvers are the fallback
     const backrefs = new Backrefs(this.registry.itemTypeDefs());
     if (!backrefs.empty) this.state.backrefs = backrefs;
     const writer = new Writer(store, this.state, this.registry, config.maxBatchEvents, log);
+    // After every plugin: a relationship may name a type another plugin defines.
+    writer.relations = new Relations(new RelationGraph(this.registry), this.registry, log);
     const pins = new PinnedStates(); // wound-back clients (live/windback.ts)
     const queries = new LiveQueries(this.state, this.registry, pins);
     const reports = new LiveReports(this.state, this.registry, pins);
@@ -186,6 +193,7 @@ export class MykoServer {
         await server.cluster.start(server.ctx.writer.position);
       }
       await server.reapPreviousRun();
+      await server.repairRelations();
       await server.listen();
       if (server.cluster) await server.cluster.join(server.memberInfo());
       else await server.publishServerItem();
@@ -282,6 +290,16 @@ export class MykoServer {
       ...stale.map((s) => ({ itemType: 'Server', changeType: 'DEL' as const, item: { id: s.id } })),
       { itemType: 'Server', changeType: 'SET', item: { id: this.serverId, ...this.memberInfo() } },
     ]);
+  }
+
+  /** Orphans removed and missing ensured items created before the first client is served (relations/repair.ts). */
+  private async repairRelations(): Promise<void> {
+    const relations = this.ctx.writer.relations;
+    if (!relations || relations.graph.empty) return;
+    const { orphans, created } = await repairRelations(this.ctx, relations);
+    this.bootStats.orphansRemoved = orphans;
+    this.bootStats.ensuredCreated = created;
+    if (orphans + created > 0) this.log.info({ orphans, created }, 'relationships repaired');
   }
 
   private memberInfo(): MemberInfo {

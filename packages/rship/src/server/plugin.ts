@@ -69,6 +69,11 @@ export function targetDefaults(t: Record<string, unknown>): Record<string, unkno
  * target statuses `offline`; when the executor reconnects and resends them,
  * they come back. Watchers see both as ordinary diffs.
  *
+ * Relationships: an Action, Emitter or TargetStatus belongs to its Target, a
+ * TargetStatus also to its Instance, a Pulse to its Emitter. Deleting a target (or an instance)
+ * deletes what hangs off it in the same commit. A disconnect only marks
+ * instances and statuses offline (SETs), so it deletes nothing.
+ *
  * Targets, actions, emitters and pulses are claimed by the connection that
  * writes them: while it is connected, no other client may change them (the
  * server's default ownership rule; a permission rule can grant overrides).
@@ -97,14 +102,18 @@ export function rshipPlugin(opts: RshipPluginOptions = {}): MykoPlugin {
         schema: rshipSchemas.TargetStatus,
         prepare: (s) => withId(s, () => (typeof s.instanceId === 'string' && typeof s.targetId === 'string' ? targetStatusId(s.instanceId, s.targetId) : undefined)),
         owner: { field: 'clientId', onDisconnect: (s) => rehash({ ...s, status: 'offline' as const }) },
+        // Executors send a status with, or before, its target and instance: kept until the parent is deleted.
+        belongsTo: { targetId: 'Target', instanceId: 'Instance' },
       }),
-      { name: 'Action', schema: rshipSchemas.Action, claimedByWriter: true },
-      { name: 'Emitter', schema: rshipSchemas.Emitter, claimedByWriter: true },
+      { name: 'Action', schema: rshipSchemas.Action, claimedByWriter: true, belongsTo: { targetId: 'Target' } },
+      { name: 'Emitter', schema: rshipSchemas.Emitter, claimedByWriter: true, belongsTo: { targetId: 'Target' } },
       {
         name: 'Pulse',
         schema: rshipSchemas.Pulse,
         persist: opts.persistPulses ?? false,
         claimedByWriter: true,
+        // The latest value of an emitter: it goes with its emitter (and so with the emitter's target).
+        belongsTo: { emitterId: 'Emitter' },
         prepare: (p) => withId(p, () => (typeof p.emitterId === 'string' ? p.emitterId : undefined)),
       },
       { name: 'Machine', schema: rshipSchemas.Machine },

@@ -360,6 +360,8 @@ test('persistPulses: true writes every pulse to the log (position, history, kept
     try {
       const first = await startTestServer({ dataDir, plugins: [rshipPlugin({ persistPulses })] });
       const c = await TestClient.connect(first.url);
+      // With its Target: an emitter whose target never came is an orphan, removed at the next start (relations/repair.ts).
+      c.send({ event: 'ws:m:event', data: { itemType: 'Target', changeType: 'SET', item: { id: 't', name: 'T', serviceId: 's', actionIds: [], emitterIds: ['pe'], bgColor: '#000', fgColor: '#fff' } } });
       c.send({ event: 'ws:m:event', data: { itemType: 'Emitter', changeType: 'SET', item: { id: 'pe', name: 'E', targetId: 't', serviceId: 's' } } });
       await c.sync();
       const before = first.server.writer.position;

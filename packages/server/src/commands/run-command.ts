@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { ErrorCode, type MCommand } from '@myko/protocol';
 import type { ServerContext } from '../context.js';
 import type { CommandContext, EventInput } from '../core/registry.js';
@@ -44,8 +45,8 @@ export async function runCommand(
 
   const cctx: CommandContext = {
     state: ctx.state,
+    tx: typeof req.command.tx === 'string' && req.command.tx !== '' ? req.command.tx : randomUUID(),
     clientId,
-    tx: req.command.tx,
     serverId: ctx.serverId,
     log: ctx.log,
     claims,

@@ -45,6 +45,42 @@ export interface ItemTypeDef<T extends MItem = MItem> {
    * current as they come and go.
    */
   backrefs?: Backref[];
+  /**
+   * Foreign keys (relations/): `{ field: 'ParentType' }`. Deleting the parent
+   * deletes the children whose `field` holds its id, transitively, in the same
+   * commit. A child may be written before its parent (or with an empty key):
+   * it is kept, and removed only if still an orphan at the next start. The
+   * parent type must be defined by some plugin (a typo fails the start); a
+   * non-persistent parent type is empty after a restart, so its children go
+   * at every start.
+   */
+  belongsTo?: BelongsTo<T>;
+  /**
+   * Exactly one item of this type per combination of dependency items
+   * (relations/): created when a dependency is SET, deleted with any of them.
+   */
+  ensureFor?: EnsureFor<T>;
+}
+
+/** String-valued fields of T (an id field holds a string). */
+export type KeyField<T> = { [K in keyof T & string]: T[K] extends string | null | undefined ? K : never }[keyof T & string];
+
+/** Foreign-key field → parent item type. */
+export type BelongsTo<T> = { readonly [K in KeyField<T>]?: string };
+
+export interface EnsureFor<T> {
+  /**
+   * Foreign-key field → dependency item type, in order (at least one). The
+   * ensured item's id is derived from the dependency ids (relations/ensured-id.ts),
+   * so every member of a cluster and every restart creates the same item.
+   */
+  deps: { readonly [K in KeyField<T>]?: string };
+  /**
+   * The item's other fields, from the dependency items in `deps` order; the
+   * key fields and the id are set by the server. Must be deterministic
+   * (no clocks, no random ids): two members may create the same item.
+   */
+  make?: (...deps: MItem[]) => Omit<Partial<T>, 'id'>;
 }
 
 /** A compiled query: a predicate, plus index hints so a change reaches only queries it can affect. */
@@ -77,7 +113,11 @@ export interface ReportDef<P extends Record<string, unknown> = Record<string, un
   id: string;
   /** Item types whose changes can alter the value; the report is recomputed only then. */
   dependsOn(params: P): readonly string[];
-  /** Throw to answer `ws:m:report-error`. */
+  /**
+   * Throw to answer `ws:m:report-error`. May return a Promise (a report read
+   * from the log): its value is sent once, when it resolves, and never
+   * recomputed; such a report declares `dependsOn` → [].
+   */
   compute(params: P, state: StateReader, caller?: ReportCaller): R;
 }
 
@@ -119,10 +159,13 @@ export interface EventInput {
 
 export interface CommandContext {
   readonly state: StateReader;
+  /**
+   * The command's tx as sent: events a handler writes as one undoable change carry it (log/undo.ts), and a
+   * reaction's is derived from its event (the same on every delivery), for tx-idempotent effects.
+   */
+  readonly tx: string;
   /** The connection that sent the command (undefined for server-internal calls). */
   readonly clientId: string | undefined;
-  /** The command's tx as sent (a reaction's is derived from its event: the same on every delivery), for tx-idempotent effects. */
-  readonly tx: string;
   readonly serverId: string;
   readonly log: Logger;
   /** Claims of the caller's token (connection or `userToken`); undefined when anonymous or auth is off. */
@@ -276,6 +319,11 @@ export class Registry {
 
   itemType(name: string): CompiledItemType | undefined {
     return this.itemTypes.get(name);
+  }
+
+  /** Every item type, in registration order. */
+  allItemTypes(): CompiledItemType[] {
+    return [...this.itemTypes.values()];
   }
 
   ownedItemTypes(): CompiledItemType[] {

@@ -3,6 +3,7 @@ import type { Registry } from './registry.js';
 import type { Change, State } from './state.js';
 import { IdentityTracker } from './identity.js';
 import type { Logger } from '../logger.js';
+import type { Relations } from '../relations/expand.js';
 
 export interface CommitListener {
   /**
@@ -21,6 +22,9 @@ interface Submission {
   remote: boolean;
   /** performance.now() when submitted (decoded and validated): the start of myko_event_to_diff_seconds. */
   at: number;
+  /** `events` with what relationships derive from them (relations/expand.ts), set per commit attempt. */
+  all?: readonly NewEvent[];
+  extras?: ReadonlySet<NewEvent>;
 }
 
 /**
@@ -51,6 +55,8 @@ export interface ClusterLink {
  * - A submission is never split: a client's event batch is atomic.
  * - Events of non-persistent types (e.g. Pulse) skip the store but keep their
  *   place in the order.
+ * - What declared relationships derive from a batch (cascade DELs, ensured
+ *   SETs) is appended in the same transaction, right after its cause.
  */
 export class Writer {
   private queue: Submission[] = [];
@@ -84,6 +90,10 @@ export class Writer {
 
   /** Set in cluster mode. */
   cluster: ClusterLink | undefined;
+  /** Declared relationships (server.ts); a batch they do not concern costs one lookup per event. */
+  relations: Relations | undefined;
+  /** Position of the last event this writer appended (cluster: state may not have applied it yet). */
+  private lastAppended = 0;
 
   submit(events: readonly NewEvent[], opts: { remote?: boolean } = {}): Promise<StoredEvent[]> {
     return new Promise((resolve, reject) => {
@@ -142,9 +152,39 @@ export class Writer {
     return this.queue.splice(0, i);
   }
 
+  /**
+   * Derive what relationships imply, against current state. In cluster mode
+   * the tailer applies the log behind the writer: wait until it has applied
+   * everything this member appended, so a cascade sees the children this
+   * member just committed. Remote (already expanded) submissions are kept as
+   * they are.
+   */
+  private async expand(batch: Submission[]): Promise<void> {
+    const relations = this.relations;
+    for (const s of batch) {
+      s.all = s.events;
+      s.extras = undefined;
+    }
+    if (!relations || !batch.some((s) => !s.remote && relations.concerns(s.events))) return;
+    if (this.cluster) await this.cluster.catchUp(Math.max(this.lastAppended, this.position));
+    const session = relations.session(this.state);
+    for (const s of batch) {
+      if (s.remote) continue;
+      const x = session.expand(s.events);
+      s.all = x.events;
+      if (x.extras.size > 0) s.extras = x.extras;
+    }
+  }
+
   private async commitOne(batch: Submission[]): Promise<void> {
+    try {
+      await this.expand(batch);
+    } catch (err) {
+      for (const s of batch) s.reject(err as Error);
+      return;
+    }
     const persistent: NewEvent[] = [];
-    for (const s of batch) for (const e of s.events) if (this.registry.isPersistent(e.itemType)) persistent.push(e);
+    for (const s of batch) for (const e of s.all!) if (this.registry.isPersistent(e.itemType)) persistent.push(e);
     const staged = this.identity.stage(persistent);
     let stored: StoredEvent[];
     const t0 = performance.now();
@@ -164,6 +204,7 @@ export class Writer {
       return;
     }
     this.identity.commit(staged);
+    if (stored.length > 0) this.lastAppended = stored[stored.length - 1]!.position;
     if (this.log?.isLevelEnabled('debug'))
       this.log.debug(
         { events: persistent.length, submissions: batch.length, ms: Math.round((performance.now() - t0) * 100) / 100, position: stored.at(-1)?.position ?? this.position },
@@ -171,20 +212,24 @@ export class Writer {
       );
 
     // Pair each event with its stored copy, in submission order.
+    // Derived events are applied with their cause but answered to no one: a submitter gets its own events back.
     const perSubmission: StoredEvent[][] = [];
+    const applied: StoredEvent[] = [];
     const ephemeral: StoredEvent[] = [];
     const toPublish: NewEvent[] = [];
     let k = 0;
     for (const s of batch) {
       const out: StoredEvent[] = [];
-      for (const e of s.events) {
-        if (this.registry.isPersistent(e.itemType)) out.push(stored[k++]!);
+      for (const e of s.all!) {
+        let se: StoredEvent;
+        if (this.registry.isPersistent(e.itemType)) se = stored[k++]!;
         else {
-          const se = { ...e, position: 0 };
-          out.push(se);
+          se = { ...e, position: 0 };
           ephemeral.push(se);
           if (!s.remote) toPublish.push(e);
         }
+        applied.push(se);
+        if (!s.extras?.has(e)) out.push(se);
       }
       perSubmission.push(out);
     }
@@ -206,7 +251,7 @@ export class Writer {
     }
     this.batchAcceptedAt = batch[0]!.at; // the queue is in submission order
     try {
-      this.applyStored(perSubmission.flat());
+      this.applyStored(applied);
     } finally {
       this.batchAcceptedAt = 0;
     }

@@ -71,13 +71,27 @@ export class LiveReports {
       throw new ReportError(`${reportId}: ${(err as Error).message}`);
     }
     const sub: ReportSub = { conn, tx, def, params, deps, last: value, stale: false };
+    if (isThenable(value)) {
+      // A report read from the log (e.g. TransactionUndoPlan): answered once it resolves, if still watched.
+      sub.last = undefined;
+      value.then(
+        (v) => {
+          if (this.subs.get(conn, tx) !== sub) return;
+          sub.last = v;
+          this.deliver(sub);
+        },
+        (err: Error) => {
+          if (this.subs.get(conn, tx) === sub) conn.send(() => reportErrorFrame(tx, def.id, `${reportId}: ${err.message}`));
+        },
+      );
+    }
     this.subs.add(conn, tx, sub);
     for (const t of deps) {
       let set = this.byType.get(t);
       if (!set) this.byType.set(t, (set = new Set()));
       set.add(sub);
     }
-    conn.send(() => reportResponseFrame(conn.dialect, tx, value));
+    if (!isThenable(value)) conn.send(() => reportResponseFrame(conn.dialect, tx, value));
   }
 
   cancel(conn: Subscriber, tx: string): boolean {
@@ -106,6 +120,7 @@ export class LiveReports {
       sub.conn.send(() => reportErrorFrame(sub.tx, sub.def.id, (err as Error).message));
       return;
     }
+    if (isThenable(value)) return; // asynchronous reports are computed once, when subscribed (ReportDef.compute)
     if (equal(value, sub.last) && !sub.stale) return;
     sub.last = value;
     this.deliver(sub);
@@ -131,4 +146,8 @@ export class LiveReports {
   private unindex(sub: ReportSub): void {
     for (const t of sub.deps) this.byType.get(t)?.delete(sub);
   }
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }

@@ -32,6 +32,6 @@ export async function answerHistoricReport(
   const def = ctx.registry.report(reportId);
   if (!def) throw new Error(`unknown report ${reportId}`);
   const state = await historicState(ctx.store, asOf, def.dependsOn(params), ctx.state.backrefs);
-  const value = def.compute(params, state, { clientId: conn.clientId });
+  const value: unknown = await def.compute(params, state, { clientId: conn.clientId });
   conn.send(() => reportResponseFrame(conn.dialect, tx, value));
 }

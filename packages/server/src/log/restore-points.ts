@@ -4,6 +4,7 @@ import { jsonEqual as equal } from '../core/json-equal.js';
 import type { ServerContext } from '../context.js';
 import { definePlugin, type EventInput, type MykoPlugin } from '../core/registry.js';
 import { historicState } from './historic-state.js';
+import { subtreeRestoreEvents, unrestorableTypes } from './subtree-restore.js';
 
 export const RestorePointType = 'RestorePoint';
 
@@ -13,6 +14,18 @@ export const RestorePointType = 'RestorePoint';
  * watchers see the restore as ordinary diffs, and it can itself be undone:
  * each restore first records a restore point at the position it starts from
  * and answers its id as `undo`.
+ *
+ * Two kinds, told apart by `rootType`:
+ * - whole-store (`CreateRestorePoint {name}`): answers the point item;
+ *   `RestoreToPoint` answers `{restoredTo, name, undo, set, deleted}`, `undo`
+ *   being a point taken just before the restore;
+ * - subtree (`CreateRestorePoint {name, description?, rootType, rootId}`, the
+ *   reference server's shape, WIRE.md 6.5): answers the new point's id;
+ *   `RestoreToPoint` converges the subtree under the root (declared
+ *   relationships) in one commit and answers the number of events it wrote.
+ *   Its events carry the command's tx, so `UndoTransaction` undoes it.
+ * Each kind answers as its own clients expect; a reference client only ever
+ * creates subtree points.
  *
  * Not restored: `RestorePoint` items themselves, `Client` and `Server` items (who is connected now), and types
  * owned by live connections (an executor is the source of truth for its
@@ -30,10 +43,38 @@ export function restorePointsPlugin(ctx: () => ServerContext): MykoPlugin {
     commands: [
       {
         id: 'CreateRestorePoint',
-        schema: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1 } } },
+        schema: {
+          type: 'object',
+          required: ['name'],
+          properties: {
+            name: { type: 'string', minLength: 1 },
+            description: { type: ['string', 'null'] },
+            rootType: { type: ['string', 'null'] },
+            rootId: { type: ['string', 'null'] },
+          },
+        },
         async handler(p, cctx) {
           const c = ctx();
           await c.writer.idle();
+          if (typeof p.rootType === 'string' || typeof p.rootId === 'string') {
+            if (typeof p.rootType !== 'string' || p.rootType === '' || typeof p.rootId !== 'string' || p.rootId === '')
+              throw Object.assign(new Error('CreateRestorePoint: rootType and rootId go together (both non-empty strings)'), { code: 'MYKO_BAD_COMMAND' });
+            const now = new Date().toISOString();
+            const point = {
+              id: randomUUID(),
+              name: p.name as string,
+              description: typeof p.description === 'string' ? p.description : null,
+              rootType: p.rootType,
+              rootId: p.rootId,
+              // The log position is what the restore goes back to; atTimestamp is the reference server's field.
+              position: c.writer.position,
+              eventId: c.writer.lastEventId,
+              atTimestamp: now,
+              createdAt: now,
+            };
+            await cctx.emit({ itemType: RestorePointType, changeType: 'SET', item: point });
+            return point.id;
+          }
           const point = { id: randomUUID(), name: p.name as string, position: c.writer.position, eventId: c.writer.lastEventId, createdAt: new Date().toISOString() };
           await cctx.emit({ itemType: RestorePointType, changeType: 'SET', item: point });
           return point;
@@ -48,7 +89,12 @@ export function restorePointsPlugin(ctx: () => ServerContext): MykoPlugin {
           if (!point) throw Object.assign(new Error(`unknown restore point ${String(p.id)}`), { code: 'MYKO_BAD_COMMAND' });
           const position = point.position as number;
           await c.writer.idle();
-          const skip = new Set([RestorePointType, 'Client', 'Server', ...c.registry.ownedItemTypes().map((t) => t.def.name)]);
+          const skip = unrestorableTypes(c, RestorePointType);
+          if (typeof point.rootType === 'string' && typeof point.rootId === 'string') {
+            const events = await subtreeRestoreEvents(c, { position, rootType: point.rootType, rootId: point.rootId }, skip, cctx.tx);
+            if (events.length > 0) await cctx.emit(events);
+            return events.length;
+          }
           const then = await historicState(c.store, { position }, undefined, c.state.backrefs);
           const types = new Set([...c.state.itemTypes(), ...then.itemTypes()].filter((t) => !skip.has(t) && c.registry.isPersistent(t)));
           const events: EventInput[] = [];
@@ -59,7 +105,8 @@ export function restorePointsPlugin(ctx: () => ServerContext): MykoPlugin {
           // The restore is undone by restoring to the state just before it: a restore point at the current
           // position, written in the same batch as the restore's events (so it exists exactly when they do).
           const undo = { id: randomUUID(), name: `before restoring to "${String(point.name)}"`, position: c.writer.position, eventId: c.writer.lastEventId, createdAt: new Date().toISOString() };
-          await cctx.emit([{ itemType: RestorePointType, changeType: 'SET', item: undo }, ...events]);
+          // One tx (the command's) for the whole restore: UndoTransaction can undo it too.
+          await cctx.emit(([{ itemType: RestorePointType, changeType: 'SET', item: undo }, ...events] as EventInput[]).map((e) => ({ ...e, tx: cctx.tx })));
           return {
             restoredTo: position,
             name: point.name,

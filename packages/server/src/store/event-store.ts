@@ -89,6 +89,8 @@ export interface EventStore {
   readRawAfter(after: number, limit: number): Promise<RawEventRow[]>;
   /** Every event of one item, in order. */
   readHistory(itemType: string, id: string): Promise<StoredEvent[]>;
+  /** Every event of one transaction (`tx`), in order, from an index on tx (log/undo.ts scans the log without it). */
+  readTx?(tx: string): Promise<StoredEvent[]>;
   /**
    * How many events of one item are stored (with position ≤ `upTo` when
    * given): EventRPC's aggregate version. Counted on the (item_type, item_id)

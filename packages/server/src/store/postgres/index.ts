@@ -4,7 +4,7 @@ import type { Checkpoint, CheckpointDelta, EventStore, NewEvent, RawEventRow, St
 import { StoreError } from '../event-store.js';
 import { channels, openPool, quoteIdent, type PgOptions } from './open.js';
 import { appendBatch } from './append.js';
-import { countHistory, lastPosition, readAfter, readHistory, readRawAfter } from './read.js';
+import { countHistory, lastPosition, readAfter, readHistory, readRawAfter, readTx } from './read.js';
 import { loadFromTable } from './checkpoint.js';
 import { gapMarker, writersFinished, type WriterMarker } from './writers.js';
 
@@ -67,6 +67,10 @@ export class PostgresEventStore implements EventStore {
 
   readHistory(itemType: string, id: string): Promise<StoredEvent[]> {
     return this.wrap('read', readHistory(this.pool, itemType, id));
+  }
+
+  readTx(tx: string): Promise<StoredEvent[]> {
+    return this.wrap('read', readTx(this.pool, tx));
   }
 
   countHistory(itemType: string, id: string, upTo?: number): Promise<number> {

@@ -43,6 +43,7 @@ function migration(schema: string): string {
   );
   CREATE INDEX IF NOT EXISTS myko_events_item ON myko_events (item_type, item_id, id);
   CREATE INDEX IF NOT EXISTS myko_events_src ON myko_events ((event->'identity'->>'src'), id);
+  CREATE INDEX IF NOT EXISTS myko_events_tx ON myko_events (tx, id);
   CREATE OR REPLACE FUNCTION myko_events_notify() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN PERFORM pg_notify('${ch.events}', ''); RETURN NULL; END $$;
   DROP TRIGGER IF EXISTS myko_events_notify ON myko_events;

@@ -17,6 +17,12 @@ export async function readHistory(pool: pg.Pool, itemType: string, id: string): 
   return res.rows.map(toEvent);
 }
 
+/** From the index myko_events_tx (tx, id). */
+export async function readTx(pool: pg.Pool, tx: string): Promise<StoredEvent[]> {
+  const res = await pool.query(`SELECT id, event FROM myko_events WHERE tx = $1 ORDER BY id`, [tx]);
+  return res.rows.map(toEvent);
+}
+
 /** Answered from the index myko_events_item (item_type, item_id, id), an index-only scan once the table is vacuumed. */
 export async function countHistory(pool: pg.Pool, itemType: string, id: string, upTo = Number.MAX_SAFE_INTEGER): Promise<number> {
   const res = await pool.query(`SELECT COUNT(*) AS n FROM myko_events WHERE item_type = $1 AND item_id = $2 AND id <= $3`, [itemType, id, upTo]);

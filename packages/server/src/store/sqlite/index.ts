@@ -2,7 +2,7 @@ import type { Checkpoint, CheckpointDelta, EventStore, StoreClaims, NewEvent, Ra
 import { StoreError } from '../event-store.js';
 import { openDatabase, type Db, type OpenOptions } from './open.js';
 import { makeAppend } from './append.js';
-import { makeCountHistory, makeLastPosition, makeReadAfter, makeReadHistory, makeReadRawAfter } from './read.js';
+import { makeCountHistory, makeLastPosition, makeReadAfter, makeReadHistory, makeReadRawAfter, makeReadTx } from './read.js';
 import { makeCheckpointClaims, makeLoadCheckpoint, makeReadHead, makeSaveCheckpoint } from './checkpoint.js';
 
 /**
@@ -18,6 +18,7 @@ export class SqliteEventStore implements EventStore {
   private readonly appendSync: (events: readonly NewEvent[]) => StoredEvent[];
   private readonly readSync: ReturnType<typeof makeReadAfter>;
   private readonly historySync: ReturnType<typeof makeReadHistory>;
+  private readonly txSync: ReturnType<typeof makeReadTx>;
   private readonly countSync: ReturnType<typeof makeCountHistory>;
   private readonly rawSync: ReturnType<typeof makeReadRawAfter>;
   /** SQLite AUTOINCREMENT never leaves gaps in committed positions: a gap is a missing event. */
@@ -33,6 +34,7 @@ export class SqliteEventStore implements EventStore {
     this.appendSync = makeAppend(db);
     this.readSync = makeReadAfter(db);
     this.historySync = makeReadHistory(db);
+    this.txSync = makeReadTx(db);
     this.countSync = makeCountHistory(db);
     this.rawSync = makeReadRawAfter(db);
     this.lastSync = makeLastPosition(db);
@@ -67,6 +69,10 @@ export class SqliteEventStore implements EventStore {
 
   async readHistory(itemType: string, id: string): Promise<StoredEvent[]> {
     return this.historySync(itemType, id);
+  }
+
+  async readTx(tx: string): Promise<StoredEvent[]> {
+    return this.txSync(tx);
   }
 
   async countHistory(itemType: string, id: string, upTo?: number): Promise<number> {

@@ -40,6 +40,8 @@ const migrations: string[] = [
   // 3: a live item's leaves ride in its state row (one write per item at a checkpoint, not two);
   //    myko_leaves keeps only deleted items'.
   `ALTER TABLE myko_state ADD COLUMN pids TEXT;`,
+  // 4: a transaction's events without a pass over the log (TransactionUndoPlan, UndoTransaction).
+  `CREATE INDEX myko_events_tx ON myko_events (tx);`,
 ];
 
 export interface OpenOptions {

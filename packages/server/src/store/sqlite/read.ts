@@ -19,6 +19,12 @@ export function makeReadHistory(db: Db): (itemType: string, id: string) => Store
   return (itemType, id) => (select.all(itemType, id) as Row[]).map(toEvent);
 }
 
+/** From the index myko_events_tx. */
+export function makeReadTx(db: Db): (tx: string) => StoredEvent[] {
+  const select = db.prepare(`SELECT id, event FROM myko_events WHERE tx = ? ORDER BY id`);
+  return (tx) => (select.all(tx) as Row[]).map(toEvent);
+}
+
 /** Answered from the index myko_events_item alone: it holds the rowid (`id`) beside (item_type, item_id). */
 export function makeCountHistory(db: Db): (itemType: string, id: string, upTo?: number) => number {
   const select = db.prepare(`SELECT COUNT(*) AS n FROM myko_events WHERE item_type = ? AND item_id = ? AND id <= ?`);
