@@ -18,6 +18,9 @@ test('withHash gives the same hash and canonical JSON as computing each separate
     { id: 'b', undef: undefined, fn: () => 1, g: 'h', i: 'j' },
     { id: 'c' },
     { hat: 1, id: 'd', hash: 'stale' },
+    { a: 1, b: [2], has: 'before hash', hash: '' },
+    {},
+    { z: undefined },
   ];
   for (const raw of items) {
     const { hash: _drop, ...rest } = raw as Record<string, unknown>;
