@@ -30,11 +30,6 @@ export interface EventIdentity {
 /** One-shot `crypto.hash` (Node ≥ 20.12) is about 3× cheaper than createHash for short inputs; same digest. */
 const oneShot = (nodeCrypto as { hash?: (alg: string, data: string, enc: 'hex') => string }).hash;
 export const sha256 = oneShot ? (s: string) => oneShot('sha256', s, 'hex') : (s: string) => nodeCrypto.createHash('sha256').update(s).digest('hex');
-/** The same digest as 32 bytes, for XOR digests (store/sqlite/checkpoint.ts): no hex round trip. */
-const oneShotBytes = oneShot as ((alg: string, data: string, enc: 'buffer') => Buffer) | undefined;
-export const sha256Bytes = oneShotBytes
-  ? (s: string) => oneShotBytes('sha256', s, 'buffer')
-  : (s: string) => nodeCrypto.createHash('sha256').update(s).digest();
 
 export const itemKey = (itemType: string, id: string) => itemType + '\u0000' + id;
 

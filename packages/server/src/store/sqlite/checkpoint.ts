@@ -1,7 +1,7 @@
 import type { MItem } from '@myko/protocol';
 import type { Db } from './open.js';
 import type { Checkpoint, CheckpointDelta, StoreClaims } from '../event-store.js';
-import { sha256Bytes } from '../../core/identity.js';
+import { sha256 } from '../../core/identity.js';
 import { RowDigests } from './row-digests.js';
 
 /**
@@ -16,10 +16,12 @@ import { RowDigests } from './row-digests.js';
  * (row-digests.ts), not from reading the rows back.
  */
 const DIGEST_BYTES = 32;
+/** Hex, as RowDigests takes them. */
 const stateRowHash = (itemType: string, id: string, item: string, pids: string | null) =>
-  sha256Bytes(`S${itemType.length}:${itemType}${id.length}:${id}${pids === null ? -1 : pids.length}:${pids ?? ''}${item}`);
-const leafRowHash = (itemType: string, id: string, pids: string) => sha256Bytes(`L${itemType.length}:${itemType}${id.length}:${id}${pids}`);
-const xorInto = (acc: Buffer, h: Buffer) => {
+  sha256(`S${itemType.length}:${itemType}${id.length}:${id}${pids === null ? -1 : pids.length}:${pids ?? ''}${item}`);
+const leafRowHash = (itemType: string, id: string, pids: string) => sha256(`L${itemType.length}:${itemType}${id.length}:${id}${pids}`);
+const xorInto = (acc: Buffer, hexHash: string) => {
+  const h = Buffer.from(hexHash, 'hex');
   for (let i = 0; i < DIGEST_BYTES; i++) acc[i]! ^= h[i]!;
 };
 

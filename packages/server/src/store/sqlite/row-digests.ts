@@ -16,14 +16,17 @@
 export type RowKind = 'S' | 'L';
 
 const BYTES = 32;
+const WORDS = BYTES / 4;
 
 export class RowDigests {
-  private slab = Buffer.alloc(BYTES * 1024);
+  /** One slot of 32 bytes per row, seen as bytes (to write a hex digest in) and as 32-bit words (to XOR). */
+  private bytes = Buffer.alloc(BYTES * 1024);
+  private words = new Uint32Array(this.bytes.buffer, this.bytes.byteOffset, this.bytes.length / 4);
   private used = 0;
   private readonly free: number[] = [];
   private readonly rows: Record<RowKind, Map<string, Map<string, number>>> = { S: new Map(), L: new Map() };
   /** XOR of every row's hash: the snapshot digest the rows give. */
-  private readonly sum = Buffer.alloc(BYTES);
+  private readonly sum = new Uint32Array(WORDS);
   /** Holds every row, as stored. */
   complete = false;
 
@@ -39,15 +42,15 @@ export class RowDigests {
 
   /** The digest of the rows, hex (as saved in myko_meta). */
   digest(): string {
-    return this.sum.toString('hex');
+    return Buffer.from(this.sum.buffer, this.sum.byteOffset, BYTES).toString('hex');
   }
 
   has(kind: RowKind, itemType: string, id: string): boolean {
     return this.rows[kind].get(itemType)?.has(id) ?? false;
   }
 
-  /** The row was written with this hash: the old row's hash (if any) leaves the sum, the new one enters it. */
-  set(kind: RowKind, itemType: string, id: string, hash: Buffer): void {
+  /** The row was written with this hash (hex SHA-256): the old row's hash (if any) leaves the sum, the new one enters it. */
+  set(kind: RowKind, itemType: string, id: string, hexHash: string): void {
     let ids = this.rows[kind].get(itemType);
     if (!ids) this.rows[kind].set(itemType, (ids = new Map()));
     let slot = ids.get(id);
@@ -55,7 +58,8 @@ export class RowDigests {
       slot = this.free.pop() ?? this.grow();
       ids.set(id, slot);
     } else this.xorSlot(slot);
-    hash.copy(this.slab, slot * BYTES, 0, BYTES);
+    // Decoded straight into the slot: no Buffer per hash (allocating one costs more than the hash).
+    if (this.bytes.write(hexHash, slot * BYTES, BYTES, 'hex') !== BYTES) throw new Error('row digest: not a hex SHA-256');
     this.xorSlot(slot);
   }
 
@@ -71,16 +75,19 @@ export class RowDigests {
   }
 
   private grow(): number {
-    if ((this.used + 1) * BYTES > this.slab.length) {
-      const bigger = Buffer.alloc(this.slab.length * 2);
-      this.slab.copy(bigger);
-      this.slab = bigger;
+    if ((this.used + 1) * BYTES > this.bytes.length) {
+      const bigger = Buffer.alloc(this.bytes.length * 2);
+      this.bytes.copy(bigger);
+      this.bytes = bigger;
+      this.words = new Uint32Array(bigger.buffer, bigger.byteOffset, bigger.length / 4);
     }
     return this.used++;
   }
 
   private xorSlot(slot: number): void {
-    const at = slot * BYTES;
-    for (let i = 0; i < BYTES; i++) this.sum[i]! ^= this.slab[at + i]!;
+    const at = slot * WORDS;
+    const w = this.words;
+    const s = this.sum;
+    for (let i = 0; i < WORDS; i++) s[i]! ^= w[at + i]!;
   }
 }
