@@ -81,6 +81,7 @@ export function makeLoadCheckpoint(db: Db, digests: RowDigests): () => Checkpoin
     const saved = get('checkpoint_digest');
     // Every row's hash is kept (row-digests.ts): the next checkpoint XORs the rows it replaces out of it.
     digests.reset();
+    digests.complete = false; // until every row is in: a row that fails to parse must not leave half of them trusted
     const items: { itemType: string; item: MItem }[] = [];
     const leaves: { itemType: string; id: string; pids: string[] }[] = [];
     for (const r of stateRows.iterate() as Iterable<StateRow>) {
@@ -92,6 +93,7 @@ export function makeLoadCheckpoint(db: Db, digests: RowDigests): () => Checkpoin
       digests.set('L', r.item_type, r.item_id, leafRowHash(r.item_type, r.item_id, r.pids));
       if (!r.shadowed) leaves.push({ itemType: r.item_type, id: r.item_id, pids: JSON.parse(r.pids) as string[] });
     }
+    digests.complete = true;
     const now = digests.digest();
     // No digest saved: a checkpoint from before digests (checked by its event id only), or none at all.
     const problem = saved === undefined || saved === now ? undefined : digestProblem(position, saved, now);
