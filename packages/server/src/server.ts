@@ -15,7 +15,6 @@ import { LiveReports } from './live/live-reports.js';
 import { LiveViews } from './live/live-views.js';
 import { SqliteEventStore } from './store/sqlite/index.js';
 import type { Checkpoint, EventStore, NewEvent, StoredEvent } from './store/event-store.js';
-import { itemKey } from './core/identity.js';
 import { StoreError } from './store/event-store.js';
 import { verifyLog, type VerifyResult } from './log/verify.js';
 import { createGateway } from './gateway/http.js';
@@ -229,7 +228,7 @@ export class MykoServer {
       this.state.load(itemType, item);
       if (clientId) this.ownership.note({ itemType, item, changeType: 'SET', clientId });
     }
-    for (const l of cp.leaves) identity.leaves.set(itemKey(l.itemType, l.id), l.pids);
+    for (const l of cp.leaves) identity.leaves.set(l.itemType, l.id, l.pids);
     identity.chain = cp.chain;
     let position = cp.position;
     let lastEventId = cp.eventId;

@@ -4,7 +4,7 @@ import type { Logger } from '../logger.js';
 import type { State } from './state.js';
 import type { StoredEvent } from '../store/event-store.js';
 import type { Writer } from './writer.js';
-import { itemKey } from './identity.js';
+import { ItemMap } from './item-map.js';
 
 /**
  * Keeps boot fast as the log grows: saves the items changed since the last
@@ -14,7 +14,7 @@ import { itemKey } from './identity.js';
  * position.
  */
 export class Checkpointer {
-  private dirty = new Map<string, { itemType: string; id: string }>();
+  private dirty = new ItemMap<{ itemType: string; id: string }>();
   private timer: NodeJS.Timeout | undefined;
   private queued = false;
   private replace = false;
@@ -36,8 +36,8 @@ export class Checkpointer {
    * goes), which no event of its own dirties: saved stale, its list would bring a deleted Action back.
    */
   onStored(stored: readonly StoredEvent[], derived: readonly { itemType: string; id: string }[] = []): void {
-    for (const e of stored) this.dirty.set(itemKey(e.itemType, e.item.id), { itemType: e.itemType, id: e.item.id });
-    for (const d of derived) this.dirty.set(itemKey(d.itemType, d.id), { itemType: d.itemType, id: d.id });
+    for (const e of stored) this.dirty.set(e.itemType, e.item.id, { itemType: e.itemType, id: e.item.id });
+    for (const d of derived) this.dirty.set(d.itemType, d.id, { itemType: d.itemType, id: d.id });
     if (this.dirty.size >= this.every) this.request();
     else if (this.dirty.size > 0 && !this.timer)
       this.timer = setTimeout(() => {
@@ -80,12 +80,12 @@ export class Checkpointer {
     if (this.dirty.size === 0 && position === this.position && !this.replace) return;
     const replace = this.replace;
     const keys = [...this.dirty.values()];
-    this.dirty = new Map();
+    this.dirty = new ItemMap();
     const upserts: { itemType: string; item: MItem; pids: string[] }[] = [];
     const deletes: { itemType: string; id: string; pids: string[] }[] = [];
     for (const k of keys) {
       const item = this.state.get(k.itemType, k.id);
-      const pids = this.writer.identity.leaves.get(itemKey(k.itemType, k.id)) ?? [];
+      const pids = this.writer.identity.leaves.get(k.itemType, k.id) ?? [];
       if (item) upserts.push({ itemType: k.itemType, item, pids });
       else deletes.push({ ...k, pids });
     }
@@ -95,7 +95,7 @@ export class Checkpointer {
       if (replace) this.replace = false;
     } catch (err) {
       // Keep them dirty: the next checkpoint retries. Boot replays from the last good one.
-      for (const k of keys) this.dirty.set(itemKey(k.itemType, k.id), k);
+      for (const k of keys) this.dirty.set(k.itemType, k.id, k);
       this.log.error({ err }, 'checkpoint failed');
     }
   }

@@ -8,22 +8,23 @@ import { rememberCanonical, sha256 } from './identity.js';
  * every member but one, so the second is spliced from the first's parts.
  */
 export function withHash(item: MItem): { hash: string; item: MItem } {
-  const keys = Object.keys(item)
-    .filter((k) => k !== 'hash')
-    .sort();
-  const parts: string[] = [];
-  const names: string[] = [];
+  // The members before "hash" in canonical (sorted) order and those after it, each joined once:
+  // the text hashed is both, the text remembered puts the hash member between them.
+  const keys = Object.keys(item).sort();
+  let head = '';
+  let tail = '';
   for (const k of keys) {
+    if (k === 'hash') continue;
     const v = canonicalMember(item[k]);
     if (v === undefined) continue;
-    parts.push(JSON.stringify(k) + ':' + v);
-    names.push(k);
+    const member = JSON.stringify(k) + ':' + v;
+    if (k < 'hash') head = head === '' ? member : head + ',' + member;
+    else tail = tail === '' ? member : tail + ',' + member;
   }
-  const hash = sha256('{' + parts.join(',') + '}');
-  let at = 0;
-  while (at < names.length && names[at]! < 'hash') at++;
-  parts.splice(at, 0, `"hash":${JSON.stringify(hash)}`);
+  const hash = sha256('{' + (head === '' || tail === '' ? head + tail : head + ',' + tail) + '}');
+  // The hash is hex: its JSON string needs no escaping.
+  const hashMember = '"hash":"' + hash + '"';
   const out = { ...item, hash };
-  rememberCanonical(out, '{' + parts.join(',') + '}');
+  rememberCanonical(out, '{' + (head === '' ? '' : head + ',') + hashMember + (tail === '' ? '' : ',' + tail) + '}');
   return { hash, item: out };
 }

@@ -1,6 +1,7 @@
 import * as nodeCrypto from 'node:crypto';
 import { canonicalJson } from '@myko/protocol';
 import type { NewEvent } from '../store/event-store.js';
+import { ItemMap } from './item-map.js';
 
 /**
  * Content addresses of stored events (seed 003, WIRE.md 5).
@@ -35,7 +36,11 @@ export const itemKey = (itemType: string, id: string) => itemType + '\u0000' + i
 /**
  * Canonical JSON of items, remembered by normalisation (which builds it
  * anyway) so the writer does not serialise the same item twice. Items are
- * never mutated once normalised, so the cache cannot go stale.
+ * never mutated once normalised, so the cache cannot go stale. It is
+ * forgotten once hashed: kept, every item in state held its text and the
+ * weak map an entry, which the garbage collector walked at every cycle (an
+ * item hashed again is serialised again; only `myko verify` does, on items
+ * of its own).
  */
 const canonicalOfItem = new WeakMap<object, string>();
 export function rememberCanonical(item: object, json: string): void {
@@ -43,8 +48,14 @@ export function rememberCanonical(item: object, json: string): void {
 }
 
 export function dataHash(item: unknown): string {
-  const known = typeof item === 'object' && item !== null ? canonicalOfItem.get(item) : undefined;
-  return sha256(known ?? canonicalJson(item));
+  if (typeof item === 'object' && item !== null) {
+    const known = canonicalOfItem.get(item);
+    if (known !== undefined) {
+      canonicalOfItem.delete(item);
+      return sha256(known);
+    }
+  }
+  return sha256(canonicalJson(item));
 }
 
 /**
@@ -54,7 +65,12 @@ export function dataHash(item: unknown): string {
  * (identity.unit.test.ts checks it against canonicalJson).
  */
 export function eventIdInput(f: { cid: string; ct: string; dHash: string; pids: readonly string[]; src: string; t: string; ts: string }): string {
-  const pids = f.pids.length === 0 ? '[]' : JSON.stringify([...f.pids].sort());
+  return idInputSorted(f, f.pids.length < 2 ? f.pids : [...f.pids].sort());
+}
+
+/** eventIdInput with `pids` already sorted (computeIdentity sorts them once, for the identity too). */
+function idInputSorted(f: { cid: string; ct: string; dHash: string; src: string; t: string; ts: string }, sortedPids: readonly string[]): string {
+  const pids = sortedPids.length === 0 ? '[]' : JSON.stringify(sortedPids);
   return `{"cid":${JSON.stringify(f.cid)},"ct":${JSON.stringify(f.ct)},"dHash":${JSON.stringify(f.dHash)},"pids":${pids},"src":${JSON.stringify(f.src)},"t":${JSON.stringify(f.t)},"ts":${JSON.stringify(f.ts)}}`;
 }
 
@@ -64,15 +80,27 @@ export function eventId(f: { cid: string; ct: string; dHash: string; pids: reado
 
 export const chainHash = (prevChain: string, id: string) => sha256(prevChain + id);
 
-/** The ISO form used in ids; a createdAt that does not parse is refused before it gets here. */
-export const isoTs = (createdAt: string) => new Date(createdAt).toISOString();
+/**
+ * The ISO form used in ids; a createdAt that does not parse is refused before it gets here.
+ * The last answer is remembered: a batch's events mostly share one createdAt (a client's frame, or
+ * the stamp normalisation gave them), and parsing and formatting a date costs more than a SHA-256.
+ */
+let lastCreatedAt: string | undefined;
+let lastTs = '';
+export const isoTs = (createdAt: string): string => {
+  if (createdAt !== lastCreatedAt) {
+    lastTs = new Date(createdAt).toISOString();
+    lastCreatedAt = createdAt;
+  }
+  return lastTs;
+};
 
 /** Recompute an event's identity from its content, given its parents and the chain before it. */
 export function computeIdentity(e: Pick<NewEvent, 'itemType' | 'changeType' | 'item' | 'createdAt'>, pids: readonly string[], src: string, prevChain: string): EventIdentity {
   const dHash = dataHash(e.item);
   const ts = isoTs(e.createdAt);
   const sorted = [...pids].sort();
-  const _id = eventId({ cid: e.item.id, ct: e.itemType, dHash, pids: sorted, src, t: e.changeType, ts });
+  const _id = sha256(idInputSorted({ cid: e.item.id, ct: e.itemType, dHash, src, t: e.changeType, ts }, sorted));
   return { _id, pids: sorted, src, dHash, ts, chain: chainHash(prevChain, _id) };
 }
 
@@ -82,26 +110,26 @@ export function computeIdentity(e: Pick<NewEvent, 'itemType' | 'changeType' | 'i
  * it current once the batch is durable, so a failed append leaves no trace.
  */
 export class IdentityTracker {
-  readonly leaves = new Map<string, string[]>();
+  /** Each item's leaf event ids, by (itemType, id). */
+  readonly leaves = new ItemMap<string[]>();
   chain = '';
 
   constructor(readonly src: string) {}
 
-  stage(events: NewEvent[]): { staged: Map<string, string[]>; chain: string; events: NewEvent[] } {
-    const staged = new Map<string, string[]>();
+  stage(events: NewEvent[]): { staged: ItemMap<string[]>; chain: string; events: NewEvent[] } {
+    const staged = new ItemMap<string[]>();
     let chain = this.chain;
     for (const e of events) {
       if (e.identity) {
         // Imported or replicated: keep its identity, follow it.
-        staged.set(itemKey(e.itemType, e.item.id), [e.identity._id]);
+        staged.set(e.itemType, e.item.id, [e.identity._id]);
         if (e.identity.src === this.src) chain = e.identity.chain;
         continue;
       }
-      const key = itemKey(e.itemType, e.item.id);
-      const pids = staged.get(key) ?? this.leaves.get(key) ?? [];
+      const pids = staged.get(e.itemType, e.item.id) ?? this.leaves.get(e.itemType, e.item.id) ?? [];
       e.identity = computeIdentity(e, pids, this.src, chain);
       chain = e.identity.chain;
-      staged.set(key, [e.identity._id]);
+      staged.set(e.itemType, e.item.id, [e.identity._id]);
     }
     return { staged, chain, events };
   }
@@ -138,10 +166,10 @@ export class IdentityTracker {
    */
   follow(e: NewEvent): void {
     if (!e.identity) return;
-    const key = itemKey(e.itemType, e.item.id);
-    const current = this.leaves.get(key) ?? [];
-    if (!current.includes(e.identity._id))
-      this.leaves.set(key, [...current.filter((p) => !e.identity!.pids.includes(p)), e.identity._id]);
+    const current = this.leaves.get(e.itemType, e.item.id);
+    if (current === undefined) this.leaves.set(e.itemType, e.item.id, [e.identity._id]);
+    else if (!current.includes(e.identity._id))
+      this.leaves.set(e.itemType, e.item.id, [...current.filter((p) => !e.identity!.pids.includes(p)), e.identity._id]);
     if (e.identity.src === this.src) this.chain = e.identity.chain;
   }
 }

@@ -2,6 +2,7 @@ import type { MItem } from '@myko/protocol';
 import type { Db } from './open.js';
 import type { Checkpoint, CheckpointDelta, StoreClaims } from '../event-store.js';
 import { sha256 } from '../../core/identity.js';
+import { RowDigests } from './row-digests.js';
 
 /**
  * Snapshot digest: a 256-bit XOR of one SHA-256 per snapshot row (`myko_state`
@@ -11,14 +12,16 @@ import { sha256 } from '../../core/identity.js';
  * proportional to what changed. Rows are keyed, so no row can appear twice and
  * cancel itself out. It detects a changed, added or removed row (a damaged
  * disk, a hand edit); it is not a signature, since whoever can edit the rows
- * can also rewrite the digest.
+ * can also rewrite the digest. The old rows' hashes come from memory
+ * (row-digests.ts), not from reading the rows back.
  */
 const DIGEST_BYTES = 32;
+/** Hex, as RowDigests takes them. */
 const stateRowHash = (itemType: string, id: string, item: string, pids: string | null) =>
-  Buffer.from(sha256(`S${itemType.length}:${itemType}${id.length}:${id}${pids === null ? -1 : pids.length}:${pids ?? ''}${item}`), 'hex');
-const leafRowHash = (itemType: string, id: string, pids: string) =>
-  Buffer.from(sha256(`L${itemType.length}:${itemType}${id.length}:${id}${pids}`), 'hex');
-const xorInto = (acc: Buffer, h: Buffer) => {
+  sha256(`S${itemType.length}:${itemType}${id.length}:${id}${pids === null ? -1 : pids.length}:${pids ?? ''}${item}`);
+const leafRowHash = (itemType: string, id: string, pids: string) => sha256(`L${itemType.length}:${itemType}${id.length}:${id}${pids}`);
+const xorInto = (acc: Buffer, hexHash: string) => {
+  const h = Buffer.from(hexHash, 'hex');
   for (let i = 0; i < DIGEST_BYTES; i++) acc[i]! ^= h[i]!;
 };
 
@@ -63,7 +66,7 @@ export function makeCheckpointClaims(db: Db): () => NonNullable<StoreClaims['che
  * pass that parses them (one read of the table, not two; the items are held
  * in arrays, which costs a reference per item next to the state they fill).
  */
-export function makeLoadCheckpoint(db: Db): () => Checkpoint {
+export function makeLoadCheckpoint(db: Db, digests: RowDigests): () => Checkpoint {
   const meta = db.prepare(`SELECT value FROM myko_meta WHERE key = ?`);
   const stateRows = db.prepare(`SELECT item_type, item_id, item, pids FROM myko_state`);
   // Every myko_leaves row counts in the digest; one whose item is in myko_state too is stale (the item
@@ -76,19 +79,22 @@ export function makeLoadCheckpoint(db: Db): () => Checkpoint {
     const get = (key: string) => (meta.get(key) as { value: string } | undefined)?.value;
     const position = Number(get('checkpoint_position') ?? 0);
     const saved = get('checkpoint_digest');
-    const acc = Buffer.alloc(DIGEST_BYTES);
+    // Every row's hash is kept (row-digests.ts): the next checkpoint XORs the rows it replaces out of it.
+    digests.reset();
+    digests.complete = false; // until every row is in: a row that fails to parse must not leave half of them trusted
     const items: { itemType: string; item: MItem }[] = [];
     const leaves: { itemType: string; id: string; pids: string[] }[] = [];
     for (const r of stateRows.iterate() as Iterable<StateRow>) {
-      xorInto(acc, stateRowHash(r.item_type, r.item_id, r.item, r.pids));
+      digests.set('S', r.item_type, r.item_id, stateRowHash(r.item_type, r.item_id, r.item, r.pids));
       items.push({ itemType: r.item_type, item: JSON.parse(r.item) as MItem });
       if (r.pids !== null) leaves.push({ itemType: r.item_type, id: r.item_id, pids: JSON.parse(r.pids) as string[] });
     }
     for (const r of leafRows.iterate() as Iterable<LeafRow & { shadowed: number }>) {
-      xorInto(acc, leafRowHash(r.item_type, r.item_id, r.pids));
+      digests.set('L', r.item_type, r.item_id, leafRowHash(r.item_type, r.item_id, r.pids));
       if (!r.shadowed) leaves.push({ itemType: r.item_type, id: r.item_id, pids: JSON.parse(r.pids) as string[] });
     }
-    const now = acc.toString('hex');
+    digests.complete = true;
+    const now = digests.digest();
     // No digest saved: a checkpoint from before digests (checked by its event id only), or none at all.
     const problem = saved === undefined || saved === now ? undefined : digestProblem(position, saved, now);
     return { position, eventId: get('checkpoint_event_id') ?? null, chain: get('checkpoint_chain') ?? '', items, leaves, ...(problem ? { problem } : {}) };
@@ -101,7 +107,7 @@ const digestProblem = (position: number, saved: string, now: string) =>
 /** Incremental: the dirty items, the new position and the new digest in one transaction, so a checkpoint is never half-written. */
 export type SaveCheckpoint = (delta: CheckpointDelta) => void;
 
-export function makeSaveCheckpoint(db: Db): SaveCheckpoint {
+export function makeSaveCheckpoint(db: Db, digests: RowDigests): SaveCheckpoint {
   const upsert = db.prepare(
     `INSERT INTO myko_state (item_type, item_id, item, pids) VALUES (?, ?, ?, ?)
      ON CONFLICT (item_type, item_id) DO UPDATE SET item = excluded.item, pids = excluded.pids`,
@@ -119,40 +125,94 @@ export function makeSaveCheckpoint(db: Db): SaveCheckpoint {
   );
   const clearState = db.prepare(`DELETE FROM myko_state`);
   const clearLeaves = db.prepare(`DELETE FROM myko_leaves`);
+  const stateRows = db.prepare(`SELECT item_type, item_id, item, pids FROM myko_state`);
+  const leafRows = db.prepare(`SELECT item_type, item_id, pids FROM myko_leaves`);
   const digestNow = makeSnapshotDigest(db);
-  return db.transaction((d: CheckpointDelta) => {
+  /** Set when the rows were found not to match the saved digest: the in-memory hashes cannot stand for them. */
+  let rowsDiverged = false;
+
+  /** The in-memory hashes from the rows themselves (after a failed checkpoint, or with no load before). */
+  const rebuild = () => {
+    digests.reset();
+    for (const r of stateRows.iterate() as Iterable<StateRow>) digests.set('S', r.item_type, r.item_id, stateRowHash(r.item_type, r.item_id, r.item, r.pids));
+    for (const r of leafRows.iterate() as Iterable<LeafRow>) digests.set('L', r.item_type, r.item_id, leafRowHash(r.item_type, r.item_id, r.pids));
+  };
+
+  const save = db.transaction((d: CheckpointDelta) => {
     // The first checkpoint with a digest (a new store, or one saved before digests) starts from a full pass.
     if (d.replace) {
       clearState.run();
       clearLeaves.run();
+      digests.reset();
+      rowsDiverged = false;
     }
     const saved = d.replace ? undefined : (getMeta.get('checkpoint_digest') as { value: string } | undefined)?.value;
-    const acc = Buffer.from(saved ?? digestNow(), 'hex');
-    for (const u of d.upserts) {
-      const before = oldState.get(u.itemType, u.item.id) as { item: string; pids: string | null } | undefined;
-      if (before) xorInto(acc, stateRowHash(u.itemType, u.item.id, before.item, before.pids));
-      const item = JSON.stringify(u.item);
-      const pids = JSON.stringify(u.pids);
-      upsert.run(u.itemType, u.item.id, item, pids);
-      xorInto(acc, stateRowHash(u.itemType, u.item.id, item, pids));
+    const trusted = () => digests.complete && (saved === undefined || saved === digests.digest());
+    if (!trusted() && !rowsDiverged) {
+      rebuild();
+      rowsDiverged = !trusted();
     }
-    for (const x of d.deletes) {
-      const before = oldState.get(x.itemType, x.id) as { item: string; pids: string | null } | undefined;
-      if (before) {
-        xorInto(acc, stateRowHash(x.itemType, x.id, before.item, before.pids));
-        del.run(x.itemType, x.id);
+    let digest: string;
+    if (trusted()) {
+      // Each written row's hash replaces the old one's in memory; no row is read back.
+      for (const u of d.upserts) {
+        const item = JSON.stringify(u.item);
+        const pids = JSON.stringify(u.pids);
+        upsert.run(u.itemType, u.item.id, item, pids);
+        digests.set('S', u.itemType, u.item.id, stateRowHash(u.itemType, u.item.id, item, pids));
       }
-      const beforeLeaf = oldLeaf.get(x.itemType, x.id) as { pids: string } | undefined;
-      if (beforeLeaf) xorInto(acc, leafRowHash(x.itemType, x.id, beforeLeaf.pids));
-      const pids = JSON.stringify(x.pids);
-      leaf.run(x.itemType, x.id, pids);
-      xorInto(acc, leafRowHash(x.itemType, x.id, pids));
+      for (const x of d.deletes) {
+        if (digests.has('S', x.itemType, x.id)) {
+          del.run(x.itemType, x.id);
+          digests.delete('S', x.itemType, x.id);
+        }
+        const pids = JSON.stringify(x.pids);
+        leaf.run(x.itemType, x.id, pids);
+        digests.set('L', x.itemType, x.id, leafRowHash(x.itemType, x.id, pids));
+      }
+      digest = digests.digest();
+    } else {
+      // The rows were changed behind the saved digest (a hand edit while running): carry the saved
+      // digest forward as before, XORing out each replaced row as it now reads, so the change stays seen.
+      digests.complete = false;
+      const acc = Buffer.from(saved ?? digestNow(), 'hex');
+      for (const u of d.upserts) {
+        const before = oldState.get(u.itemType, u.item.id) as { item: string; pids: string | null } | undefined;
+        if (before) xorInto(acc, stateRowHash(u.itemType, u.item.id, before.item, before.pids));
+        const item = JSON.stringify(u.item);
+        const pids = JSON.stringify(u.pids);
+        upsert.run(u.itemType, u.item.id, item, pids);
+        xorInto(acc, stateRowHash(u.itemType, u.item.id, item, pids));
+      }
+      for (const x of d.deletes) {
+        const before = oldState.get(x.itemType, x.id) as { item: string; pids: string | null } | undefined;
+        if (before) {
+          xorInto(acc, stateRowHash(x.itemType, x.id, before.item, before.pids));
+          del.run(x.itemType, x.id);
+        }
+        const beforeLeaf = oldLeaf.get(x.itemType, x.id) as { pids: string } | undefined;
+        if (beforeLeaf) xorInto(acc, leafRowHash(x.itemType, x.id, beforeLeaf.pids));
+        const pids = JSON.stringify(x.pids);
+        leaf.run(x.itemType, x.id, pids);
+        xorInto(acc, leafRowHash(x.itemType, x.id, pids));
+      }
+      digest = acc.toString('hex');
     }
     setMeta.run('checkpoint_position', String(d.position));
     setMeta.run('checkpoint_event_id', d.eventId ?? '');
     setMeta.run('checkpoint_chain', d.chain);
-    setMeta.run('checkpoint_digest', acc.toString('hex'));
+    setMeta.run('checkpoint_digest', digest);
   });
+  return (d) => {
+    try {
+      save(d);
+    } catch (err) {
+      // Rolled back: the in-memory hashes may hold rows that are not stored. Rebuilt from the rows next time.
+      digests.complete = false;
+      rowsDiverged = false;
+      throw err;
+    }
+  };
 }
 
 /** The head recorded by append (append.ts), if any: a store written before it was recorded has none. */

@@ -4,6 +4,7 @@ import { openDatabase, type Db, type OpenOptions } from './open.js';
 import { makeAppend } from './append.js';
 import { makeCountHistory, makeLastPosition, makeReadAfter, makeReadHistory, makeReadRawAfter, makeReadTx } from './read.js';
 import { makeCheckpointClaims, makeLoadCheckpoint, makeReadHead, makeSaveCheckpoint } from './checkpoint.js';
+import { RowDigests } from './row-digests.js';
 
 /**
  * The embedded store: SQLite in WAL mode through better-sqlite3. Calls are
@@ -38,8 +39,10 @@ export class SqliteEventStore implements EventStore {
     this.countSync = makeCountHistory(db);
     this.rawSync = makeReadRawAfter(db);
     this.lastSync = makeLastPosition(db);
-    this.loadSync = makeLoadCheckpoint(db);
-    this.saveSync = makeSaveCheckpoint(db);
+    // Shared: the load hashes every snapshot row, each checkpoint then replaces only the hashes of the rows it writes.
+    const digests = new RowDigests();
+    this.loadSync = makeLoadCheckpoint(db, digests);
+    this.saveSync = makeSaveCheckpoint(db, digests);
   }
 
   async lastPosition(): Promise<number> {
