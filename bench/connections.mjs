@@ -17,6 +17,7 @@
 // Memory is read after a full GC forced through the V8 inspector (both servers run with
 // --inspect on loopback), so the heap figure counts live objects, not garbage; RSS from /proc.
 import path from 'node:path';
+import { readdirSync } from 'node:fs';
 import WebSocket from 'ws';
 import { machineLine, root, writeSection } from './section.mjs';
 import { inspector, killAll, log, nofileLimit, rssBytes, sleep, spawnChild, startMyko, summariseSnapshot, waitOutput } from './procs.mjs';
@@ -32,8 +33,9 @@ const N = envInt('BENCH_CONNS', 20_000);
 const PER_CLIENT = envInt('BENCH_CONNS_PER_CLIENT', 5000);
 const PROFILE = process.env.BENCH_CONNS_PROFILE === '1';
 const TARGET_KIB = 16;
-/** File descriptors a server needs besides its sockets: stdio, the SQLite files, epoll, the listener, the inspector. */
-const FD_RESERVE = 64;
+/** File descriptors kept free besides those the server holds before the connections (the writer's socket, SQLite's journal files). */
+const FD_MARGIN = 16;
+const openFds = (pid) => readdirSync(`/proc/${pid}/fd`).length;
 const SAMPLE = 200;
 const CLIENT = path.join(root, 'bench/connections-client.mjs');
 const KiB = 1024;
@@ -85,10 +87,11 @@ async function run(kind) {
   const clients = [];
   let insp;
   try {
-    const limit = nofileLimit(srv.proc.pid);
-    const n = Math.min(N, limit - FD_RESERVE);
-    if (n < N) log(`${kind}: the server's fd limit is ${limit}: ${n} connections, not ${N}`);
     insp = await inspector(srv.proc);
+    const limit = nofileLimit(srv.proc.pid);
+    // As many as the fd limit leaves room for: the fds open now (inspector included) plus a margin for SQLite and the writer.
+    const n = Math.min(N, limit - openFds(srv.proc.pid) - FD_MARGIN);
+    if (n < N) log(`${kind}: the server's fd limit is ${limit}: ${n} connections, not ${N}`);
     await sleep(1000);
     const before = await measure(srv, insp);
     log(`${kind}: before: RSS ${(before.rss / 2 ** 20).toFixed(1)} MiB, heap ${(before.heapUsed / 2 ** 20).toFixed(1)} MiB`);
@@ -171,7 +174,8 @@ const mib = (b) => (b / 2 ** 20).toFixed(1);
 
 function section(res, machine) {
   const { bare, myko } = res;
-  const met = myko.connections >= 20_000 && myko.rssPerConn <= TARGET_KIB * KiB && myko.live.reached === myko.live.probed;
+  const memMet = myko.rssPerConn <= TARGET_KIB * KiB && myko.live.reached === myko.live.probed;
+  const met = myko.connections >= 20_000 && memMet;
   const row = (r, label) =>
     `| ${label} | ${r.connections.toLocaleString('en')} | ${r.openSeconds.toFixed(1)} | ${mib(r.before.rss)} → ${mib(r.after.rss)} | **${kib(r.rssPerConn)}** | ${mib(r.before.heapUsed)} → ${mib(r.after.heapUsed)} | ${kib(r.heapPerConn)} | ${r.live.reached.toLocaleString('en')} / ${r.live.probed.toLocaleString('en')} |`;
   const lines = [
@@ -188,8 +192,10 @@ function section(res, machine) {
       (myko.after.metrics ? `The server's own /metrics agree: process_resident_memory_bytes ${mib(myko.before.metrics.rss)} → ${mib(myko.after.metrics.rss)} MiB (${kib(myko.metricsRssPerConn)} KiB / conn), nodejs_heap_size_used_bytes ${mib(myko.before.metrics.heapUsed)} → ${mib(myko.after.metrics.heapUsed)} MiB. ` : '') +
       `Live: Myko SETs the items of ${myko.live.probed} connections spread over the range (one event batch) and each of them gets its diff; the baseline broadcasts one frame to every socket.`,
     '',
-    `**Target ${met ? 'met' : 'not met'}**: ${myko.connections.toLocaleString('en')} connections at ${kib(myko.rssPerConn)} KiB RSS each (must be 20,000 at ≤ ${TARGET_KIB} KiB).` +
-      (myko.connections < N ? ` The run held ${myko.connections.toLocaleString('en')}, not ${N.toLocaleString('en')}: the process's hard fd limit here is ${myko.fdLimit.toLocaleString('en')} and a process cannot raise it (one socket is one fd).` : ''),
+    `**Target ${met ? 'met' : memMet ? 'met for memory, not for the count' : 'not met'}**: ${myko.connections.toLocaleString('en')} live connections at ${kib(myko.rssPerConn)} KiB RSS each (must be 20,000 at ≤ ${TARGET_KIB} KiB).` +
+      (myko.connections < N
+        ? ` The run held ${myko.connections.toLocaleString('en')}, not ${N.toLocaleString('en')}: the hard limit of open files per process on this machine is ${myko.fdLimit.toLocaleString('en')}, one socket is one fd, the server holds a few dozen others (stdio, SQLite, epoll, the listener), and only a privileged process can raise a hard limit. On a host with \`ulimit -Hn\` above 20,100 the same command holds all ${N.toLocaleString('en')}.`
+        : ''),
   ];
   if (myko.profile) {
     lines.push('', 'Heap snapshot, Myko, growth per connection (after − before) / connections, by constructor (self sizes):', '', '| constructor | objects / conn | bytes / conn |', '| --- | ---: | ---: |');
