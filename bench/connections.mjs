@@ -93,9 +93,10 @@ async function run(kind) {
     const n = Math.min(N, limit - openFds(srv.proc.pid) - FD_MARGIN);
     if (n < N) log(`${kind}: the server's fd limit is ${limit}: ${n} connections, not ${N}`);
     await sleep(1000);
+    // The first snapshot before the first reading: taking one grows the process (the profiler's own memory).
+    const snapBefore = PROFILE && kind === 'myko' ? summariseSnapshot(await insp.snapshot()) : undefined;
     const before = await measure(srv, insp);
     log(`${kind}: before: RSS ${(before.rss / 2 ** 20).toFixed(1)} MiB, heap ${(before.heapUsed / 2 ** 20).toFixed(1)} MiB`);
-    const snapBefore = PROFILE && kind === 'myko' ? summariseSnapshot(await insp.snapshot()) : undefined;
 
     const t0 = performance.now();
     const ranges = [];
@@ -194,11 +195,13 @@ function section(res, machine) {
     '',
     `**Target ${met ? 'met' : memMet ? 'met for memory, not for the count' : 'not met'}**: ${myko.connections.toLocaleString('en')} live connections at ${kib(myko.rssPerConn)} KiB RSS each (must be 20,000 at ≤ ${TARGET_KIB} KiB).` +
       (myko.connections < N
-        ? ` The run held ${myko.connections.toLocaleString('en')}, not ${N.toLocaleString('en')}: the hard limit of open files per process on this machine is ${myko.fdLimit.toLocaleString('en')}, one socket is one fd, the server holds a few dozen others (stdio, SQLite, epoll, the listener), and only a privileged process can raise a hard limit. On a host with \`ulimit -Hn\` above 20,100 the same command holds all ${N.toLocaleString('en')}.`
-        : ''),
+        ? ` The run held ${myko.connections.toLocaleString('en')}, not ${N.toLocaleString('en')}: the hard limit of open files per process on this machine is ${myko.fdLimit.toLocaleString('en')}, one socket is one fd, the server holds a few dozen others (stdio, SQLite, epoll, the listener), and raising a hard limit needs CAP_SYS_RESOURCE, which processes on this machine do not have (\`ulimit -Hn 40000\` is refused). On a host with \`ulimit -Hn\` above 20,100 the same command holds all ${N.toLocaleString('en')}.`
+        : N < 20_000
+          ? ` (A smaller run: BENCH_CONNS=${N}.)`
+          : ''),
   ];
   if (myko.profile) {
-    lines.push('', 'Heap snapshot, Myko, growth per connection (after − before) / connections, by constructor (self sizes):', '', '| constructor | objects / conn | bytes / conn |', '| --- | ---: | ---: |');
+    lines.push('', `Heap snapshot (BENCH_CONNS_PROFILE=1), Myko, growth per connection (after − before) / connections, by constructor (self sizes; the snapshots' own memory may add to the RSS figure of this run):`, '', '| constructor | objects / conn | bytes / conn |', '| --- | ---: | ---: |');
     for (const p of myko.profile.slice(0, 15)) lines.push(`| ${p.name.replaceAll('|', '\\|').slice(0, 60)} | ${p.countPerConn.toFixed(2)} | ${p.bytesPerConn.toFixed(0)} |`);
   }
   return lines.join('\n');
