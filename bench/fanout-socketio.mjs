@@ -19,7 +19,8 @@ import WebSocket from 'ws';
 import { io as ioClient } from 'socket.io-client';
 import { machineLine, root, writeSection } from './section.mjs';
 import { killAll, log, rssBytes, sleep, spawnChild, startMyko, waitOutput } from './procs.mjs';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 
 const envInt = (name, dflt) => {
   const v = process.env[name];
@@ -240,6 +241,15 @@ function section(res, machine) {
   ].join('\n');
 }
 
+/** With BENCH_CPU_PROF: the newest profile of the Myko server, summarised by bench/prof-summary.mjs (inclusive time, top 25). */
+function profileNote() {
+  const files = readdirSync(PROF_DIR).filter((f) => f.startsWith('fanout-socketio-myko-')).sort();
+  if (files.length === 0) return '(no CPU profile was written)';
+  const out = execFileSync(process.execPath, [path.join(root, 'bench/prof-summary.mjs'), path.join(PROF_DIR, files.at(-1)), '25'], { encoding: 'utf8' });
+  const inclusive = out.slice(out.indexOf('inclusive time by function'));
+  return `CPU profile of the Myko server over the whole run (BENCH_CPU_PROF; wall-clock samples, so time the process was preempted on this shared machine lands on whatever ran then), \`node bench/prof-summary.mjs\`:\n\n\`\`\`\n${inclusive.trim()}\n\`\`\``;
+}
+
 /** Blocks of one server pooled: percentiles over every delivery of every measured round. */
 function summarise(blocks, pid) {
   const sa = sortNum(blocks.flatMap((b) => b.all));
@@ -289,7 +299,8 @@ async function main() {
       await srvs[kind]?.stop();
     }
   }
-  const md = section(res, machine);
+  let md = section(res, machine);
+  if (PROF_DIR) md += '\n\n' + profileNote();
   console.log(md);
   console.log(JSON.stringify(res));
   if (process.env.BENCH_FANOUT_NO_SECTION !== '1') writeSection('fanout-socketio', md);
