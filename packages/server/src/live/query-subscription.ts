@@ -63,9 +63,9 @@ export class QuerySubscription extends ResultStream {
   }
 
   /** Send what changed since the last response; nothing when nothing visible changed. */
-  flush(state: StateReader, jsonCache: Map<MItem, string>): void {
+  flush(state: StateReader): void {
     this.state = state;
-    this.sendChanges(jsonCache);
+    this.sendChanges();
   }
 
   /** Move, replace (offset ↔ cursor) or, with undefined, remove the page. */
