@@ -1,5 +1,5 @@
 import { Kind, type Dialect, type MItem, type QueryWindow } from '@myko/protocol';
-import { wrappedItemsJson } from './item-json.js';
+import { jsonFrameWithItems } from './item-json.js';
 
 /**
  * Response frames per dialect (WIRE.md 1.1), in one place. The JSON builders
@@ -43,11 +43,14 @@ export function diffFrame(p: DiffParts): object {
   return { event: responseEvent(p.kind), data };
 }
 
-export function diffJson(p: DiffParts): string {
+/** The JSON of `diffFrame(p)`, byte for byte, as UTF-8. */
+export function diffJson(p: DiffParts): Buffer {
   const window = p.window ? JSON.stringify(p.window) : undefined;
-  return (
-    `{"event":"${responseEvent(p.kind)}","data":{"tx":${JSON.stringify(p.tx)},"sequence":${p.sequence},` +
-    `"upserts":[${wrappedItemsJson(p.itemType, p.upserts)}],"deletes":${JSON.stringify(p.deletes)},"totalCount":${p.totalCount}` +
+  return jsonFrameWithItems(
+    `{"event":"${responseEvent(p.kind)}","data":{"tx":${JSON.stringify(p.tx)},"sequence":${p.sequence},"upserts":[`,
+    p.itemType,
+    p.upserts,
+    `],"deletes":${JSON.stringify(p.deletes)},"totalCount":${p.totalCount}` +
     (window ? `,"window":${window}` : '') +
     (p.order
       ? `,"changes":[{"kind":"windowOrder","ids":${JSON.stringify(p.order)},"total_count":${p.totalCount}` +
@@ -63,8 +66,9 @@ export function seedResultFrame(tx: string, itemType: string, items: MItem[], ki
   return { event: responseEvent(kind), tx, data: items.map((item) => ({ itemType, item })) };
 }
 
-export function seedResultJson(tx: string, itemType: string, items: MItem[], kind: 'query' | 'view' = 'query'): string {
-  return `{"event":"${responseEvent(kind)}","tx":${JSON.stringify(tx)},"data":[${wrappedItemsJson(itemType, items)}]}`;
+/** The JSON of `seedResultFrame(...)`, byte for byte, as UTF-8. */
+export function seedResultJson(tx: string, itemType: string, items: MItem[], kind: 'query' | 'view' = 'query'): Buffer {
+  return jsonFrameWithItems(`{"event":"${responseEvent(kind)}","tx":${JSON.stringify(tx)},"data":[`, itemType, items, ']}');
 }
 
 export function commandResponseFrame(dialect: Dialect, tx: string, response: unknown): object {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MItem } from '@myko/protocol';
-import { itemJson, wrappedItemsJson } from './item-json.js';
+import { itemJson, jsonFrameWithItems } from './item-json.js';
 import { diffFrame, diffJson, seedResultFrame, seedResultJson, type DiffParts } from './frames.js';
 
 // The builder main had before the per-item text (frames.ts wrappedJson joined by ','): the bytes must not change.
@@ -14,13 +14,18 @@ const items = (): MItem[] => [
   { id: 'd', toString: 'member named toString', valueOf: 3, __proto_like: { a: 1 } },
 ];
 
-test('wrappedItemsJson writes the same bytes as the per-item wrapper joined by commas, first call and cached', () => {
+// What main sent: the frame as a string, which ws encodes as UTF-8.
+const utf8 = (s: string) => Buffer.from(s, 'utf8');
+
+test('jsonFrameWithItems writes the same bytes as the per-item wrapper joined by commas, first call and cached', () => {
   for (const type of ['Item', 'Ty"pe \\ é', '']) {
-    const list = items();
-    assert.equal(wrappedItemsJson(type, list), before(type, list));
-    assert.equal(wrappedItemsJson(type, list), before(type, list), 'again, from the cached texts');
+    for (const [head, tail] of [['[', ']'], ['{"é":[', ']}'], ['', '']]) {
+      const list = items();
+      assert.deepEqual(jsonFrameWithItems(head!, type, list, tail!), utf8(head + before(type, list) + tail));
+      assert.deepEqual(jsonFrameWithItems(head!, type, list, tail!), utf8(head + before(type, list) + tail), 'again, from the cached bytes');
+    }
   }
-  assert.equal(wrappedItemsJson('Item', []), '');
+  assert.deepEqual(jsonFrameWithItems('[', 'Item', [], ']'), utf8('[]'));
 });
 
 test('diffJson and seedResultJson are byte for byte JSON.stringify of the frame objects (the CBOR path encodes those)', () => {
@@ -32,34 +37,34 @@ test('diffJson and seedResultJson are byte for byte JSON.stringify of the frame 
     { ...base, order: ['a'] },
   ];
   for (const p of cases) {
-    assert.equal(diffJson(p), JSON.stringify(diffFrame(p)));
-    assert.equal(diffJson(p), JSON.stringify(diffFrame(p)), 'again, cached');
+    assert.deepEqual(diffJson(p), utf8(JSON.stringify(diffFrame(p))));
+    assert.deepEqual(diffJson(p), utf8(JSON.stringify(diffFrame(p))), 'again, cached');
   }
   for (const kind of ['query', 'view'] as const) {
     const list = items();
-    assert.equal(seedResultJson('s', 'Item', list, kind), JSON.stringify(seedResultFrame('s', 'Item', list, kind)));
-    assert.equal(seedResultJson('s', 'Item', [], kind), JSON.stringify(seedResultFrame('s', 'Item', [], kind)));
+    assert.deepEqual(seedResultJson('s', 'Item', list, kind), utf8(JSON.stringify(seedResultFrame('s', 'Item', list, kind))));
+    assert.deepEqual(seedResultJson('s', 'Item', [], kind), utf8(JSON.stringify(seedResultFrame('s', 'Item', [], kind))));
   }
 });
 
 test('the cached text is invisible to the item and is not inherited by a copy', () => {
   const item: MItem = { id: 'i', level: 1 };
   const text = itemJson(item);
-  assert.equal(text, '{"id":"i","level":1}');
-  assert.equal(itemJson(item), text);
+  assert.equal(text.toString(), '{"id":"i","level":1}');
+  assert.equal(itemJson(item), text, 'the same bytes object, not made again');
   assert.deepEqual(Object.keys(item), ['id', 'level']);
-  assert.equal(JSON.stringify(item), text);
+  assert.equal(JSON.stringify(item), text.toString());
   assert.equal(Object.getOwnPropertySymbols({ ...item }).length, 0, 'a spread copies no cached text');
   assert.equal(Object.getOwnPropertySymbols(Object.assign({}, item)).length, 0);
   // A new object built from the old (how state changes an item) gets its own text.
   const next = { ...item, level: 2 };
-  assert.equal(itemJson(next), '{"id":"i","level":2}');
+  assert.equal(itemJson(next).toString(), '{"id":"i","level":2}');
   for (const k in item) assert.ok(k === 'id' || k === 'level');
 });
 
 test('a frozen item is encoded without caching', () => {
   const item = Object.freeze({ id: 'f', v: [1] }) as MItem;
-  assert.equal(itemJson(item), '{"id":"f","v":[1]}');
-  assert.equal(itemJson(item), '{"id":"f","v":[1]}');
+  assert.equal(itemJson(item).toString(), '{"id":"f","v":[1]}');
+  assert.equal(itemJson(item).toString(), '{"id":"f","v":[1]}');
   assert.equal(Object.getOwnPropertySymbols(item).length, 0);
 });
