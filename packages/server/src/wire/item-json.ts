@@ -50,8 +50,12 @@ export function jsonFrameWithItems(head: string, itemType: string, items: readon
   let at = out.write(head, 0);
   for (let i = 0; i < n; i++) {
     if (i > 0) out[at++] = 0x2c; // ,
-    at += open.copy(out, at);
-    at += texts[i]!.copy(out, at);
+    // TypedArray#set: cheaper per call than Buffer#copy for these small pieces (measured).
+    out.set(open, at);
+    at += open.length;
+    const text = texts[i]!;
+    out.set(text, at);
+    at += text.length;
     out[at++] = 0x7d; // }
   }
   at += out.write(tail, at);
