@@ -80,11 +80,19 @@ export abstract class ResultStream {
     this.sorted = undefined;
   }
 
-  /** Sequence 0: the whole result, or the page. The first response, and the answer to removing a window. */
-  protected sendSnapshot(): void {
+  /**
+   * Sequence 0: the whole result, or the page. The first response, and the answer to removing a window.
+   * `items`, when given, are the members' items in the members' order, just read from state by the
+   * caller (QuerySubscription.load): an unpaged result then looks none of them up again.
+   */
+  protected sendSnapshot(items?: MItem[]): void {
     this.touched.clear();
     this.sequence = 0;
-    if (this.conn.dialect === 'seed') return this.sendSeed();
+    if (this.conn.dialect === 'seed') return this.sendSeed(items);
+    if (!this.page && items) {
+      this.sentPage = [];
+      return this.sendItems(items, []);
+    }
     const ids = this.page ? this.slice() : [...this.members];
     this.sentPage = this.page ? ids : [];
     this.sendDiff(ids, []);
@@ -156,12 +164,16 @@ export abstract class ResultStream {
   }
 
   private sendDiff(ids: string[], deletes: string[]): void {
-    this.sentTotal = this.members.size;
     const items: MItem[] = [];
     for (const id of ids) {
       const item = this.lookup(id);
       if (item) items.push(item);
     }
+    this.sendItems(items, deletes);
+  }
+
+  private sendItems(items: MItem[], deletes: string[]): void {
+    this.sentTotal = this.members.size;
     const parts: DiffParts = {
       kind: this.responseKind,
       tx: this.tx,
@@ -179,16 +191,19 @@ export abstract class ResultStream {
     );
   }
 
-  private sendSeed(): void {
-    const items: MItem[] = [];
-    for (const id of this.members) {
-      const item = this.lookup(id);
-      if (item) items.push(item);
+  private sendSeed(loaded?: MItem[]): void {
+    let items = loaded;
+    if (!items) {
+      items = [];
+      for (const id of this.members) {
+        const item = this.lookup(id);
+        if (item) items.push(item);
+      }
     }
     const kind = this.responseKind;
     this.conn.send(
-      () => seedResultFrame(this.tx, this.itemType, items, kind),
-      () => seedResultJson(this.tx, this.itemType, items, kind),
+      () => seedResultFrame(this.tx, this.itemType, items!, kind),
+      () => seedResultJson(this.tx, this.itemType, items!, kind),
     );
   }
 }
