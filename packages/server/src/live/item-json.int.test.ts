@@ -84,3 +84,22 @@ test('CBOR and seed clients get the same items once their JSON texts are cached'
   assert.deepEqual(byId(sf.data), byId(jf.data.upserts));
   for (const x of [w, j, c, s]) await x.close();
 });
+
+test('a snapshot sends the items as loaded, in order: ids given twice are one member in their first place; an absent id is skipped', async () => {
+  const w = await TestClient.connect(ts.url);
+  w.send({ event: 'ws:m:event-batch', data: ['x3', 'x1', 'x2'].map((id) => ({ itemType: 'Chan', changeType: 'SET', item: { id, v: id } })) });
+  await w.sync();
+  const r = await TestClient.connect(ts.url);
+  r.send({ event: 'ws:m:query', data: { queryId: 'GetChansByIds', queryItemType: 'Chan', query: { tx: 'ids', ids: ['x2', 'nope', 'x1', 'x2', 'x3'] } } });
+  const f = await r.next((f) => f.event === 'ws:m:query-response' && f.data?.tx === 'ids' && f.data.sequence === 0);
+  assert.deepEqual(f.data.upserts.map((u: any) => u.item.id), ['x2', 'x1', 'x3']);
+  assert.equal(f.data.totalCount, 3);
+  const raw = r.raw.find((x) => typeof x === 'string' && x.includes('"tx":"ids"'));
+  assert.equal(raw, JSON.stringify({ event: 'ws:m:query-response', data: { tx: 'ids', sequence: 0, upserts: f.data.upserts, deletes: [], totalCount: 3 } }));
+  // The seed dialect's whole-result answer comes from the same loaded items.
+  const s = await TestClient.connect(ts.url);
+  s.send({ event: 'ws:m:query', data: { clientId: s.clientId, queryId: 'GetChansByIds', queryItemType: 'Chan', query: { tx: 'sids', ids: ['x3', 'x3', 'x1'] } } });
+  const sf = await s.next((f) => f.event === 'ws:m:query-response' && f.tx === 'sids');
+  assert.deepEqual(sf.data.map((u: any) => u.item.id), ['x3', 'x1']);
+  for (const x of [w, r, s]) await x.close();
+});
