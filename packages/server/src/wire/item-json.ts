@@ -18,47 +18,45 @@ import type { MItem } from '@myko/protocol';
  * derived item never inherits its parent's stale text.
  */
 const TEXT = Symbol('myko.itemJson');
-/** The itemType the kept bytes were wrapped for (an item object is in one type's map, but checking costs nothing). */
-const TEXT_TYPE = Symbol('myko.itemJsonType');
 
-type WithText = MItem & { [TEXT]?: Buffer; [TEXT_TYPE]?: string };
+type WithText = MItem & { [TEXT]?: Buffer };
 
-/** `{"itemType":T,"item":ITEM}` as UTF-8 bytes, made once per item object. */
-export function wrappedItemJson(itemType: string, item: MItem): Buffer {
-  const kept = item as WithText;
-  if (kept[TEXT_TYPE] === itemType) return kept[TEXT]!;
-  const bytes = Buffer.from(`{"itemType":${JSON.stringify(itemType)},"item":${JSON.stringify(item)}}`);
-  // A frozen or sealed item (a handler's own object) is answered without keeping; an item already
-  // keeping bytes for another type (not seen in practice) keeps those.
-  if (kept[TEXT_TYPE] === undefined && Object.isExtensible(item)) {
-    Object.defineProperty(item, TEXT, { value: bytes, enumerable: false, writable: false, configurable: false });
-    Object.defineProperty(item, TEXT_TYPE, { value: itemType, enumerable: false, writable: false, configurable: false });
-  }
-  return bytes;
+/** The item's JSON as UTF-8 bytes, made once per item object. */
+export function itemJson(item: MItem): Buffer {
+  const cached = (item as WithText)[TEXT];
+  if (cached !== undefined) return cached;
+  const text = Buffer.from(JSON.stringify(item));
+  // A frozen or sealed item (a handler's own object) is answered without caching.
+  if (Object.isExtensible(item)) Object.defineProperty(item, TEXT, { value: text, enumerable: false, writable: false, configurable: false });
+  return text;
 }
 
 /**
  * One frame as UTF-8 bytes: `head`, then
  * `{"itemType":T,"item":I1},{"itemType":T,"item":I2},…` from the items'
- * kept bytes, then `tail`. One allocation of the exact size and one copy of
- * each item's wrapped bytes: no joined string to flatten, no UTF-8 length scan and
+ * cached bytes, then `tail`. One allocation of the exact size and one copy of
+ * each item's bytes: no joined string to flatten, no UTF-8 length scan and
  * no re-encoding of the whole frame when it is sent (ws sends a Buffer as
  * is). Sent as a text frame (gateway/connection.ts), the bytes are those of
  * the same frame built as a string.
  */
 export function jsonFrameWithItems(head: string, itemType: string, items: readonly MItem[], tail: string): Buffer {
   const n = items.length;
+  const open = Buffer.from(`{"itemType":${JSON.stringify(itemType)},"item":`);
   const texts = new Array<Buffer>(n);
-  let size = Buffer.byteLength(head) + Buffer.byteLength(tail) + (n > 0 ? n - 1 : 0);
-  for (let i = 0; i < n; i++) size += (texts[i] = wrappedItemJson(itemType, items[i]!)).length;
+  let size = Buffer.byteLength(head) + Buffer.byteLength(tail) + (n > 0 ? n * (open.length + 2) - 1 : 0);
+  for (let i = 0; i < n; i++) size += (texts[i] = itemJson(items[i]!)).length;
   const out = Buffer.allocUnsafe(size);
   let at = out.write(head, 0);
   for (let i = 0; i < n; i++) {
     if (i > 0) out[at++] = 0x2c; // ,
     // TypedArray#set: cheaper per call than Buffer#copy for these small pieces (measured).
+    out.set(open, at);
+    at += open.length;
     const text = texts[i]!;
     out.set(text, at);
     at += text.length;
+    out[at++] = 0x7d; // }
   }
   at += out.write(tail, at);
   if (at !== size) throw new Error(`jsonFrameWithItems: wrote ${at} of ${size} bytes`);
