@@ -742,7 +742,7 @@ async function timeRequests(send, runs, warmup) {
     payload = res.payload;
   }
   const s = sortNum(times);
-  return { runs, p50: pct(s, 50), p90: pct(s, 90), min: s[0], max: s[s.length - 1], bytes, payload };
+  return { runs, p50: pct(s, 50), p90: pct(s, 90), p99: pct(s, 99), min: s[0], max: s[s.length - 1], bytes, payload };
 }
 
 async function scenarioSnapshot(scope) {
@@ -927,10 +927,10 @@ function tables(res) {
   else if (res.snapshot) {
     const s = res.snapshot;
     lines.push(`### snapshot: first response (sequence 0) of GetAllItems over ${fmtInt(s.items)} items, ${fmtInt(s.myko.bytes)} B, ${s.myko.runs} runs`, '');
-    row('server', 'p50 ms', 'p90 ms', 'min ms', 'max ms');
-    row('---', '---:', '---:', '---:', '---:');
-    for (const [name, r] of [['Myko', s.myko], ['bare ws, same bytes precomputed', s.bare]]) row(name, fmt(r.p50), fmt(r.p90), fmt(r.min), fmt(r.max));
-    row('**ratio Myko/bare (p50)**', fmt(s.ratio), '', '', '');
+    row('server', 'p50 ms', 'p90 ms', 'p99 ms', 'min ms', 'max ms');
+    row('---', '---:', '---:', '---:', '---:', '---:');
+    for (const [name, r] of [['Myko', s.myko], ['bare ws, same bytes precomputed', s.bare]]) row(name, fmt(r.p50), fmt(r.p90), fmt(r.p99), fmt(r.min), fmt(r.max));
+    row('**ratio Myko/bare (p50)**', fmt(s.ratio), '', '', '', '');
     lines.push('', `For context, JSON.parse of that response in the client takes ${fmt(s.clientParseP50)} ms (not included above).`, '');
   }
   return lines.join('\n');

@@ -24,6 +24,9 @@ interface PendingRequest {
  */
 export const deliveredUnanswered = Object.freeze({ delivered: true, answered: false, executor: '2023' });
 
+const textFrame = Object.freeze({ binary: false });
+const binaryFrame = Object.freeze({ binary: true });
+
 export class ClientCommandError extends Error {
   override name = 'ClientCommandError';
   constructor(
@@ -91,7 +94,7 @@ export class Connection implements Subscriber {
     return this.ws.bufferedAmount > this.config.sendHighWaterBytes;
   }
 
-  send(frame: () => object, json?: () => string): void {
+  send(frame: () => object, json?: () => string | Buffer): void {
     if (this.closed) return;
     const payload = this.encoding === 'cbor' ? encodeCbor(frame(), this.cborRecords) : json ? json() : JSON.stringify(frame());
     this.sendPayload(payload);
@@ -174,7 +177,9 @@ export class Connection implements Subscriber {
 
   private sendPayload(payload: string | Buffer, written?: (err?: Error) => void): void {
     this.stats.framesOut++;
-    this.ws.send(payload, written ? (err) => (this.afterWrite(), written(err)) : this.afterWrite);
+    // The encoding decides the frame type, not the payload's type: JSON may come as UTF-8 bytes (wire/item-json.ts).
+    const options = this.encoding === 'cbor' ? binaryFrame : textFrame;
+    this.ws.send(payload, options, written ? (err) => (this.afterWrite(), written(err)) : this.afterWrite);
     const buffered = this.ws.bufferedAmount;
     if (buffered > this.config.sendHighWaterBytes) {
       if (this.congestedSince === 0) this.congestedSince = Date.now();

@@ -106,7 +106,7 @@ export class LiveQueries {
     if (!sub) return false;
     // Changes not yet flushed (a congested socket) go out first: the page answer is computed against what the client holds.
     if (sub.pending) {
-      sub.flush(this.state, new Map());
+      sub.flush(this.state);
       this.dirty.get(conn)?.delete(sub);
     }
     sub.movePage(this.stateFor(conn), page);
@@ -155,7 +155,6 @@ export class LiveQueries {
   /** Send every pending response whose connection can take it. */
   flush(): void {
     if (this.dirty.size === 0) return;
-    const cache = new Map<MItem, string>();
     for (const [conn, subs] of this.dirty) {
       if (conn.congested()) {
         if (!this.waitingForDrain.has(conn)) {
@@ -167,7 +166,7 @@ export class LiveQueries {
         }
         continue;
       }
-      for (const sub of subs) sub.flush(this.state, cache);
+      for (const sub of subs) sub.flush(this.state);
       this.dirty.delete(conn);
     }
   }

@@ -110,7 +110,7 @@ export class LiveViews {
     const sub = this.subs.get(conn, tx);
     if (!sub) return false;
     if (sub.pending) {
-      sub.flush(new Map());
+      sub.flush();
       this.dirty.get(conn)?.delete(sub);
     }
     sub.movePage(page);
@@ -149,7 +149,6 @@ export class LiveViews {
 
   flush(): void {
     if (this.dirty.size === 0) return;
-    const cache = new Map<MItem, string>();
     for (const [conn, subs] of this.dirty) {
       if (conn.congested()) {
         if (!this.waitingForDrain.has(conn)) {
@@ -161,7 +160,7 @@ export class LiveViews {
         }
         continue;
       }
-      for (const sub of subs) sub.flush(cache);
+      for (const sub of subs) sub.flush();
       this.dirty.delete(conn);
     }
   }

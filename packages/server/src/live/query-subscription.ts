@@ -29,12 +29,24 @@ export class QuerySubscription extends ResultStream {
     return this.state?.get(this.itemType, id);
   }
 
+  /**
+   * The members' items in the members' order, as `load` read them, for the
+   * `snapshot` that follows it in the same turn (no second lookup per id).
+   * Dropped by any change and once sent.
+   */
+  private loaded: MItem[] | undefined;
+
   /** Fill the result from state: ids hint, then an equality index, else a scan. */
   load(state: StateReader): void {
     this.state = state;
     const f = this.filter;
+    const loaded: MItem[] = [];
+    const members = this.members;
     const consider = (item: MItem | undefined) => {
-      if (item && f.match(item)) this.members.add(item.id);
+      if (!item || !f.match(item)) return;
+      const before = members.size;
+      members.add(item.id);
+      if (members.size !== before) loaded.push(item); // an id given twice is one member, in its first place
     };
     if (f.ids) for (const id of f.ids) consider(state.get(this.itemType, id));
     else if (f.eq && f.eq.length > 0) {
@@ -42,10 +54,12 @@ export class QuerySubscription extends ResultStream {
       for (const id of state.lookup(this.itemType, field, value)) consider(state.get(this.itemType, id));
     } else for (const item of state.all(this.itemType)) consider(item);
     this.membersLoaded();
+    this.loaded = loaded;
   }
 
   /** Answer again from `state` (windback, or back to live): the result is rebuilt and sent as sequence 0. */
   reload(state: StateReader): void {
+    this.loaded = undefined;
     this.resetMembers();
     this.load(state);
     this.snapshot(state);
@@ -53,19 +67,22 @@ export class QuerySubscription extends ResultStream {
 
   /** Apply one changed item; returns true when the client may need to hear of it. */
   update(id: string, next: MItem | undefined): boolean {
+    this.loaded = undefined;
     return this.mark(id, next !== undefined && this.filter.match(next));
   }
 
   /** The first response (sequence 0): the whole result, or the window's slice. */
   snapshot(state: StateReader): void {
+    const loaded = this.state === state ? this.loaded : undefined;
+    this.loaded = undefined;
     this.state = state;
-    this.sendSnapshot();
+    this.sendSnapshot(loaded);
   }
 
   /** Send what changed since the last response; nothing when nothing visible changed. */
-  flush(state: StateReader, jsonCache: Map<MItem, string>): void {
+  flush(state: StateReader): void {
     this.state = state;
-    this.sendChanges(jsonCache);
+    this.sendChanges();
   }
 
   /** Move, replace (offset ↔ cursor) or, with undefined, remove the page. */

@@ -2,7 +2,7 @@ import type { MItem, QueryWindow } from '@myko/protocol';
 import type { Subscriber } from './subscriber.js';
 import { sortedInsert, sortedRemove } from './sorted-ids.js';
 import { pageOf, type Page } from './result-page.js';
-import { diffFrame, diffJson, seedResultFrame, seedResultJson, wrappedJson, type DiffParts } from '../wire/frames.js';
+import { diffFrame, diffJson, seedResultFrame, seedResultJson, type DiffParts } from '../wire/frames.js';
 
 /**
  * The wire side of one live result of one connection, shared by queries and
@@ -80,18 +80,26 @@ export abstract class ResultStream {
     this.sorted = undefined;
   }
 
-  /** Sequence 0: the whole result, or the page. The first response, and the answer to removing a window. */
-  protected sendSnapshot(): void {
+  /**
+   * Sequence 0: the whole result, or the page. The first response, and the answer to removing a window.
+   * `items`, when given, are the members' items in the members' order, just read from state by the
+   * caller (QuerySubscription.load): an unpaged result then looks none of them up again.
+   */
+  protected sendSnapshot(items?: MItem[]): void {
     this.touched.clear();
     this.sequence = 0;
-    if (this.conn.dialect === 'seed') return this.sendSeed();
+    if (this.conn.dialect === 'seed') return this.sendSeed(items);
+    if (!this.page && items) {
+      this.sentPage = [];
+      return this.sendItems(items, []);
+    }
     const ids = this.page ? this.slice() : [...this.members];
     this.sentPage = this.page ? ids : [];
-    this.sendDiff(ids, [], undefined);
+    this.sendDiff(ids, []);
   }
 
   /** Send what changed since the last response; nothing when nothing visible changed. */
-  protected sendChanges(jsonCache: Map<MItem, string> | undefined): void {
+  protected sendChanges(): void {
     if (this.touched.size === 0) return;
     if (this.conn.dialect === 'seed') {
       let visible = false;
@@ -122,7 +130,7 @@ export abstract class ResultStream {
     // (as the reference server does, a response with only the new count and the page order is sent then).
     if (upserts.length === 0 && deletes.length === 0 && (!this.page || this.members.size === this.sentTotal)) return;
     this.sequence++;
-    this.sendDiff(upserts, deletes, jsonCache);
+    this.sendDiff(upserts, deletes);
   }
 
   /**
@@ -148,20 +156,24 @@ export abstract class ResultStream {
     this.touched.clear();
     if (this.conn.dialect === 'seed') return this.sendSeed();
     this.sequence++;
-    this.sendDiff(upserts, deletes, undefined);
+    this.sendDiff(upserts, deletes);
   }
 
   private slice(): string[] {
     return pageOf(this.sorted!, this.page!);
   }
 
-  private sendDiff(ids: string[], deletes: string[], cache: Map<MItem, string> | undefined): void {
-    this.sentTotal = this.members.size;
+  private sendDiff(ids: string[], deletes: string[]): void {
     const items: MItem[] = [];
     for (const id of ids) {
       const item = this.lookup(id);
       if (item) items.push(item);
     }
+    this.sendItems(items, deletes);
+  }
+
+  private sendItems(items: MItem[], deletes: string[]): void {
+    this.sentTotal = this.members.size;
     const parts: DiffParts = {
       kind: this.responseKind,
       tx: this.tx,
@@ -175,27 +187,23 @@ export abstract class ResultStream {
     };
     this.conn.send(
       () => diffFrame(parts),
-      () => diffJson(parts, items.map((item) => cachedJson(cache, this.itemType, item))),
+      () => diffJson(parts),
     );
   }
 
-  private sendSeed(): void {
-    const items: MItem[] = [];
-    for (const id of this.members) {
-      const item = this.lookup(id);
-      if (item) items.push(item);
+  private sendSeed(loaded?: MItem[]): void {
+    let items = loaded;
+    if (!items) {
+      items = [];
+      for (const id of this.members) {
+        const item = this.lookup(id);
+        if (item) items.push(item);
+      }
     }
     const kind = this.responseKind;
     this.conn.send(
-      () => seedResultFrame(this.tx, this.itemType, items, kind),
-      () => seedResultJson(this.tx, items.map((item) => wrappedJson(this.itemType, item)), kind),
+      () => seedResultFrame(this.tx, this.itemType, items!, kind),
+      () => seedResultJson(this.tx, this.itemType, items!, kind),
     );
   }
-}
-
-function cachedJson(cache: Map<MItem, string> | undefined, itemType: string, item: MItem): string {
-  if (!cache) return wrappedJson(itemType, item);
-  let s = cache.get(item);
-  if (s === undefined) cache.set(item, (s = wrappedJson(itemType, item)));
-  return s;
 }

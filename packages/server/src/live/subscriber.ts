@@ -11,9 +11,10 @@ export interface Subscriber {
   congested(): boolean;
   /**
    * Send one frame. Both forms are lazy: a JSON connection calls `json` when
-   * given (text assembled from pre-encoded parts), a CBOR one calls `frame`.
+   * given (text assembled from pre-encoded parts; a Buffer is that text as
+   * UTF-8 and goes out as a text frame), a CBOR one calls `frame`.
    */
-  send(frame: () => object, json?: () => string): void;
+  send(frame: () => object, json?: () => string | Buffer): void;
   /** Call `cb` once when the outgoing buffer drains below the high-water mark. */
   onDrain(cb: () => void): void;
 }

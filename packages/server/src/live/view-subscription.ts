@@ -82,8 +82,8 @@ export class ViewSubscription extends ResultStream {
     return changed;
   }
 
-  flush(jsonCache: Map<MItem, string>): void {
-    this.sendChanges(jsonCache);
+  flush(): void {
+    this.sendChanges();
   }
 
   movePage(page: Page | undefined): void {

@@ -1,13 +1,13 @@
 import { Kind, type Dialect, type MItem, type QueryWindow } from '@myko/protocol';
+import { jsonFrameWithItems } from './item-json.js';
 
 /**
  * Response frames per dialect (WIRE.md 1.1), in one place. The JSON builders
- * concatenate pre-encoded item JSON so a change fanned out to a thousand
- * subscribers is stringified once, not a thousand times.
+ * concatenate each item's JSON text, made once per item object and kept on it
+ * (wire/item-json.ts), so a change fanned out to a thousand subscribers, or a
+ * snapshot asked for again, is stringified once. Each JSON builder writes
+ * exactly the bytes of JSON.stringify of its object builder (the CBOR path).
  */
-
-export const wrappedJson = (itemType: string, item: MItem): string =>
-  `{"itemType":${JSON.stringify(itemType)},"item":${JSON.stringify(item)}}`;
 
 export interface DiffParts {
   /** `query` → `ws:m:query-response`, `view` → `ws:m:view-response` (the same shape, WIRE.md 6.3). */
@@ -43,11 +43,14 @@ export function diffFrame(p: DiffParts): object {
   return { event: responseEvent(p.kind), data };
 }
 
-export function diffJson(p: DiffParts, upsertJson: string[]): string {
+/** The JSON of `diffFrame(p)`, byte for byte, as UTF-8. */
+export function diffJson(p: DiffParts): Buffer {
   const window = p.window ? JSON.stringify(p.window) : undefined;
-  return (
-    `{"event":"${responseEvent(p.kind)}","data":{"tx":${JSON.stringify(p.tx)},"sequence":${p.sequence},` +
-    `"upserts":[${upsertJson.join(',')}],"deletes":${JSON.stringify(p.deletes)},"totalCount":${p.totalCount}` +
+  return jsonFrameWithItems(
+    `{"event":"${responseEvent(p.kind)}","data":{"tx":${JSON.stringify(p.tx)},"sequence":${p.sequence},"upserts":[`,
+    p.itemType,
+    p.upserts,
+    `],"deletes":${JSON.stringify(p.deletes)},"totalCount":${p.totalCount}` +
     (window ? `,"window":${window}` : '') +
     (p.order
       ? `,"changes":[{"kind":"windowOrder","ids":${JSON.stringify(p.order)},"total_count":${p.totalCount}` +
@@ -63,8 +66,9 @@ export function seedResultFrame(tx: string, itemType: string, items: MItem[], ki
   return { event: responseEvent(kind), tx, data: items.map((item) => ({ itemType, item })) };
 }
 
-export function seedResultJson(tx: string, itemJson: string[], kind: 'query' | 'view' = 'query'): string {
-  return `{"event":"${responseEvent(kind)}","tx":${JSON.stringify(tx)},"data":[${itemJson.join(',')}]}`;
+/** The JSON of `seedResultFrame(...)`, byte for byte, as UTF-8. */
+export function seedResultJson(tx: string, itemType: string, items: MItem[], kind: 'query' | 'view' = 'query'): Buffer {
+  return jsonFrameWithItems(`{"event":"${responseEvent(kind)}","tx":${JSON.stringify(tx)},"data":[`, itemType, items, ']}');
 }
 
 export function commandResponseFrame(dialect: Dialect, tx: string, response: unknown): object {
