@@ -3,6 +3,7 @@ import type { Registry } from '../core/registry.js';
 import { valueKey, type Change, type StateReader } from '../core/state.js';
 import type { Subscriber } from './subscriber.js';
 import { ByConnection } from './by-connection.js';
+import { PendingFlushes } from './pending-flushes.js';
 import { QuerySubscription } from './query-subscription.js';
 import type { Page } from './result-page.js';
 import { PinnedStates } from './pinned-states.js';
@@ -42,8 +43,7 @@ export interface QueryRequest {
 export class LiveQueries {
   private readonly types = new Map<string, TypeIndex>();
   private readonly subs = new ByConnection<QuerySubscription>();
-  private readonly dirty = new Map<Subscriber, Set<QuerySubscription>>();
-  private readonly waitingForDrain = new Set<Subscriber>();
+  private readonly pending = new PendingFlushes<QuerySubscription>((sub) => sub.flush(this.state));
 
   constructor(
     private readonly state: StateReader,
@@ -59,7 +59,7 @@ export class LiveQueries {
   /** Answer every live query of `conn` again, as sequence 0, from the state it reads now (pinned or live). */
   restate(conn: Subscriber): void {
     const state = this.stateFor(conn);
-    this.dirty.delete(conn);
+    this.pending.forget(conn);
     for (const sub of this.subs.of(conn)) sub.reload(state);
   }
 
@@ -107,7 +107,7 @@ export class LiveQueries {
     // Changes not yet flushed (a congested socket) go out first: the page answer is computed against what the client holds.
     if (sub.pending) {
       sub.flush(this.state);
-      this.dirty.get(conn)?.delete(sub);
+      this.pending.unmark(sub);
     }
     sub.movePage(this.stateFor(conn), page);
     return true;
@@ -118,14 +118,13 @@ export class LiveQueries {
     if (!sub) return false;
     this.subs.delete(conn, tx);
     this.index(sub, false);
-    this.dirty.get(conn)?.delete(sub);
+    this.pending.unmark(sub);
     return true;
   }
 
   dropConnection(conn: Subscriber): void {
     for (const sub of this.subs.drop(conn)) this.index(sub, false);
-    this.dirty.delete(conn);
-    this.waitingForDrain.delete(conn);
+    this.pending.dropConnection(conn);
   }
 
   /** Writer listener: route each change to the queries it can affect, then flush. */
@@ -154,29 +153,13 @@ export class LiveQueries {
 
   /** Send every pending response whose connection can take it. */
   flush(): void {
-    if (this.dirty.size === 0) return;
-    for (const [conn, subs] of this.dirty) {
-      if (conn.congested()) {
-        if (!this.waitingForDrain.has(conn)) {
-          this.waitingForDrain.add(conn);
-          conn.onDrain(() => {
-            this.waitingForDrain.delete(conn);
-            this.flush();
-          });
-        }
-        continue;
-      }
-      for (const sub of subs) sub.flush(this.state);
-      this.dirty.delete(conn);
-    }
+    this.pending.flush();
   }
 
   private touch(sub: QuerySubscription, id: string, next: MItem | undefined): void {
     if (this.pins.has(sub.conn)) return; // wound back: the past does not change
     if (!sub.update(id, next)) return;
-    let set = this.dirty.get(sub.conn);
-    if (!set) this.dirty.set(sub.conn, (set = new Set()));
-    set.add(sub);
+    this.pending.mark(sub);
   }
 
   private index(sub: QuerySubscription, add: boolean): void {

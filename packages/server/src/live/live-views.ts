@@ -3,6 +3,7 @@ import type { Registry } from '../core/registry.js';
 import type { Change, StateReader } from '../core/state.js';
 import type { Subscriber } from './subscriber.js';
 import { ByConnection } from './by-connection.js';
+import { PendingFlushes } from './pending-flushes.js';
 import type { Page } from './result-page.js';
 import { ViewError, ViewSubscription } from './view-subscription.js';
 import { viewErrorFrame } from '../wire/frames.js';
@@ -41,8 +42,7 @@ export class LiveViews {
   /** The item types each subscription is indexed under. */
   private readonly deps = new Map<ViewSubscription, readonly string[]>();
   private readonly subs = new ByConnection<ViewSubscription>();
-  private readonly dirty = new Map<Subscriber, Set<ViewSubscription>>();
-  private readonly waitingForDrain = new Set<Subscriber>();
+  private readonly pending = new PendingFlushes<ViewSubscription>((sub) => sub.flush());
 
   constructor(
     private readonly state: StateReader,
@@ -54,7 +54,7 @@ export class LiveViews {
   /** Answer every live view of `conn` again, as sequence 0, from the state it reads now (pinned or live). */
   restate(conn: Subscriber): void {
     const state = this.pins.get(conn) ?? this.state;
-    this.dirty.delete(conn);
+    this.pending.forget(conn);
     for (const sub of this.subs.of(conn)) {
       try {
         sub.reload(state);
@@ -111,7 +111,7 @@ export class LiveViews {
     if (!sub) return false;
     if (sub.pending) {
       sub.flush();
-      this.dirty.get(conn)?.delete(sub);
+      this.pending.unmark(sub);
     }
     sub.movePage(page);
     return true;
@@ -126,8 +126,7 @@ export class LiveViews {
 
   dropConnection(conn: Subscriber): void {
     for (const sub of this.subs.drop(conn)) this.unindex(sub);
-    this.dirty.delete(conn);
-    this.waitingForDrain.delete(conn);
+    this.pending.dropConnection(conn);
   }
 
   /** Writer listener: recompute the views the batch can affect, then flush. */
@@ -147,22 +146,9 @@ export class LiveViews {
     this.flush();
   }
 
+  /** Send every pending response whose connection can take it. */
   flush(): void {
-    if (this.dirty.size === 0) return;
-    for (const [conn, subs] of this.dirty) {
-      if (conn.congested()) {
-        if (!this.waitingForDrain.has(conn)) {
-          this.waitingForDrain.add(conn);
-          conn.onDrain(() => {
-            this.waitingForDrain.delete(conn);
-            this.flush();
-          });
-        }
-        continue;
-      }
-      for (const sub of subs) sub.flush();
-      this.dirty.delete(conn);
-    }
+    this.pending.flush();
   }
 
   private recompute(sub: ViewSubscription, changes: Change[]): void {
@@ -179,14 +165,12 @@ export class LiveViews {
       return;
     }
     if (!changed) return;
-    let set = this.dirty.get(sub.conn);
-    if (!set) this.dirty.set(sub.conn, (set = new Set()));
-    set.add(sub);
+    this.pending.mark(sub);
   }
 
   private remove(sub: ViewSubscription): void {
     this.subs.delete(sub.conn, sub.tx);
-    this.dirty.get(sub.conn)?.delete(sub);
+    this.pending.unmark(sub);
     this.unindex(sub);
   }
 
