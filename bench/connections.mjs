@@ -19,16 +19,9 @@
 import path from 'node:path';
 import { readdirSync } from 'node:fs';
 import WebSocket from 'ws';
-import { machineLine, root, writeSection } from './section.mjs';
+import { envInt, machineLine, root, writeSection } from './section.mjs';
 import { inspector, killAll, log, nofileLimit, rssBytes, sleep, spawnChild, startMyko, summariseSnapshot, waitOutput } from './procs.mjs';
 
-const envInt = (name, dflt) => {
-  const v = process.env[name];
-  if (v === undefined || v === '') return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer`);
-  return n;
-};
 const N = envInt('BENCH_CONNS', 20_000);
 const PER_CLIENT = envInt('BENCH_CONNS_PER_CLIENT', 5000);
 const PROFILE = process.env.BENCH_CONNS_PROFILE === '1';

@@ -17,18 +17,11 @@
 import path from 'node:path';
 import WebSocket from 'ws';
 import { io as ioClient } from 'socket.io-client';
-import { machineLine, root, writeSection } from './section.mjs';
+import { envInt, machineLine, root, writeSection } from './section.mjs';
 import { killAll, log, rssBytes, sleep, spawnChild, startMyko, waitOutput } from './procs.mjs';
 import { readFileSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
-const envInt = (name, dflt) => {
-  const v = process.env[name];
-  if (v === undefined || v === '') return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer`);
-  return n;
-};
 const SUBS = envInt('BENCH_FANOUT_SUBS', 1000);
 const ROUNDS = envInt('BENCH_FANOUT_ROUNDS', 200);
 /** As bench/run.mjs: at least 20 warm-up rounds and at least 2 s of them (the servers' JIT settles). */

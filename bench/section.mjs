@@ -9,6 +9,15 @@ import { spawn } from 'node:child_process';
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CLI = path.join(root, 'packages/server/dist/cli.js');
 
+/** A positive integer knob from the environment (BENCH_*), or its default when unset or empty. */
+export const envInt = (name, dflt) => {
+  const v = process.env[name];
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer`);
+  return n;
+};
+
 export function writeSection(name, markdown) {
   const file = path.join(root, 'bench/RESULTS.md');
   const start = `<!-- section:${name} -->`;
