@@ -5,7 +5,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, testPostgres, TestClient, sleep, type AnyFrame, type TestServer } from '../testing/index.js';
+import { startTestServer, testPostgres, TestClient, sleep, type AnyFrame, type TestServer, until } from '../testing/index.js';
 import { definePlugin } from '../core/registry.js';
 
 const app = definePlugin({
@@ -43,13 +43,6 @@ async function command(c: TestClient, commandId: string, params: Record<string, 
   return c.next((f) => (f.event === 'ws:m:command-response' || f.event === 'ws:m:command-error') && f.data.tx === tx);
 }
 
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await sleep(20);
-  }
-}
 
 test('CountAll{X}s and Count{X}s {...query} are live counts; Count takes the params of GetXsByQuery', async () => {
   const c = await TestClient.connect(ts.url);

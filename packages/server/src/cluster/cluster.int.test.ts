@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import pg from 'pg';
-import { spawnServer, exited, tempDir, TestClient, sleep, testPostgres, type AnyFrame } from '../testing/index.js';
+import { spawnServer, exited, tempDir, TestClient, sleep, testPostgres, type AnyFrame, until, liveResult } from '../testing/index.js';
 import { PostgresEventStore } from '../store/postgres/index.js';
 
 /**
@@ -31,23 +31,6 @@ async function stopAll(ms: Member[]) {
 }
 
 const resp = (tx: string) => (f: AnyFrame) => f.event === 'ws:m:query-response' && f.data.tx === tx;
-/** The current result of a live query, rebuilt from its diffs. */
-function result(c: TestClient, tx: string): Map<string, any> {
-  const m = new Map<string, any>();
-  for (const f of c.all('ws:m:query-response', tx)) {
-    if (f.data.sequence === 0) m.clear();
-    for (const u of f.data.upserts) m.set(u.item.id, u.item);
-    for (const id of f.data.deletes) m.delete(id);
-  }
-  return m;
-}
-async function until(cond: () => boolean, ms: number, what: string) {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await sleep(20);
-  }
-}
 
 test('writes through any member converge on every member, in one order', async (t) => {
   if (!db) return t.skip('no PostgreSQL');
@@ -61,15 +44,15 @@ test('writes through any member converge on every member, in one order', async (
       clients.forEach((c, i) =>
         c.send({ event: 'ws:m:event-batch', data: Array.from({ length: 20 }, (_, k) => ({ itemType: 'Fader', changeType: 'SET', item: { id: `f${k}`, by: i, round } })) }),
       );
-    await until(() => clients.every((c) => result(c, 'all').size === 20 && [...result(c, 'all').values()].every((x) => x.round === 9)), 15_000, 'all rounds everywhere');
+    await until(() => clients.every((c) => liveResult(c, 'all').size === 20 && [...liveResult(c, 'all').values()].every((x) => x.round === 9)), 15_000, 'all rounds everywhere');
     await sleep(300);
-    const views = clients.map((c) => JSON.stringify([...result(c, 'all').values()].sort((a, b) => (a.id < b.id ? -1 : 1)).map((x) => [x.id, x.by, x.round])));
+    const views = clients.map((c) => JSON.stringify([...liveResult(c, 'all').values()].sort((a, b) => (a.id < b.id ? -1 : 1)).map((x) => [x.id, x.by, x.round])));
     assert.equal(views[1], views[0]);
     assert.equal(views[2], views[0]);
     // Server items: one per live member.
     clients[0]!.send({ event: 'ws:m:query', data: { queryId: 'GetAllServers', queryItemType: 'Server', query: { tx: 'srv' } } });
-    await until(() => result(clients[0]!, 'srv').size === 3, 5000, 'three Server items');
-    for (const s of result(clients[0]!, 'srv').values()) assert.ok(s.port > 0 && s.version && s.startedAt && s.address);
+    await until(() => liveResult(clients[0]!, 'srv').size === 3, 5000, 'three Server items');
+    for (const s of liveResult(clients[0]!, 'srv').values()) assert.ok(s.port > 0 && s.version && s.startedAt && s.address);
     await Promise.all(clients.map((c) => c.close()));
   } finally {
     await stopAll(ms);
@@ -133,10 +116,10 @@ test('an event whose transaction commits after a later one is applied, before it
     await b.query('COMMIT');
     assert.ok(idB > idA);
     await sleep(700);
-    for (const w of watchers) assert.equal(result(w, 'cues').get('late'), undefined, 'nothing is applied past the open transaction');
+    for (const w of watchers) assert.equal(liveResult(w, 'cues').get('late'), undefined, 'nothing is applied past the open transaction');
     await a.query('COMMIT');
     for (const w of watchers) {
-      await until(() => result(w, 'cues').get('late')?.label === 'second', 5000, 'both events applied');
+      await until(() => liveResult(w, 'cues').get('late')?.label === 'second', 5000, 'both events applied');
       // Both were seen, A's first: a diff with label 'first' arrives only if A was applied before B in a separate flush,
       // so check the order on the log position instead: the member's state ends with B's value and never regressed to A's.
       const labels = w.all('ws:m:query-response', 'cues').flatMap((f) => f.data.upserts.map((u: any) => u.item.label));
@@ -147,7 +130,7 @@ test('an event whose transaction commits after a later one is applied, before it
     await a.query(insert, row('never'));
     await a.query('ROLLBACK');
     await b.query(insert, row('after-hole'));
-    for (const w of watchers) await until(() => result(w, 'cues').get('late')?.label === 'after-hole', 5000, 'moved past the hole');
+    for (const w of watchers) await until(() => liveResult(w, 'cues').get('late')?.label === 'after-hole', 5000, 'moved past the hole');
     await Promise.all(watchers.map((w) => w.close()));
   } finally {
     await idle.query('ROLLBACK').catch(() => undefined);
@@ -216,7 +199,7 @@ test('a command for an executor on another member is routed there and answered b
     await executor.sync();
     const ctl = await TestClient.connect(ms[0]!.url);
     ctl.send({ event: 'ws:m:query', data: { queryId: 'GetAllTargetStatuss', queryItemType: 'TargetStatus', query: { tx: 'st' } } });
-    await until(() => result(ctl, 'st').get('inst:tgt')?.status === 'online', 5000, 'status replicated to A');
+    await until(() => liveResult(ctl, 'st').get('inst:tgt')?.status === 'online', 5000, 'status replicated to A');
     ctl.send({ event: 'ws:m:command', data: { commandId: 'ExecTargetAction', command: { tx: 'x1', action: { id: 'go' }, data: { n: 1 } } } });
     const r = await ctl.next((f) => f.event === 'ws:m:command-response' && f.data.tx === 'x1', 5000);
     assert.deepEqual(r.data.response, { ranOn: 'B', data: { n: 1 } });
@@ -230,7 +213,7 @@ test('a command for an executor on another member is routed there and answered b
     const count = () => pool.query(`SELECT count(*)::int AS n FROM "${db!.schema}".myko_events`).then((r) => r.rows[0].n as number);
     const before = await count();
     for (let i = 0; i < 20; i++) executor.send({ event: 'ws:m:event', data: { itemType: 'Pulse', changeType: 'SET', item: { emitterId: 'em', data: i } } });
-    await until(() => result(ctl, 'p').get('em')?.data === 19, 10_000, 'pulse on A');
+    await until(() => liveResult(ctl, 'p').get('em')?.data === 19, 10_000, 'pulse on A');
     assert.equal(await count(), before);
     await pool.end();
     await executor.close();
@@ -261,11 +244,11 @@ test('ownership: a member started after an executor registered its targets still
     await executor.close();
     const watcher = await TestClient.connect(ms[1]!.url);
     watcher.send({ event: 'ws:m:query', data: { queryId: 'GetAllClients', queryItemType: 'Client', query: { tx: 'cl' } } });
-    await until(() => result(watcher, 'cl').get(executor.clientId!) === undefined && watcher.all('ws:m:query-response', 'cl').length > 0, 10_000, 'the executor\'s Client item gone');
+    await until(() => liveResult(watcher, 'cl').get(executor.clientId!) === undefined && watcher.all('ws:m:query-response', 'cl').length > 0, 10_000, 'the executor\'s Client item gone');
     intruder.send({ event: 'ws:m:event', data: { itemType: 'Target', changeType: 'SET', item: { ...target, name: 'mine' } } });
     await intruder.sync();
     watcher.send({ event: 'ws:m:query', data: { queryId: 'GetAllTargets', queryItemType: 'Target', query: { tx: 'tg' } } });
-    await until(() => result(watcher, 'tg').get('owned-t')?.name === 'mine', 5000, 'the lapsed target taken over');
+    await until(() => liveResult(watcher, 'tg').get('owned-t')?.name === 'mine', 5000, 'the lapsed target taken over');
     await Promise.all([intruder.close(), watcher.close()]);
   } finally {
     await stopAll(ms);
@@ -285,20 +268,20 @@ test('kill -9 of a member: the others carry on, its executor goes offline, nothi
       { itemType: 'Instance', changeType: 'SET', item: { id: 'doomed', name: 'D', serviceId: 's', serviceTypeCode: 'x' } },
       { itemType: 'TargetStatus', changeType: 'SET', item: { targetId: 't', instanceId: 'doomed', status: 'online' } },
     ] });
-    await until(() => result(watcher, 'st').get('doomed:t')?.status === 'online', 5000, 'online');
+    await until(() => liveResult(watcher, 'st').get('doomed:t')?.status === 'online', 5000, 'online');
     // Writers on all three.
     const writers = await Promise.all(ms.map((m) => TestClient.connect(m.url)));
     let n = 0;
     const write = () => writers.forEach((w, i) => w.ws.readyState === 1 && w.send({ event: 'ws:m:event', data: { itemType: 'Tick', changeType: 'SET', item: { id: `w${i}-${n}` } } }));
     for (; n < 20; n++) write();
     // Everything written so far is committed and seen (the watcher only sees committed events) before the kill.
-    await until(() => result(watcher, 'ticks').size >= 60, 10_000, 'the writes before the kill');
+    await until(() => liveResult(watcher, 'ticks').size >= 60, 10_000, 'the writes before the kill');
     ms[1]!.proc.kill('SIGKILL');
     await exited(ms[1]!.proc);
-    const seenBeforeKill = result(watcher, 'ticks').size;
+    const seenBeforeKill = liveResult(watcher, 'ticks').size;
     for (; n < 40; n++) write();
-    await until(() => result(watcher, 'st').get('doomed:t')?.status === 'offline', 12_000, 'executor targets offline after the kill');
-    await until(() => [...result(watcher, 'ticks').keys()].filter((k) => !k.startsWith('w1-')).length === 80, 10_000, 'the others carried on');
+    await until(() => liveResult(watcher, 'st').get('doomed:t')?.status === 'offline', 12_000, 'executor targets offline after the kill');
+    await until(() => [...liveResult(watcher, 'ticks').keys()].filter((k) => !k.startsWith('w1-')).length === 80, 10_000, 'the others carried on');
     assert.ok(seenBeforeKill >= 60);
     // Restarted: catches up before it serves.
     const again = await member();
@@ -306,7 +289,7 @@ test('kill -9 of a member: the others carry on, its executor goes offline, nothi
     const late = await TestClient.connect(again.url);
     late.send({ event: 'ws:m:query', data: { queryId: 'GetAllTicks', queryItemType: 'Tick', query: { tx: 'ticks' } } });
     const first = await late.next(resp('ticks'));
-    assert.deepEqual(new Set(first.data.upserts.map((u: any) => u.item.id)), new Set(result(watcher, 'ticks').keys()));
+    assert.deepEqual(new Set(first.data.upserts.map((u: any) => u.item.id)), new Set(liveResult(watcher, 'ticks').keys()));
     await Promise.all([watcher.close(), late.close(), ...writers.filter((w) => w.ws.readyState === 1).map((w) => w.close())]);
   } finally {
     await stopAll(ms.filter((m) => m !== ms[1]));
@@ -363,7 +346,7 @@ test('PostgreSQL restarted under load: writes fail clearly while it is down, mem
     for (const m of ms) assert.ok(m.proc.exitCode === null && m.proc.signalCode === null, `member on port ${m.port} exited during the outage (${m.proc.exitCode ?? m.proc.signalCode})`);
     assert.ok(failed.size > 0, `writes during the outage were refused with MYKO_STORE_FAILED (sent ${batch} batches; errors: ${codes.join(',') || 'none'}; ${ctlLog.join('; ')})`);
     const expectOk = Array.from({ length: batch }, (_, i) => `batch-${i}`).filter((tx) => !failed.has(tx));
-    await until(() => expectOk.every((tx) => result(watcher, 'b').has(`${tx.split('-')[1]}-4`)), 15_000, 'every acknowledged batch reached the other member');
+    await until(() => expectOk.every((tx) => liveResult(watcher, 'b').has(`${tx.split('-')[1]}-4`)), 15_000, 'every acknowledged batch reached the other member');
     const check = new pg.Client({ connectionString: db.url });
     await check.connect();
     const dup = await check.query(`SELECT item_id, count(*)::int AS n FROM "${db.schema}".myko_events WHERE item_type = 'Beat' GROUP BY item_id HAVING count(*) > 1`);

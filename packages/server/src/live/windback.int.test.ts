@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MItem } from '@myko/protocol';
-import { startTestServer, TestClient, sleep, testPostgres, type AnyFrame, type TestServer } from '../testing/index.js';
+import { startTestServer, TestClient, sleep, testPostgres, type AnyFrame, type TestServer, liveResult } from '../testing/index.js';
 import { definePlugin, defineView } from '../core/registry.js';
 
 /**
@@ -19,17 +19,6 @@ const levels = defineView<Record<string, never>, MItem>({
 });
 const plugins = [definePlugin({ name: 'windback-test', views: [levels] })];
 
-/** The current result of a live query or view, rebuilt from its responses (sequence 0 starts over). */
-function result(c: TestClient, event: string, tx: string, from = 0): Map<string, any> {
-  const m = new Map<string, any>();
-  for (const f of c.frames.slice(from)) {
-    if (f.event !== event || f.data?.tx !== tx) continue;
-    if (f.data.sequence === 0) m.clear();
-    for (const u of f.data.upserts) m.set(u.item.id, u.item);
-    for (const id of f.data.deletes) m.delete(id);
-  }
-  return m;
-}
 const levelsOf = (m: Map<string, any>) => Object.fromEntries([...m].map(([id, item]) => [id, item.level]).sort());
 const isResp = (event: string, tx: string, seq?: number) => (f: AnyFrame) =>
   f.event === event && f.data?.tx === tx && (seq === undefined || f.data.sequence === seq);
@@ -68,7 +57,7 @@ async function scenario(ts: TestServer): Promise<void> {
   watch(o);
   await w.next(isResp('ws:m:report-response', 'r'));
   await o.next(isResp('ws:m:report-response', 'r'));
-  assert.deepEqual(levelsOf(result(w, 'ws:m:query-response', 'q')), { f0: 0, f1: 9, f3: 3 });
+  assert.deepEqual(levelsOf(liveResult(w, 'q')), { f0: 0, f1: 9, f3: 3 });
   const oFrames = o.frames.length;
 
   // Wind back: every live result of w answers again, at sequence 0, from the state at t; before the command's response.
@@ -80,8 +69,8 @@ async function scenario(ts: TestServer): Promise<void> {
   const r0 = w.frames.slice(mark).find(isResp('ws:m:report-response', 'r'));
   assert.equal(q0?.data.sequence, 0, 'the query answers again at sequence 0');
   assert.equal(v0?.data.sequence, 0, 'the view answers again at sequence 0');
-  assert.deepEqual(levelsOf(result(w, 'ws:m:query-response', 'q', mark)), { f1: 1, f2: 2 }, 'the query shows the past');
-  assert.deepEqual(levelsOf(result(w, 'ws:m:view-response', 'v', mark)), { f1: 1, f2: 2 }, 'the view shows the past');
+  assert.deepEqual(levelsOf(liveResult(w, 'q', { from: mark })), { f1: 1, f2: 2 }, 'the query shows the past');
+  assert.deepEqual(levelsOf(liveResult(w, 'v', { event: 'ws:m:view-response', from: mark })), { f1: 1, f2: 2 }, 'the view shows the past');
   assert.deepEqual(r0?.data.response, { count: 2 }, 'the report shows the past');
   const status = await (async () => {
     w.send({ event: 'ws:m:report', data: { reportId: 'WindbackStatus', report: { tx: 'wb' } } });
@@ -91,14 +80,14 @@ async function scenario(ts: TestServer): Promise<void> {
   // A query started while wound back answers the past too.
   w.send({ event: 'ws:m:query', data: { queryId: 'GetFadersByQuery', queryItemType: 'Fader', query: { tx: 'q2', id: 'f2' } } });
   await w.next(isResp('ws:m:query-response', 'q2'));
-  assert.deepEqual(levelsOf(result(w, 'ws:m:query-response', 'q2')), { f2: 2 });
+  assert.deepEqual(levelsOf(liveResult(w, 'q2')), { f2: 2 });
 
   // The other client is untouched and stays live; the wound-back one gets no live diffs.
   const wAfter = w.frames.length;
   set(o, 'f4', 4);
   await o.next(isResp('ws:m:query-response', 'q', 1), 3000, oFrames);
   assert.equal(o.frames.slice(oFrames).filter((f) => f.data?.sequence === 0).length, 0, 'no sequence 0 for the other client');
-  assert.deepEqual(levelsOf(result(o, 'ws:m:query-response', 'q')), { f0: 0, f1: 9, f3: 3, f4: 4 });
+  assert.deepEqual(levelsOf(liveResult(o, 'q')), { f0: 0, f1: 9, f3: 3, f4: 4 });
   await w.sync();
   await sleep(50);
   assert.deepEqual(w.frames.slice(wAfter).filter((f) => ['ws:m:query-response', 'ws:m:view-response', 'ws:m:report-response'].includes(f.event)), []);
@@ -120,12 +109,12 @@ async function scenario(ts: TestServer): Promise<void> {
   assert.equal(cleared.event, 'ws:m:command-response');
   assert.equal(w.frames.slice(back).find(isResp('ws:m:query-response', 'q'))?.data.sequence, 0);
   assert.equal(w.frames.slice(back).find(isResp('ws:m:view-response', 'v'))?.data.sequence, 0);
-  assert.deepEqual(levelsOf(result(w, 'ws:m:query-response', 'q', back)), { f0: 0, f1: 9, f3: 3, f4: 4 });
-  assert.deepEqual(levelsOf(result(w, 'ws:m:view-response', 'v', back)), { f0: 0, f1: 9, f3: 3, f4: 4 });
+  assert.deepEqual(levelsOf(liveResult(w, 'q', { from: back })), { f0: 0, f1: 9, f3: 3, f4: 4 });
+  assert.deepEqual(levelsOf(liveResult(w, 'v', { event: 'ws:m:view-response', from: back })), { f0: 0, f1: 9, f3: 3, f4: 4 });
   assert.deepEqual(w.frames.slice(back).filter(isResp('ws:m:report-response', 'r')).at(-1)?.data.response, { count: 4 });
   set(w, 'f5', 5); // writes are accepted again
   await w.next(isResp('ws:m:query-response', 'q', 1), 3000, back);
-  assert.deepEqual(levelsOf(result(w, 'ws:m:query-response', 'q', back)), { f0: 0, f1: 9, f3: 3, f4: 4, f5: 5 });
+  assert.deepEqual(levelsOf(liveResult(w, 'q', { from: back })), { f0: 0, f1: 9, f3: 3, f4: 4, f5: 5 });
   await w.close();
   await o.close();
 }

@@ -1,20 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
-import { startTestServer, tempDir, TestClient, sleep, testPostgres, type TestServer } from '../testing/index.js';
+import { startTestServer, tempDir, TestClient, sleep, testPostgres, type TestServer, until } from '../testing/index.js';
 import { reactionTestPlugin } from '../testing/reaction-plugin.js';
 import { definePlugin, type MykoPlugin } from '../core/registry.js';
 import { defineReaction } from './define.js';
 import type { MykoServer } from '../server.js';
 import type { StoredEvent } from '../store/event-store.js';
 
-async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await sleep(20);
-  }
-}
 
 async function logOf(server: MykoServer, itemType: string): Promise<StoredEvent[]> {
   const out: StoredEvent[] = [];

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
-import { startTestServer, TestClient, tempDir, testPostgres, sleep, type AnyFrame, type TestServer } from '../testing/index.js';
+import { startTestServer, TestClient, tempDir, testPostgres, sleep, type AnyFrame, type TestServer, until, liveResult } from '../testing/index.js';
 import { definePlugin, defineItemType, type MykoPlugin } from '../core/registry.js';
 import { verifyLog } from '../log/verify.js';
 import { ensuredId } from './ensured-id.js';
@@ -49,22 +49,6 @@ const batch = (events: unknown[]) => ({ event: 'ws:m:event-batch', data: events 
 const watch = (c: TestClient, tx: string, type: string) =>
   c.send({ event: 'ws:m:query', data: { queryId: `GetAll${type}s`, queryItemType: type, query: { tx } } });
 const resp = (tx: string) => (f: AnyFrame) => f.event === 'ws:m:query-response' && f.data.tx === tx;
-function result(c: TestClient, tx: string): Map<string, any> {
-  const m = new Map<string, any>();
-  for (const f of c.all('ws:m:query-response', tx)) {
-    if (f.data.sequence === 0) m.clear();
-    for (const u of f.data.upserts) m.set(u.item.id, u.item);
-    for (const id of f.data.deletes) m.delete(id);
-  }
-  return m;
-}
-async function until(cond: () => boolean, ms: number, what: string) {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await sleep(20);
-  }
-}
 async function logOf(ts: TestServer) {
   return ts.server.store.readAfter(0, 100_000);
 }
@@ -94,7 +78,7 @@ for (const backend of backends) {
       assert.deepEqual(cueDiffs[0]!.data.deletes, ['c1']);
       assert.equal(noteDiffs.length, 1, JSON.stringify(noteDiffs));
       assert.deepEqual([...noteDiffs[0]!.data.deletes].sort(), ['n1', 'n2']);
-      assert.deepEqual([...result(r, 'notes').keys()], ['n3']);
+      assert.deepEqual([...liveResult(r, 'notes').keys()], ['n3']);
       // In the log: ordinary DEL events, with the parent's tx, right after it.
       const log = await logOf(ts);
       const dropped = log.filter((e) => e.tx === 'drop-s1');
@@ -131,14 +115,14 @@ test('a child may arrive before its parent; SET child + DEL parent in one batch 
     // Before its cue (and its cue's show): accepted and kept.
     w.send(batch([set('Note', { id: 'early', cueId: 'later-cue' })]));
     await w.sync();
-    assert.ok(result(w, 'notes').has('early'));
+    assert.ok(liveResult(w, 'notes').has('early'));
     assert.equal(w.all('ws:m:error').length, 0);
     w.send(batch([set('Cue', { id: 'later-cue', showId: 'later-show' }), set('Show', { id: 'later-show' })]));
     await w.sync();
     // The parent's DEL takes it (through the cue).
     w.send(batch([del('Show', 'later-show')]));
     await w.sync();
-    assert.ok(!result(w, 'notes').has('early'));
+    assert.ok(!liveResult(w, 'notes').has('early'));
     assert.equal(ts.server.state.get('Cue', 'later-cue'), undefined);
 
     // One batch that SETs a child, then DELs its parent: the cascade sees the batch's own SET.
@@ -147,7 +131,7 @@ test('a child may arrive before its parent; SET child + DEL parent in one batch 
     w.send(batch([set('Note', { id: 'n9', cueId: 'c9' }), del('Cue', 'c9')]));
     await w.sync();
     assert.equal(ts.server.state.get('Note', 'n9'), undefined);
-    assert.ok(!result(w, 'notes').has('n9'));
+    assert.ok(!liveResult(w, 'notes').has('n9'));
 
     // Deleted, SET again under the parent, then the parent deleted, all in one batch: the re-SET child goes too.
     w.send(batch([set('Cue', { id: 'c8', showId: 's8' }), set('Show', { id: 's8' })]));
@@ -184,17 +168,17 @@ test('ensureFor: one item per show × session, created on SET of either, deleted
     );
     w.send(batch([set('Session', { id: 'y', name: 'Tue' }), set('Show', { id: 's2', name: 'Aida' })]));
     await w.sync();
-    assert.equal(result(w, 'ss').size, 4, 's1×x, s1×y, s2×x, s2×y');
+    assert.equal(liveResult(w, 'ss').size, 4, 's1×x, s1×y, s2×x, s2×y');
     // An update of a dependency creates nothing new and keeps what was there.
     w.send(batch([set('Show', { id: 's1', name: 'Tosca (revival)' })]));
     await w.sync();
-    assert.equal(result(w, 'ss').size, 4);
+    assert.equal(liveResult(w, 'ss').size, 4);
     w.send(batch([del('Session', 'x')]));
     await w.sync();
-    assert.deepEqual([...result(w, 'ss').values()].map((s) => `${s.showId}×${s.sessionId}`).sort(), ['s1×y', 's2×y']);
+    assert.deepEqual([...liveResult(w, 'ss').values()].map((s) => `${s.showId}×${s.sessionId}`).sort(), ['s1×y', 's2×y']);
     w.send(batch([del('Show', 's2')]));
     await w.sync();
-    assert.deepEqual([...result(w, 'ss').values()].map((s) => `${s.showId}×${s.sessionId}`), ['s1×y']);
+    assert.deepEqual([...liveResult(w, 'ss').values()].map((s) => `${s.showId}×${s.sessionId}`), ['s1×y']);
     assert.equal((await verifyLog(ts.server.store)).ok, true);
     await w.close();
   } finally {
@@ -297,7 +281,7 @@ test('cluster: the member that commits the parent’s DEL commits the cascade on
     assert.equal(log.filter((e) => e.tx === 'drop').length, 3);
     // B's watcher saw the cue and the note go in one diff each.
     assert.equal(cb.all('ws:m:query-response', 'notes').filter((f) => f.data.deletes.includes('n1')).length, 1);
-    assert.equal(result(cb, 'notes').size, 0);
+    assert.equal(liveResult(cb, 'notes').size, 0);
     await ca.close();
     await cb.close();
   } finally {

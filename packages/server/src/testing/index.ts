@@ -126,6 +126,31 @@ export class TestClient {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Poll `cond` every 20 ms until it holds; after `ms`, fail naming `what`. */
+export async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await sleep(20);
+  }
+}
+
+/**
+ * The current result of a live query (or, with `event: 'ws:m:view-response'`, a view) as a client holds
+ * it: rebuilt from its responses, a sequence 0 starting over; `from` skips the frames received before it.
+ */
+export function liveResult(c: TestClient, tx: string, opts: { event?: string; from?: number } = {}): Map<string, any> {
+  const event = opts.event ?? 'ws:m:query-response';
+  const m = new Map<string, any>();
+  for (const f of c.frames.slice(opts.from ?? 0)) {
+    if (f.event !== event || f.data?.tx !== tx) continue;
+    if (f.data.sequence === 0) m.clear();
+    for (const u of f.data.upserts) m.set(u.item.id, u.item);
+    for (const id of f.data.deletes) m.delete(id);
+  }
+  return m;
+}
+
 const cliPath = fileURLToPath(new URL('../cli.js', import.meta.url));
 
 /** Children spawned by this test process: killed when it exits, so a failed or interrupted test leaves no server behind. */
