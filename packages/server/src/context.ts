@@ -37,6 +37,8 @@ export interface ServerContext {
   readonly windback: Windback;
   /** True once shutdown began: connections closing then are not retired (the next boot reaps them). */
   stopping: boolean;
+  /** Retirements of connections that closed before shutdown and are still committing: the shutdown waits for them. */
+  readonly retiring: Set<Promise<void>>;
   /** Where a client is connected: this member or (cluster mode) another; undefined when nowhere. */
   locateClient(clientId: string): { dialect: 'seed' | 'current'; address: string; serverId: string } | undefined;
   /** Send a command to a client wherever it is connected and await its answer. */

@@ -133,6 +133,7 @@ export class MykoServer {
       serverId: store.serverId,
       connections: this.connections,
       stopping: false,
+      retiring: new Set(),
       locateClient: (clientId) => {
         const conn = this.connections.get(clientId);
         if (conn) return { dialect: conn.dialect, address: conn.address, serverId: store.serverId };
@@ -186,6 +187,12 @@ export class MykoServer {
     const server = new MykoServer(store, config, log, opts.plugins ?? []);
     try {
       await server.boot();
+      if (store instanceof SqliteEventStore && config.sqliteThread === 'on') {
+        // Booted (the replay ran on this thread, synchronously, which is fastest): hand the connection
+        // to the store thread, between writes, before anything is served.
+        await server.ctx.writer.idle();
+        await store.useThread();
+      }
       if (store instanceof PostgresEventStore) {
         // Catch up with the shared log and join before serving.
         server.cluster = new Cluster(store, server.ctx, log);
@@ -392,10 +399,16 @@ export class MykoServer {
       this.heartbeat?.stop();
       this.checkpointer.stop();
       this.ctx.stopping = true;
+      // Taken with the flag: from now on a closing connection leaves its retirement to this list (onClose),
+      // so one that closes while the reactions stop is still retired here.
+      const open = [...this.connections.keys()];
       // Reactions first: the event in hand finishes (or is delivered again next start) while the store is open.
       await this.ctx.reactions.stop();
+      // Writes accepted before the stop (a Client item still committing) are in state before it is read.
+      await this.ctx.writer.barrier();
+      await Promise.all(this.ctx.retiring);
       // Retire clients while the store is still open, so their Client items and owned items go now.
-      const retire = [...this.connections.keys()].flatMap((id) => retireEvents(this.ctx, id));
+      const retire = open.flatMap((id) => retireEvents(this.ctx, id));
       // A lone server's Server item goes with it (a cluster member's goes in cluster.stop()).
       if (!this.cluster && this.state.get('Server', this.serverId)) retire.push({ itemType: 'Server', changeType: 'DEL', item: { id: this.serverId } });
       if (retire.length > 0) await this.emit(retire).catch((err) => this.log.error({ err }, 'retiring clients at shutdown failed'));

@@ -34,7 +34,17 @@ function watchLauncher(onGone: () => void): void {
 
 /** Start serving; resolves with 1 when the server could not start, and never otherwise (the process exits on shutdown). */
 export async function serve(explicit: Partial<Record<keyof ServerConfig, string>>): Promise<number> {
-  let server: MykoServer;
+  let server: MykoServer | undefined;
+  let stopping: string | undefined;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = signal;
+    // A signal while starting (a process manager stopping a slow boot) is honoured once the server is up.
+    if (server) stop(server, signal);
+  };
+  // Listened for before starting: the default action of SIGTERM would kill the process without a clean stop.
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
   try {
     const plugins = await loadPlugins(resolveConfig(explicit, process.env).plugins);
     server = await MykoServer.start({ config: explicit, env: process.env, plugins });
@@ -43,21 +53,18 @@ export async function serve(explicit: Partial<Record<keyof ServerConfig, string>
     else process.stderr.write(`myko: cannot start: ${(err as Error).message}\n`);
     return 1;
   }
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    server.log.info({ signal }, 'shutting down');
-    server.stop().then(
-      () => process.exit(0),
-      (err) => {
-        server.log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  if (stopping) stop(server, stopping);
   watchLauncher(() => shutdown('launcher gone'));
   return new Promise<number>(() => undefined);
+}
+
+function stop(server: MykoServer, signal: string): void {
+  server.log.info({ signal }, 'shutting down');
+  server.stop().then(
+    () => process.exit(0),
+    (err) => {
+      server.log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    },
+  );
 }

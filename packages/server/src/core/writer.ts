@@ -102,6 +102,14 @@ export class Writer {
     });
   }
 
+  /**
+   * Resolves once everything submitted before it is committed (or refused): an empty submission, which
+   * keeps its place in the queue. For decisions that read state and must see those writes applied.
+   */
+  barrier(): Promise<void> {
+    return this.submit([]).then(() => undefined);
+  }
+
   /** Run `task` between two batches (never while a commit is in flight): checkpoints use it. */
   exclusive(task: () => void | Promise<void>): void {
     this.between.push(task);

@@ -114,12 +114,23 @@ export class MykoEndpoint {
     ctx.views.dropConnection(conn);
     ctx.log.info({ clientId: conn.clientId, code, reason, ...conn.stats }, 'connection closed');
     if (ctx.stopping) return conn.markRetired();
-    const events = retireEvents(ctx, conn.clientId);
-    if (events.length === 0) return conn.markRetired();
-    ctx
-      .emit(events, { serverId: ctx.serverId })
-      .catch((err) => ctx.log.error({ err, clientId: conn.clientId }, 'client cleanup failed'))
-      .finally(() => conn.markRetired());
+    // What the connection wrote may still be committing (its own Client item, for one that closes at
+    // once): retire from the state those writes leave, or an item committed after this would outlive it.
+    const retiring: Promise<void> = ctx.writer
+      .barrier()
+      .then(() => {
+        const events = retireEvents(ctx, conn.clientId);
+        return events.length === 0 ? undefined : ctx.emit(events, { serverId: ctx.serverId });
+      })
+      .then(
+        () => undefined,
+        (err: unknown) => ctx.log.error({ err, clientId: conn.clientId }, 'client cleanup failed'),
+      )
+      .finally(() => {
+        ctx.retiring.delete(retiring);
+        conn.markRetired();
+      });
+    ctx.retiring.add(retiring);
   }
 
   private onFrame(conn: Connection, data: Buffer, isBinary: boolean): void {
