@@ -19,6 +19,11 @@ export interface ServerConfig {
   hardMaxFrameBytes: number;
   /** SQLite `synchronous`: `full` survives power loss, `normal` survives a process crash (kill -9). */
   sqliteSync: 'full' | 'normal';
+  /**
+   * `on`: once booted, the embedded store runs its SQLite connection on a thread of its own
+   * (store/sqlite/thread.ts), so commits and checkpoints use the second core; `off`: on the event loop.
+   */
+  sqliteThread: 'on' | 'off';
   /** Most events written in one transaction (group commit). */
   maxBatchEvents: number;
   /** Write a checkpoint of current state after this many changes... */
@@ -103,6 +108,7 @@ export const defaultConfig: Readonly<ServerConfig> = Object.freeze({
   maxFrameBytes: 1024 * 1024,
   hardMaxFrameBytes: 16 * 1024 * 1024,
   sqliteSync: 'full',
+  sqliteThread: 'on',
   maxBatchEvents: 10_000,
   checkpointEvery: 10_000,
   checkpointIntervalMs: 5_000,
@@ -143,6 +149,7 @@ export const envNames: Record<string, keyof ServerConfig> = {
   MYKO_MAX_FRAME_BYTES: 'maxFrameBytes',
   MYKO_HARD_MAX_FRAME_BYTES: 'hardMaxFrameBytes',
   MYKO_SQLITE_SYNC: 'sqliteSync',
+  MYKO_SQLITE_THREAD: 'sqliteThread',
   MYKO_SEND_HIGH_WATER_BYTES: 'sendHighWaterBytes',
   MYKO_SEND_MAX_BUFFERED_BYTES: 'sendMaxBufferedBytes',
   MYKO_SLOW_CONSUMER_TIMEOUT_MS: 'slowConsumerTimeoutMs',
@@ -204,6 +211,7 @@ export function resolveConfig(
   if (out.port > 65535) throw new ConfigError(`port must be at most 65535, got ${out.port}`);
   if (!logLevels.has(out.logLevel)) throw new ConfigError(`logLevel must be one of ${[...logLevels].join(', ')}`);
   if (out.sqliteSync !== 'full' && out.sqliteSync !== 'normal') throw new ConfigError(`sqliteSync must be full or normal`);
+  if (out.sqliteThread !== 'on' && out.sqliteThread !== 'off') throw new ConfigError(`sqliteThread must be on or off`);
   if (out.maxFrameBytes < 1024) throw new ConfigError('maxFrameBytes must be at least 1024');
   if (out.hardMaxFrameBytes < out.maxFrameBytes)
     throw new ConfigError(`maxFrameBytes (${out.maxFrameBytes}) must not be above hardMaxFrameBytes (${out.hardMaxFrameBytes})`);

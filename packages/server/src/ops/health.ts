@@ -18,12 +18,12 @@ export interface StoreProbe {
 export async function probeStore(store: EventStore): Promise<StoreProbe> {
   const t0 = performance.now();
   const s = store as EventStore & {
-    db?: { prepare(sql: string): { get(): unknown } };
+    ping?: () => Promise<void>;
     pool?: { query(sql: string): Promise<unknown> };
   };
   let timer: NodeJS.Timeout | undefined;
   try {
-    const probe = s.db ? Promise.resolve().then(() => s.db!.prepare('SELECT 1').get()) : s.pool ? s.pool.query('SELECT 1') : store.lastPosition();
+    const probe = s.ping ? s.ping() : s.pool ? s.pool.query('SELECT 1') : store.lastPosition();
     await Promise.race([
       probe,
       new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${probeTimeoutMs} ms`)), probeTimeoutMs))),

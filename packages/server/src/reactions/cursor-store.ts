@@ -33,36 +33,42 @@ export function cursorStoreFor(store: EventStore): CursorStore {
 }
 
 class SqliteCursors implements CursorStore {
-  private ready = false;
+  private ready: Promise<unknown> | undefined;
   constructor(private readonly store: SqliteEventStore) {}
 
-  private db() {
-    const db = this.store.db;
-    if (!this.ready) {
-      db.exec(`CREATE TABLE IF NOT EXISTS myko_reaction_cursors (
-        reaction_id TEXT PRIMARY KEY, position INTEGER NOT NULL, updated_at TEXT NOT NULL) WITHOUT ROWID`);
-      this.ready = true;
-    }
-    return db;
+  /** Through the store, which may run its connection on its own thread (store/sqlite/thread.ts). */
+  private async sql(mode: 'run' | 'get' | 'all', sql: string, params: unknown[] = []): Promise<unknown> {
+    this.ready ??= this.store
+      .sql(
+        'exec',
+        `CREATE TABLE IF NOT EXISTS myko_reaction_cursors (
+        reaction_id TEXT PRIMARY KEY, position INTEGER NOT NULL, updated_at TEXT NOT NULL) WITHOUT ROWID`,
+      )
+      .catch((err: unknown) => {
+        this.ready = undefined;
+        throw err;
+      });
+    await this.ready;
+    return this.store.sql(mode, sql, params);
   }
 
   async load(id: string): Promise<number | undefined> {
-    const row = this.db().prepare('SELECT position FROM myko_reaction_cursors WHERE reaction_id = ?').get(id) as { position: number } | undefined;
+    const row = (await this.sql('get', 'SELECT position FROM myko_reaction_cursors WHERE reaction_id = ?', [id])) as { position: number } | undefined;
     return row?.position;
   }
 
   /** Durable when it returns: the log's own synchronous mode applies (FULL by default). */
   async save(id: string, position: number): Promise<void> {
-    this.db()
-      .prepare(
-        `INSERT INTO myko_reaction_cursors (reaction_id, position, updated_at) VALUES (?, ?, ?)
+    await this.sql(
+      'run',
+      `INSERT INTO myko_reaction_cursors (reaction_id, position, updated_at) VALUES (?, ?, ?)
          ON CONFLICT (reaction_id) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at`,
-      )
-      .run(id, position, new Date().toISOString());
+      [id, position, new Date().toISOString()],
+    );
   }
 
   async all(): Promise<Map<string, number>> {
-    const rows = this.db().prepare('SELECT reaction_id, position FROM myko_reaction_cursors').all() as { reaction_id: string; position: number }[];
+    const rows = (await this.sql('all', 'SELECT reaction_id, position FROM myko_reaction_cursors')) as { reaction_id: string; position: number }[];
     return new Map(rows.map((r) => [r.reaction_id, r.position]));
   }
 }

@@ -2,10 +2,20 @@ import type { Db } from './open.js';
 import type { NewEvent, StoredEvent } from '../event-store.js';
 
 /**
- * Group append: one transaction for the whole batch, so a batch costs one
- * fsync however many events it holds. All or nothing.
+ * One log row as its columns: item_type, item_id, change_type, created_at, tx, source_id, event (the
+ * event as JSON). Built where the event lives (the writer's thread) so only strings cross to the store
+ * thread (thread.ts), never the event objects.
  */
-export function makeAppend(db: Db): (events: readonly NewEvent[]) => StoredEvent[] {
+export type EventRow = [itemType: string, itemId: string, changeType: string, createdAt: string, tx: string, sourceId: string, event: string];
+
+export const eventRow = (e: NewEvent): EventRow => [e.itemType, e.item.id, e.changeType, e.createdAt, e.tx, e.sourceId, JSON.stringify(e)];
+
+/**
+ * Group append of encoded rows: one transaction for the whole batch, so a batch costs one fsync however
+ * many events it holds. All or nothing. Returns each row's position, in order. `headEventId` is the
+ * `_id` of the last row's event (recorded as the log's head).
+ */
+export function makeAppendRows(db: Db): (rows: readonly EventRow[], headEventId: string) => number[] {
   const insert = db.prepare(
     `INSERT INTO myko_events (item_type, item_id, change_type, created_at, tx, source_id, event)
      VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -14,15 +24,21 @@ export function makeAppend(db: Db): (events: readonly NewEvent[]) => StoredEvent
   // log's end with it, so deleting the last events is found (nothing after them would show a gap).
   // One small write per batch, not per event.
   const head = db.prepare(`INSERT INTO myko_meta (key, value) VALUES ('log_head', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`);
-  const run = db.transaction((events: readonly NewEvent[]): StoredEvent[] => {
-    // The writer owns these objects: give each its position in place rather than copying it.
-    for (const e of events) {
-      const info = insert.run(e.itemType, e.item.id, e.changeType, e.createdAt, e.tx, e.sourceId, JSON.stringify(e));
-      (e as StoredEvent).position = Number(info.lastInsertRowid);
-    }
-    const last = events[events.length - 1] as StoredEvent | undefined;
-    if (last) head.run(`${last.position} ${last.identity?._id ?? ''}`);
-    return events as StoredEvent[];
+  return db.transaction((rows: readonly EventRow[], headEventId: string): number[] => {
+    const positions = new Array<number>(rows.length);
+    for (let i = 0; i < rows.length; i++) positions[i] = Number(insert.run(...rows[i]!).lastInsertRowid);
+    if (rows.length > 0) head.run(`${positions[rows.length - 1]} ${headEventId}`);
+    return positions;
   });
-  return run;
+}
+
+/** Append events on this thread: encode, store, and give each its position in place (the writer owns them). */
+export function makeAppend(db: Db): (events: readonly NewEvent[]) => StoredEvent[] {
+  const appendRows = makeAppendRows(db);
+  return (events) => assignPositions(events, appendRows(events.map(eventRow), events.at(-1)?.identity?._id ?? ''));
+}
+
+export function assignPositions(events: readonly NewEvent[], positions: readonly number[]): StoredEvent[] {
+  for (let i = 0; i < events.length; i++) (events[i] as StoredEvent).position = positions[i]!;
+  return events as StoredEvent[];
 }

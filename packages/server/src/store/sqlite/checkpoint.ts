@@ -104,8 +104,31 @@ export function makeLoadCheckpoint(db: Db, digests: RowDigests): () => Checkpoin
 const digestProblem = (position: number, saved: string, now: string) =>
   `snapshot rows (myko_state, myko_leaves) do not match the digest saved with the checkpoint at position ${position} (saved ${saved}, rows give ${now}): a snapshot row was changed, added or removed`;
 
+/**
+ * A checkpoint delta with its rows as the text they are stored as: built where the items live (the
+ * writer's thread), so only strings cross to the store thread (thread.ts).
+ */
+export interface EncodedDelta {
+  replace: boolean;
+  position: number;
+  eventId: string | null;
+  chain: string;
+  /** itemType, id, item JSON, pids JSON. */
+  upserts: [string, string, string, string][];
+  /** itemType, id, pids JSON. */
+  deletes: [string, string, string][];
+}
+
+export function encodeDelta(d: CheckpointDelta): EncodedDelta {
+  const upserts: EncodedDelta['upserts'] = [];
+  const deletes: EncodedDelta['deletes'] = [];
+  for (const u of d.upserts) upserts.push([u.itemType, u.item.id, JSON.stringify(u.item), JSON.stringify(u.pids)]);
+  for (const x of d.deletes) deletes.push([x.itemType, x.id, JSON.stringify(x.pids)]);
+  return { replace: d.replace === true, position: d.position, eventId: d.eventId, chain: d.chain, upserts, deletes };
+}
+
 /** Incremental: the dirty items, the new position and the new digest in one transaction, so a checkpoint is never half-written. */
-export type SaveCheckpoint = (delta: CheckpointDelta) => void;
+export type SaveCheckpoint = (delta: EncodedDelta) => void;
 
 export function makeSaveCheckpoint(db: Db, digests: RowDigests): SaveCheckpoint {
   const upsert = db.prepare(
@@ -138,7 +161,7 @@ export function makeSaveCheckpoint(db: Db, digests: RowDigests): SaveCheckpoint 
     for (const r of leafRows.iterate() as Iterable<LeafRow>) digests.set('L', r.item_type, r.item_id, leafRowHash(r.item_type, r.item_id, r.pids));
   };
 
-  const save = db.transaction((d: CheckpointDelta) => {
+  const save = db.transaction((d: EncodedDelta) => {
     // The first checkpoint with a digest (a new store, or one saved before digests) starts from a full pass.
     if (d.replace) {
       clearState.run();
@@ -155,20 +178,17 @@ export function makeSaveCheckpoint(db: Db, digests: RowDigests): SaveCheckpoint 
     let digest: string;
     if (trusted()) {
       // Each written row's hash replaces the old one's in memory; no row is read back.
-      for (const u of d.upserts) {
-        const item = JSON.stringify(u.item);
-        const pids = JSON.stringify(u.pids);
-        upsert.run(u.itemType, u.item.id, item, pids);
-        digests.set('S', u.itemType, u.item.id, stateRowHash(u.itemType, u.item.id, item, pids));
+      for (const [itemType, id, item, pids] of d.upserts) {
+        upsert.run(itemType, id, item, pids);
+        digests.set('S', itemType, id, stateRowHash(itemType, id, item, pids));
       }
-      for (const x of d.deletes) {
-        if (digests.has('S', x.itemType, x.id)) {
-          del.run(x.itemType, x.id);
-          digests.delete('S', x.itemType, x.id);
+      for (const [itemType, id, pids] of d.deletes) {
+        if (digests.has('S', itemType, id)) {
+          del.run(itemType, id);
+          digests.delete('S', itemType, id);
         }
-        const pids = JSON.stringify(x.pids);
-        leaf.run(x.itemType, x.id, pids);
-        digests.set('L', x.itemType, x.id, leafRowHash(x.itemType, x.id, pids));
+        leaf.run(itemType, id, pids);
+        digests.set('L', itemType, id, leafRowHash(itemType, id, pids));
       }
       digest = digests.digest();
     } else {
@@ -176,25 +196,22 @@ export function makeSaveCheckpoint(db: Db, digests: RowDigests): SaveCheckpoint 
       // digest forward as before, XORing out each replaced row as it now reads, so the change stays seen.
       digests.complete = false;
       const acc = Buffer.from(saved ?? digestNow(), 'hex');
-      for (const u of d.upserts) {
-        const before = oldState.get(u.itemType, u.item.id) as { item: string; pids: string | null } | undefined;
-        if (before) xorInto(acc, stateRowHash(u.itemType, u.item.id, before.item, before.pids));
-        const item = JSON.stringify(u.item);
-        const pids = JSON.stringify(u.pids);
-        upsert.run(u.itemType, u.item.id, item, pids);
-        xorInto(acc, stateRowHash(u.itemType, u.item.id, item, pids));
+      for (const [itemType, id, item, pids] of d.upserts) {
+        const before = oldState.get(itemType, id) as { item: string; pids: string | null } | undefined;
+        if (before) xorInto(acc, stateRowHash(itemType, id, before.item, before.pids));
+        upsert.run(itemType, id, item, pids);
+        xorInto(acc, stateRowHash(itemType, id, item, pids));
       }
-      for (const x of d.deletes) {
-        const before = oldState.get(x.itemType, x.id) as { item: string; pids: string | null } | undefined;
+      for (const [itemType, id, pids] of d.deletes) {
+        const before = oldState.get(itemType, id) as { item: string; pids: string | null } | undefined;
         if (before) {
-          xorInto(acc, stateRowHash(x.itemType, x.id, before.item, before.pids));
-          del.run(x.itemType, x.id);
+          xorInto(acc, stateRowHash(itemType, id, before.item, before.pids));
+          del.run(itemType, id);
         }
-        const beforeLeaf = oldLeaf.get(x.itemType, x.id) as { pids: string } | undefined;
-        if (beforeLeaf) xorInto(acc, leafRowHash(x.itemType, x.id, beforeLeaf.pids));
-        const pids = JSON.stringify(x.pids);
-        leaf.run(x.itemType, x.id, pids);
-        xorInto(acc, leafRowHash(x.itemType, x.id, pids));
+        const beforeLeaf = oldLeaf.get(itemType, id) as { pids: string } | undefined;
+        if (beforeLeaf) xorInto(acc, leafRowHash(itemType, id, beforeLeaf.pids));
+        leaf.run(itemType, id, pids);
+        xorInto(acc, leafRowHash(itemType, id, pids));
       }
       digest = acc.toString('hex');
     }

@@ -1,125 +1,158 @@
 import type { Checkpoint, CheckpointDelta, EventStore, StoreClaims, NewEvent, RawEventRow, StoredEvent } from '../event-store.js';
 import { StoreError } from '../event-store.js';
 import { openDatabase, type Db, type OpenOptions } from './open.js';
-import { makeAppend } from './append.js';
-import { makeCountHistory, makeLastPosition, makeReadAfter, makeReadHistory, makeReadRawAfter, makeReadTx } from './read.js';
-import { makeCheckpointClaims, makeLoadCheckpoint, makeReadHead, makeSaveCheckpoint } from './checkpoint.js';
+import { assignPositions, eventRow } from './append.js';
+import { toEvent } from './read.js';
+import { encodeDelta } from './checkpoint.js';
 import { RowDigests } from './row-digests.js';
+import { makeStoreOps, type SqlMode, type StoreOps } from './ops.js';
+import { StoreThread } from './thread.js';
 
 /**
- * The embedded store: SQLite in WAL mode through better-sqlite3. Calls are
- * synchronous underneath (better-sqlite3 is the fastest SQLite binding for Node
- * precisely because it avoids a thread hop per statement); the async interface
- * is what the PostgreSQL backend needs too.
+ * The embedded store: SQLite in WAL mode through better-sqlite3.
+ *
+ * Two ways to run it, same statements (ops.ts), same files:
+ * - On the caller's thread (the CLI's log commands, tests, and the server while it boots): every call
+ *   runs synchronously underneath, which is fastest for one-off reads and the boot's replay.
+ * - On a store thread (`useThread`, what the server does once booted): the thread owns the connection,
+ *   so the inserts, the checkpoint's upserts and each commit's fsync run on the second core while the
+ *   event loop decodes, reduces and fans out. Events are encoded here and cross as strings; rows come
+ *   back as text and are parsed here.
  */
 export class SqliteEventStore implements EventStore {
   readonly kind = 'sqlite';
   readonly serverId: string;
-  readonly db: Db;
-  private readonly appendSync: (events: readonly NewEvent[]) => StoredEvent[];
-  private readonly readSync: ReturnType<typeof makeReadAfter>;
-  private readonly historySync: ReturnType<typeof makeReadHistory>;
-  private readonly txSync: ReturnType<typeof makeReadTx>;
-  private readonly countSync: ReturnType<typeof makeCountHistory>;
-  private readonly rawSync: ReturnType<typeof makeReadRawAfter>;
   /** SQLite AUTOINCREMENT never leaves gaps in committed positions: a gap is a missing event. */
   readonly gapless = true;
-  private readonly lastSync: () => number;
-  private readonly loadSync: () => Checkpoint;
-  private readonly saveSync: ReturnType<typeof makeSaveCheckpoint>;
+  private readonly local: Db;
+  private readonly ops: StoreOps;
+  /** Shared: the load hashes every snapshot row, each checkpoint then replaces only the hashes of the rows it writes. */
+  private readonly digests = new RowDigests();
+  /** Set by useThread: from then on every call goes to the thread. */
+  private thread: Promise<StoreThread> | undefined;
 
-  constructor(opts: OpenOptions) {
+  constructor(private readonly opts: OpenOptions) {
     const { db, serverId } = openDatabase(opts);
-    this.db = db;
+    this.local = db;
     this.serverId = serverId;
-    this.appendSync = makeAppend(db);
-    this.readSync = makeReadAfter(db);
-    this.historySync = makeReadHistory(db);
-    this.txSync = makeReadTx(db);
-    this.countSync = makeCountHistory(db);
-    this.rawSync = makeReadRawAfter(db);
-    this.lastSync = makeLastPosition(db);
-    // Shared: the load hashes every snapshot row, each checkpoint then replaces only the hashes of the rows it writes.
-    const digests = new RowDigests();
-    this.loadSync = makeLoadCheckpoint(db, digests);
-    this.saveSync = makeSaveCheckpoint(db, digests);
+    this.ops = makeStoreOps(db, this.digests);
+  }
+
+  /** The connection, while it is on this thread (tests and CLI tools read tables directly). */
+  get db(): Db {
+    if (this.thread) throw new StoreError('the store runs on its own thread: use its async methods');
+    return this.local;
+  }
+
+  get threaded(): boolean {
+    return this.thread !== undefined;
+  }
+
+  /**
+   * Hand the connection to a store thread. Call it between writes (nothing in flight): the connection
+   * here is closed and the thread opens its own, taking over the data directory's lock and the
+   * snapshot's row hashes. Calls made meanwhile wait for the thread.
+   */
+  async useThread(): Promise<void> {
+    if (this.thread) return this.thread.then(() => undefined);
+    if (this.local.inTransaction) throw new StoreError('useThread: a transaction is open');
+    const digests = this.digests.export();
+    this.local.close();
+    this.thread = StoreThread.start(this.opts, digests);
+    await this.thread;
+  }
+
+  private run<K extends keyof StoreOps>(op: K, ...args: Parameters<StoreOps[K]>): ReturnType<StoreOps[K]> | Promise<ReturnType<StoreOps[K]>> {
+    if (this.thread) return this.thread.then((t) => t.call(op, ...args));
+    return (this.ops[op] as (...a: unknown[]) => ReturnType<StoreOps[K]>)(...args);
   }
 
   async lastPosition(): Promise<number> {
-    return this.lastSync();
+    return this.run('lastPosition');
   }
 
   async append(events: readonly NewEvent[]): Promise<StoredEvent[]> {
-    return this.appendNow(events);
-  }
-
-  /** The synchronous form, for the writer's hot path: no promise between commit and broadcast. */
-  appendNow(events: readonly NewEvent[]): StoredEvent[] {
     try {
-      return this.appendSync(events);
+      return assignPositions(events, await this.run('append', events.map(eventRow), events.at(-1)?.identity?._id ?? ''));
     } catch (err) {
       throw new StoreError(`append failed: ${(err as Error).message}`, { cause: err });
     }
   }
 
+  /** Append synchronously, on this thread only (tests that hold the window between append and apply). */
+  appendNow(events: readonly NewEvent[]): StoredEvent[] {
+    if (this.thread) throw new StoreError('appendNow: the store runs on its own thread');
+    return assignPositions(events, this.ops.append(events.map(eventRow), events.at(-1)?.identity?._id ?? ''));
+  }
+
   async readAfter(after: number, limit: number, opts?: { upTo?: number; itemType?: string }): Promise<StoredEvent[]> {
-    return this.readSync(after, limit, opts);
+    return (await this.run('readAfter', after, limit, opts)).map(toEvent);
   }
 
   async readRawAfter(after: number, limit: number): Promise<RawEventRow[]> {
-    return this.rawSync(after, limit);
+    return this.run('readRawAfter', after, limit);
   }
 
   async readHistory(itemType: string, id: string): Promise<StoredEvent[]> {
-    return this.historySync(itemType, id);
+    return (await this.run('readHistory', itemType, id)).map(toEvent);
   }
 
   async readTx(tx: string): Promise<StoredEvent[]> {
-    return this.txSync(tx);
+    return (await this.run('readTx', tx)).map(toEvent);
   }
 
   async countHistory(itemType: string, id: string, upTo?: number): Promise<number> {
-    return this.countSync(itemType, id, upTo);
+    return this.run('countHistory', itemType, id, upTo);
   }
 
   async loadCheckpoint(): Promise<Checkpoint> {
-    return this.loadSync();
+    return this.run('loadCheckpoint');
   }
 
   async saveCheckpoint(delta: CheckpointDelta): Promise<void> {
     try {
-      this.saveSync(delta);
+      await this.run('saveCheckpoint', encodeDelta(delta));
     } catch (err) {
       throw new StoreError(`checkpoint failed: ${(err as Error).message}`, { cause: err });
     }
   }
 
   async claims(): Promise<StoreClaims> {
-    const head = makeReadHead(this.db)();
-    const checkpoint = makeCheckpointClaims(this.db)();
-    return { ...(head ? { head } : {}), ...(checkpoint ? { checkpoint } : {}) };
+    return this.run('claims');
+  }
+
+  /** A statement on a side table of this database (reactions/cursor-store.ts), wherever the connection is. */
+  async sql(mode: SqlMode, sql: string, params: readonly unknown[] = []): Promise<unknown> {
+    return this.run('sql', mode, sql, params);
+  }
+
+  /** A trivial round trip to the database (/health). */
+  async ping(): Promise<void> {
+    await this.run('sql', 'get', 'SELECT 1', []);
   }
 
   /**
    * One transaction around `fn`: appends inside it nest as savepoints, reads
    * on this connection see them, and a failure (or a crash) rolls back
    * everything. Nothing else writes meanwhile: the connection holds the data
-   * directory's exclusive lock.
+   * directory's exclusive lock. Only on this thread (`myko import` never hands it over).
    */
   async atomically<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.db.inTransaction) throw new StoreError('atomically: a transaction is already open');
-    this.db.exec('BEGIN IMMEDIATE');
+    const db = this.db;
+    if (db.inTransaction) throw new StoreError('atomically: a transaction is already open');
+    db.exec('BEGIN IMMEDIATE');
     try {
       const out = await fn();
-      this.db.exec('COMMIT');
+      db.exec('COMMIT');
       return out;
     } catch (err) {
-      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      if (db.inTransaction) db.exec('ROLLBACK');
       throw err;
     }
   }
 
   async close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    if (this.thread) await (await this.thread.catch(() => undefined))?.close();
+    else if (this.local.open) this.local.close();
   }
 }

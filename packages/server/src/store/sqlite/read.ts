@@ -1,28 +1,33 @@
 import type { Db } from './open.js';
 import type { RawEventRow, StoredEvent } from '../event-store.js';
 
-type Row = { id: number; event: string };
-const toEvent = (row: Row): StoredEvent => ({ ...(JSON.parse(row.event) as Omit<StoredEvent, 'position'>), position: row.id });
+/** A log row as read: its position and the event's JSON. Parsed where the event is used (the store thread, thread.ts, sends rows). */
+export type EventTextRow = { id: number; event: string };
+export const toEvent = (row: EventTextRow): StoredEvent => ({ ...(JSON.parse(row.event) as Omit<StoredEvent, 'position'>), position: row.id });
 
-export function makeReadAfter(db: Db): (after: number, limit: number, opts?: { upTo?: number; itemType?: string }) => StoredEvent[] {
+export function makeReadAfterRows(db: Db): (after: number, limit: number, opts?: { upTo?: number; itemType?: string }) => EventTextRow[] {
   const all = db.prepare(`SELECT id, event FROM myko_events WHERE id > ? AND id <= ? ORDER BY id LIMIT ?`);
   const ofType = db.prepare(`SELECT id, event FROM myko_events WHERE id > ? AND id <= ? AND item_type = ? ORDER BY id LIMIT ?`);
   return (after, limit, opts = {}) => {
     const upTo = opts.upTo ?? Number.MAX_SAFE_INTEGER;
-    const rows = (opts.itemType === undefined ? all.all(after, upTo, limit) : ofType.all(after, upTo, opts.itemType, limit)) as Row[];
-    return rows.map(toEvent);
+    return (opts.itemType === undefined ? all.all(after, upTo, limit) : ofType.all(after, upTo, opts.itemType, limit)) as EventTextRow[];
   };
 }
 
-export function makeReadHistory(db: Db): (itemType: string, id: string) => StoredEvent[] {
+export function makeReadAfter(db: Db): (after: number, limit: number, opts?: { upTo?: number; itemType?: string }) => StoredEvent[] {
+  const rows = makeReadAfterRows(db);
+  return (after, limit, opts) => rows(after, limit, opts).map(toEvent);
+}
+
+export function makeReadHistoryRows(db: Db): (itemType: string, id: string) => EventTextRow[] {
   const select = db.prepare(`SELECT id, event FROM myko_events WHERE item_type = ? AND item_id = ? ORDER BY id`);
-  return (itemType, id) => (select.all(itemType, id) as Row[]).map(toEvent);
+  return (itemType, id) => select.all(itemType, id) as EventTextRow[];
 }
 
 /** From the index myko_events_tx. */
-export function makeReadTx(db: Db): (tx: string) => StoredEvent[] {
+export function makeReadTxRows(db: Db): (tx: string) => EventTextRow[] {
   const select = db.prepare(`SELECT id, event FROM myko_events WHERE tx = ? ORDER BY id`);
-  return (tx) => (select.all(tx) as Row[]).map(toEvent);
+  return (tx) => select.all(tx) as EventTextRow[];
 }
 
 /** Answered from the index myko_events_item alone: it holds the rowid (`id`) beside (item_type, item_id). */

@@ -15,6 +15,15 @@
  */
 export type RowKind = 'S' | 'L';
 
+export interface RowDigestsState {
+  bytes: Uint8Array;
+  used: number;
+  free: number[];
+  rows: Record<RowKind, Map<string, Map<string, number>>>;
+  sum: Uint32Array;
+  complete: boolean;
+}
+
 const BYTES = 32;
 const WORDS = BYTES / 4;
 
@@ -38,6 +47,32 @@ export class RowDigests {
     this.used = 0;
     this.sum.fill(0);
     this.complete = true;
+  }
+
+  /** Everything, as plain data a worker can be sent (thread.ts hands the boot's hashes to the store thread). */
+  export(): RowDigestsState {
+    return {
+      bytes: this.bytes.subarray(0, this.used * BYTES),
+      used: this.used,
+      free: [...this.free],
+      rows: { S: this.rows.S, L: this.rows.L },
+      sum: this.sum,
+      complete: this.complete,
+    };
+  }
+
+  /** Take over what `export` gave (possibly in another thread, after a structured clone). */
+  static from(state: RowDigestsState): RowDigests {
+    const d = new RowDigests();
+    d.bytes = Buffer.alloc(Math.max(BYTES * 1024, state.bytes.length));
+    d.bytes.set(state.bytes);
+    d.words = new Uint32Array(d.bytes.buffer, d.bytes.byteOffset, d.bytes.length / 4);
+    d.used = state.used;
+    d.free.push(...state.free);
+    for (const k of ['S', 'L'] as const) for (const [t, ids] of state.rows[k]) d.rows[k].set(t, new Map(ids));
+    d.sum.set(state.sum);
+    d.complete = state.complete;
+    return d;
   }
 
   /** The digest of the rows, hex (as saved in myko_meta). */

@@ -1,0 +1,49 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { openDatabase, type OpenOptions } from './open.js';
+import { makeStoreOps, type StoreOp } from './ops.js';
+import { RowDigests, type RowDigestsState } from './row-digests.js';
+
+/**
+ * The store thread (thread.ts starts it): it owns the SQLite connection while the server serves, so
+ * the inserts, the checkpoint's upserts and the fsync of every commit run beside the event loop
+ * instead of on it. Calls are answered one at a time, in the order sent: SQLite has one writer anyway,
+ * and the writer sends one append at a time.
+ */
+export interface ThreadInit {
+  open: OpenOptions;
+  digests: RowDigestsState;
+}
+export type ThreadRequest = { id: number; op: StoreOp | 'close'; args: unknown[] };
+export type ThreadReply = { id: number; value?: unknown; error?: { message: string; code?: string } };
+
+const port = parentPort!;
+const init = workerData as ThreadInit;
+let opened: ReturnType<typeof openDatabase>;
+try {
+  opened = openDatabase(init.open);
+} catch (err) {
+  port.postMessage({ id: 0, error: describe(err) } satisfies ThreadReply);
+  process.exit(0);
+}
+const { db } = opened;
+const ops = makeStoreOps(db, RowDigests.from(init.digests));
+port.postMessage({ id: 0, value: 'ready' } satisfies ThreadReply);
+
+port.on('message', (req: ThreadRequest) => {
+  let reply: ThreadReply;
+  try {
+    if (req.op === 'close') {
+      if (db.open) db.close();
+      reply = { id: req.id, value: undefined };
+    } else reply = { id: req.id, value: (ops[req.op] as (...a: unknown[]) => unknown)(...req.args) };
+  } catch (err) {
+    reply = { id: req.id, error: describe(err) };
+  }
+  port.postMessage(reply);
+  if (req.op === 'close') port.close();
+});
+
+function describe(err: unknown): { message: string; code?: string } {
+  const code = (err as { code?: unknown }).code;
+  return { message: (err as Error)?.message ?? String(err), ...(typeof code === 'string' ? { code } : {}) };
+}
