@@ -36,14 +36,20 @@ export const itemKey = (itemType: string, id: string) => itemType + '\u0000' + i
 /**
  * Canonical JSON of items, remembered by normalisation (which builds it
  * anyway) so the writer does not serialise the same item twice. Items are
- * never mutated once normalised, so the cache cannot go stale. It is
- * forgotten once hashed: kept, every item in state held its text and the
- * weak map an entry, which the garbage collector walked at every cycle (an
- * item hashed again is serialised again; only `myko verify` does, on items
- * of its own).
+ * never mutated once normalised, so the text cannot go stale. It is
+ * forgotten once hashed, when the writer identifies the item's event.
+ *
+ * A plain Map, not a WeakMap: every ingested item passed through a WeakMap,
+ * and its ephemeron table made the garbage collector the largest cost of
+ * ingest (22% of the event loop with the store on its thread). An item
+ * normalised but never committed (its batch refused) would stay here, so the
+ * map is emptied past a bound: the text is an optimisation, and `dataHash`
+ * serialises an item it does not find.
  */
-const canonicalOfItem = new WeakMap<object, string>();
+const canonicalOfItem = new Map<object, string>();
+const REMEMBERED_MAX = 1 << 17;
 export function rememberCanonical(item: object, json: string): void {
+  if (canonicalOfItem.size >= REMEMBERED_MAX) canonicalOfItem.clear();
   canonicalOfItem.set(item, json);
 }
 
