@@ -47,7 +47,7 @@ export const itemKey = (itemType: string, id: string) => itemType + '\u0000' + i
  * serialises an item it does not find.
  */
 const canonicalOfItem = new Map<object, string>();
-const REMEMBERED_MAX = 1 << 17;
+const REMEMBERED_MAX = 1 << 16;
 export function rememberCanonical(item: object, json: string): void {
   if (canonicalOfItem.size >= REMEMBERED_MAX) canonicalOfItem.clear();
   canonicalOfItem.set(item, json);
