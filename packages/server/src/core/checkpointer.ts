@@ -58,8 +58,12 @@ export class Checkpointer {
   /** Save now (between batches), e.g. at shutdown. */
   async flush(): Promise<void> {
     await this.writer.idle();
+    await this.saving;
     await this.save();
   }
+
+  /** A save handed to a store that orders its writes, still being written (see request). */
+  private saving: Promise<void> | undefined;
 
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
@@ -71,7 +75,18 @@ export class Checkpointer {
     this.queued = true;
     this.writer.exclusive(async () => {
       this.queued = false;
-      await this.save();
+      // One save at a time: a failed one puts its items back in `dirty`, which the next must then hold.
+      await this.saving;
+      // The delta is read from state here, between two batches; `save` hands it to the store before
+      // its first await. A store that writes in call order (SQLite's one connection) then lets the
+      // writer append the next batch without waiting for the checkpoint's rows to be written: the
+      // store writes them first, and the event loop has nothing to wait for.
+      const saving = this.save();
+      if (!this.store.ordersWrites) return saving;
+      const tracked: Promise<void> = saving.finally(() => {
+        if (this.saving === tracked) this.saving = undefined;
+      });
+      this.saving = tracked;
     });
   }
 

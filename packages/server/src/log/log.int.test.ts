@@ -142,6 +142,7 @@ test('restore points: watchers see the restore as ordinary diffs; history is onl
       { itemType: 'Cue', changeType: 'DEL', item: { id: 'q2' } },
       { itemType: 'Cue', changeType: 'SET', item: { id: 'q9', label: 'stray' } },
     ] });
+    await c.sync(); // committed before the watcher's first answer, so its first diff is the restore's
     const watcher = await TestClient.connect(ts.url);
     watcher.send({ event: 'ws:m:query', data: { queryId: 'GetAllCues', queryItemType: 'Cue', query: { tx: 'w' } } });
     await watcher.next((f) => f.event === 'ws:m:query-response' && f.data.sequence === 0);

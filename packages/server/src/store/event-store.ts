@@ -77,6 +77,12 @@ export interface EventStore {
   readonly gapless: boolean;
   /** A stable id of this server, created on first start and kept in the store. */
   readonly serverId: string;
+  /**
+   * True when writes are carried out in the order they are called, whether or not the caller waits
+   * for the previous one (one connection working through a queue): a checkpoint then need not be
+   * awaited before the next append (core/checkpointer.ts).
+   */
+  readonly ordersWrites?: boolean;
   /** Highest position stored, 0 when empty. */
   lastPosition(): Promise<number>;
   append(events: readonly NewEvent[]): Promise<StoredEvent[]>;

@@ -24,12 +24,16 @@ export class SqliteEventStore implements EventStore {
   readonly serverId: string;
   /** SQLite AUTOINCREMENT never leaves gaps in committed positions: a gap is a missing event. */
   readonly gapless = true;
+  /** One connection: on this thread each call completes before it returns; the store thread answers in the order sent. */
+  readonly ordersWrites = true;
   private readonly local: Db;
   private readonly ops: StoreOps;
   /** Shared: the load hashes every snapshot row, each checkpoint then replaces only the hashes of the rows it writes. */
   private readonly digests = new RowDigests();
   /** Set by useThread: from then on every call goes to the thread. */
   private thread: Promise<StoreThread> | undefined;
+  /** The thread once started: calls are sent at once, in call order (no promise turn in between). */
+  private started: StoreThread | undefined;
 
   constructor(private readonly opts: OpenOptions) {
     const { db, serverId } = openDatabase(opts);
@@ -59,10 +63,11 @@ export class SqliteEventStore implements EventStore {
     const digests = this.digests.export();
     this.local.close();
     this.thread = StoreThread.start(this.opts, digests);
-    await this.thread;
+    this.started = await this.thread;
   }
 
   private run<K extends keyof StoreOps>(op: K, ...args: Parameters<StoreOps[K]>): ReturnType<StoreOps[K]> | Promise<ReturnType<StoreOps[K]>> {
+    if (this.started) return this.started.call(op, ...args);
     if (this.thread) return this.thread.then((t) => t.call(op, ...args));
     return (this.ops[op] as (...a: unknown[]) => ReturnType<StoreOps[K]>)(...args);
   }
