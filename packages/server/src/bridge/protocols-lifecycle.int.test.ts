@@ -14,7 +14,7 @@ const payload = 'x'.repeat(2000);
 const rpc = eventRpcEnvelope;
 
 test('slow `$` and EventRPC readers get coalesced updates and then the final state', async () => {
-  const ts = await startTestServer({ config: { sendHighWaterBytes: 16 * 1024, sendMaxBufferedBytes: 64 * 1024 * 1024, slowConsumerTimeoutMs: 60_000 } });
+  const ts = await startTestServer({ config: { sendHighWaterBytes: 16 * 1024, sendMaxBufferedBytes: 256 * 1024 * 1024, slowConsumerTimeoutMs: 60_000 } });
   try {
     const models = await JsonClient.connect(ts.server.url('/models'));
     const eventrpc = await JsonClient.connect(ts.server.url('/eventrpc'));
@@ -25,6 +25,10 @@ test('slow `$` and EventRPC readers get coalesced updates and then the final sta
     await eventrpc.next((m) => m.type === 'update' && m['correlation-id'] === 'all');
     const socks = [models, eventrpc].map((c) => (c.ws as unknown as { _socket: Socket })._socket);
     for (const s of socks) s.pause();
+    // The kernel takes several MB for a paused reader before the server has to hold anything back
+    // (about 7 MB measured here on loopback): fill it first with one large change both readers
+    // receive, so each stays congested while the rounds below are written, however fast they commit.
+    await ts.server.emit([{ itemType: 'Fader', changeType: 'SET', item: { id: 'f19', round: -1, payload: 'y'.repeat(16 << 20) } }]);
     // 20 faders, each moved 100 times: 2,000 changes of ~2 KB, one batch per round.
     for (let round = 0; round < 100; round++)
       await ts.server.emit(Array.from({ length: 20 }, (_, i) => ({ itemType: 'Fader', changeType: 'SET' as const, item: { id: `f${i}`, round, payload } })));
