@@ -120,7 +120,7 @@ async function writeWindback(server: ServerContext, cctx: CommandContext, comman
   let client = cctx.state.get('Client', clientId);
   // The Client item is written on connect without waiting: a command sent at once may arrive before it is committed.
   if (!client) {
-    await server.writer.idle();
+    await server.writer.barrier();
     client = cctx.state.get('Client', clientId);
   }
   if (!client) throw new Error(`${commandId}: client ${clientId} not found`);

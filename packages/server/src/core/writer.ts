@@ -116,7 +116,10 @@ export class Writer {
     this.schedule();
   }
 
-  /** Resolves once everything submitted so far is committed or rejected. */
+  /**
+   * Resolves once nothing is queued or in flight. Under a steady stream of writes that may take long:
+   * to wait only for what was submitted so far, use `barrier`.
+   */
   idle(): Promise<void> {
     if (!this.flushing && !this.scheduled && this.queue.length === 0) return Promise.resolve();
     return new Promise((r) => this.idleWaiters.push(r));

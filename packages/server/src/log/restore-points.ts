@@ -55,7 +55,7 @@ export function restorePointsPlugin(ctx: () => ServerContext): MykoPlugin {
         },
         async handler(p, cctx) {
           const c = ctx();
-          await c.writer.idle();
+          await c.writer.barrier();
           if (typeof p.rootType === 'string' || typeof p.rootId === 'string') {
             if (typeof p.rootType !== 'string' || p.rootType === '' || typeof p.rootId !== 'string' || p.rootId === '')
               throw Object.assign(new Error('CreateRestorePoint: rootType and rootId go together (both non-empty strings)'), { code: 'MYKO_BAD_COMMAND' });
@@ -88,7 +88,7 @@ export function restorePointsPlugin(ctx: () => ServerContext): MykoPlugin {
           const point = c.state.get(RestorePointType, p.id as string);
           if (!point) throw Object.assign(new Error(`unknown restore point ${String(p.id)}`), { code: 'MYKO_BAD_COMMAND' });
           const position = point.position as number;
-          await c.writer.idle();
+          await c.writer.barrier();
           const skip = unrestorableTypes(c, RestorePointType);
           if (typeof point.rootType === 'string' && typeof point.rootId === 'string') {
             const events = await subtreeRestoreEvents(c, { position, rootType: point.rootType, rootId: point.rootId }, skip, cctx.tx);

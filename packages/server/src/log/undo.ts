@@ -34,7 +34,7 @@ const chunk = 10_000;
  * each touched item's history.
  */
 export async function transactionUndoPlan(c: ServerContext, transactionId: string): Promise<UndoTarget[]> {
-  await c.writer.idle();
+  await c.writer.barrier();
   const touched = new Map<string, { itemType: string; id: string; first: number; last: StoredEvent }>();
   for (const e of await eventsOfTx(c, transactionId)) {
     if (notUndoable.has(e.itemType)) continue;
