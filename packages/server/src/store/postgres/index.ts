@@ -4,7 +4,7 @@ import type { Checkpoint, CheckpointDelta, EventStore, NewEvent, RawEventRow, St
 import { StoreError } from '../event-store.js';
 import { channels, openPool, quoteIdent, type PgOptions } from './open.js';
 import { appendBatch } from './append.js';
-import { countHistory, lastPosition, readAfter, readHistory, readRawAfter, readTx } from './read.js';
+import { countHistory, lastPosition, readAfter, readHistory, readNext, readRawAfter, readTx } from './read.js';
 import { loadFromTable } from './checkpoint.js';
 import { gapMarker, writersFinished, type WriterMarker } from './writers.js';
 
@@ -59,6 +59,11 @@ export class PostgresEventStore implements EventStore {
 
   readAfter(after: number, limit: number, opts?: { upTo?: number; itemType?: string }): Promise<StoredEvent[]> {
     return this.wrap('read', readAfter(this.pool, after, limit, opts));
+  }
+
+  /** See read.ts: the cluster tailer's read. */
+  readNext(after: number, limit: number): Promise<StoredEvent[]> {
+    return this.wrap('read', readNext(this.pool, after, limit));
   }
 
   readRawAfter(after: number, limit: number): Promise<RawEventRow[]> {
