@@ -53,8 +53,17 @@ export class PostgresEventStore implements EventStore {
     return this.wrap('read', lastPosition(this.pool));
   }
 
+  /** Told of every committed append of this member, with its first position (the cluster tailer: events it need not read back). */
+  onAppended: ((events: readonly NewEvent[], first: number) => void) | undefined;
+
   append(events: readonly NewEvent[]): Promise<StoredEvent[]> {
-    return this.wrap('append', appendBatch(this.pool, events));
+    return this.wrap(
+      'append',
+      appendBatch(this.pool, events).then((stored) => {
+        if (stored.length > 0 && stored[stored.length - 1]!.position - stored[0]!.position + 1 === stored.length) this.onAppended?.(events, stored[0]!.position);
+        return stored;
+      }),
+    );
   }
 
   readAfter(after: number, limit: number, opts?: { upTo?: number; itemType?: string }): Promise<StoredEvent[]> {
