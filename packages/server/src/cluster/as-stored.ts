@@ -11,33 +11,46 @@
  */
 export function asStored(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return typeof value === 'number' && !Number.isFinite(value) ? null : value === -0 ? 0 : value;
-  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return asStored(JSON.parse(JSON.stringify(value)));
   if (Array.isArray(value)) {
     const out = new Array<unknown>(value.length);
     for (let i = 0; i < value.length; i++) {
-      const v = value[i];
+      const v: unknown = value[i];
       out[i] = v === undefined || typeof v === 'function' || typeof v === 'symbol' ? null : asStored(v);
     }
     return out;
   }
-  const proto = Object.getPrototypeOf(value);
-  // Boxed primitives, Maps, class instances: let JSON decide, then order.
-  if (proto !== Object.prototype && proto !== null) return asStored(JSON.parse(JSON.stringify(value)));
-  const keys: string[] = [];
+  const proto: unknown = Object.getPrototypeOf(value);
+  // toJSON (a Date), boxed primitives, Maps, class instances: let JSON decide, then order.
+  if ((proto !== Object.prototype && proto !== null) || typeof (value as { toJSON?: unknown }).toJSON === 'function')
+    return asStored(JSON.parse(JSON.stringify(value)));
+  const o = value as Record<string, unknown>;
+  const keys = Object.keys(o);
+  let n = 0;
   let ascii = true;
-  for (const k of Object.keys(value)) {
-    const v = (value as Record<string, unknown>)[k];
+  for (const k of keys) {
+    const v = o[k];
     if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
-    keys.push(k);
-    if (ascii && !/^[\x00-\x7f]*$/.test(k)) ascii = false;
+    keys[n++] = k;
+    if (ascii) for (let i = 0; i < k.length; i++) if (k.charCodeAt(i) > 0x7f) ascii = false;
   }
-  keys.sort(ascii ? byLengthThenCode : byUtf8);
-  const entries: [string, unknown][] = keys.map((k) => [k, asStored((value as Record<string, unknown>)[k])]);
-  // fromEntries defines own properties, as JSON.parse does (a "__proto__" key stays a key).
-  return Object.fromEntries(entries);
+  keys.length = n;
+  if (!ascii) keys.sort(byUtf8);
+  else if (!inOrder(keys)) keys.sort(byLengthThenCode);
+  const out: Record<string, unknown> = {};
+  for (const k of keys) {
+    const v = asStored(o[k]);
+    // An own property, as JSON.parse makes it: `out.__proto__ = v` would set the prototype instead.
+    if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+    else out[k] = v;
+  }
+  return out;
 }
 
 const byLengthThenCode = (a: string, b: string) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+const inOrder = (keys: string[]) => {
+  for (let i = 1; i < keys.length; i++) if (byLengthThenCode(keys[i - 1]!, keys[i]!) > 0) return false;
+  return true;
+};
 const byUtf8 = (a: string, b: string) => {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
