@@ -22,8 +22,9 @@ import type { WriterMarker } from '../store/postgres/writers.js';
  * safety net (a lost notification, a reconnect). Batches it knows without
  * reading are applied from memory when they come next: small ones from their
  * NOTIFY payload ('first:last:[rows as stored]', store/postgres/append.ts),
- * and this member's own appends (as stored: as-stored.ts). Otherwise a read asks for no more rows than there are
- * ids up to the highest position known committed, so its index scan stops
+ * and this member's own appends (as stored: as-stored.ts). Otherwise a read
+ * asks for no more rows than there are ids up to the next batch in memory or
+ * the highest position known committed, so its index scan stops
  * there and does not walk the rows of an insert still in progress (PostgreSQL
  * would visit every one of them to find nothing). A wake-up without a
  * position (the trigger, for other writers; the poll; a reconnect) reads
@@ -158,7 +159,8 @@ export class Tailer {
     else if (this.known > this.applied) limit = Math.min(Tailer.chunk, this.known - this.applied);
     else return { rows: [], read: 0 };
     const unbounded = this.unbounded;
-    this.unbounded = false;
+    // A read that stops at a batch in memory has not reached the end: a wake-up still wants the rest.
+    if (following === Infinity) this.unbounded = false;
     const read = ++this.reads;
     const rows = await this.store.readNext(this.applied, limit);
     if (rows.length === limit) {
