@@ -44,14 +44,14 @@ export class Cluster implements ClusterLink {
     this.tailer.start(bootPosition);
     await this.store.listen(
       (channel, payload) => {
-        if (channel === this.store.channels.events) this.tailer.kick();
+        if (channel === this.store.channels.events) this.tailer.onNotify(payload);
         else if (channel === this.store.channels.ephemeral) this.onEphemeral(payload);
         else if (channel === this.store.channels.rpc) this.rpc.onNotify(payload);
       },
-      () => this.tailer.kick(),
+      () => this.tailer.wake(),
     );
     this.ctx.writer.cluster = this;
-    this.tailer.kick();
+    this.tailer.wake();
     await this.tailer.catchUp(await this.store.lastPosition());
   }
 

@@ -4,7 +4,7 @@ import type { Checkpoint, CheckpointDelta, EventStore, NewEvent, RawEventRow, St
 import { StoreError } from '../event-store.js';
 import { channels, openPool, quoteIdent, type PgOptions } from './open.js';
 import { appendBatch } from './append.js';
-import { countHistory, lastPosition, readAfter, readHistory, readRawAfter, readTx } from './read.js';
+import { countHistory, lastPosition, readAfter, readHistory, readNext, readRawAfter, readTx } from './read.js';
 import { loadFromTable } from './checkpoint.js';
 import { gapMarker, writersFinished, type WriterMarker } from './writers.js';
 
@@ -53,12 +53,26 @@ export class PostgresEventStore implements EventStore {
     return this.wrap('read', lastPosition(this.pool));
   }
 
+  /** Told of every committed append of this member, with its first position (the cluster tailer: events it need not read back). */
+  onAppended: ((events: readonly NewEvent[], first: number) => void) | undefined;
+
   append(events: readonly NewEvent[]): Promise<StoredEvent[]> {
-    return this.wrap('append', appendBatch(this.pool, events));
+    return this.wrap(
+      'append',
+      appendBatch(this.pool, events).then((stored) => {
+        if (stored.length > 0 && stored[stored.length - 1]!.position - stored[0]!.position + 1 === stored.length) this.onAppended?.(events, stored[0]!.position);
+        return stored;
+      }),
+    );
   }
 
   readAfter(after: number, limit: number, opts?: { upTo?: number; itemType?: string }): Promise<StoredEvent[]> {
     return this.wrap('read', readAfter(this.pool, after, limit, opts));
+  }
+
+  /** See read.ts: the cluster tailer's read. */
+  readNext(after: number, limit: number): Promise<StoredEvent[]> {
+    return this.wrap('read', readNext(this.pool, after, limit));
   }
 
   readRawAfter(after: number, limit: number): Promise<RawEventRow[]> {

@@ -12,6 +12,19 @@ export async function readAfter(pool: pg.Pool, after: number, limit: number, opt
   return res.rows.map(toEvent);
 }
 
+/**
+ * The cluster tailer's read: the next `limit` rows after `after`. No upper bound in the query: with
+ * one (`id <= $2`) and no statistics yet on a growing table, PostgreSQL estimated a handful of rows,
+ * chose a bitmap scan of the whole range and a sort, and so read every row past `after` (the
+ * uncommitted ones of an insert in progress too) on each call. `id > $1 ORDER BY id LIMIT $2` is an
+ * ordered scan of the primary key that stops after `limit` visible rows; the tailer bounds `limit`
+ * by what it knows is committed, so the scan need not reach an insert in progress.
+ */
+export async function readNext(pool: pg.Pool, after: number, limit: number): Promise<StoredEvent[]> {
+  const res = await pool.query(`SELECT id, event FROM myko_events WHERE id > $1 ORDER BY id LIMIT $2`, [after, limit]);
+  return res.rows.map(toEvent);
+}
+
 export async function readHistory(pool: pg.Pool, itemType: string, id: string): Promise<StoredEvent[]> {
   const res = await pool.query(`SELECT id, event FROM myko_events WHERE item_type = $1 AND item_id = $2 ORDER BY id`, [itemType, id]);
   return res.rows.map(toEvent);
