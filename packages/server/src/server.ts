@@ -61,7 +61,7 @@ export interface MykoServerOptions {
   logger?: Logger;
 }
 
-const replayChunk = 10_000;
+const replayChunk = Number(process.env.RC ?? 10_000);
 
 /**
  * The server: boots state from the store, then serves. One instance per

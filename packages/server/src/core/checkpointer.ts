@@ -36,8 +36,10 @@ export class Checkpointer {
    * goes), which no event of its own dirties: saved stale, its list would bring a deleted Action back.
    */
   onStored(stored: readonly StoredEvent[], derived: readonly { itemType: string; id: string }[] = []): void {
-    for (const e of stored) this.dirty.set(e.itemType, e.item.id, { itemType: e.itemType, id: e.item.id });
-    for (const d of derived) this.dirty.set(d.itemType, d.id, { itemType: d.itemType, id: d.id });
+    // An item already dirty keeps its entry: a new one per event lived until the checkpoint (a boot's
+    // replay: the whole log), long enough to be promoted, and then was garbage for a full collection.
+    for (const e of stored) if (this.dirty.get(e.itemType, e.item.id) === undefined) this.dirty.set(e.itemType, e.item.id, { itemType: e.itemType, id: e.item.id });
+    for (const d of derived) if (this.dirty.get(d.itemType, d.id) === undefined) this.dirty.set(d.itemType, d.id, { itemType: d.itemType, id: d.id });
     if (this.dirty.size >= this.every) this.request();
     else if (this.dirty.size > 0 && !this.timer)
       this.timer = setTimeout(() => {

@@ -30,10 +30,14 @@ async function seededDir(): Promise<string> {
   return dataDir;
 }
 
+/** Verified on this thread and on two workers in batches of 3 (log/verify-pool.ts): both must find the same. */
 async function verifyDir(dir: string) {
   const store = new SqliteEventStore({ dataDir: dir, sync: 'normal' });
   try {
-    return await verifyLog(store);
+    const here = await verifyLog(store, { threads: 0 });
+    const workers = await verifyLog(store, { threads: 2, chunk: 3 });
+    assert.deepEqual({ ...workers, ms: 0 }, { ...here, ms: 0 });
+    return here;
   } finally {
     await store.close();
   }

@@ -93,6 +93,8 @@ export interface EventStore {
    * reported with its position, not fail the read.
    */
   readRawAfter(after: number, limit: number): Promise<RawEventRow[]>;
+  /** The same rows as columns, read without an object per row (SQLite): what the verifier hands its workers. */
+  readRawColumnsAfter?(after: number, limit: number): Promise<RawEventColumns>;
   /** Every event of one item, in order. */
   readHistory(itemType: string, id: string): Promise<StoredEvent[]>;
   /** Every event of one transaction (`tx`), in order, from an index on tx (log/undo.ts scans the log without it). */
@@ -123,6 +125,15 @@ export interface RawEventRow {
   changeType: string;
   /** The stored event as JSON text. */
   event: string;
+}
+
+/** Rows as stored, one array per column (readRawColumnsAfter). */
+export interface RawEventColumns {
+  positions: number[];
+  itemTypes: string[];
+  itemIds: string[];
+  changeTypes: string[];
+  events: string[];
 }
 
 export class StoreError extends Error {

@@ -1,4 +1,4 @@
-import type { Checkpoint, CheckpointDelta, EventStore, StoreClaims, NewEvent, RawEventRow, StoredEvent } from '../event-store.js';
+import type { Checkpoint, CheckpointDelta, EventStore, StoreClaims, NewEvent, RawEventColumns, RawEventRow, StoredEvent } from '../event-store.js';
 import { StoreError } from '../event-store.js';
 import { openDatabase, type Db, type OpenOptions } from './open.js';
 import { assignPositions, eventRow } from './append.js';
@@ -96,6 +96,10 @@ export class SqliteEventStore implements EventStore {
 
   async readRawAfter(after: number, limit: number): Promise<RawEventRow[]> {
     return this.run('readRawAfter', after, limit);
+  }
+
+  async readRawColumnsAfter(after: number, limit: number): Promise<RawEventColumns> {
+    return this.run('readRawColumnsAfter', after, limit);
   }
 
   async readHistory(itemType: string, id: string): Promise<StoredEvent[]> {

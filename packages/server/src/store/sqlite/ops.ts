@@ -1,6 +1,6 @@
 import type { Db } from './open.js';
 import { makeAppendRows } from './append.js';
-import { makeCountHistory, makeLastPosition, makeReadAfterRows, makeReadHistoryRows, makeReadRawAfter, makeReadTxRows } from './read.js';
+import { makeCountHistory, makeLastPosition, makeReadAfterRows, makeReadHistoryRows, makeReadRawAfter, makeReadRawColumnsAfter, makeReadTxRows } from './read.js';
 import { makeCheckpointClaims, makeLoadCheckpoint, makeReadHead, makeSaveCheckpoint } from './checkpoint.js';
 import type { RowDigests } from './row-digests.js';
 import type { StoreClaims } from '../event-store.js';
@@ -28,6 +28,7 @@ export function makeStoreOps(db: Db, digests: RowDigests) {
     countHistory: makeCountHistory(db),
     lastPosition: makeLastPosition(db),
     readRawAfter: makeReadRawAfter(db),
+    readRawColumnsAfter: makeReadRawColumnsAfter(db),
     loadCheckpoint: makeLoadCheckpoint(db, digests),
     saveCheckpoint: makeSaveCheckpoint(db, digests),
     claims: (): StoreClaims => {

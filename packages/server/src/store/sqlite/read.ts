@@ -1,9 +1,18 @@
 import type { Db } from './open.js';
-import type { RawEventRow, StoredEvent } from '../event-store.js';
+import type { RawEventColumns, RawEventRow, StoredEvent } from '../event-store.js';
 
 /** A log row as read: its position and the event's JSON. Parsed where the event is used (the store thread, thread.ts, sends rows). */
 export type EventTextRow = { id: number; event: string };
-export const toEvent = (row: EventTextRow): StoredEvent => ({ ...(JSON.parse(row.event) as Omit<StoredEvent, 'position'>), position: row.id });
+/**
+ * The parsed event is a fresh object of our own: it takes its position in place (the same members, in
+ * the same order, as a copy with it) rather than being copied. On a boot's replay of a large log the
+ * copy was a fifth of the time and as much garbage again as the parse.
+ */
+export const toEvent = (row: EventTextRow): StoredEvent => {
+  const e = JSON.parse(row.event) as StoredEvent;
+  e.position = row.id;
+  return e;
+};
 
 export function makeReadAfterRows(db: Db): (after: number, limit: number, opts?: { upTo?: number; itemType?: string }) => EventTextRow[] {
   const all = db.prepare(`SELECT id, event FROM myko_events WHERE id > ? AND id <= ? ORDER BY id LIMIT ?`);
@@ -47,4 +56,23 @@ export function makeReadRawAfter(db: Db): (after: number, limit: number) => RawE
      FROM myko_events WHERE id > ? ORDER BY id LIMIT ?`,
   );
   return (after, limit) => select.all(after, limit) as RawEventRow[];
+}
+
+/** makeReadRawAfter as columns, from a raw statement (an array per row, not an object with five named members). */
+export function makeReadRawColumnsAfter(db: Db): (after: number, limit: number) => RawEventColumns {
+  const select = db.prepare(`SELECT id, item_type, item_id, change_type, event FROM myko_events WHERE id > ? ORDER BY id LIMIT ?`).raw(true);
+  return (after, limit) => {
+    const rows = select.all(after, limit) as [number, string, string, string, string][];
+    const n = rows.length;
+    const c: RawEventColumns = { positions: new Array(n), itemTypes: new Array(n), itemIds: new Array(n), changeTypes: new Array(n), events: new Array(n) };
+    for (let i = 0; i < n; i++) {
+      const r = rows[i]!;
+      c.positions[i] = r[0];
+      c.itemTypes[i] = r[1];
+      c.itemIds[i] = r[2];
+      c.changeTypes[i] = r[3];
+      c.events[i] = r[4];
+    }
+    return c;
+  };
 }
