@@ -61,7 +61,12 @@ export interface MykoServerOptions {
   logger?: Logger;
 }
 
-const replayChunk = Number(process.env.RC ?? 10_000);
+/**
+ * Events replayed per read at boot. Small: a chunk's parsed events are alive together until it is
+ * applied, and the young-generation collector copies (and then promotes) whatever is alive; 10,000 at a
+ * time made a full replay spend about a fifth more CPU than 2,000 (1M events, 100k items).
+ */
+const replayChunk = 2000;
 
 /**
  * The server: boots state from the store, then serves. One instance per
