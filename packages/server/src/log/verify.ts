@@ -1,6 +1,7 @@
 import type { EventStore, StoreClaims } from '../store/event-store.js';
 import { chainHash, dataHash, itemKey } from '../core/identity.js';
 import { ItemMap } from '../core/item-map.js';
+import { IdPrefixes } from './id-prefixes.js';
 import { hexWidth, toBatch, type CheckedBatch, type RowBatch } from './verify-rows.js';
 import { threadsFor, VerifyPool } from './verify-pool.js';
 
@@ -63,7 +64,7 @@ export async function verifyLog(store: EventStore, opts: VerifyOptions = {}): Pr
   // Each item as of the checkpoint's position: copied from `items` when the walk passes it.
   let atCheckpoint: ItemMap<ItemRecord> | undefined;
 
-  const seen = new Set<string>();
+  const seen = new IdPrefixes();
   const heads = new Map<string, string>();
   let checked = 0;
   let prev = 0;
@@ -127,10 +128,7 @@ export async function verifyLog(store: EventStore, opts: VerifyOptions = {}): Pr
         if (c.srcStarts[run] === i) src = c.srcNames[run++]!;
         const nPids = c.pidCounts[i]!;
         const pids = nPids === 0 ? noPids : c.pids.slice(pidAt, (pidAt += nPids));
-        // One hash of the id for both the duplicate check and remembering it.
-        const size = seen.size;
-        seen.add(_id.slice(0, 16));
-        if (seen.size === size) return done({ ...at(i), eventId: _id, reason: 'duplicate event id: this event appears twice' });
+        if (!seen.add(_id)) return done({ ...at(i), eventId: _id, reason: 'duplicate event id: this event appears twice' });
         const rec = items.get(itemType, itemId);
         const current = rec?.pids ?? noPids;
         // Parents that are exactly the item's leaves were seen (every leaf was): only others are looked up.
@@ -226,8 +224,8 @@ function copyOf(items: ItemMap<ItemRecord>): ItemMap<ItemRecord> {
 }
 
 /** Parents that are not the item's leaves: each must be an earlier event, and on a single-writer store there are none. */
-function parentProblem(pids: readonly string[], current: readonly string[], seen: ReadonlySet<string>, singleWriter: boolean): string | undefined {
-  for (const p of pids) if (!seen.has(p.slice(0, 16))) return `parent ${p} is not an earlier event: an event is missing or out of order`;
+function parentProblem(pids: readonly string[], current: readonly string[], seen: IdPrefixes, singleWriter: boolean): string | undefined {
+  for (const p of pids) if (!seen.has(p)) return `parent ${p} is not an earlier event: an event is missing or out of order`;
   if (singleWriter)
     return `parents [${pids.join(', ')}] are not the item's latest event [${current.join(', ')}]: an event of this item is missing or out of order`;
   return undefined;
