@@ -2,7 +2,7 @@ import type { MItem, QueryWindow } from '@myko/protocol';
 import type { Subscriber } from './subscriber.js';
 import { sortedInsert, sortedRemove } from './sorted-ids.js';
 import { pageOf, type Page } from './result-page.js';
-import { diffFrame, diffJson, seedResultFrame, seedResultJson, type DiffParts } from '../wire/frames.js';
+import { diffFrame, diffHead, diffText, seedResultFrame, seedResultText, type DiffHead, type DiffParts } from '../wire/frames.js';
 
 /**
  * The wire side of one live result of one connection, shared by queries and
@@ -27,6 +27,8 @@ export abstract class ResultStream {
   /** The totalCount of the last response: a paged client shows it, so a change of it alone is sent. */
   private sentTotal = 0;
   sequence = 0;
+  /** The text of every diff up to its sequence number (made at the first diff; kind and tx never change). */
+  private head: DiffHead | undefined;
 
   constructor(
     readonly conn: Subscriber,
@@ -185,9 +187,10 @@ export abstract class ResultStream {
       window: this.window,
       order: this.page ? this.sentPage : undefined,
     };
+    const head = (this.head ??= diffHead(this.responseKind, this.tx));
     this.conn.send(
       () => diffFrame(parts),
-      () => diffJson(parts),
+      () => diffText(parts, head),
     );
   }
 
@@ -203,7 +206,7 @@ export abstract class ResultStream {
     const kind = this.responseKind;
     this.conn.send(
       () => seedResultFrame(this.tx, this.itemType, items!, kind),
-      () => seedResultJson(this.tx, this.itemType, items!, kind),
+      () => seedResultText(this.tx, this.itemType, items!, kind),
     );
   }
 }
