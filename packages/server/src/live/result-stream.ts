@@ -85,7 +85,8 @@ export abstract class ResultStream {
   /**
    * Sequence 0: the whole result, or the page. The first response, and the answer to removing a window.
    * `items`, when given, are the members' items in the members' order, just read from state by the
-   * caller (QuerySubscription.load): an unpaged result then looks none of them up again.
+   * caller (QuerySubscription.load): an unpaged result then looks none of them up again, and is
+   * counted from them (QuerySubscription fills `members` of an unpaged result after this send).
    */
   protected sendSnapshot(items?: MItem[]): void {
     this.touched.clear();
@@ -93,7 +94,8 @@ export abstract class ResultStream {
     if (this.conn.dialect === 'seed') return this.sendSeed(items);
     if (!this.page && items) {
       this.sentPage = [];
-      return this.sendItems(items, []);
+      // `items` are the members, counted here: the caller may add their ids to `members` only after this send.
+      return this.sendItems(items, [], items.length);
     }
     const ids = this.page ? this.slice() : [...this.members];
     this.sentPage = this.page ? ids : [];
@@ -174,8 +176,8 @@ export abstract class ResultStream {
     this.sendItems(items, deletes);
   }
 
-  private sendItems(items: MItem[], deletes: string[]): void {
-    this.sentTotal = this.members.size;
+  private sendItems(items: MItem[], deletes: string[], total = this.members.size): void {
+    this.sentTotal = total;
     const parts: DiffParts = {
       kind: this.responseKind,
       tx: this.tx,
@@ -183,7 +185,7 @@ export abstract class ResultStream {
       itemType: this.itemType,
       upserts: items,
       deletes,
-      totalCount: this.members.size,
+      totalCount: total,
       window: this.window,
       order: this.page ? this.sentPage : undefined,
     };
