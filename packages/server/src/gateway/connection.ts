@@ -5,6 +5,7 @@ import type { ServerConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Subscriber } from '../live/subscriber.js';
 import { encodeCbor } from '../wire/codec.js';
+import { TextFrame } from '../wire/ws-frame.js';
 import type { Claims } from '../security/auth.js';
 import { ConnectionLimits } from '../security/rate-limit.js';
 
@@ -26,6 +27,24 @@ export const deliveredUnanswered = Object.freeze({ delivered: true, answered: fa
 
 const textFrame = Object.freeze({ binary: false });
 const binaryFrame = Object.freeze({ binary: true });
+/** Above the largest header (10 bytes): a send this far below the high-water mark cannot cross it. */
+const HEADER_MARGIN = 16;
+
+/**
+ * What of ws's Sender a pre-framed text frame needs (ws 8: `WebSocket#_sender`, `Sender#sendFrame`;
+ * Socket.IO's broadcast uses the same). `_state` 0 is DEFAULT: nothing queued (a deflate or a Blob read).
+ */
+interface RawSender {
+  sendFrame(list: Buffer[], cb?: (err?: Error) => void): void;
+  _state: number;
+}
+
+/** The socket's Sender, when it takes pre-framed server frames: a server socket, no extension (no deflate), ws 8's API. */
+function rawSenderOf(ws: WebSocket): RawSender | null {
+  const w = ws as unknown as { _sender?: RawSender; _isServer?: boolean };
+  const sender = w._sender;
+  return sender && typeof sender.sendFrame === 'function' && typeof sender._state === 'number' && w._isServer === true && ws.extensions === '' ? sender : null;
+}
 
 export class ClientCommandError extends Error {
   override name = 'ClientCommandError';
@@ -76,6 +95,8 @@ export class Connection implements Subscriber {
   private readonly drainWaiters: (() => void)[] = [];
   private readonly pending = new Map<string, PendingRequest>();
   private readonly afterWrite = () => this.checkDrain();
+  /** ws's Sender when pre-framed frames can go through it (null: they cannot); found at the first such send. */
+  private rawSender: RawSender | null | undefined;
 
   constructor(
     readonly ws: WebSocket,
@@ -94,10 +115,12 @@ export class Connection implements Subscriber {
     return this.ws.bufferedAmount > this.config.sendHighWaterBytes;
   }
 
-  send(frame: () => object, json?: () => string | Buffer): void {
+  send(frame: () => object, json?: () => string | Buffer | TextFrame): void {
     if (this.closed) return;
-    const payload = this.encoding === 'cbor' ? encodeCbor(frame(), this.cborRecords) : json ? json() : JSON.stringify(frame());
-    this.sendPayload(payload);
+    if (this.encoding === 'cbor') return this.sendPayload(encodeCbor(frame(), this.cborRecords));
+    const payload = json ? json() : JSON.stringify(frame());
+    if (payload instanceof TextFrame) this.sendTextFrame(payload);
+    else this.sendPayload(payload);
   }
 
   /** Send a ready frame object. */
@@ -175,11 +198,43 @@ export class Connection implements Subscriber {
     this.backlog.length = 0;
   }
 
+  /**
+   * A JSON frame with its header already in front (wire/ws-frame.ts): handed
+   * to ws's Sender as one buffer, one socket write, when the socket is open
+   * and ws has nothing queued of its own (it queues only to deflate, which is
+   * off, or to read a Blob, which is never sent); otherwise sent as its
+   * payload through ws.send. The bytes on the wire are the same either way.
+   */
+  private sendTextFrame(frame: TextFrame): void {
+    const sender = (this.rawSender ??= rawSenderOf(this.ws));
+    if (sender === null || sender._state !== 0 || this.ws.readyState !== 1) return this.sendPayload(frame.payload);
+    this.stats.framesOut++;
+    sender.sendFrame([frame.bytes], this.writeCallback(frame.bytes.length));
+    this.checkBuffered();
+  }
+
+  /**
+   * A write callback only when this send may leave the buffer above the
+   * high-water mark, or it already is: then the last such callback sees it
+   * drain (checkDrain). Below it, none: a callback per send is a closure call
+   * and a buffer read per frame, a thousand per fanned-out change.
+   */
+  private writeCallback(bytes: number): (() => void) | undefined {
+    return this.congestedSince !== 0 || this.ws.bufferedAmount + bytes + HEADER_MARGIN > this.config.sendHighWaterBytes ? this.afterWrite : undefined;
+  }
+
   private sendPayload(payload: string | Buffer, written?: (err?: Error) => void): void {
     this.stats.framesOut++;
     // The encoding decides the frame type, not the payload's type: JSON may come as UTF-8 bytes (wire/item-json.ts).
     const options = this.encoding === 'cbor' ? binaryFrame : textFrame;
-    this.ws.send(payload, options, written ? (err) => (this.afterWrite(), written(err)) : this.afterWrite);
+    // A string's UTF-8 length is at most 3 bytes per UTF-16 unit.
+    const bytes = typeof payload === 'string' ? payload.length * 3 : payload.length;
+    this.ws.send(payload, options, written ? (err) => (this.afterWrite(), written(err)) : this.writeCallback(bytes));
+    this.checkBuffered();
+  }
+
+  /** After a send: note congestion, and close a client that lets too much pile up. */
+  private checkBuffered(): void {
     const buffered = this.ws.bufferedAmount;
     if (buffered > this.config.sendHighWaterBytes) {
       if (this.congestedSince === 0) this.congestedSince = Date.now();

@@ -82,3 +82,21 @@ test('an id-limited query is reached only by changes to its ids', () => {
   const seqs = conn.frames.map((f) => [f.data.sequence, f.data.upserts.map((u: any) => u.item.id), f.data.deletes]);
   assert.deepEqual(seqs, [[0, [], []], [1, ['a'], []], [2, [], ['a']]]);
 });
+
+test('an unpaged query over items already in state: counted in its first response, and its members known to the diffs after it', () => {
+  const state = new State();
+  const registry = new Registry();
+  registry.register(builtinPlugin);
+  for (const id of ['a', 'b', 'c']) apply(state, 'Target', { id, serviceId: 's' });
+  const live = new LiveQueries(state, registry);
+  const conn = new Recorder('c');
+  live.subscribe(conn, { tx: 'all', queryId: 'GetAllTargets', itemType: 'Target', params: {}, window: undefined });
+  live.subscribe(conn, { tx: 'eq', queryId: 'GetTargetsByQuery', itemType: 'Target', params: { serviceId: 's' }, window: undefined });
+  live.onChanges(apply(state, 'Target', { id: 'b' }, true));
+  live.onChanges(apply(state, 'Target', { id: 'a', serviceId: 't' }));
+  for (const tx of ['all', 'eq']) {
+    const seqs = conn.frames.filter((f) => f.data.tx === tx).map((f) => [f.data.sequence, f.data.upserts.map((u: any) => u.item.id), f.data.deletes, f.data.totalCount]);
+    assert.deepEqual(seqs.slice(0, 2), [[0, ['a', 'b', 'c'], [], 3], [1, [], ['b'], 2]], tx);
+    assert.deepEqual(seqs[2], tx === 'all' ? [2, ['a'], [], 2] : [2, [], ['a'], 1], tx);
+  }
+});

@@ -10,20 +10,27 @@ import type { Subscriber } from './subscriber.js';
  */
 export class PinnedStates {
   private readonly pins = new WeakMap<Subscriber, StateReader>();
+  /**
+   * Pins set and not deleted (a closed connection's pin may be collected without a delete: then this
+   * only over-counts). At 0, `has` answers without a WeakMap lookup, which every change makes once per
+   * subscriber it reaches.
+   */
+  private count = 0;
 
   get(conn: Subscriber): StateReader | undefined {
     return this.pins.get(conn);
   }
 
   has(conn: Subscriber): boolean {
-    return this.pins.has(conn);
+    return this.count !== 0 && this.pins.has(conn);
   }
 
   set(conn: Subscriber, state: StateReader): void {
+    if (!this.pins.has(conn)) this.count++;
     this.pins.set(conn, state);
   }
 
   delete(conn: Subscriber): void {
-    this.pins.delete(conn);
+    if (this.pins.delete(conn)) this.count--;
   }
 }

@@ -2,7 +2,7 @@ import type { MItem, QueryWindow } from '@myko/protocol';
 import type { Subscriber } from './subscriber.js';
 import { sortedInsert, sortedRemove } from './sorted-ids.js';
 import { pageOf, type Page } from './result-page.js';
-import { diffFrame, diffJson, seedResultFrame, seedResultJson, type DiffParts } from '../wire/frames.js';
+import { diffFrame, diffHead, diffText, seedResultFrame, seedResultText, type DiffHead, type DiffParts } from '../wire/frames.js';
 
 /**
  * The wire side of one live result of one connection, shared by queries and
@@ -27,6 +27,8 @@ export abstract class ResultStream {
   /** The totalCount of the last response: a paged client shows it, so a change of it alone is sent. */
   private sentTotal = 0;
   sequence = 0;
+  /** The text of every diff up to its sequence number (made at the first diff; kind and tx never change). */
+  private head: DiffHead | undefined;
 
   constructor(
     readonly conn: Subscriber,
@@ -83,7 +85,8 @@ export abstract class ResultStream {
   /**
    * Sequence 0: the whole result, or the page. The first response, and the answer to removing a window.
    * `items`, when given, are the members' items in the members' order, just read from state by the
-   * caller (QuerySubscription.load): an unpaged result then looks none of them up again.
+   * caller (QuerySubscription.load): an unpaged result then looks none of them up again, and is
+   * counted from them (QuerySubscription fills `members` of an unpaged result after this send).
    */
   protected sendSnapshot(items?: MItem[]): void {
     this.touched.clear();
@@ -91,7 +94,8 @@ export abstract class ResultStream {
     if (this.conn.dialect === 'seed') return this.sendSeed(items);
     if (!this.page && items) {
       this.sentPage = [];
-      return this.sendItems(items, []);
+      // `items` are the members, counted here: the caller may add their ids to `members` only after this send.
+      return this.sendItems(items, [], items.length);
     }
     const ids = this.page ? this.slice() : [...this.members];
     this.sentPage = this.page ? ids : [];
@@ -172,8 +176,8 @@ export abstract class ResultStream {
     this.sendItems(items, deletes);
   }
 
-  private sendItems(items: MItem[], deletes: string[]): void {
-    this.sentTotal = this.members.size;
+  private sendItems(items: MItem[], deletes: string[], total = this.members.size): void {
+    this.sentTotal = total;
     const parts: DiffParts = {
       kind: this.responseKind,
       tx: this.tx,
@@ -181,13 +185,14 @@ export abstract class ResultStream {
       itemType: this.itemType,
       upserts: items,
       deletes,
-      totalCount: this.members.size,
+      totalCount: total,
       window: this.window,
       order: this.page ? this.sentPage : undefined,
     };
+    const head = (this.head ??= diffHead(this.responseKind, this.tx));
     this.conn.send(
       () => diffFrame(parts),
-      () => diffJson(parts),
+      () => diffText(parts, head),
     );
   }
 
@@ -203,7 +208,7 @@ export abstract class ResultStream {
     const kind = this.responseKind;
     this.conn.send(
       () => seedResultFrame(this.tx, this.itemType, items!, kind),
-      () => seedResultJson(this.tx, this.itemType, items!, kind),
+      () => seedResultText(this.tx, this.itemType, items!, kind),
     );
   }
 }

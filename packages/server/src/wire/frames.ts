@@ -1,5 +1,6 @@
 import { Kind, type Dialect, type MItem, type QueryWindow } from '@myko/protocol';
-import { jsonFrameWithItems } from './item-json.js';
+import { jsonFrameWithItems, textFrameWithItems } from './item-json.js';
+import { allocTextFrame, type TextFrame } from './ws-frame.js';
 
 /**
  * Response frames per dialect (WIRE.md 1.1), in one place. The JSON builders
@@ -43,13 +44,48 @@ export function diffFrame(p: DiffParts): object {
   return { event: responseEvent(p.kind), data };
 }
 
+/**
+ * A diff frame's text up to its sequence number,
+ * `{"event":"ws:m:query-response","data":{"tx":"…","sequence":`: the same for
+ * every response of one live result, so made once per result (live/result-stream.ts).
+ */
+export class DiffHead {
+  readonly bytes: Buffer;
+  constructor(readonly text: string) {
+    this.bytes = Buffer.from(text);
+  }
+}
+
+export const diffHead = (kind: 'query' | 'view', tx: string): DiffHead =>
+  new DiffHead(`{"event":"${responseEvent(kind)}","data":{"tx":${JSON.stringify(tx)},"sequence":`);
+
 /** The JSON of `diffFrame(p)`, byte for byte, as UTF-8. */
 export function diffJson(p: DiffParts): Buffer {
+  return diffText(p, diffHead(p.kind, p.tx)).payload;
+}
+
+/** `diffJson(p)` as a WebSocket text frame (wire/ws-frame.ts); `head` is `diffHead(p.kind, p.tx)`. */
+export function diffText(p: DiffParts, head: DiffHead): TextFrame {
+  if (p.window !== undefined || p.order !== undefined || p.upserts.length + p.deletes.length > SHARED_MAX)
+    return textFrameWithItems(head.text + p.sequence + ',"upserts":[', p.itemType, p.upserts, diffTail(p));
+  // Everything after the sequence is shared by the subscribers that receive the same change.
+  const rest = sharedRest(p);
+  const seq = String(p.sequence);
+  const frame = allocTextFrame(head.bytes.length + seq.length + rest.length);
+  const out = frame.bytes;
+  let at = frame.offset;
+  out.set(head.bytes, at);
+  at += head.bytes.length;
+  // ASCII digits, a few of them: a loop is cheaper than Buffer#write's call into C++.
+  for (let i = 0; i < seq.length; i++) out[at++] = seq.charCodeAt(i);
+  out.set(rest, at);
+  return frame;
+}
+
+/** `],"deletes":…,"totalCount":N…}}`: what follows the upserts. */
+function diffTail(p: DiffParts): string {
   const window = p.window ? JSON.stringify(p.window) : undefined;
-  return jsonFrameWithItems(
-    `{"event":"${responseEvent(p.kind)}","data":{"tx":${JSON.stringify(p.tx)},"sequence":${p.sequence},"upserts":[`,
-    p.itemType,
-    p.upserts,
+  return (
     `],"deletes":${JSON.stringify(p.deletes)},"totalCount":${p.totalCount}` +
     (window ? `,"window":${window}` : '') +
     (p.order
@@ -61,6 +97,41 @@ export function diffJson(p: DiffParts): Buffer {
   );
 }
 
+/**
+ * The part of an unpaged diff after its sequence, `,"upserts":[…],"deletes":[…],"totalCount":N}}`,
+ * kept for the next diff with the same content. One change fanned out to a
+ * thousand subscribers of one query is a thousand diffs that differ only in
+ * tx and sequence: the flush answers them one after another, so one entry
+ * serves them all and this part is built once. The key is the items' object
+ * identity (items are never changed in place: the same object is the same
+ * JSON), the deleted ids, the count and the item type. Small diffs only: the
+ * entry is compared element by element and kept until the next different diff.
+ */
+const SHARED_MAX = 64;
+interface SharedRest {
+  itemType: string;
+  upserts: MItem[];
+  deletes: string[];
+  totalCount: number;
+  bytes: Buffer;
+}
+let shared: SharedRest | undefined;
+
+function sharedRest(p: DiffParts): Buffer {
+  const s = shared;
+  if (s !== undefined && s.itemType === p.itemType && s.totalCount === p.totalCount && sameList(s.upserts, p.upserts) && sameList(s.deletes, p.deletes))
+    return s.bytes;
+  const bytes = jsonFrameWithItems(',"upserts":[', p.itemType, p.upserts, diffTail(p));
+  shared = { itemType: p.itemType, upserts: p.upserts.slice(), deletes: p.deletes.slice(), totalCount: p.totalCount, bytes };
+  return bytes;
+}
+
+function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Seed dialect: the whole result, tx at top level. */
 export function seedResultFrame(tx: string, itemType: string, items: MItem[], kind: 'query' | 'view' = 'query'): object {
   return { event: responseEvent(kind), tx, data: items.map((item) => ({ itemType, item })) };
@@ -68,7 +139,12 @@ export function seedResultFrame(tx: string, itemType: string, items: MItem[], ki
 
 /** The JSON of `seedResultFrame(...)`, byte for byte, as UTF-8. */
 export function seedResultJson(tx: string, itemType: string, items: MItem[], kind: 'query' | 'view' = 'query'): Buffer {
-  return jsonFrameWithItems(`{"event":"${responseEvent(kind)}","tx":${JSON.stringify(tx)},"data":[`, itemType, items, ']}');
+  return seedResultText(tx, itemType, items, kind).payload;
+}
+
+/** `seedResultJson(...)` as a WebSocket text frame (wire/ws-frame.ts). */
+export function seedResultText(tx: string, itemType: string, items: MItem[], kind: 'query' | 'view' = 'query'): TextFrame {
+  return textFrameWithItems(`{"event":"${responseEvent(kind)}","tx":${JSON.stringify(tx)},"data":[`, itemType, items, ']}');
 }
 
 export function commandResponseFrame(dialect: Dialect, tx: string, response: unknown): object {

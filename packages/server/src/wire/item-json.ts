@@ -1,4 +1,5 @@
 import type { MItem } from '@myko/protocol';
+import { allocTextFrame, type TextFrame } from './ws-frame.js';
 
 /**
  * The JSON text of an item (as UTF-8 bytes), computed once per item object and kept on it.
@@ -36,18 +37,37 @@ export function itemJson(item: MItem): Buffer {
  * `{"itemType":T,"item":I1},{"itemType":T,"item":I2},…` from the items'
  * cached bytes, then `tail`. One allocation of the exact size and one copy of
  * each item's bytes: no joined string to flatten, no UTF-8 length scan and
- * no re-encoding of the whole frame when it is sent (ws sends a Buffer as
- * is). Sent as a text frame (gateway/connection.ts), the bytes are those of
- * the same frame built as a string.
+ * no re-encoding of the whole frame when it is sent. Sent as a text frame
+ * (gateway/connection.ts), the bytes are those of the same frame built as a string.
  */
 export function jsonFrameWithItems(head: string, itemType: string, items: readonly MItem[], tail: string): Buffer {
+  return textFrameWithItems(head, itemType, items, tail).payload;
+}
+
+/** One entry: consecutive frames are nearly always of one item type. */
+let lastOpen: { itemType: string; bytes: Buffer } = { itemType: '', bytes: Buffer.from('{"itemType":"","item":') };
+
+/** `{"itemType":T,"item":` as bytes. */
+function openBytes(itemType: string): Buffer {
+  if (lastOpen.itemType !== itemType) lastOpen = { itemType, bytes: Buffer.from(`{"itemType":${JSON.stringify(itemType)},"item":`) };
+  return lastOpen.bytes;
+}
+
+/**
+ * `jsonFrameWithItems` with its WebSocket header in front, in the same
+ * buffer (wire/ws-frame.ts): a 2 MB first response is then neither copied
+ * again nor written as two pieces.
+ */
+export function textFrameWithItems(head: string, itemType: string, items: readonly MItem[], tail: string): TextFrame {
   const n = items.length;
-  const open = Buffer.from(`{"itemType":${JSON.stringify(itemType)},"item":`);
+  const open = openBytes(itemType);
   const texts = new Array<Buffer>(n);
   let size = Buffer.byteLength(head) + Buffer.byteLength(tail) + (n > 0 ? n * (open.length + 2) - 1 : 0);
   for (let i = 0; i < n; i++) size += (texts[i] = itemJson(items[i]!)).length;
-  const out = Buffer.allocUnsafe(size);
-  let at = out.write(head, 0);
+  const frame = allocTextFrame(size);
+  const out = frame.bytes;
+  let at = frame.offset;
+  at += out.write(head, at);
   for (let i = 0; i < n; i++) {
     if (i > 0) out[at++] = 0x2c; // ,
     // TypedArray#set: cheaper per call than Buffer#copy for these small pieces (measured).
@@ -59,6 +79,6 @@ export function jsonFrameWithItems(head: string, itemType: string, items: readon
     out[at++] = 0x7d; // }
   }
   at += out.write(tail, at);
-  if (at !== size) throw new Error(`jsonFrameWithItems: wrote ${at} of ${size} bytes`);
-  return out;
+  if (at !== out.length) throw new Error(`textFrameWithItems: wrote ${at - frame.offset} of ${size} bytes`);
+  return frame;
 }

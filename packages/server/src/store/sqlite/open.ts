@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { StoreError } from '../event-store.js';
+import { checkpointWalOffCommitPath } from './wal-checkpoint.js';
 
 export type Db = Database.Database;
 
@@ -86,5 +87,6 @@ export function openDatabase(opts: OpenOptions): { db: Db; serverId: string } {
     serverId = randomUUID();
     db.prepare(`INSERT INTO myko_meta (key, value) VALUES ('server_id', ?)`).run(serverId);
   }
+  checkpointWalOffCommitPath(db); // WAL checkpoints between commits, not inside one (wal-checkpoint.ts)
   return { db, serverId };
 }
