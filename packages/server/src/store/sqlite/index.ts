@@ -48,10 +48,6 @@ export class SqliteEventStore implements EventStore {
     return this.local;
   }
 
-  get threaded(): boolean {
-    return this.thread !== undefined;
-  }
-
   /**
    * Hand the connection to a store thread. Call it between writes (nothing in flight): the connection
    * here is closed and the thread opens its own, taking over the data directory's lock and the

@@ -1,0 +1,65 @@
+/**
+ * The store thread (thread.ts): once the connection is handed over, every call goes through the
+ * thread and gives what the same call gives on the caller's thread; the data directory stays locked;
+ * the snapshot's row hashes go with it; and a store whose thread has stopped refuses writes with a
+ * StoreError instead of losing them.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import type { MItem } from '@myko/protocol';
+import { tempDir } from '../../testing/index.js';
+import { SqliteEventStore } from './index.js';
+import { StoreError, type NewEvent } from '../event-store.js';
+
+const ev = (id: string, n: number, tx = 't'): NewEvent => ({
+  itemType: 'Lamp',
+  changeType: 'SET',
+  item: { id, n } as MItem,
+  createdAt: '2026-12-06T00:00:00.000Z',
+  tx,
+  sourceId: 's',
+});
+
+test('after useThread: appends, reads, checkpoints and side tables go through the thread, with the same answers', async () => {
+  const dir = tempDir('myko-thread-');
+  try {
+    const local = new SqliteEventStore({ dataDir: dir, sync: 'normal' });
+    await local.append([ev('a', 1), ev('b', 1)]);
+    await local.saveCheckpoint({ position: 2, eventId: null, chain: '', upserts: [{ itemType: 'Lamp', item: { id: 'a', n: 1 } as MItem, pids: ['x'] }], deletes: [] });
+    const before = await local.claims();
+
+    await local.useThread();
+    assert.throws(() => local.db, StoreError, 'the connection is no longer on this thread');
+    assert.throws(() => local.appendNow([ev('z', 0)]), StoreError);
+    const stored = await local.append([ev('a', 2, 'tx2'), ev('c', 1, 'tx2')]);
+    assert.deepEqual(stored.map((e) => e.position), [3, 4], 'positions come back from the thread, in order');
+    assert.deepEqual((await local.readAfter(0, 10)).map((e) => [e.position, e.item.id, (e.item as unknown as { n: number }).n]), [[1, 'a', 1], [2, 'b', 1], [3, 'a', 2], [4, 'c', 1]]);
+    assert.deepEqual((await local.readHistory('Lamp', 'a')).map((e) => e.position), [1, 3]);
+    assert.deepEqual((await local.readTx('tx2')).map((e) => e.item.id), ['a', 'c']);
+    assert.equal(await local.countHistory('Lamp', 'a'), 2);
+    assert.equal(await local.lastPosition(), 4);
+    assert.equal((await local.readRawAfter(3, 10))[0]!.itemId, 'c');
+    assert.deepEqual(before.checkpoint, (await local.claims()).checkpoint, 'the checkpoint claims read the same through the thread');
+    // The row hashes went with the connection: the next checkpoint's digest is still the rows' (claims would report a problem).
+    await local.saveCheckpoint({ position: 4, eventId: null, chain: '', upserts: [{ itemType: 'Lamp', item: { id: 'c', n: 1 } as MItem, pids: ['y'] }], deletes: [] });
+    assert.equal((await local.claims()).checkpoint?.problem, undefined);
+    await local.sql('exec', 'CREATE TABLE side (k TEXT PRIMARY KEY, v INTEGER)');
+    await local.sql('run', 'INSERT INTO side VALUES (?, ?)', ['k', 7]);
+    assert.deepEqual(await local.sql('get', 'SELECT v FROM side WHERE k = ?', ['k']), { v: 7 });
+    await local.ping();
+
+    // The thread holds the data directory: a second store cannot open it.
+    assert.throws(() => new SqliteEventStore({ dataDir: dir, sync: 'normal' }), /in use by another myko process/);
+
+    await local.close();
+    await assert.rejects(local.append([ev('d', 1)]), (err: Error) => err instanceof StoreError && /append failed: store thread stopped/.test(err.message));
+
+    const again = new SqliteEventStore({ dataDir: dir, sync: 'normal' });
+    assert.equal(await again.lastPosition(), 4, 'everything the thread committed is there, nothing after it stopped');
+    assert.equal((await again.loadCheckpoint()).position, 4);
+    await again.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
