@@ -249,7 +249,10 @@ export class Writer {
       // it: the next batch is appended meanwhile, so while the database is unreachable new writes fail at
       // once instead of queueing behind a batch that cannot be read back yet. Submissions resolve in order.
       const cluster = this.cluster;
-      const applied = stored.length > 0 ? cluster.catchUp(stored[stored.length - 1]!.position) : Promise.resolve();
+      // A barrier (an empty submission) waits, like any write, until the tailer has applied what this
+      // member appended before it.
+      const upTo = stored.length > 0 ? stored[stored.length - 1]!.position : batch.some((s) => s.events.length === 0) ? this.lastAppended : 0;
+      const applied = upTo > 0 ? cluster.catchUp(upTo) : Promise.resolve();
       applied.then(
         () => {
           if (ephemeral.length > 0) this.applyStored(ephemeral);
