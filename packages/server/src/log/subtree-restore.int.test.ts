@@ -1,9 +1,8 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, TestClient, testPostgres, type AnyFrame, type TestServer } from '../testing/index.js';
+import { startTestServer, TestClient, storeBackends, type AnyFrame, type TestServer } from '../testing/index.js';
 import { definePlugin } from '../core/registry.js';
 import { verifyLog } from './verify.js';
-import type { MykoServerOptions } from '../server.js';
 
 /** Project ⟵ Scene ⟵ Cue. */
 const showPlugin = definePlugin({
@@ -11,17 +10,7 @@ const showPlugin = definePlugin({
   itemTypes: [{ name: 'Project' }, { name: 'Scene', belongsTo: { projectId: 'Project' } }, { name: 'Cue', belongsTo: { sceneId: 'Scene' } }],
 });
 
-let db: Awaited<ReturnType<typeof testPostgres>>;
-before(async () => {
-  db = await testPostgres();
-});
-after(async () => {
-  await db?.drop();
-});
-const backends = [
-  { name: 'SQLite', opts: (): MykoServerOptions | undefined => ({}) },
-  { name: 'PostgreSQL', opts: (): MykoServerOptions | undefined => (db ? { config: { postgresUrl: db.url, postgresSchema: db.schema } } : undefined) },
-];
+const backends = storeBackends();
 
 const set = (itemType: string, item: Record<string, unknown>) => ({ itemType, changeType: 'SET', item });
 const del = (itemType: string, id: string) => ({ itemType, changeType: 'DEL', item: { id } });

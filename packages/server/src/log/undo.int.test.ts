@@ -1,25 +1,14 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { startTestServer, TestClient, tempDir, testPostgres, type TestServer } from '../testing/index.js';
+import { startTestServer, TestClient, tempDir, storeBackends, type TestServer } from '../testing/index.js';
 import { SqliteEventStore } from '../store/sqlite/index.js';
 import { definePlugin } from '../core/registry.js';
 import { verifyLog } from './verify.js';
-import type { MykoServerOptions } from '../server.js';
 
 const plugin = definePlugin({ name: 'undo-test', itemTypes: [{ name: 'Rig' }, { name: 'Fixture', belongsTo: { rigId: 'Rig' } }] });
 
-let db: Awaited<ReturnType<typeof testPostgres>>;
-before(async () => {
-  db = await testPostgres();
-});
-after(async () => {
-  await db?.drop();
-});
-const backends = [
-  { name: 'SQLite', opts: (): MykoServerOptions | undefined => ({}) },
-  { name: 'PostgreSQL', opts: (): MykoServerOptions | undefined => (db ? { config: { postgresUrl: db.url, postgresSchema: db.schema } } : undefined) },
-];
+const backends = storeBackends();
 
 const ev = (tx: string, changeType: 'SET' | 'DEL', itemType: string, item: Record<string, unknown>) => ({ itemType, changeType, item, tx });
 async function command(c: TestClient, tx: string, commandId: string, params: Record<string, unknown>) {

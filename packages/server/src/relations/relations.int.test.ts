@@ -1,13 +1,12 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
-import { startTestServer, TestClient, tempDir, testPostgres, sleep, type AnyFrame, type TestServer, until, liveResult } from '../testing/index.js';
+import { startTestServer, TestClient, tempDir, storeBackends, testPostgres, sleep, type AnyFrame, type TestServer, until, liveResult } from '../testing/index.js';
 import { definePlugin, defineItemType, type MykoPlugin } from '../core/registry.js';
 import { verifyLog } from '../log/verify.js';
 import { ensuredId } from './ensured-id.js';
-import type { MykoServerOptions } from '../server.js';
 
 /**
  * A show model: Cue belongs to Show, Note to Cue (transitive), and one
@@ -30,18 +29,7 @@ function showPlugin(related = true): MykoPlugin {
   });
 }
 
-let db: Awaited<ReturnType<typeof testPostgres>>;
-before(async () => {
-  db = await testPostgres();
-});
-after(async () => {
-  await db?.drop();
-});
-
-const backends = [
-  { name: 'SQLite', opts: (): MykoServerOptions => ({}) },
-  { name: 'PostgreSQL', opts: (): MykoServerOptions | undefined => (db ? { config: { postgresUrl: db.url, postgresSchema: db.schema } } : undefined) },
-];
+const backends = storeBackends();
 
 const set = (itemType: string, item: Record<string, unknown>) => ({ itemType, changeType: 'SET', item });
 const del = (itemType: string, id: string) => ({ itemType, changeType: 'DEL', item: { id } });

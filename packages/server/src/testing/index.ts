@@ -3,6 +3,7 @@
  * and a small WebSocket client that records frames and waits for them. No
  * mocks: tests talk to the server exactly as clients do.
  */
+import { before, after } from 'node:test';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -227,6 +228,25 @@ export async function testPostgres(): Promise<{ url: string; schema: string; dro
       await c.end();
     },
   };
+}
+
+/**
+ * The two stores a behaviour is tested on: SQLite, and PostgreSQL in a fresh schema made before the
+ * file's tests and dropped after them (this registers those hooks). `opts()` is undefined when
+ * PostgreSQL is not reachable (outside CI: the test skips).
+ */
+export function storeBackends(): { name: 'SQLite' | 'PostgreSQL'; opts(): MykoServerOptions | undefined }[] {
+  let db: Awaited<ReturnType<typeof testPostgres>>;
+  before(async () => {
+    db = await testPostgres();
+  });
+  after(async () => {
+    await db?.drop();
+  });
+  return [
+    { name: 'SQLite', opts: () => ({}) },
+    { name: 'PostgreSQL', opts: () => (db ? { config: { postgresUrl: db.url, postgresSchema: db.schema } } : undefined) },
+  ];
 }
 
 /** A TCP proxy whose link can die without FIN or RST (fault/silent-proxy.ts). */
