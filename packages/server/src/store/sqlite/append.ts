@@ -32,11 +32,10 @@ export function makeAppendRows(db: Db): (rows: readonly EventRow[], headEventId:
   });
 }
 
-/** Append events on this thread: encode, store, and give each its position in place (the writer owns them). */
-export function makeAppend(db: Db): (events: readonly NewEvent[]) => StoredEvent[] {
-  const appendRows = makeAppendRows(db);
-  return (events) => assignPositions(events, appendRows(events.map(eventRow), events.at(-1)?.identity?._id ?? ''));
-}
+/** What an append of `events` hands to makeAppendRows (on whichever thread holds the connection): the rows and the head's event id. */
+export const appendArgs = (events: readonly NewEvent[]): [rows: EventRow[], headEventId: string] => [events.map(eventRow), events.at(-1)?.identity?._id ?? ''];
+
+/** Each event takes its position in place (the writer owns them). */
 
 export function assignPositions(events: readonly NewEvent[], positions: readonly number[]): StoredEvent[] {
   for (let i = 0; i < events.length; i++) (events[i] as StoredEvent).position = positions[i]!;

@@ -1,7 +1,7 @@
 import type { Checkpoint, CheckpointDelta, EventStore, StoreClaims, NewEvent, RawEventColumns, RawEventRow, StoredEvent } from '../event-store.js';
 import { StoreError } from '../event-store.js';
 import { openDatabase, type Db, type OpenOptions } from './open.js';
-import { assignPositions, eventRow } from './append.js';
+import { appendArgs, assignPositions } from './append.js';
 import { toEvent } from './read.js';
 import { encodeDelta } from './checkpoint.js';
 import { RowDigests } from './row-digests.js';
@@ -59,6 +59,8 @@ export class SqliteEventStore implements EventStore {
     const digests = this.digests.export();
     this.local.close();
     this.thread = StoreThread.start(this.opts, digests);
+    // The thread was given its copy (workerData is cloned when the thread is created): this one is never read again.
+    this.digests.reset();
     this.started = await this.thread;
   }
 
@@ -74,7 +76,7 @@ export class SqliteEventStore implements EventStore {
 
   async append(events: readonly NewEvent[]): Promise<StoredEvent[]> {
     try {
-      return assignPositions(events, await this.run('append', events.map(eventRow), events.at(-1)?.identity?._id ?? ''));
+      return assignPositions(events, await this.run('append', ...appendArgs(events)));
     } catch (err) {
       throw new StoreError(`append failed: ${(err as Error).message}`, { cause: err });
     }
@@ -83,7 +85,7 @@ export class SqliteEventStore implements EventStore {
   /** Append synchronously, on this thread only (tests that hold the window between append and apply). */
   appendNow(events: readonly NewEvent[]): StoredEvent[] {
     if (this.thread) throw new StoreError('appendNow: the store runs on its own thread');
-    return assignPositions(events, this.ops.append(events.map(eventRow), events.at(-1)?.identity?._id ?? ''));
+    return assignPositions(events, this.ops.append(...appendArgs(events)));
   }
 
   async readAfter(after: number, limit: number, opts?: { upTo?: number; itemType?: string }): Promise<StoredEvent[]> {

@@ -23,11 +23,6 @@ export function makeReadAfterRows(db: Db): (after: number, limit: number, opts?:
   };
 }
 
-export function makeReadAfter(db: Db): (after: number, limit: number, opts?: { upTo?: number; itemType?: string }) => StoredEvent[] {
-  const rows = makeReadAfterRows(db);
-  return (after, limit, opts) => rows(after, limit, opts).map(toEvent);
-}
-
 export function makeReadHistoryRows(db: Db): (itemType: string, id: string) => EventTextRow[] {
   const select = db.prepare(`SELECT id, event FROM myko_events WHERE item_type = ? AND item_id = ? ORDER BY id`);
   return (itemType, id) => select.all(itemType, id) as EventTextRow[];

@@ -54,7 +54,7 @@ export class RowDigests {
     return {
       bytes: this.bytes.subarray(0, this.used * BYTES),
       used: this.used,
-      free: [...this.free],
+      free: this.free,
       rows: { S: this.rows.S, L: this.rows.L },
       sum: this.sum,
       complete: this.complete,
@@ -68,7 +68,8 @@ export class RowDigests {
     d.bytes.set(state.bytes);
     d.words = new Uint32Array(d.bytes.buffer, d.bytes.byteOffset, d.bytes.length / 4);
     d.used = state.used;
-    d.free.push(...state.free);
+    // Not push(...free): a log with many deleted items frees more slots than a call takes arguments.
+    for (const slot of state.free) d.free.push(slot);
     for (const k of ['S', 'L'] as const) for (const [t, ids] of state.rows[k]) d.rows[k].set(t, new Map(ids));
     d.sum.set(state.sum);
     d.complete = state.complete;
