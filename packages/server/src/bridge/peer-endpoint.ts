@@ -3,7 +3,7 @@ import type { WebSocket } from 'ws';
 import { CloseCode, ErrorCode } from '@myko/protocol';
 import type { ServerContext } from '../context.js';
 import { decodeFrame } from '../wire/codec.js';
-import { clientItem, retireEvents } from '../lifecycle/clients.js';
+import { clientItem, retireClosed } from '../lifecycle/clients.js';
 import { SocketPeer } from './socket-peer.js';
 
 /** How often an endpoint looks for a server stop and for slow consumers while it has sockets. */
@@ -61,7 +61,7 @@ export abstract class PeerEndpoint<P extends SocketPeer> {
     this.peers.add(peer);
     this.timer ??= setInterval(() => this.sweep(), sweepMs).unref();
     ctx.log.info({ clientId: peer.clientId, address, protocol: this.protocol }, 'connection open');
-    peer.recorded = ctx
+    void ctx
       .emit([{ itemType: 'Client', changeType: 'SET', item: { ...clientItem(ctx, peer.clientId, address, peer.connectedAt), protocol: this.protocol } }], {
         serverId: ctx.serverId,
       })
@@ -141,14 +141,7 @@ export abstract class PeerEndpoint<P extends SocketPeer> {
     }
     ctx.log.info({ clientId: peer.clientId, code, reason, protocol: this.protocol, ...peer.stats }, 'connection closed');
     if (ctx.stopping) return; // the next boot reaps it, as for Myko connections
-    // After the Client item's own write, so a quick connect-and-close leaves nothing behind.
-    void peer.recorded.then(() => {
-      if (ctx.stopping) return;
-      const events = retireEvents(ctx, peer.clientId);
-      if (events.length > 0)
-        return ctx.emit(events, { serverId: ctx.serverId }).catch((err) => ctx.log.error({ err, clientId: peer.clientId }, 'client cleanup failed'));
-      return undefined;
-    });
+    void retireClosed(ctx, peer.clientId);
   }
 
   private sweep(): void {

@@ -23,8 +23,6 @@ export class SocketPeer extends LiveWatches {
   readonly stats = { framesIn: 0, framesOut: 0, errors: 0 };
   /** Messages/s, events/s, live queries: the same limits as a Myko connection's (PeerEndpoint applies them). */
   readonly limits: ConnectionLimits;
-  /** The Client item's write, so a close waits for it before retiring the client. */
-  recorded: Promise<unknown> = Promise.resolve();
   private readonly drainWaiters: (() => void)[] = [];
   private readonly afterWrite = () => this.checkDrain();
 

@@ -32,7 +32,7 @@ import { ReportError } from '../live/live-reports.js';
 import { runCommand } from '../commands/run-command.js';
 import { answerHistoricQuery, answerHistoricReport } from '../log/historic-query.js';
 import { parseAsOf } from '../log/historic-state.js';
-import { clientItem, retireEvents } from '../lifecycle/clients.js';
+import { clientItem, retireClosed } from '../lifecycle/clients.js';
 import { countBenchmark } from './benchmark.js';
 import { onCursorWindow, onView, onViewWindow } from './view-requests.js';
 import { offsetPage } from '../live/result-page.js';
@@ -114,23 +114,7 @@ export class MykoEndpoint {
     ctx.views.dropConnection(conn);
     ctx.log.info({ clientId: conn.clientId, code, reason, ...conn.stats }, 'connection closed');
     if (ctx.stopping) return conn.markRetired();
-    // What the connection wrote may still be committing (its own Client item, for one that closes at
-    // once): retire from the state those writes leave, or an item committed after this would outlive it.
-    const retiring: Promise<void> = ctx.writer
-      .barrier()
-      .then(() => {
-        const events = retireEvents(ctx, conn.clientId);
-        return events.length === 0 ? undefined : ctx.emit(events, { serverId: ctx.serverId });
-      })
-      .then(
-        () => undefined,
-        (err: unknown) => ctx.log.error({ err, clientId: conn.clientId }, 'client cleanup failed'),
-      )
-      .finally(() => {
-        ctx.retiring.delete(retiring);
-        conn.markRetired();
-      });
-    ctx.retiring.add(retiring);
+    void retireClosed(ctx, conn.clientId).finally(() => conn.markRetired());
   }
 
   private onFrame(conn: Connection, data: Buffer, isBinary: boolean): void {

@@ -40,6 +40,27 @@ export function retireEvents(ctx: ServerContext, clientId: string): EventInput[]
 }
 
 /**
+ * A connection closed (not at shutdown): once every write submitted before now is committed, its own
+ * Client item among them (a quick connect-and-close), retire it and what it owned. The shutdown waits
+ * for retirements under way (ctx.retiring), so one that started before it is not cut off.
+ */
+export function retireClosed(ctx: ServerContext, clientId: string): Promise<void> {
+  const retiring: Promise<void> = ctx.writer
+    .barrier()
+    .then(() => {
+      const events = retireEvents(ctx, clientId);
+      return events.length === 0 ? undefined : ctx.emit(events, { serverId: ctx.serverId });
+    })
+    .then(
+      () => undefined,
+      (err: unknown) => ctx.log.error({ err, clientId }, 'client cleanup failed'),
+    )
+    .finally(() => ctx.retiring.delete(retiring));
+  ctx.retiring.add(retiring);
+  return retiring;
+}
+
+/**
  * Boot: Client items this server left behind (a crash, a kill -9) belong to
  * connections that no longer exist. Retire them and what they owned.
  */

@@ -5,7 +5,7 @@ import { ErrorCode } from '@myko/protocol';
 import type { ServerContext } from '../context.js';
 import type { HttpRoute } from '../gateway/http.js';
 import { authenticate, sendJson } from '../ops/api.js';
-import { clientItem, retireEvents } from '../lifecycle/clients.js';
+import { clientItem, retireClosed } from '../lifecycle/clients.js';
 import { McpToolError } from './backend.js';
 import { createMcpServer, type McpMode } from './mcp-server.js';
 import { ServerBackend } from './server-backend.js';
@@ -23,8 +23,6 @@ interface Session {
   lastSeen: number;
   openStreams: number;
   closed: boolean;
-  /** The Client item's write: retiring waits for it, so a quick open-and-close leaves nothing behind. */
-  recorded: Promise<unknown>;
 }
 
 /**
@@ -123,7 +121,7 @@ export class McpEndpoint {
         this.timer ??= setInterval(() => this.sweep(), 60_000).unref();
         ctx.log.info({ clientId: id, address, protocol: 'mcp' }, 'connection open');
         const item = { ...clientItem(ctx, id, address, new Date().toISOString()), protocol: 'mcp' };
-        session.recorded = ctx
+        void ctx
           .emit([{ itemType: 'Client', changeType: 'SET', item }], { serverId: ctx.serverId })
           .catch((err) => ctx.log.error({ err, clientId: id }, 'could not record Client item'));
       },
@@ -141,7 +139,7 @@ export class McpEndpoint {
         return new McpToolError(ErrorCode.RateLimited, limited.message);
       },
     });
-    session = { id: backend.clientId, backend, mcp, transport, subject: claims?.sub, lastSeen: Date.now(), openStreams: 0, closed: false, recorded: Promise.resolve() };
+    session = { id: backend.clientId, backend, mcp, transport, subject: claims?.sub, lastSeen: Date.now(), openStreams: 0, closed: false };
     transport.onclose = () => this.close(session, true);
     await mcp.connect(transport);
     return session;
@@ -162,12 +160,7 @@ export class McpEndpoint {
     if (!known) return;
     ctx.log.info({ clientId: session.id, protocol: 'mcp' }, 'connection closed');
     if (!retire || ctx.stopping) return; // at shutdown the next boot reaps it, as for every connection
-    void session.recorded.then(() => {
-      if (ctx.stopping) return;
-      const events = retireEvents(ctx, session.id);
-      if (events.length > 0) return ctx.emit(events, { serverId: ctx.serverId }).catch((err) => ctx.log.error({ err, clientId: session.id }, 'client cleanup failed'));
-      return undefined;
-    });
+    void retireClosed(ctx, session.id);
   }
 
   private sweep(): void {
