@@ -72,8 +72,8 @@ try {
   // Baselines: the rows the members stored (read back from the log, as the SQLite baseline of bench/run.mjs
   // reads the server's), inserted straight, 256 per statement, by one client:
   // - `raw_events`: into a table of the same layout with the same indexes (the like-for-like baseline);
-  // - `raw_bare`: into a heap table without indexes (what this bench used before: synthetic rows without
-  //   their identity, into no index; kept to show what the indexes cost PostgreSQL itself).
+  // - `raw_bare`: the same rows into a heap table without indexes (what the indexes cost PostgreSQL itself;
+  //   before, this bench's only baseline was synthetic rows without their identity into such a table).
   const stored = (
     await admin.query(
       `SELECT item_type, item_id, change_type, created_at, tx, source_id, event::text AS event FROM "${schema}".myko_events WHERE item_type = 'Tick' ORDER BY id`,
@@ -166,7 +166,7 @@ Machine: ${machineLine()}; PostgreSQL on the same 2 cores. Command: \`node bench
 
 Boot of a 4th member from a table of ${tableRows.toLocaleString('en')} events (${latest.rows.length.toLocaleString('en')} items): **${(bootMs / 1000).toFixed(2)} s** from spawn to serving (process start, migration check, state from the table, catch-up); the bare \`DISTINCT ON\` read of the latest event per item from a plain client takes ${(readMs / 1000).toFixed(2)} s (ratio ${(bootMs / readMs).toFixed(1)}).
 
-The raw INSERTs replay the ${stored.length.toLocaleString('en')} rows the members stored (with their identity, as stored), from one client; until this run's commit the baseline inserted smaller synthetic rows (no identity) into a table without the indexes, which the second line still shows.
+The raw INSERTs replay the ${stored.length.toLocaleString('en')} rows the members stored (with their identity, as stored), from one client; the second line inserts the same rows into a table without indexes. (Before 2026-12-06 the baseline inserted smaller synthetic rows, without their identity, into a table without indexes: 110,776/s in the quiet run of that day.)
 
 A→B includes A's durable commit (under the cluster's append lock), the NOTIFY, B's read of the new rows and its diff. Measured from the client on A to the client on B, so it is an upper bound of the servers' share.
 `;
