@@ -29,6 +29,9 @@ import type Database from 'better-sqlite3';
  * one small statement per tick, and the timer is unref'd and stops once the
  * database is closed.
  */
+/** The WAL's size bound (PRAGMA journal_size_limit), and what wal-prealloc.ts sizes it to from the start. */
+export const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
+
 export interface WalCheckpointOptions {
   tickMs?: number;
   maxAgeMs?: number;
@@ -42,7 +45,7 @@ export function checkpointWalOffCommitPath(db: Database.Database, opts: WalCheck
   const maxAgeMs = opts.maxAgeMs ?? 2000;
   const maxChanges = opts.maxChanges ?? 4000;
   db.pragma('wal_autocheckpoint = 0');
-  db.pragma(`journal_size_limit = ${opts.walSizeLimit ?? 64 * 1024 * 1024}`);
+  db.pragma(`journal_size_limit = ${opts.walSizeLimit ?? WAL_SIZE_LIMIT}`);
   const changes = db.prepare('SELECT total_changes()').pluck();
   let lastTick = changes.get() as number;
   /** total_changes() at the last checkpoint, and when the first write after it was seen (0: none yet). */
