@@ -198,6 +198,7 @@ export class MykoServer {
         await server.ctx.writer.idle();
         await store.useThread();
       }
+      if (store instanceof SqliteEventStore) await store.preallocateWal();
       if (store instanceof PostgresEventStore) {
         // Catch up with the shared log and join before serving.
         server.cluster = new Cluster(store, server.ctx, log);

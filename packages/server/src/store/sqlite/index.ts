@@ -64,6 +64,15 @@ export class SqliteEventStore implements EventStore {
     this.started = await this.thread;
   }
 
+  /**
+   * Give the WAL its full size before the store serves writes (wal-prealloc.ts): the commits of a freshly
+   * started server then overwrite WAL bytes already on disk instead of growing the file. Returns the
+   * bytes written.
+   */
+  async preallocateWal(): Promise<number> {
+    return this.run('preallocateWal');
+  }
+
   private run<K extends keyof StoreOps>(op: K, ...args: Parameters<StoreOps[K]>): ReturnType<StoreOps[K]> | Promise<ReturnType<StoreOps[K]>> {
     if (this.started) return this.started.call(op, ...args);
     if (this.thread) return this.thread.then((t) => t.call(op, ...args));

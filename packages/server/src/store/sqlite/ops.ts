@@ -4,6 +4,7 @@ import { makeCountHistory, makeLastPosition, makeReadAfterRows, makeReadHistoryR
 import { makeCheckpointClaims, makeLoadCheckpoint, makeReadHead, makeSaveCheckpoint } from './checkpoint.js';
 import type { RowDigests } from './row-digests.js';
 import type { StoreClaims } from '../event-store.js';
+import { preallocateWal } from './wal-prealloc.js';
 
 /**
  * Every statement the store runs, at the level of rows and text: what goes in is already encoded and
@@ -36,6 +37,8 @@ export function makeStoreOps(db: Db, digests: RowDigests) {
       const checkpoint = checkpointClaims();
       return { ...(h ? { head: h } : {}), ...(checkpoint ? { checkpoint } : {}) };
     },
+    /** Before serving writes, wherever the connection then lives (wal-prealloc.ts). */
+    preallocateWal: (): number => preallocateWal(db),
     /** Side tables beside the log (reactions/cursor-store.ts); statements are prepared once per text. */
     sql: (mode: SqlMode, sql: string, params: readonly unknown[] = []): unknown => {
       if (mode === 'exec') return void db.exec(sql);

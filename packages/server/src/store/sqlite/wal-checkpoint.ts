@@ -11,14 +11,23 @@ import type Database from 'better-sqlite3';
  * commits:
  *
  * - when the store has gone quiet (nothing written for one tick): nothing waits on it;
- * - under continuous writes, once `maxChanges` rows were written since the
- *   last one, or `maxAgeMs` passed since the first write after it: the bound on
- *   the WAL's size. Rare on purpose: each checkpoint fsyncs the database file
- *   and delays whatever arrives meanwhile, so it should hold back one event in
- *   thousands, not one in hundreds (every 250 ms did, measured at 1 subscriber).
- *   Single-event commits (~2 rows, ~5 pages each) reach 4,000 rows at about
- *   40 MB of WAL; batched ingest (~1 row per event, a fraction of a page) far
- *   sooner in bytes.
+ * - under continuous writes, once the WAL holds about half its size limit, or
+ *   `maxAgeMs` passed since the first write after the last checkpoint. Rare on
+ *   purpose: each checkpoint fsyncs the database file and delays whatever
+ *   arrives meanwhile, so it should hold back one event in thousands, not one
+ *   in hundreds (every 250 ms did, measured at 1 subscriber); and the fewer
+ *   there are, the fewer times a page written again and again (an index's last
+ *   leaf, the log head) is copied into the database. A bound of 4,000 rows
+ *   checkpointed batched ingest every ~0.1 s; in frames it is 10-20 times rarer
+ *   there, with ingest 1.4 times faster (bench/RESULTS.md).
+ *
+ * SQLite does not tell how many frames the WAL holds short of checkpointing
+ * it, but every checkpoint does, so the frames a written row costs are learnt
+ * from each one (about 2.7 for single-event commits, far less than one for
+ * batches) and the WAL's fill is estimated from the rows written since. The
+ * bound is half the WAL's size limit: the rest is room for a burst whose rows
+ * cost more frames than the last ones did, within the bytes wal-prealloc.ts
+ * wrote for it.
  *
  * Durability does not depend on checkpoints: a commit is durable once its WAL
  * frames are synced, and a crash (kill -9) during a checkpoint leaves the WAL
@@ -29,25 +38,35 @@ import type Database from 'better-sqlite3';
  * one small statement per tick, and the timer is unref'd and stops once the
  * database is closed.
  */
+/** The WAL's size bound (PRAGMA journal_size_limit), and what wal-prealloc.ts sizes it to from the start. */
+export const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
+
 export interface WalCheckpointOptions {
   tickMs?: number;
   maxAgeMs?: number;
-  maxChanges?: number;
+  /** Checkpoint once the WAL holds about this many bytes (default: half of `walSizeLimit`). */
+  maxWalBytes?: number;
   /** Bytes a reset WAL file is truncated to (PRAGMA journal_size_limit). */
   walSizeLimit?: number;
+  /** Told of each checkpoint: the frames the WAL held, and why it ran (tests). */
+  onCheckpoint?: (frames: number, why: 'quiet' | 'age' | 'size') => void;
 }
 
 export function checkpointWalOffCommitPath(db: Database.Database, opts: WalCheckpointOptions = {}): void {
   const tickMs = opts.tickMs ?? 50;
   const maxAgeMs = opts.maxAgeMs ?? 2000;
-  const maxChanges = opts.maxChanges ?? 4000;
+  const limit = opts.walSizeLimit ?? WAL_SIZE_LIMIT;
   db.pragma('wal_autocheckpoint = 0');
-  db.pragma(`journal_size_limit = ${opts.walSizeLimit ?? 64 * 1024 * 1024}`);
+  db.pragma(`journal_size_limit = ${limit}`);
+  const frameBytes = (db.pragma('page_size', { simple: true }) as number) + 24;
+  const maxFrames = Math.max(64, Math.floor((opts.maxWalBytes ?? limit / 2) / frameBytes));
   const changes = db.prepare('SELECT total_changes()').pluck();
   let lastTick = changes.get() as number;
   /** total_changes() at the last checkpoint, and when the first write after it was seen (0: none yet). */
   let atCheckpoint = lastTick;
   let dirtySince = 0;
+  /** WAL frames per row written, as the last checkpoint found it; until then, what a single-event commit costs. */
+  let framesPerChange = 3;
   const timer = setInterval(() => {
     if (!db.open) return clearInterval(timer);
     if (db.inTransaction) return; // an atomically() block: its commit comes later
@@ -57,12 +76,17 @@ export function checkpointWalOffCommitPath(db: Database.Database, opts: WalCheck
     if (dirtySince === 0) dirtySince = t;
     const quiet = now === lastTick;
     lastTick = now;
-    if (!quiet && t - dirtySince < maxAgeMs && now - atCheckpoint < maxChanges) return;
+    if (!quiet && t - dirtySince < maxAgeMs && (now - atCheckpoint) * framesPerChange < maxFrames) return;
+    let frames: number;
     try {
-      db.pragma('wal_checkpoint(PASSIVE)');
+      frames = (db.pragma('wal_checkpoint(PASSIVE)') as { log: number }[])[0]?.log ?? 0;
     } catch {
       return; // tried again at the next tick; a store that cannot checkpoint fails its commits loudly anyway
     }
+    // The WAL was reset at the last checkpoint (nothing reads it meanwhile: this connection holds the lock),
+    // so `frames` were all written by these rows.
+    if (frames > 0) framesPerChange = frames / (now - atCheckpoint);
+    opts.onCheckpoint?.(frames, quiet ? 'quiet' : t - dirtySince >= maxAgeMs ? 'age' : 'size');
     atCheckpoint = now;
     dirtySince = 0;
   }, tickMs);

@@ -1,0 +1,73 @@
+/**
+ * WAL checkpoints off the commit path (wal-checkpoint.ts): a quiet store is checkpointed at the next
+ * tick; under continuous writes the WAL is checkpointed once it holds about the bytes it is allowed,
+ * learning what a row costs in frames, whether rows come one per commit or thousands per commit.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { tempDir, sleep } from '../../testing/index.js';
+import { checkpointWalOffCommitPath } from './wal-checkpoint.js';
+
+function open(dir: string, maxWalBytes: number, seen: { frames: number; why: string }[]) {
+  const db = new Database(join(dir, 'w.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('locking_mode = EXCLUSIVE');
+  db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)');
+  checkpointWalOffCommitPath(db, { tickMs: 5, maxAgeMs: 60_000, maxWalBytes, onCheckpoint: (frames, why) => seen.push({ frames, why }) });
+  return db;
+}
+
+/** Write for `ms` without a pause long enough to look quiet: `rows` rows per commit, a commit every turn of the loop. */
+async function writeFor(db: Database.Database, ms: number, rows: number): Promise<void> {
+  const ins = db.prepare('INSERT INTO t (v) VALUES (?)');
+  const commit = db.transaction(() => {
+    for (let i = 0; i < rows; i++) ins.run('x'.repeat(200));
+  });
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    commit();
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+for (const rows of [1, 500]) {
+  test(`under continuous writes (${rows} row(s) per commit) the WAL is checkpointed at about its byte bound, never far past it`, async () => {
+    const dir = tempDir('myko-walckpt-');
+    const seen: { frames: number; why: string }[] = [];
+    const maxWalBytes = 400 * 4120; // 400 frames of 4 KiB pages
+    const db = open(dir, maxWalBytes, seen);
+    try {
+      await writeFor(db, 1500, rows);
+      const bySize = seen.filter((c) => c.why === 'size');
+      assert.ok(bySize.length >= 2, `checkpoints by size under continuous writes (${JSON.stringify(seen)})`);
+      // After the first (which learns the rows' cost in frames), each stops the WAL near its bound:
+      // within one tick's writes of it, never several times past it.
+      for (const c of bySize.slice(1)) assert.ok(c.frames < 400 * 3, `a checkpoint at ${c.frames} frames (bound 400)`);
+      assert.equal(seen.filter((c) => c.why === 'age').length, 0, 'none waited for the age bound');
+    } finally {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+test('a store that goes quiet is checkpointed at the next tick, whatever the WAL holds', async () => {
+  const dir = tempDir('myko-walckpt-');
+  const seen: { frames: number; why: string }[] = [];
+  const db = open(dir, 64 * 1024 * 1024, seen);
+  try {
+    db.prepare('INSERT INTO t (v) VALUES (?)').run('one');
+    await sleep(100);
+    assert.equal(seen.length, 1, JSON.stringify(seen));
+    assert.equal(seen[0]!.why, 'quiet');
+    assert.ok(seen[0]!.frames > 0);
+    await sleep(50);
+    assert.equal(seen.length, 1, 'nothing written since: no further checkpoint');
+  } finally {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
