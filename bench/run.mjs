@@ -17,7 +17,7 @@
 //   BENCH_SERVER_CLI=PATH           benchmark another build's cli.js (A/B runs); BENCH_SERVER_LABEL names it in the results
 //   BENCH_CPU_PROF=DIR              run every Myko server child with --cpu-prof into DIR (summarise: node bench/prof-summary.mjs FILE)
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
+import fs, { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
@@ -43,6 +43,8 @@ const CFG = {
   ingestTrials: envInt('BENCH_INGEST_TRIALS', 2),
   fanoutSubs: envInt('BENCH_FANOUT_SUBS', 1000),
   fanoutRounds: envInt('BENCH_FANOUT_ROUNDS', 200),
+  /** One subscriber's rounds are cheap (~0.5 ms): 1,000 of them make its p99 the 10th worst, not the 2nd. */
+  fanoutRoundsOne: envInt('BENCH_FANOUT_ROUNDS_ONE', 1000),
   fanoutWarmup: 20,
   fanoutWarmupMs: 2000,
   snapshotItems: envInt('BENCH_SNAPSHOT_ITEMS', 10_000),
@@ -542,19 +544,27 @@ async function scenarioIngest(scope) {
  * The server's own myko_event_to_diff_seconds histogram (accepted → diffs written to the sockets), from
  * /metrics on the same port: cumulative bucket counts, sum and count.
  */
-async function scrapeEventToDiff(wsUrl) {
+/** A histogram of the server's /metrics: bucket bounds (ms) with their counts, sum (ms) and count. */
+async function scrapeHistogram(wsUrl, name) {
   const port = new URL(wsUrl).port;
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const buckets = [];
   let sum = 0;
   let count = 0;
   for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const rest = line.slice(name.length);
     let m;
-    if ((m = /^myko_event_to_diff_seconds_bucket\{le="([^"]+)"\} (\S+)$/.exec(line))) buckets.push([m[1] === '+Inf' ? Infinity : Number(m[1]) * 1000, Number(m[2])]);
-    else if ((m = /^myko_event_to_diff_seconds_sum (\S+)$/.exec(line))) sum = Number(m[1]) * 1000;
-    else if ((m = /^myko_event_to_diff_seconds_count (\S+)$/.exec(line))) count = Number(m[1]);
+    if ((m = /^_bucket\{le="([^"]+)"\} (\S+)$/.exec(rest))) buckets.push([m[1] === '+Inf' ? Infinity : Number(m[1]) * 1000, Number(m[2])]);
+    else if ((m = /^_sum (\S+)$/.exec(rest))) sum = Number(m[1]) * 1000;
+    else if ((m = /^_count (\S+)$/.exec(rest))) count = Number(m[1]);
   }
   return { buckets, sum, count };
+}
+
+/** Accepted → diffs written (myko_event_to_diff_seconds), and of it the store's append (myko_store_append_seconds: the thread hop and the commit). */
+async function scrapeEventToDiff(wsUrl) {
+  return { toDiff: await scrapeHistogram(wsUrl, 'myko_event_to_diff_seconds'), append: await scrapeHistogram(wsUrl, 'myko_store_append_seconds') };
 }
 
 /** Between two scrapes: batches, mean ms, and the bucket bounds (ms) that hold the p50 and p99 (upper bounds). */
@@ -653,7 +663,8 @@ async function fanoutHarness(scope, kind, url, serverPid) {
     round = null;
     const cpu1 = procCpuMs(serverPid);
     // Only this writer's SETs change state during the measured rounds: one histogram sample per round.
-    const inServer = kind === 'myko' ? histogramDelta(hist0, await scrapeEventToDiff(url)) : undefined;
+    const hist1 = kind === 'myko' ? await scrapeEventToDiff(url) : undefined;
+    const inServer = hist1 ? { ...histogramDelta(hist0.toDiff, hist1.toDiff), appendMeanMs: histogramDelta(hist0.append, hist1.append).meanMs } : undefined;
     const sa = sortNum(all);
     const sl = sortNum(lasts);
     return {
@@ -674,15 +685,28 @@ async function fanoutHarness(scope, kind, url, serverPid) {
   };
 }
 
-/** For context: one single-row transaction with better-sqlite3 (WAL, synchronous=FULL), the durable-commit floor of one event. */
-function singleRowCommit(n = 1000) {
+/**
+ * For context: one single-row transaction with better-sqlite3 (WAL, synchronous=FULL), the durable-commit floor of one event.
+ * `roomy`: the WAL file first extended with zeros, as the server does before serving (store/sqlite/wal-prealloc.ts), so the
+ * commits overwrite blocks already on disk; otherwise each commit grows the file.
+ */
+function singleRowCommit(n = 1000, roomy = false) {
   const dir = tempDir('myko-bench-fsync-');
-  const db = new Database(path.join(dir, 'one.db'));
+  const file = path.join(dir, 'one.db');
+  const db = new Database(file);
   try {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('locking_mode = EXCLUSIVE');
     db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT NOT NULL)');
+    if (roomy) {
+      db.pragma('wal_autocheckpoint = 0');
+      const fd = fs.openSync(`${file}-wal`, 'r+');
+      const zeros = Buffer.alloc(1 << 20);
+      for (let at = fs.fstatSync(fd).size; at < 16 << 20; at += zeros.length) fs.writeSync(fd, zeros, 0, zeros.length, at);
+      fs.fdatasyncSync(fd);
+      fs.closeSync(fd);
+    }
     const ins = db.prepare('INSERT INTO t (v) VALUES (?)');
     const one = db.transaction((v) => ins.run(v));
     const times = [];
@@ -700,15 +724,16 @@ function singleRowCommit(n = 1000) {
 }
 
 async function scenarioFanout(scope) {
-  const out = { subscribers: CFG.fanoutSubs, rounds: CFG.fanoutRounds, warmup: CFG.fanoutWarmup, sqliteSync: FANOUT_SYNC, runs: {} };
+  const out = { subscribers: CFG.fanoutSubs, rounds: CFG.fanoutRounds, roundsOne: CFG.fanoutRoundsOne, warmup: CFG.fanoutWarmup, sqliteSync: FANOUT_SYNC, runs: {} };
   out.commitFloor = singleRowCommit();
+  out.commitFloorRoomy = singleRowCommit(1000, true);
   for (const kind of ['myko', 'bare']) {
     const inner = new Scope();
     try {
       const srv = kind === 'myko' ? await startMyko(inner, { name: 'fanout', sync: FANOUT_SYNC }) : await startBaseline(inner);
       const measure = await fanoutHarness(inner, kind, srv.url, srv.proc.child.pid);
       log(`fanout ${kind}: 1 subscriber`);
-      const one = await measure(1, CFG.fanoutRounds, CFG.fanoutWarmup);
+      const one = await measure(1, CFG.fanoutRoundsOne, CFG.fanoutWarmup);
       log(`fanout ${kind}: ${CFG.fanoutSubs} subscribers`);
       const many = await measure(CFG.fanoutSubs, CFG.fanoutRounds, CFG.fanoutWarmup);
       out.runs[kind] = { one, many };
@@ -901,7 +926,7 @@ function tables(res) {
   if (res.fanout?.error) lines.push(`**fanout failed:** ${res.fanout.error}`, '');
   else if (res.fanout) {
     const f = res.fanout;
-    lines.push(`### fanout: one writer, SET of one Tick per round, ${f.rounds} rounds (after ${f.runs.myko.one.warmRounds} / ${f.runs.myko.many.warmRounds} warm-up rounds, ≥ ${CFG.fanoutWarmupMs / 1000} s), latency writer send → subscriber receipt, ms (Myko sqliteSync=${f.sqliteSync})`, '');
+    lines.push(`### fanout: one writer, SET of one Tick per round, ${f.roundsOne ?? f.rounds} rounds with 1 subscriber and ${f.rounds} with ${f.subscribers} (after ${f.runs.myko.one.warmRounds} / ${f.runs.myko.many.warmRounds} warm-up rounds, ≥ ${CFG.fanoutWarmupMs / 1000} s), latency writer send → subscriber receipt, ms (Myko sqliteSync=${f.sqliteSync})`, '');
     row('subscribers', 'server', 'p50', 'p99', 'last-of-round p50', 'last-of-round p99', 'last max', 'server CPU ms/round');
     row('---:', '---', '---:', '---:', '---:', '---:', '---:', '---:');
     for (const k of ['one', 'many']) {
@@ -915,7 +940,9 @@ function tables(res) {
     lines.push(
       '',
       `Connecting ${f.subscribers} subscribers (query + first response, 50 at a time): Myko ${fmt(f.runs.myko.many.connectMs, 0)} ms, bare ws ${fmt(f.runs.bare.many.connectMs, 0)} ms.`,
-      `For context, a single-row durable commit (better-sqlite3, WAL, synchronous=FULL) takes p50 ${fmt(f.commitFloor.p50, 3)} ms, p99 ${fmt(f.commitFloor.p99, 3)} ms here: Myko commits every event before its diff goes out.`,
+      `For context, a single-row durable commit (better-sqlite3, WAL, synchronous=FULL) takes p50 ${fmt(f.commitFloor.p50, 3)} ms, p99 ${fmt(f.commitFloor.p99, 3)} ms here in a WAL that grows` +
+        (f.commitFloorRoomy ? `, p50 ${fmt(f.commitFloorRoomy.p50, 3)} ms, p99 ${fmt(f.commitFloorRoomy.p99, 3)} ms in a WAL with room (the server preallocates its WAL)` : '') +
+        `: Myko commits every event before its diff goes out.`,
       '',
       `In the server (myko_event_to_diff_seconds from its /metrics over the measured rounds: an event accepted → its diffs written to every subscriber's socket, commit included; percentiles are histogram bucket bounds): ` +
         `1 subscriber ${inServerText(f.runs.myko.one.inServer)}; ${f.subscribers} subscribers ${inServerText(f.runs.myko.many.inServer)}.`,
@@ -936,7 +963,10 @@ function tables(res) {
 }
 
 /** The in-server histogram delta as text: bucket bounds are upper bounds of the percentiles. */
-const inServerText = (h) => (h ? `mean **${fmt(h.meanMs, 3)} ms**, p50 ≤ **${fmt(h.p50AtMostMs, 2)} ms**, p99 ≤ **${fmt(h.p99AtMostMs, 2)} ms** (${h.batches} batches)` : 'not measured');
+const inServerText = (h) =>
+  h
+    ? `mean **${fmt(h.meanMs, 3)} ms** (of it the store's append, i.e. the hop to the store thread and the durable commit, mean ${fmt(h.appendMeanMs, 3)} ms), p50 ≤ **${fmt(h.p50AtMostMs, 2)} ms**, p99 ≤ **${fmt(h.p99AtMostMs, 2)} ms** (${h.batches} batches)`
+    : 'not measured';
 const verdict = (h) => (!h ? 'not measured' : h.p99AtMostMs <= 1 ? 'met' : 'not met');
 
 function resultsMarkdown(res, m, date, scenarios, wallMs) {
@@ -960,7 +990,9 @@ function resultsMarkdown(res, m, date, scenarios, wallMs) {
         `${inServerText(f.runs.myko.many.inServer)} with ${f.subscribers} → ${verdict(f.runs.myko.many.inServer)}. ` +
         `End to end (client send → client receipt, an upper bound): ` +
         `1 subscriber p50 **${fmt(f.runs.myko.one.p50, 3)} ms**, p99 **${fmt(f.runs.myko.one.p99, 3)} ms** (bare ws ${fmt(f.runs.bare.one.p50, 3)} / ${fmt(f.runs.bare.one.p99, 3)} ms; ` +
-        `one durable SQLite commit alone ${fmt(f.commitFloor.p50, 3)} / ${fmt(f.commitFloor.p99, 3)} ms); ` +
+        `one durable SQLite commit alone ${fmt(f.commitFloor.p50, 3)} / ${fmt(f.commitFloor.p99, 3)} ms in a WAL that grows` +
+        (f.commitFloorRoomy ? `, ${fmt(f.commitFloorRoomy.p50, 3)} / ${fmt(f.commitFloorRoomy.p99, 3)} ms in one with room` : '') +
+        `); ` +
         `${f.subscribers} subscribers: every delivery p99 **${fmt(f.runs.myko.many.p99, 2)} ms**, last delivery of a round p99 **${fmt(f.runs.myko.many.lastP99, 2)} ms** (bare ws ${fmt(f.runs.bare.many.p99, 2)} / ${fmt(f.runs.bare.many.lastP99, 2)} ms).`,
     );
   if (s) aims.push(`- snapshot aim < 100 ms for ${fmtInt(s.items)} items: p50 **${fmt(s.myko.p50, 1)} ms** → ${s.myko.p50 < 100 ? 'met' : 'not met'}.`);
