@@ -44,7 +44,9 @@ export const pct = (xs, p) => {
 /** Start `myko serve` as a child; resolves with the port and the 'state loaded' boot stats once it listens. */
 export function startServer(args, env = {}) {
   const t0 = performance.now();
-  const proc = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--host', '127.0.0.1', '--plugins', '', ...args], {
+  // BENCH_SERVER_NODE_ARGS: Node flags for the server processes (e.g. --cpu-prof --cpu-prof-dir=DIR), as in bench/run.mjs.
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--port', '0', '--host', '127.0.0.1', '--plugins', '', ...args], {
     env: { ...process.env, MYKO_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
