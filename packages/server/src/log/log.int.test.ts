@@ -30,17 +30,30 @@ async function seededDir(): Promise<string> {
   return dataDir;
 }
 
-/** Verified on this thread and on two workers in batches of 3 (log/verify-pool.ts): both must find the same. */
+/**
+ * Verified on this thread, on two workers sent the rows in batches of 3, and as `myko verify` runs
+ * (the store under a write lock, two workers reading their own ranges of 3 and a third the snapshot,
+ * log/verify-pool.ts): all must find the same.
+ */
 async function verifyDir(dir: string) {
   const store = new SqliteEventStore({ dataDir: dir, sync: 'normal' });
+  let here;
   try {
-    const here = await verifyLog(store, { threads: 0 });
+    here = await verifyLog(store, { threads: 0 });
     const workers = await verifyLog(store, { threads: 2, chunk: 3 });
     assert.deepEqual({ ...workers, ms: 0 }, { ...here, ms: 0 });
-    return here;
   } finally {
     await store.close();
   }
+  const shared = new SqliteEventStore({ dataDir: dir, sync: 'normal', lock: 'write' });
+  try {
+    assert.ok(shared.readableFile(), 'the workers read the file themselves');
+    const reading = await verifyLog(shared, { threads: 2, chunk: 3 });
+    assert.deepEqual({ ...reading, ms: 0 }, { ...here, ms: 0 });
+  } finally {
+    await shared.close();
+  }
+  return here;
 }
 
 function readCheckpointPosition(dir: string): string | undefined {
@@ -63,6 +76,35 @@ function tampered(dir: string, edit: (db: Database.Database) => void): string {
 
 const lampRows = (db: Database.Database) =>
   db.prepare(`SELECT id, event FROM myko_events WHERE item_type = 'Lamp' ORDER BY id`).all() as { id: number; event: string }[];
+
+test('myko verify refuses a data directory a server has open; while verify holds one, a server refuses it and readers may read', async () => {
+  const dir = await seededDir();
+  try {
+    const ts = await startTestServer({ dataDir: dir });
+    try {
+      const out = myko('verify', '--data-dir', dir);
+      assert.equal(out.status, 1);
+      assert.match(out.stderr, /in use by another myko process/);
+    } finally {
+      await ts.close();
+    }
+    const held = new SqliteEventStore({ dataDir: dir, sync: 'normal', lock: 'write' });
+    try {
+      assert.throws(() => new SqliteEventStore({ dataDir: dir, sync: 'normal' }), /in use by another myko process/);
+      const reader = new Database(held.readableFile()!, { readonly: true });
+      const n = (reader.prepare('SELECT COUNT(*) AS n FROM myko_events').get() as { n: number }).n;
+      reader.close();
+      assert.equal(n, await held.lastPosition());
+    } finally {
+      await held.close();
+    }
+    const again = new SqliteEventStore({ dataDir: dir, sync: 'normal' });
+    await again.close();
+    assert.equal(myko('verify', '--data-dir', dir).status, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test('verify passes an intact log and names the exact event for each kind of tampering', async () => {
   const dir = await seededDir();

@@ -1,9 +1,10 @@
 import type { EventStore, StoreClaims } from '../store/event-store.js';
-import { chainHash, dataHash, itemKey } from '../core/identity.js';
+import { chainHash } from '../core/identity.js';
 import { ItemMap } from '../core/item-map.js';
 import { IdPrefixes } from './id-prefixes.js';
 import { hexWidth, toBatch, type CheckedBatch, type RowBatch } from './verify-rows.js';
-import { threadsFor, VerifyPool } from './verify-pool.js';
+import { threadsFor, VerifyPool, type CheckedRange } from './verify-pool.js';
+import { snapshotAgainstLog, snapshotFacts, type ItemRecord, type SnapshotFacts } from './verify-snapshot.js';
 
 export interface VerifyFailure {
   position: number;
@@ -28,14 +29,6 @@ export interface VerifyOptions {
   threads?: number;
 }
 
-/** One item's state in the log as verify walks it: its last data hash (null once deleted) and its leaves. */
-interface ItemRecord {
-  itemType: string;
-  id: string;
-  dHash: string | null;
-  pids: string[];
-}
-
 /**
  * Walk the log in order and recompute every event's identity (core/identity.ts):
  * data hash, timestamp, id, parents and chain. Stops at the first event that
@@ -55,8 +48,12 @@ interface ItemRecord {
  */
 export async function verifyLog(store: EventStore, opts: VerifyOptions = {}): Promise<VerifyResult> {
   const t0 = performance.now();
-  const claims: StoreClaims = (await store.claims?.()) ?? {};
   const total = await store.lastPosition();
+  const threads = opts.threads ?? threadsFor(total);
+  // Where the workers can read the log themselves (log/verify-pool.ts), they also load the snapshot: its
+  // digest is then checked there, not here before the walk.
+  const file = threads > 0 ? store.readableFile?.() : undefined;
+  const claims: StoreClaims = (await store.claims?.(file ? { digest: false } : {})) ?? {};
   const cp = claims.checkpoint;
   let idAtCheckpoint: string | undefined;
   let lastId = '';
@@ -76,7 +73,12 @@ export async function verifyLog(store: EventStore, opts: VerifyOptions = {}): Pr
     ...(failure ? { failure } : {}),
   });
 
-  const pool = new VerifyPool(opts.threads ?? threadsFor(total));
+  const pool = new VerifyPool(threads, file);
+  // The snapshot's share (its rows read, parsed, digested, each item's data hashed) on a thread of its
+  // own while the log is walked, rather than after it here. Unawaited when verify stops early.
+  const snapshot = pool.reads && cp ? pool.snapshot() : undefined;
+  snapshot?.catch(() => undefined);
+  let facts: SnapshotFacts | undefined;
   // Small batches for workers: a batch's texts live until it is answered, and fewer of them alive at a
   // time cost the collectors less (about a tenth of verify's time against batches of 5000).
   const chunk = opts.chunk ?? (pool.threads > 0 ? 1000 : 5000);
@@ -86,11 +88,18 @@ export async function verifyLog(store: EventStore, opts: VerifyOptions = {}): Pr
   const noPids: string[] = [];
   try {
     // Batches read ahead and in flight on the workers, answered in log order.
-    const inFlight: { batch: RowBatch; checked: Promise<CheckedBatch> }[] = [];
+    const inFlight: Promise<CheckedRange>[] = [];
     let readTo = 0;
     let readAll = false;
     const readAhead = async () => {
       while (!readAll && inFlight.length < pool.depth) {
+        if (pool.reads) {
+          // The workers read their rows themselves, by ranges of positions up to the last one (the store
+          // holds writers out, so it stays the last).
+          if (readTo >= total) readAll = true;
+          else inFlight.push(pool.checkRange(readTo, (readTo = Math.min(total, readTo + chunk))));
+          continue;
+        }
         const batch = await read(readTo);
         const n = batch.positions.length;
         if (n === 0) {
@@ -102,15 +111,14 @@ export async function verifyLog(store: EventStore, opts: VerifyOptions = {}): Pr
         // The texts went to the worker (copied): holding them here too until the answer only gave the
         // collector megabytes more to copy and promote.
         if (pool.threads > 0) batch.events = [];
-        inFlight.push({ batch, checked });
+        inFlight.push(checked.then((checked) => ({ batch, checked })));
       }
     };
     for (;;) {
       await readAhead();
       const next = inFlight.shift();
       if (!next) break;
-      const { batch } = next;
-      const c = await next.checked;
+      const { batch, checked: c } = await next;
       let pidAt = 0;
       let firstChainAt = 0;
       let run = 0;
@@ -155,6 +163,7 @@ export async function verifyLog(store: EventStore, opts: VerifyOptions = {}): Pr
       for (const [src, chain] of c.lastChains) heads.set(src, chain);
       opts.onProgress?.(checked, total);
     }
+    facts = await snapshot;
   } finally {
     await pool.close();
   }
@@ -173,48 +182,14 @@ export async function verifyLog(store: EventStore, opts: VerifyOptions = {}): Pr
     return done({ ...end, reason: `the log ends at position ${prev}, but the checkpoint was taken at position ${cp.position} (event ${cp.eventId}): events up to it are missing` });
   if (cp && cp.position > 0 && (cp.eventId ?? '') !== (idAtCheckpoint ?? ''))
     return done({ position: cp.position, ...(idAtCheckpoint ? { eventId: idAtCheckpoint } : {}), reason: `the checkpoint claims event ${cp.eventId} at this position, the log holds ${idAtCheckpoint ?? 'none'}` });
-  if (cp?.problem) return done({ position: cp.position, reason: cp.problem });
+  const cpProblem = cp?.problem ?? facts?.problem;
+  if (cp && cpProblem) return done({ position: cp.position, reason: cpProblem });
   if (cp && cp.position > 0) {
-    const problem = await snapshotAgainstLog(store, atCheckpoint!);
+    if (facts?.error !== undefined) throw new Error(facts.error);
+    const problem = snapshotAgainstLog(facts ?? snapshotFacts(await store.loadCheckpoint()), atCheckpoint!);
     if (problem) return done({ position: cp.position, ...problem });
   }
   return done();
-}
-
-/**
- * The saved snapshot against the log replayed to the checkpoint's position:
- * the same items, each with the data of its last SET (by data hash) and the
- * same leaves, deleted items' leaves included. The digest shows the rows were
- * not changed since they were saved; this shows they were right when saved.
- */
-async function snapshotAgainstLog(
-  store: EventStore,
-  expected: ItemMap<ItemRecord>,
-): Promise<{ itemType: string; itemId: string; reason: string } | undefined> {
-  const cp = await store.loadCheckpoint();
-  const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x) => b.includes(x));
-  const at = (itemType: string, itemId: string, reason: string) => ({ itemType, itemId, reason: `snapshot: ${reason}` });
-  const live = new Set<string>();
-  for (const { itemType, item } of cp.items) {
-    const key = itemKey(itemType, item.id);
-    live.add(key);
-    const want = expected.get(itemType, item.id);
-    if (!want || want.dHash === null) return at(itemType, item.id, 'holds an item that the log, at the checkpoint position, does not (never set, or deleted)');
-    if (dataHash(item) !== want.dHash) return at(itemType, item.id, 'the item differs from its last SET in the log before the checkpoint position');
-  }
-  const seenLeaves = new Set<string>();
-  for (const l of cp.leaves) {
-    const key = itemKey(l.itemType, l.id);
-    seenLeaves.add(key);
-    const want = expected.get(l.itemType, l.id);
-    if (!want || !same(l.pids, want.pids)) return at(l.itemType, l.id, `leaves [${l.pids.join(', ')}] are not the log's [${want?.pids.join(', ') ?? ''}]`);
-  }
-  for (const want of expected.values()) {
-    const key = itemKey(want.itemType, want.id);
-    if (want.dHash !== null && !live.has(key)) return at(want.itemType, want.id, 'lacks an item the log holds at the checkpoint position');
-    if (!seenLeaves.has(key)) return at(want.itemType, want.id, 'lacks the leaves of an item of the log');
-  }
-  return undefined;
 }
 
 function copyOf(items: ItemMap<ItemRecord>): ItemMap<ItemRecord> {
