@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { checkBatch, type CheckedBatch, type RowBatch } from './verify-rows.js';
+import { checkBatch, type CheckedBatch, type RowBatch, type WalkRows } from './verify-rows.js';
 import type { SnapshotFacts } from './verify-snapshot.js';
 
 /** A worker's task: a batch of rows, or (when it reads the database itself) the positions `after` < p ≤ `upTo`. */
@@ -13,7 +13,7 @@ export interface WorkerInit {
 }
 /** A range's answer: its rows without their texts, and what checkBatch found. */
 export interface CheckedRange {
-  batch: RowBatch;
+  rows: WalkRows;
   checked: CheckedBatch;
 }
 

@@ -3,9 +3,9 @@ import Database from 'better-sqlite3';
 import { makeReadRawColumnsBetween } from '../store/sqlite/read.js';
 import { makeCheckpointClaims, makeLoadCheckpoint } from '../store/sqlite/checkpoint.js';
 import { RowDigests } from '../store/sqlite/row-digests.js';
-import { checkBatch, type RowBatch } from './verify-rows.js';
+import { checkBatch, transferables, walkRows, type RowBatch } from './verify-rows.js';
 import { snapshotFacts, type SnapshotFacts } from './verify-snapshot.js';
-import type { VerifyTask, WorkerInit } from './verify-pool.js';
+import type { CheckedRange, VerifyTask, WorkerInit } from './verify-pool.js';
 
 /**
  * A verify worker (log/verify-pool.ts): checks each batch it is sent, answers in the order they came.
@@ -22,12 +22,15 @@ if (init.snapshot) {
 } else {
   const between = db ? makeReadRawColumnsBetween(db) : undefined;
   parentPort!.on('message', (task: VerifyTask) => {
-    if (!('upTo' in task)) return parentPort!.postMessage(checkBatch(task));
+    if (!('upTo' in task)) {
+      const c = checkBatch(task);
+      return parentPort!.postMessage(c, [c.pidCounts.buffer as ArrayBuffer, c.chainLinks.buffer as ArrayBuffer]);
+    }
     const batch: RowBatch = between!(task.after, task.upTo);
     const checked = checkBatch(batch);
-    // The main thread needs every column but the texts (they are checked here).
-    batch.events = [];
-    parentPort!.postMessage({ batch, checked });
+    // The main thread needs the rows but not their texts (they are checked here).
+    const rows = walkRows(batch);
+    parentPort!.postMessage({ rows, checked } satisfies CheckedRange, transferables(rows, checked));
   });
 }
 

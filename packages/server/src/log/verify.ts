@@ -2,7 +2,7 @@ import type { EventStore, StoreClaims } from '../store/event-store.js';
 import { chainHash } from '../core/identity.js';
 import { ItemMap } from '../core/item-map.js';
 import { IdPrefixes } from './id-prefixes.js';
-import { hexWidth, toBatch, type CheckedBatch, type RowBatch } from './verify-rows.js';
+import { hexWidth, toBatch, walkRows } from './verify-rows.js';
 import { threadsFor, VerifyPool, type CheckedRange } from './verify-pool.js';
 import { snapshotAgainstLog, snapshotFacts, type ItemRecord, type SnapshotFacts } from './verify-snapshot.js';
 
@@ -111,36 +111,58 @@ export async function verifyLog(store: EventStore, opts: VerifyOptions = {}): Pr
         // The texts went to the worker (copied): holding them here too until the answer only gave the
         // collector megabytes more to copy and promote.
         if (pool.threads > 0) batch.events = [];
-        inFlight.push(checked.then((checked) => ({ batch, checked })));
+        const rows = walkRows(batch);
+        inFlight.push(checked.then((checked) => ({ rows, checked })));
       }
     };
     for (;;) {
       await readAhead();
       const next = inFlight.shift();
       if (!next) break;
-      const { batch, checked: c } = await next;
-      let pidAt = 0;
+      const { rows, checked: c } = await next;
+      let pidAt = 0; // in c.pids, characters
+      let pidIndex = 0; // in c.pidLengths, parents
       let firstChainAt = 0;
       let run = 0;
       let src = '';
-      const at = (i: number) => ({ position: batch.positions[i]!, itemType: batch.itemTypes[i]!, itemId: batch.itemIds[i]! });
-      for (let i = 0; i < batch.positions.length; i++) {
-        const position = batch.positions[i]!;
+      let typeRun = 0;
+      let itemType = '';
+      const at = (i: number) => ({ position: rows.positions[i]!, itemType, itemId: rows.itemIds[i]! });
+      for (let i = 0; i < rows.positions.length; i++) {
+        if (rows.typeStarts[typeRun] === i) itemType = rows.typeNames[typeRun++]!;
+        const position = rows.positions[i]!;
         if (store.gapless && position !== prev + 1)
           return done({ ...at(i), reason: `events at positions ${prev + 1}..${position - 1} are missing` });
         if (i === c.ok) return done({ ...at(i), ...c.failure! });
         if (cp && position > cp.position && !atCheckpoint) atCheckpoint = copyOf(items);
-        const itemType = batch.itemTypes[i]!;
-        const itemId = batch.itemIds[i]!;
+        const itemId = rows.itemIds[i]!;
         const _id = c.ids.slice(i * hexWidth, (i + 1) * hexWidth);
         if (c.srcStarts[run] === i) src = c.srcNames[run++]!;
         const nPids = c.pidCounts[i]!;
-        const pids = nPids === 0 ? noPids : c.pids.slice(pidAt, (pidAt += nPids));
         if (!seen.add(_id)) return done({ ...at(i), eventId: _id, reason: 'duplicate event id: this event appears twice' });
         const rec = items.get(itemType, itemId);
         const current = rec?.pids ?? noPids;
-        // Parents that are exactly the item's leaves were seen (every leaf was): only others are looked up.
-        const areLeaves = current.length === nPids && !current.some((p) => !pids.includes(p));
+        // The common case, one parent that is the item's one leaf, is compared in place; any other is
+        // taken out as an array.
+        let pids = noPids;
+        let areLeaves: boolean;
+        if (nPids === 1 && current.length === 1 && c.pidLengths.length === 0) {
+          areLeaves = c.pids.startsWith(current[0]!, pidAt);
+          if (!areLeaves) pids = [c.pids.slice(pidAt, pidAt + hexWidth)];
+          pidAt += hexWidth;
+          pidIndex++;
+        } else {
+          if (nPids > 0) pids = new Array<string>(nPids);
+          for (let k = 0; k < nPids; k++) {
+            const len = c.pidLengths.length === 0 ? hexWidth : c.pidLengths[pidIndex]!;
+            const text = c.pids.slice(pidAt, (pidAt += len < 0 ? -1 - len : len));
+            // Not a string in the event: never equal to an id (see CheckedBatch.pidLengths).
+            pids[k] = len < 0 ? (new String(text) as unknown as string) : text;
+            pidIndex++;
+          }
+          // Parents that are exactly the item's leaves were seen (every leaf was): only others are looked up.
+          areLeaves = current.length === nPids && allIn(current, pids);
+        }
         if (!areLeaves) {
           const problem = parentProblem(pids, current, seen, store.gapless);
           if (problem) return done({ ...at(i), eventId: _id, reason: problem });
@@ -148,13 +170,13 @@ export async function verifyLog(store: EventStore, opts: VerifyOptions = {}): Pr
         const link = c.chainLinks[i];
         if (!(link === 2 ? chainHash(heads.get(src) ?? '', _id) === c.firstChains[firstChainAt++] : link === 1))
           return done({ ...at(i), eventId: _id, reason: `chain link broken: an event accepted before this one by server ${src} is missing, reordered or altered` });
-        // When the parents are the leaves, they all go.
-        const now = current.length === 0 || areLeaves ? [_id] : [...current.filter((p) => !pids.includes(p)), _id];
-        const dHash = batch.changeTypes[i] === 'DEL' ? null : c.dHashes.slice(i * hexWidth, (i + 1) * hexWidth);
+        const dHash = rows.dels[i] === 1 ? null : c.dHashes.slice(i * hexWidth, (i + 1) * hexWidth);
         if (rec) {
-          rec.pids = now;
+          // When the parents are the leaves, they all go: one leaf is replaced in place (copyOf copies the arrays).
+          if (areLeaves && current.length === 1) current[0] = _id;
+          else rec.pids = current.length === 0 || areLeaves ? [_id] : [...current.filter((p) => !pids.includes(p)), _id];
           rec.dHash = dHash;
-        } else items.set(itemType, itemId, { itemType, id: itemId, dHash, pids: now });
+        } else items.set(itemType, itemId, { itemType, id: itemId, dHash, pids: [_id] });
         if (cp && position === cp.position) idAtCheckpoint = _id;
         lastId = _id;
         prev = position;
@@ -194,8 +216,14 @@ export async function verifyLog(store: EventStore, opts: VerifyOptions = {}): Pr
 
 function copyOf(items: ItemMap<ItemRecord>): ItemMap<ItemRecord> {
   const copy = new ItemMap<ItemRecord>();
-  for (const r of items.values()) copy.set(r.itemType, r.id, { ...r });
+  for (const r of items.values()) copy.set(r.itemType, r.id, { ...r, pids: [...r.pids] });
   return copy;
+}
+
+/** Every one of `xs` is in `ys`. */
+function allIn(xs: readonly string[], ys: readonly string[]): boolean {
+  for (const x of xs) if (!ys.includes(x)) return false;
+  return true;
 }
 
 /** Parents that are not the item's leaves: each must be an earlier event, and on a single-writer store there are none. */
