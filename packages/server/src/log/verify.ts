@@ -61,7 +61,7 @@ export async function verifyLog(store: EventStore, opts: VerifyOptions = {}): Pr
   // Each item as of the checkpoint's position: copied from `items` when the walk passes it.
   let atCheckpoint: ItemMap<ItemRecord> | undefined;
 
-  const seen = new IdPrefixes();
+  const seen = new IdPrefixes(total);
   const heads = new Map<string, string>();
   let checked = 0;
   let prev = 0;
