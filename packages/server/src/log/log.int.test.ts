@@ -106,6 +106,41 @@ test('myko verify refuses a data directory a server has open; while verify holds
   }
 });
 
+test('verify with its workers reading the file finds every event of a store killed -9 (its last appends only in the WAL)', async () => {
+  const dir = tempDir();
+  try {
+    const store = new URL('../store/sqlite/index.js', import.meta.url).href;
+    const identity = new URL('../core/identity.js', import.meta.url).href;
+    const killed = spawnSync(
+      process.execPath,
+      ['--input-type=module', '-e', `
+        import { SqliteEventStore } from ${JSON.stringify(store)};
+        import { IdentityTracker } from ${JSON.stringify(identity)};
+        const store = new SqliteEventStore({ dataDir: ${JSON.stringify(dir)}, sync: 'full' });
+        const ids = new IdentityTracker(store.serverId);
+        for (let b = 0; b < 20; b++) {
+          const events = [0, 1, 2, 3, 4].map((i) => ({ itemType: 'T', changeType: 'SET', item: { id: 'x' + i, v: b }, createdAt: new Date(1.7e12 + b * 10 + i).toISOString(), tx: 't' + b, sourceId: store.serverId }));
+          const staged = ids.stage(events);
+          await store.append(events);
+          ids.commit(staged);
+        }
+        process.kill(process.pid, 'SIGKILL');`],
+      { encoding: 'utf8' },
+    );
+    assert.equal(killed.signal, 'SIGKILL', killed.stderr);
+    assert.ok(statSync(join(dir, 'myko.db-wal')).size > 0, 'the appends are in the WAL');
+    // As `myko verify` opens it, first: the WAL is still there when the workers open the file.
+    const shared = new SqliteEventStore({ dataDir: dir, sync: 'normal', lock: 'write' });
+    try {
+      assert.deepEqual({ ...(await verifyLog(shared, { threads: 2, chunk: 3 })), ms: 0 }, { ok: true, checked: 100, lastPosition: 100, ms: 0 });
+    } finally {
+      await shared.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('verify passes an intact log and names the exact event for each kind of tampering', async () => {
   const dir = await seededDir();
   const dirs = [dir];
