@@ -5,7 +5,6 @@ import type { Writable } from 'node:stream';
 import type { ServerConfig } from '../config.js';
 import type { EventStore, NewEvent } from '../store/event-store.js';
 import { SqliteEventStore } from '../store/sqlite/index.js';
-import { PostgresEventStore } from '../store/postgres/index.js';
 import { verifyLog } from '../log/verify.js';
 import { progressBar } from './progress.js';
 
@@ -19,7 +18,8 @@ import { progressBar } from './progress.js';
  */
 export async function openStore(config: ServerConfig, readOnly = false): Promise<EventStore> {
   if (config.postgresUrl)
-    return PostgresEventStore.open({ url: config.postgresUrl, schema: config.postgresSchema, serverId: config.serverId || 'myko-cli' });
+    // Loaded only for a cluster's store: the PostgreSQL client is not what a data directory needs.
+    return (await import('../store/postgres/index.js')).PostgresEventStore.open({ url: config.postgresUrl, schema: config.postgresSchema, serverId: config.serverId || 'myko-cli' });
   return new SqliteEventStore({ dataDir: config.dataDir, sync: config.sqliteSync, ...(readOnly ? { lock: 'write' as const } : {}) });
 }
 

@@ -54,9 +54,13 @@ export class VerifyPool {
     return this.file !== undefined && this.workers.length > 0;
   }
 
-  /** How many batches to keep in flight: enough that no worker waits for the reader. */
+  /**
+   * How many batches to keep in flight: enough that no worker waits for the reader. Deeper when the
+   * workers read their rows: an answer holds no texts, and a worker with more queued keeps working
+   * while this thread waits for a core (on a busy machine, many milliseconds at a time).
+   */
   get depth(): number {
-    return Math.max(1, this.workers.length * 3);
+    return Math.max(1, this.workers.length * (this.reads ? 12 : 3));
   }
 
   check(b: RowBatch): Promise<CheckedBatch> {
