@@ -4,9 +4,9 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, resolveConfig, type ServerConfig } from './config.js';
 import { commandByName, commandHelp, commands, overviewHelp, type CommandSpec } from './cli/commands.js';
 import { inFlagTerms, nearest } from './cli/flags.js';
-import { runLogCommand } from './cli/log-commands.js';
-import { serve } from './cli/serve.js';
-import { runMcpCommand } from './cli/mcp-command.js';
+
+// Each command's module is loaded when that command runs: `myko serve` imports the whole server and
+// `myko mcp` the MCP SDK, about half a second that `myko verify` (a log command) spent before starting.
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -51,7 +51,7 @@ function splitCommand(argv: string[]): { c: CommandSpec; rest: string[] } | { un
 }
 
 async function main(argv: string[]): Promise<number> {
-  if (argv[0] === 'mcp') return runMcpCommand(argv.slice(1));
+  if (argv[0] === 'mcp') return (await import('./cli/mcp-command.js')).runMcpCommand(argv.slice(1));
   const split = splitCommand(argv);
   quietOnClosedStdout(typeof split === 'object' && 'c' in split ? split.c.name : '');
   if (split === 'help') return void process.stdout.write(overviewHelp(version)), 0;
@@ -86,7 +86,7 @@ async function main(argv: string[]): Promise<number> {
     const v = values[f.flag];
     if (f.key && v !== undefined) explicit[f.key] = String(v);
   }
-  if (c.name === 'serve') return serve(explicit);
+  if (c.name === 'serve') return (await import('./cli/serve.js')).serve(explicit);
   let config: ServerConfig;
   try {
     config = resolveConfig(explicit, process.env);
@@ -95,7 +95,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`myko: ${inFlagTerms(err.message)}\n`);
     return 2;
   }
-  return runLogCommand(c.name, parsed.positionals, values, config);
+  return (await import('./cli/log-commands.js')).runLogCommand(c.name, parsed.positionals, values, config);
 }
 
 main(process.argv.slice(2)).then((code) => {

@@ -5,19 +5,22 @@ import type { Writable } from 'node:stream';
 import type { ServerConfig } from '../config.js';
 import type { EventStore, NewEvent } from '../store/event-store.js';
 import { SqliteEventStore } from '../store/sqlite/index.js';
-import { PostgresEventStore } from '../store/postgres/index.js';
 import { verifyLog } from '../log/verify.js';
 import { progressBar } from './progress.js';
 
 /**
  * The store a CLI command works on: the cluster's PostgreSQL when a URL is
  * configured (members may keep running), else the data directory (stop its
- * server first: one process per data directory).
+ * server first: one process per data directory). `readOnly` (verify): the data
+ * directory is held by a write lock rather than the exclusive one, so the
+ * command's own threads can read it too (store/sqlite/open.ts); a server still
+ * cannot open it meanwhile, nor it one a server has open.
  */
-export async function openStore(config: ServerConfig): Promise<EventStore> {
+export async function openStore(config: ServerConfig, readOnly = false): Promise<EventStore> {
   if (config.postgresUrl)
-    return PostgresEventStore.open({ url: config.postgresUrl, schema: config.postgresSchema, serverId: config.serverId || 'myko-cli' });
-  return new SqliteEventStore({ dataDir: config.dataDir, sync: config.sqliteSync });
+    // Loaded only for a cluster's store: the PostgreSQL client is not what a data directory needs.
+    return (await import('../store/postgres/index.js')).PostgresEventStore.open({ url: config.postgresUrl, schema: config.postgresSchema, serverId: config.serverId || 'myko-cli' });
+  return new SqliteEventStore({ dataDir: config.dataDir, sync: config.sqliteSync, ...(readOnly ? { lock: 'write' as const } : {}) });
 }
 
 /**
@@ -47,7 +50,7 @@ export async function runLogCommand(cmd: string, args: string[], values: Record<
   }
   let store: EventStore;
   try {
-    store = await openStore(config);
+    store = await openStore(config, cmd === 'verify');
   } catch (err) {
     return say((err as Error).message);
   }

@@ -10,11 +10,22 @@
  * never "seen", as it was never equal to a seen prefix string.
  */
 export class IdPrefixes {
-  private slots = new Uint32Array(2 * 1024);
-  private mask = 1023;
+  private slots: Uint32Array;
+  private mask: number;
   private count = 0;
   /** 0000000000000000 is a possible prefix, and also what an empty slot holds: kept apart. */
   private zero = false;
+
+  /**
+   * Sized for `expected` ids (verify knows the log's length), so it does not grow and rehash on the
+   * way; up to 4M slots (32 MB) at first, however many are expected, and grown past that.
+   */
+  constructor(expected = 0) {
+    let slots = 1024;
+    while (slots < 2 * expected + 2 && slots < 1 << 22) slots *= 2;
+    this.slots = new Uint32Array(2 * slots);
+    this.mask = slots - 1;
+  }
 
   get size(): number {
     return this.count;

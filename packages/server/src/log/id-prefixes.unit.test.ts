@@ -5,8 +5,11 @@ import { IdPrefixes } from './id-prefixes.js';
 
 const hex = (i: number) => createHash('sha256').update(String(i)).digest('hex');
 
-test('IdPrefixes answers as a Set of the ids\' first 16 characters would, through growth', () => {
-  const set = new IdPrefixes();
+test('IdPrefixes answers as a Set of the ids\' first 16 characters would, through growth and sized up front', () => {
+  for (const expected of [0, 20_000, 5]) answersAsASet(new IdPrefixes(expected));
+});
+
+function answersAsASet(set: IdPrefixes) {
   const plain = new Set<string>();
   for (let i = 0; i < 20_000; i++) {
     const id = hex(i);
@@ -19,7 +22,7 @@ test('IdPrefixes answers as a Set of the ids\' first 16 characters would, throug
   // Same first 64 bits, different rest: the same prefix.
   assert.equal(set.has(hex(5).slice(0, 16) + 'f'.repeat(48)), true);
   assert.equal(set.add(hex(5).slice(0, 16) + '0'.repeat(48)), false);
-});
+}
 
 test('IdPrefixes: the all-zero prefix, and strings that are no hex id prefix are never seen', () => {
   const set = new IdPrefixes();

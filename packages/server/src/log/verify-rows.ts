@@ -1,5 +1,6 @@
 import type { RawEventColumns, RawEventRow, StoredEvent } from '../store/event-store.js';
-import { chainHash, dataHash, eventId, isoTs, type EventIdentity } from '../core/identity.js';
+import { chainHash, dataHash, isoTs, sha256, type EventIdentity } from '../core/identity.js';
+import { verifiedIdInput } from './id-input.js';
 
 /**
  * The part of `myko verify` that needs only the rows of one batch: parse each
@@ -31,17 +32,54 @@ export interface CheckedBatch {
   /** Its src, as runs: row srcStarts[k] and those after it (until the next start) have srcNames[k]. */
   srcStarts: number[];
   srcNames: string[];
-  /** Per row, its number of parents; the parents themselves one after another in `pids`. */
-  pidCounts: number[];
-  pids: string[];
+  /**
+   * Per row, its number of parents; the parents themselves one after another in `pids`, each hexWidth
+   * characters long unless `pidLengths` is given (then one length per parent: a parent that is not an
+   * id verify accepts is still reported as it is written; negative, -1 - length, for one that is not a
+   * string at all).
+   */
+  pidCounts: Uint32Array;
+  pids: string;
+  pidLengths: number[];
   /**
    * Per row, its chain link: 1 checked here against the batch's earlier event of the same server,
    * 0 broken, 2 not checked (the first of its server in the batch; its stored chain is in `firstChains`).
    */
-  chainLinks: number[];
+  chainLinks: Uint8Array;
   firstChains: string[];
   /** Each server's last stored chain in the batch (the chain head once the batch passed). */
   lastChains: [string, string][];
+}
+
+/**
+ * A batch's rows as verify's main thread walks them, without their texts: its item types as runs (as
+ * srcs above), and which rows are DELs. Typed arrays and few strings: a worker's answer is copied.
+ */
+export interface WalkRows {
+  positions: Float64Array;
+  typeStarts: number[];
+  typeNames: string[];
+  itemIds: string[];
+  dels: Uint8Array;
+}
+
+export function walkRows(b: RowBatch): WalkRows {
+  const n = b.positions.length;
+  const rows: WalkRows = { positions: Float64Array.from(b.positions), typeStarts: [], typeNames: [], itemIds: b.itemIds, dels: new Uint8Array(n) };
+  for (let i = 0; i < n; i++) {
+    const t = b.itemTypes[i]!;
+    if (i === 0 || t !== rows.typeNames[rows.typeNames.length - 1]) {
+      rows.typeStarts.push(i);
+      rows.typeNames.push(t);
+    }
+    if (b.changeTypes[i] === 'DEL') rows.dels[i] = 1;
+  }
+  return rows;
+}
+
+/** The buffers of a walk and its check, moved rather than copied when a worker answers. */
+export function transferables(rows: WalkRows, c: CheckedBatch): ArrayBuffer[] {
+  return [rows.positions.buffer as ArrayBuffer, rows.dels.buffer as ArrayBuffer, c.pidCounts.buffer as ArrayBuffer, c.chainLinks.buffer as ArrayBuffer];
 }
 
 export function toBatch(rows: readonly RawEventRow[]): RowBatch {
@@ -61,9 +99,24 @@ export function toBatch(rows: readonly RawEventRow[]): RowBatch {
 export function checkBatch(b: RowBatch): CheckedBatch {
   const ids: string[] = [];
   const dHashes: string[] = [];
-  const out: CheckedBatch = { ok: 0, ids: '', dHashes: '', srcStarts: [], srcNames: [], pidCounts: [], pids: [], chainLinks: [], firstChains: [], lastChains: [] };
-  const heads = new Map<string, string>();
+  const pids: string[] = [];
   const n = b.events.length;
+  const out: CheckedBatch = {
+    ok: 0,
+    ids: '',
+    dHashes: '',
+    srcStarts: [],
+    srcNames: [],
+    pidCounts: new Uint32Array(n),
+    pids: '',
+    pidLengths: [],
+    chainLinks: new Uint8Array(n),
+    firstChains: [],
+    lastChains: [],
+  };
+  let oddPid = false;
+  const lengths: number[] = [];
+  const heads = new Map<string, string>();
   let src: string | undefined;
   for (let i = 0; i < n; i++) {
     let e: StoredEvent;
@@ -86,18 +139,27 @@ export function checkBatch(b: RowBatch): CheckedBatch {
       out.srcStarts.push(i);
       out.srcNames.push(src);
     }
-    out.pidCounts.push(id.pids.length);
-    for (const p of id.pids) out.pids.push(p);
+    out.pidCounts[i] = id.pids.length;
+    for (const p of id.pids as unknown[]) {
+      // A parent that is not a string (one in a rewritten event with its _id recomputed) is never an id
+      // seen nor a leaf: it goes as its text, its length negative (-1 - length) to say so.
+      const text = typeof p === 'string' ? p : String(p);
+      pids.push(text);
+      lengths.push(typeof p === 'string' ? text.length : -1 - text.length);
+      if (text.length !== hexWidth || typeof p !== 'string') oddPid = true;
+    }
     const head = heads.get(id.src);
     if (head === undefined) {
-      out.chainLinks.push(2);
+      out.chainLinks[i] = 2;
       out.firstChains.push(id.chain);
-    } else out.chainLinks.push(chainHash(head, id._id) === id.chain ? 1 : 0);
+    } else out.chainLinks[i] = chainHash(head, id._id) === id.chain ? 1 : 0;
     heads.set(id.src, id.chain);
     out.ok++;
   }
   out.ids = ids.join('');
   out.dHashes = dHashes.join('');
+  out.pids = pids.join('');
+  if (oddPid) out.pidLengths = lengths;
   out.lastChains = [...heads];
   return out;
 }
@@ -112,7 +174,7 @@ function checkRow(e: StoredEvent, itemType: string, itemId: string, changeType: 
   if (dataHash(e.item) !== id.dHash) return 'item data does not match its dHash: the data was changed after it was written';
   if (!(e.createdAt === id.ts && isCanonicalIso(e.createdAt)) && (Number.isNaN(Date.parse(e.createdAt)) || isoTs(e.createdAt) !== id.ts))
     return `createdAt ${e.createdAt} does not match ts ${id.ts}`;
-  const recomputed = eventId({ cid: e.item.id, ct: e.itemType, dHash: id.dHash, pids: id.pids, src: id.src, t: e.changeType, ts: id.ts });
+  const recomputed = sha256(verifiedIdInput(e.item.id, e.itemType, id.dHash, id.pids, id.src, e.changeType, id.ts));
   if (recomputed !== id._id) return `_id does not match the event's content (recomputed ${recomputed})`;
   return undefined;
 }

@@ -1,9 +1,10 @@
 import type { EventStore, StoreClaims } from '../store/event-store.js';
-import { chainHash, dataHash, itemKey } from '../core/identity.js';
+import { chainHash } from '../core/identity.js';
 import { ItemMap } from '../core/item-map.js';
 import { IdPrefixes } from './id-prefixes.js';
-import { hexWidth, toBatch, type CheckedBatch, type RowBatch } from './verify-rows.js';
-import { threadsFor, VerifyPool } from './verify-pool.js';
+import { hexWidth, toBatch, walkRows } from './verify-rows.js';
+import { threadsFor, VerifyPool, type CheckedRange } from './verify-pool.js';
+import { snapshotAgainstLog, snapshotFacts, type ItemRecord, type SnapshotFacts } from './verify-snapshot.js';
 
 export interface VerifyFailure {
   position: number;
@@ -28,14 +29,6 @@ export interface VerifyOptions {
   threads?: number;
 }
 
-/** One item's state in the log as verify walks it: its last data hash (null once deleted) and its leaves. */
-interface ItemRecord {
-  itemType: string;
-  id: string;
-  dHash: string | null;
-  pids: string[];
-}
-
 /**
  * Walk the log in order and recompute every event's identity (core/identity.ts):
  * data hash, timestamp, id, parents and chain. Stops at the first event that
@@ -55,8 +48,12 @@ interface ItemRecord {
  */
 export async function verifyLog(store: EventStore, opts: VerifyOptions = {}): Promise<VerifyResult> {
   const t0 = performance.now();
-  const claims: StoreClaims = (await store.claims?.()) ?? {};
   const total = await store.lastPosition();
+  const threads = opts.threads ?? threadsFor(total);
+  // Where the workers can read the log themselves (log/verify-pool.ts), they also load the snapshot: its
+  // digest is then checked there, not here before the walk.
+  const file = threads > 0 ? store.readableFile?.() : undefined;
+  const claims: StoreClaims = (await store.claims?.(file ? { digest: false } : {})) ?? {};
   const cp = claims.checkpoint;
   let idAtCheckpoint: string | undefined;
   let lastId = '';
@@ -64,7 +61,7 @@ export async function verifyLog(store: EventStore, opts: VerifyOptions = {}): Pr
   // Each item as of the checkpoint's position: copied from `items` when the walk passes it.
   let atCheckpoint: ItemMap<ItemRecord> | undefined;
 
-  const seen = new IdPrefixes();
+  const seen = new IdPrefixes(total);
   const heads = new Map<string, string>();
   let checked = 0;
   let prev = 0;
@@ -76,7 +73,12 @@ export async function verifyLog(store: EventStore, opts: VerifyOptions = {}): Pr
     ...(failure ? { failure } : {}),
   });
 
-  const pool = new VerifyPool(opts.threads ?? threadsFor(total));
+  const pool = new VerifyPool(threads, file);
+  // The snapshot's share (its rows read, parsed, digested, each item's data hashed) on a thread of its
+  // own while the log is walked, rather than after it here. Unawaited when verify stops early.
+  const snapshot = pool.reads && cp ? pool.snapshot() : undefined;
+  snapshot?.catch(() => undefined);
+  let facts: SnapshotFacts | undefined;
   // Small batches for workers: a batch's texts live until it is answered, and fewer of them alive at a
   // time cost the collectors less (about a tenth of verify's time against batches of 5000).
   const chunk = opts.chunk ?? (pool.threads > 0 ? 1000 : 5000);
@@ -86,11 +88,18 @@ export async function verifyLog(store: EventStore, opts: VerifyOptions = {}): Pr
   const noPids: string[] = [];
   try {
     // Batches read ahead and in flight on the workers, answered in log order.
-    const inFlight: { batch: RowBatch; checked: Promise<CheckedBatch> }[] = [];
+    const inFlight: Promise<CheckedRange>[] = [];
     let readTo = 0;
     let readAll = false;
     const readAhead = async () => {
       while (!readAll && inFlight.length < pool.depth) {
+        if (pool.reads) {
+          // The workers read their rows themselves, by ranges of positions up to the last one (the store
+          // holds writers out, so it stays the last).
+          if (readTo >= total) readAll = true;
+          else inFlight.push(pool.checkRange(readTo, (readTo = Math.min(total, readTo + chunk))));
+          continue;
+        }
         const batch = await read(readTo);
         const n = batch.positions.length;
         if (n === 0) {
@@ -102,37 +111,58 @@ export async function verifyLog(store: EventStore, opts: VerifyOptions = {}): Pr
         // The texts went to the worker (copied): holding them here too until the answer only gave the
         // collector megabytes more to copy and promote.
         if (pool.threads > 0) batch.events = [];
-        inFlight.push({ batch, checked });
+        const rows = walkRows(batch);
+        inFlight.push(checked.then((checked) => ({ rows, checked })));
       }
     };
     for (;;) {
       await readAhead();
       const next = inFlight.shift();
       if (!next) break;
-      const { batch } = next;
-      const c = await next.checked;
-      let pidAt = 0;
+      const { rows, checked: c } = await next;
+      let pidAt = 0; // in c.pids, characters
+      let pidIndex = 0; // in c.pidLengths, parents
       let firstChainAt = 0;
       let run = 0;
       let src = '';
-      const at = (i: number) => ({ position: batch.positions[i]!, itemType: batch.itemTypes[i]!, itemId: batch.itemIds[i]! });
-      for (let i = 0; i < batch.positions.length; i++) {
-        const position = batch.positions[i]!;
+      let typeRun = 0;
+      let itemType = '';
+      const at = (i: number) => ({ position: rows.positions[i]!, itemType, itemId: rows.itemIds[i]! });
+      for (let i = 0; i < rows.positions.length; i++) {
+        if (rows.typeStarts[typeRun] === i) itemType = rows.typeNames[typeRun++]!;
+        const position = rows.positions[i]!;
         if (store.gapless && position !== prev + 1)
           return done({ ...at(i), reason: `events at positions ${prev + 1}..${position - 1} are missing` });
         if (i === c.ok) return done({ ...at(i), ...c.failure! });
         if (cp && position > cp.position && !atCheckpoint) atCheckpoint = copyOf(items);
-        const itemType = batch.itemTypes[i]!;
-        const itemId = batch.itemIds[i]!;
+        const itemId = rows.itemIds[i]!;
         const _id = c.ids.slice(i * hexWidth, (i + 1) * hexWidth);
         if (c.srcStarts[run] === i) src = c.srcNames[run++]!;
         const nPids = c.pidCounts[i]!;
-        const pids = nPids === 0 ? noPids : c.pids.slice(pidAt, (pidAt += nPids));
         if (!seen.add(_id)) return done({ ...at(i), eventId: _id, reason: 'duplicate event id: this event appears twice' });
         const rec = items.get(itemType, itemId);
         const current = rec?.pids ?? noPids;
-        // Parents that are exactly the item's leaves were seen (every leaf was): only others are looked up.
-        const areLeaves = current.length === nPids && !current.some((p) => !pids.includes(p));
+        // The common case, one parent that is the item's one leaf, is compared in place; any other is
+        // taken out as an array.
+        let pids = noPids;
+        let areLeaves: boolean;
+        if (nPids === 1 && current.length === 1 && c.pidLengths.length === 0) {
+          areLeaves = c.pids.startsWith(current[0]!, pidAt);
+          if (!areLeaves) pids = [c.pids.slice(pidAt, pidAt + hexWidth)];
+          pidAt += hexWidth;
+          pidIndex++;
+        } else {
+          if (nPids > 0) pids = new Array<string>(nPids);
+          for (let k = 0; k < nPids; k++) {
+            const len = c.pidLengths.length === 0 ? hexWidth : c.pidLengths[pidIndex]!;
+            const text = c.pids.slice(pidAt, (pidAt += len < 0 ? -1 - len : len));
+            // Not a string in the event: never equal to an id (see CheckedBatch.pidLengths).
+            pids[k] = len < 0 ? (new String(text) as unknown as string) : text;
+            pidIndex++;
+          }
+          // Parents that are exactly the item's leaves were seen (every leaf was): only others are looked up.
+          areLeaves = current.length === nPids && allIn(current, pids);
+        }
         if (!areLeaves) {
           const problem = parentProblem(pids, current, seen, store.gapless);
           if (problem) return done({ ...at(i), eventId: _id, reason: problem });
@@ -140,13 +170,13 @@ export async function verifyLog(store: EventStore, opts: VerifyOptions = {}): Pr
         const link = c.chainLinks[i];
         if (!(link === 2 ? chainHash(heads.get(src) ?? '', _id) === c.firstChains[firstChainAt++] : link === 1))
           return done({ ...at(i), eventId: _id, reason: `chain link broken: an event accepted before this one by server ${src} is missing, reordered or altered` });
-        // When the parents are the leaves, they all go.
-        const now = current.length === 0 || areLeaves ? [_id] : [...current.filter((p) => !pids.includes(p)), _id];
-        const dHash = batch.changeTypes[i] === 'DEL' ? null : c.dHashes.slice(i * hexWidth, (i + 1) * hexWidth);
+        const dHash = rows.dels[i] === 1 ? null : c.dHashes.slice(i * hexWidth, (i + 1) * hexWidth);
         if (rec) {
-          rec.pids = now;
+          // When the parents are the leaves, they all go: one leaf is replaced in place (copyOf copies the arrays).
+          if (areLeaves && current.length === 1) current[0] = _id;
+          else rec.pids = current.length === 0 || areLeaves ? [_id] : [...current.filter((p) => !pids.includes(p)), _id];
           rec.dHash = dHash;
-        } else items.set(itemType, itemId, { itemType, id: itemId, dHash, pids: now });
+        } else items.set(itemType, itemId, { itemType, id: itemId, dHash, pids: [_id] });
         if (cp && position === cp.position) idAtCheckpoint = _id;
         lastId = _id;
         prev = position;
@@ -155,6 +185,7 @@ export async function verifyLog(store: EventStore, opts: VerifyOptions = {}): Pr
       for (const [src, chain] of c.lastChains) heads.set(src, chain);
       opts.onProgress?.(checked, total);
     }
+    facts = await snapshot;
   } finally {
     await pool.close();
   }
@@ -173,54 +204,26 @@ export async function verifyLog(store: EventStore, opts: VerifyOptions = {}): Pr
     return done({ ...end, reason: `the log ends at position ${prev}, but the checkpoint was taken at position ${cp.position} (event ${cp.eventId}): events up to it are missing` });
   if (cp && cp.position > 0 && (cp.eventId ?? '') !== (idAtCheckpoint ?? ''))
     return done({ position: cp.position, ...(idAtCheckpoint ? { eventId: idAtCheckpoint } : {}), reason: `the checkpoint claims event ${cp.eventId} at this position, the log holds ${idAtCheckpoint ?? 'none'}` });
-  if (cp?.problem) return done({ position: cp.position, reason: cp.problem });
+  const cpProblem = cp?.problem ?? facts?.problem;
+  if (cp && cpProblem) return done({ position: cp.position, reason: cpProblem });
   if (cp && cp.position > 0) {
-    const problem = await snapshotAgainstLog(store, atCheckpoint!);
+    if (facts?.error !== undefined) throw new Error(facts.error);
+    const problem = snapshotAgainstLog(facts ?? snapshotFacts(await store.loadCheckpoint()), atCheckpoint!);
     if (problem) return done({ position: cp.position, ...problem });
   }
   return done();
 }
 
-/**
- * The saved snapshot against the log replayed to the checkpoint's position:
- * the same items, each with the data of its last SET (by data hash) and the
- * same leaves, deleted items' leaves included. The digest shows the rows were
- * not changed since they were saved; this shows they were right when saved.
- */
-async function snapshotAgainstLog(
-  store: EventStore,
-  expected: ItemMap<ItemRecord>,
-): Promise<{ itemType: string; itemId: string; reason: string } | undefined> {
-  const cp = await store.loadCheckpoint();
-  const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x) => b.includes(x));
-  const at = (itemType: string, itemId: string, reason: string) => ({ itemType, itemId, reason: `snapshot: ${reason}` });
-  const live = new Set<string>();
-  for (const { itemType, item } of cp.items) {
-    const key = itemKey(itemType, item.id);
-    live.add(key);
-    const want = expected.get(itemType, item.id);
-    if (!want || want.dHash === null) return at(itemType, item.id, 'holds an item that the log, at the checkpoint position, does not (never set, or deleted)');
-    if (dataHash(item) !== want.dHash) return at(itemType, item.id, 'the item differs from its last SET in the log before the checkpoint position');
-  }
-  const seenLeaves = new Set<string>();
-  for (const l of cp.leaves) {
-    const key = itemKey(l.itemType, l.id);
-    seenLeaves.add(key);
-    const want = expected.get(l.itemType, l.id);
-    if (!want || !same(l.pids, want.pids)) return at(l.itemType, l.id, `leaves [${l.pids.join(', ')}] are not the log's [${want?.pids.join(', ') ?? ''}]`);
-  }
-  for (const want of expected.values()) {
-    const key = itemKey(want.itemType, want.id);
-    if (want.dHash !== null && !live.has(key)) return at(want.itemType, want.id, 'lacks an item the log holds at the checkpoint position');
-    if (!seenLeaves.has(key)) return at(want.itemType, want.id, 'lacks the leaves of an item of the log');
-  }
-  return undefined;
-}
-
 function copyOf(items: ItemMap<ItemRecord>): ItemMap<ItemRecord> {
   const copy = new ItemMap<ItemRecord>();
-  for (const r of items.values()) copy.set(r.itemType, r.id, { ...r });
+  for (const r of items.values()) copy.set(r.itemType, r.id, { ...r, pids: [...r.pids] });
   return copy;
+}
+
+/** Every one of `xs` is in `ys`. */
+function allIn(xs: readonly string[], ys: readonly string[]): boolean {
+  for (const x of xs) if (!ys.includes(x)) return false;
+  return true;
 }
 
 /** Parents that are not the item's leaves: each must be an earlier event, and on a single-writer store there are none. */

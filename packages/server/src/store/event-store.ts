@@ -95,6 +95,12 @@ export interface EventStore {
   readRawAfter(after: number, limit: number): Promise<RawEventRow[]>;
   /** The same rows as columns, read without an object per row (SQLite): what the verifier hands its workers. */
   readRawColumnsAfter?(after: number, limit: number): Promise<RawEventColumns>;
+  /**
+   * A SQLite file that other threads may open read-only and read the log from, the store holding every
+   * writer out meanwhile (SQLite opened with `lock: 'write'`): the verifier's workers then read their
+   * own rows. Undefined when they may not.
+   */
+  readableFile?(): string | undefined;
   /** Every event of one item, in order. */
   readHistory(itemType: string, id: string): Promise<StoredEvent[]>;
   /** Every event of one transaction (`tx`), in order, from an index on tx (log/undo.ts scans the log without it). */
@@ -109,7 +115,11 @@ export interface EventStore {
   /** Incremental: only what changed since the previous checkpoint, in one transaction. */
   saveCheckpoint(delta: CheckpointDelta): Promise<void>;
   /** The head and checkpoint this store recorded (stores that record them: SQLite). */
-  claims?(): Promise<StoreClaims>;
+  /**
+   * `digest: false` leaves the checkpoint's `problem` out, and the pass over the snapshot rows it takes:
+   * for a caller that loads the checkpoint anyway (loadCheckpoint finds the same problem).
+   */
+  claims?(opts?: { digest?: boolean }): Promise<StoreClaims>;
   /**
    * Run `fn` so that what it appends is kept only if it resolves (`myko
    * import`): a failure or a crash part-way leaves the store as it was.

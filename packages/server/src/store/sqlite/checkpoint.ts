@@ -46,16 +46,16 @@ export function makeSnapshotDigest(db: Db): () => string {
  * (migration) has none and is checked by its event id only, until the next
  * checkpoint stores one.
  */
-export function makeCheckpointClaims(db: Db): () => NonNullable<StoreClaims['checkpoint']> | undefined {
+export function makeCheckpointClaims(db: Db): (digest?: boolean) => NonNullable<StoreClaims['checkpoint']> | undefined {
   const meta = db.prepare(`SELECT value FROM myko_meta WHERE key = ?`);
   const digestNow = makeSnapshotDigest(db);
-  return () => {
+  return (digest = true) => {
     const get = (key: string) => (meta.get(key) as { value: string } | undefined)?.value;
     const position = Number(get('checkpoint_position') ?? 0);
     const saved = get('checkpoint_digest');
     if (position === 0 && saved === undefined) return undefined;
     const eventId = get('checkpoint_event_id') || null;
-    if (saved === undefined) return { position, eventId };
+    if (saved === undefined || !digest) return { position, eventId };
     const now = digestNow();
     return now === saved ? { position, eventId } : { position, eventId, problem: digestProblem(position, saved, now) };
   };

@@ -1,5 +1,6 @@
 import type { Checkpoint, CheckpointDelta, EventStore, StoreClaims, NewEvent, RawEventColumns, RawEventRow, StoredEvent } from '../event-store.js';
 import { StoreError } from '../event-store.js';
+import { join } from 'node:path';
 import { openDatabase, type Db, type OpenOptions } from './open.js';
 import { appendArgs, assignPositions } from './append.js';
 import { toEvent } from './read.js';
@@ -133,8 +134,8 @@ export class SqliteEventStore implements EventStore {
     }
   }
 
-  async claims(): Promise<StoreClaims> {
-    return this.run('claims');
+  async claims(opts?: { digest?: boolean }): Promise<StoreClaims> {
+    return this.run('claims', opts);
   }
 
   /** A statement on a side table of this database (reactions/cursor-store.ts), wherever the connection is. */
@@ -167,8 +168,21 @@ export class SqliteEventStore implements EventStore {
     }
   }
 
+  /**
+   * Where other threads of this process can read the log themselves (`myko verify`'s workers, each with
+   * its own read-only connection): only while this connection holds a 'write' lock (open.ts), which lets
+   * them read and keeps every writer out meanwhile.
+   */
+  readableFile(): string | undefined {
+    return this.opts.lock === 'write' && !this.thread && this.local.open ? join(this.opts.dataDir, 'myko.db') : undefined;
+  }
+
   async close(): Promise<void> {
     if (this.thread) await (await this.thread.catch(() => undefined))?.close();
-    else if (this.local.open) this.local.close();
+    else if (this.local.open) {
+      // The 'write' lock's transaction (open.ts): it holds what the open itself wrote (migrations, the server id).
+      if (this.opts.lock === 'write' && this.local.inTransaction) this.local.exec('COMMIT');
+      this.local.close();
+    }
   }
 }

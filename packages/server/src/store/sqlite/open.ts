@@ -48,12 +48,21 @@ const migrations: string[] = [
 export interface OpenOptions {
   dataDir: string;
   sync: 'full' | 'normal';
+  /**
+   * 'exclusive' (the default, what a server holds): no other connection reads or writes.
+   * 'write': a write transaction held open until close instead: other connections (this
+   * process's threads, `myko verify`'s readers) may read, none may write, and a server still fails
+   * to open the directory as it would against the exclusive lock. For a process that only reads.
+   */
+  lock?: 'exclusive' | 'write';
 }
 
 /**
  * Open (creating when absent) the database in `dataDir`, migrate it, and take
  * an exclusive lock: one server per data directory. The OS drops the lock when
- * the process dies, so a kill -9 never leaves it stuck.
+ * the process dies, so a kill -9 never leaves it stuck. With `lock: 'write'`
+ * the lock is an open write transaction (see OpenOptions), committed by
+ * SqliteEventStore.close.
  */
 export function openDatabase(opts: OpenOptions): { db: Db; serverId: string } {
   mkdirSync(opts.dataDir, { recursive: true });
@@ -63,10 +72,11 @@ export function openDatabase(opts: OpenOptions): { db: Db; serverId: string } {
     db = new Database(file, { timeout: 200 });
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${opts.sync === 'full' ? 'FULL' : 'NORMAL'}`);
-    db.pragma('locking_mode = EXCLUSIVE');
+    if (opts.lock !== 'write') db.pragma('locking_mode = EXCLUSIVE');
     db.pragma('foreign_keys = OFF');
-    // Taking a write lock now makes a second server on the same directory fail at start.
-    db.exec('BEGIN IMMEDIATE; COMMIT;');
+    // Taking a write lock now makes a second server on the same directory fail at start; 'write' keeps it
+    // (the migrations below then run as savepoints inside it).
+    db.exec(opts.lock === 'write' ? 'BEGIN IMMEDIATE' : 'BEGIN IMMEDIATE; COMMIT;');
   } catch (err) {
     db?.close();
     const code = (err as { code?: string }).code;
@@ -87,6 +97,6 @@ export function openDatabase(opts: OpenOptions): { db: Db; serverId: string } {
     serverId = randomUUID();
     db.prepare(`INSERT INTO myko_meta (key, value) VALUES ('server_id', ?)`).run(serverId);
   }
-  checkpointWalOffCommitPath(db); // WAL checkpoints between commits, not inside one (wal-checkpoint.ts)
+  if (opts.lock !== 'write') checkpointWalOffCommitPath(db); // WAL checkpoints between commits, not inside one (wal-checkpoint.ts)
   return { db, serverId };
 }

@@ -32,9 +32,9 @@ export function makeStoreOps(db: Db, digests: RowDigests) {
     readRawColumnsAfter: makeReadRawColumnsAfter(db),
     loadCheckpoint: makeLoadCheckpoint(db, digests),
     saveCheckpoint: makeSaveCheckpoint(db, digests),
-    claims: (): StoreClaims => {
+    claims: (opts?: { digest?: boolean }): StoreClaims => {
       const h = head();
-      const checkpoint = checkpointClaims();
+      const checkpoint = checkpointClaims(opts?.digest ?? true);
       return { ...(h ? { head: h } : {}), ...(checkpoint ? { checkpoint } : {}) };
     },
     /** Before serving writes, wherever the connection then lives (wal-prealloc.ts). */

@@ -56,18 +56,27 @@ export function makeReadRawAfter(db: Db): (after: number, limit: number) => RawE
 /** makeReadRawAfter as columns, from a raw statement (an array per row, not an object with five named members). */
 export function makeReadRawColumnsAfter(db: Db): (after: number, limit: number) => RawEventColumns {
   const select = db.prepare(`SELECT id, item_type, item_id, change_type, event FROM myko_events WHERE id > ? ORDER BY id LIMIT ?`).raw(true);
-  return (after, limit) => {
-    const rows = select.all(after, limit) as [number, string, string, string, string][];
-    const n = rows.length;
-    const c: RawEventColumns = { positions: new Array(n), itemTypes: new Array(n), itemIds: new Array(n), changeTypes: new Array(n), events: new Array(n) };
-    for (let i = 0; i < n; i++) {
-      const r = rows[i]!;
-      c.positions[i] = r[0];
-      c.itemTypes[i] = r[1];
-      c.itemIds[i] = r[2];
-      c.changeTypes[i] = r[3];
-      c.events[i] = r[4];
-    }
-    return c;
-  };
+  return (after, limit) => toColumns(select.all(after, limit) as RawRow[]);
+}
+
+/** The rows with `after` < position ≤ `upTo`, as columns: a verify worker's share of the log (log/verify-worker.ts). */
+export function makeReadRawColumnsBetween(db: Db): (after: number, upTo: number) => RawEventColumns {
+  const select = db.prepare(`SELECT id, item_type, item_id, change_type, event FROM myko_events WHERE id > ? AND id <= ? ORDER BY id`).raw(true);
+  return (after, upTo) => toColumns(select.all(after, upTo) as RawRow[]);
+}
+
+type RawRow = [number, string, string, string, string];
+
+function toColumns(rows: RawRow[]): RawEventColumns {
+  const n = rows.length;
+  const c: RawEventColumns = { positions: new Array(n), itemTypes: new Array(n), itemIds: new Array(n), changeTypes: new Array(n), events: new Array(n) };
+  for (let i = 0; i < n; i++) {
+    const r = rows[i]!;
+    c.positions[i] = r[0];
+    c.itemTypes[i] = r[1];
+    c.itemIds[i] = r[2];
+    c.changeTypes[i] = r[3];
+    c.events[i] = r[4];
+  }
+  return c;
 }
