@@ -34,31 +34,33 @@ export const sha256 = oneShot ? (s: string) => oneShot('sha256', s, 'hex') : (s:
 export const itemKey = (itemType: string, id: string) => itemType + '\u0000' + id;
 
 /**
- * Canonical JSON of items, remembered by normalisation (which builds it
- * anyway) so the writer does not serialise the same item twice. Items are
- * never mutated once normalised, so the text cannot go stale. It is
- * forgotten once hashed, when the writer identifies the item's event.
+ * The dHash of items, computed by normalisation (which has the item's canonical JSON in hand, as the
+ * parts of its item hash) so the writer neither serialises the same item again nor keeps its text:
+ * a 64-character digest waits for the commit instead of the item's whole canonical JSON, which lived
+ * as long as the event was in flight and was copied by every young-generation collection meanwhile.
+ * Items are never mutated once normalised, so the digest cannot go stale. It is forgotten once used,
+ * when the writer identifies the item's event.
  *
  * A plain Map, not a WeakMap: every ingested item passed through a WeakMap,
  * and its ephemeron table made the garbage collector the largest cost of
  * ingest (22% of the event loop with the store on its thread). An item
  * normalised but never committed (its batch refused) would stay here, so the
- * map is emptied past a bound: the text is an optimisation, and `dataHash`
+ * map is emptied past a bound: the digest is an optimisation, and `dataHash`
  * serialises an item it does not find.
  */
-const canonicalOfItem = new Map<object, string>();
+const dataHashOfItem = new Map<object, string>();
 const REMEMBERED_MAX = 1 << 16;
-export function rememberCanonical(item: object, json: string): void {
-  if (canonicalOfItem.size >= REMEMBERED_MAX) canonicalOfItem.clear();
-  canonicalOfItem.set(item, json);
+export function rememberDataHash(item: object, dHash: string): void {
+  if (dataHashOfItem.size >= REMEMBERED_MAX) dataHashOfItem.clear();
+  dataHashOfItem.set(item, dHash);
 }
 
 export function dataHash(item: unknown): string {
   if (typeof item === 'object' && item !== null) {
-    const known = canonicalOfItem.get(item);
+    const known = dataHashOfItem.get(item);
     if (known !== undefined) {
-      canonicalOfItem.delete(item);
-      return sha256(known);
+      dataHashOfItem.delete(item);
+      return known;
     }
   }
   return sha256(canonicalJson(item));
@@ -77,7 +79,28 @@ export function eventIdInput(f: { cid: string; ct: string; dHash: string; pids: 
 /** eventIdInput with `pids` already sorted (computeIdentity sorts them once, for the identity too). */
 function idInputSorted(f: { cid: string; ct: string; dHash: string; src: string; t: string; ts: string }, sortedPids: readonly string[]): string {
   const pids = sortedPids.length === 0 ? '[]' : JSON.stringify(sortedPids);
-  return `{"cid":${JSON.stringify(f.cid)},"ct":${JSON.stringify(f.ct)},"dHash":${JSON.stringify(f.dHash)},"pids":${pids},"src":${JSON.stringify(f.src)},"t":${JSON.stringify(f.t)},"ts":${JSON.stringify(f.ts)}}`;
+  return `{"cid":${JSON.stringify(f.cid)},"ct":${jsonOfType(f.ct)},"dHash":${JSON.stringify(f.dHash)},"pids":${pids},"src":${jsonOfSrc(f.src)},"t":${jsonOfChange(f.t)},"ts":${JSON.stringify(f.ts)}}`;
+}
+
+/**
+ * JSON strings of the fields that repeat from event to event (the item type, the server id, the
+ * change type): each made once and reused, the same text JSON.stringify gives.
+ */
+let lastType = '';
+let lastTypeJson = '""';
+const jsonOfType = (t: string): string => (t === lastType ? lastTypeJson : ((lastType = t), (lastTypeJson = JSON.stringify(t))));
+let lastSrc = '';
+let lastSrcJson = '""';
+const jsonOfSrc = (s: string): string => (s === lastSrc ? lastSrcJson : ((lastSrc = s), (lastSrcJson = JSON.stringify(s))));
+const jsonOfChange = (t: string): string => (t === 'SET' ? '"SET"' : t === 'DEL' ? '"DEL"' : JSON.stringify(t));
+
+/**
+ * The _id input of an event this server identifies: dHash is our own hex digest and ts comes from
+ * toISOString, so neither needs escaping, and the type, the server and the change are cached.
+ */
+function ownIdInput(cid: string, ct: string, dHash: string, sortedPids: readonly string[], src: string, t: string, ts: string): string {
+  const pids = sortedPids.length === 0 ? '[]' : JSON.stringify(sortedPids);
+  return '{"cid":' + JSON.stringify(cid) + ',"ct":' + jsonOfType(ct) + ',"dHash":"' + dHash + '","pids":' + pids + ',"src":' + jsonOfSrc(src) + ',"t":' + jsonOfChange(t) + ',"ts":"' + ts + '"}';
 }
 
 export function eventId(f: { cid: string; ct: string; dHash: string; pids: readonly string[]; src: string; t: string; ts: string }): string {
@@ -105,9 +128,10 @@ export const isoTs = (createdAt: string): string => {
 export function computeIdentity(e: Pick<NewEvent, 'itemType' | 'changeType' | 'item' | 'createdAt'>, pids: readonly string[], src: string, prevChain: string): EventIdentity {
   const dHash = dataHash(e.item);
   const ts = isoTs(e.createdAt);
-  const sorted = [...pids].sort();
-  const _id = sha256(idInputSorted({ cid: e.item.id, ct: e.itemType, dHash, src, t: e.changeType, ts }, sorted));
-  return { _id, pids: sorted, src, dHash, ts, chain: chainHash(prevChain, _id) };
+  // Leaves are never changed in place (IdentityTracker replaces them): none or one need no copy.
+  const sorted = pids.length === 0 ? [] : pids.length === 1 ? (pids as string[]) : [...pids].sort();
+  const _id = sha256(ownIdInput(e.item.id, e.itemType, dHash, sorted, src, e.changeType, ts));
+  return { _id, pids: sorted, src, dHash, ts, chain: sha256(prevChain + _id) };
 }
 
 /**
@@ -122,20 +146,22 @@ export class IdentityTracker {
 
   constructor(readonly src: string) {}
 
-  stage(events: NewEvent[]): { staged: ItemMap<string[]>; chain: string; events: NewEvent[] } {
-    const staged = new ItemMap<string[]>();
+  stage(events: NewEvent[]): { staged: ItemMap<string>; chain: string; events: NewEvent[] } {
+    // Each item's last event id in this batch: its next event here names that one alone as parent.
+    const staged = new ItemMap<string>();
     let chain = this.chain;
     for (const e of events) {
       if (e.identity) {
         // Imported or replicated: keep its identity, follow it.
-        staged.set(e.itemType, e.item.id, [e.identity._id]);
+        staged.set(e.itemType, e.item.id, e.identity._id);
         if (e.identity.src === this.src) chain = e.identity.chain;
         continue;
       }
-      const pids = staged.get(e.itemType, e.item.id) ?? this.leaves.get(e.itemType, e.item.id) ?? [];
+      const before = staged.get(e.itemType, e.item.id);
+      const pids = before !== undefined ? [before] : (this.leaves.get(e.itemType, e.item.id) ?? []);
       e.identity = computeIdentity(e, pids, this.src, chain);
       chain = e.identity.chain;
-      staged.set(e.itemType, e.item.id, [e.identity._id]);
+      staged.set(e.itemType, e.item.id, e.identity._id);
     }
     return { staged, chain, events };
   }

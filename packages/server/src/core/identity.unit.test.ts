@@ -26,8 +26,8 @@ test('withHash gives the same hash and canonical JSON as computing each separate
     const { hash: _drop, ...rest } = raw as Record<string, unknown>;
     const { hash, item } = withHash(raw as never);
     assert.equal(hash, sha256(canonicalJson(rest)));
-    assert.equal(dataHash(item), sha256(canonicalJson(item)), 'the remembered canonical JSON equals a fresh one');
-    assert.equal(dataHash(item), sha256(canonicalJson(item)), 'hashed again (the remembered text is forgotten once used): the same');
+    assert.equal(dataHash(item), sha256(canonicalJson(item)), 'the remembered dHash equals a fresh one');
+    assert.equal(dataHash(item), sha256(canonicalJson(item)), 'hashed again (the remembered dHash is forgotten once used): the same');
   }
 });
 
@@ -45,5 +45,27 @@ test('computeIdentity: pids sorted once, the _id over the same input eventIdInpu
     assert.deepEqual(got.pids, [...pids].sort());
     assert.equal(got._id, eventId({ cid: 'lamp-1', ct: 'Lamp', dHash: got.dHash, pids, src: 'server-a', t: 'SET', ts: got.ts }));
     assert.equal(got.chain, sha256('prev' + got._id));
+  }
+});
+
+test('withHash with remembered shapes: the same hash and canonical JSON for items of one shape, of many shapes, and of look-alike shapes', () => {
+  const proto = Object.create({ inherited: 'x' }) as Record<string, unknown>;
+  proto.id = 'p';
+  proto.a = 1;
+  const items: Record<string, unknown>[] = [];
+  // More shapes than are remembered, each seen again later (a reused slot must not answer for another shape).
+  for (let round = 0; round < 3; round++)
+    for (let s = 0; s < 12; s++) items.push({ id: `i${round}-${s}`, ['k' + s]: s, z: 'é"\\', a: [round, { y: 1, b: 2 }] });
+  items.push({ id: 'x', b: 1, a: 2 }, { id: 'y', a: 2, b: 1 }, { id: 'z', a: 2, b: 1, c: undefined }, { id: 'w', a: 2 }, { 1: 'n', id: 'v', 0: 'm' });
+  items.push({ id: 'h', hash: '', a: 1 }, { id: 'h2', a: 1, hash: '' }, { hash: '', id: 'h3' });
+  items.push(proto, { id: 'p2', a: 1 });
+  for (const raw of items) {
+    const { hash: _drop, ...rest } = raw;
+    const own = Object.fromEntries(Object.keys(raw).map((k) => [k, raw[k]]));
+    const { hash: _drop2, ...ownRest } = own;
+    const { hash, item } = withHash(raw as never);
+    assert.equal(hash, sha256(canonicalJson(Object.getPrototypeOf(raw) === Object.prototype ? rest : ownRest)), JSON.stringify(raw));
+    assert.deepEqual(Object.keys(item), [...Object.keys(raw).filter((k) => k !== 'hash' || 'hash' in raw), ...('hash' in raw ? [] : ['hash'])]);
+    assert.equal(dataHash(item), sha256(canonicalJson(item)), JSON.stringify(raw));
   }
 });
