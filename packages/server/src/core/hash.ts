@@ -21,9 +21,8 @@ const SHAPES_MAX = 8;
 let nextSlot = 0;
 
 /**
- * True when `for…in` yields exactly `keys`, in order. For a plain object that is Object.keys; an
- * inherited enumerable key makes it false (then Object.keys decides, as canonicalJson does). For…in
- * reads V8's enum cache: no array is allocated.
+ * True when `for…in` yields exactly `keys`, in order: for a plain object (Object.prototype has no
+ * enumerable keys) that is Object.keys. For…in reads V8's enum cache: no array is allocated.
  */
 function sameKeys(item: object, keys: readonly string[]): boolean {
   let i = 0;
@@ -35,14 +34,16 @@ function sameKeys(item: object, keys: readonly string[]): boolean {
 }
 
 function shapeOf(item: MItem): Shape {
-  for (let s = 0; s < shapes.length; s++) if (sameKeys(item, shapes[s]!.keys)) return shapes[s]!;
+  // For…in also yields inherited enumerable keys, which Object.keys (canonical JSON) leaves out:
+  // only a plain object is matched against the remembered shapes.
+  const plain = Object.getPrototypeOf(item) === Object.prototype;
+  if (plain) for (let s = 0; s < shapes.length; s++) if (sameKeys(item, shapes[s]!.keys)) return shapes[s]!;
   const keys = Object.keys(item);
   const sorted = keys.map((_, i) => i).filter((i) => keys[i] !== 'hash');
   // The same order canonicalJson gives (Array#sort's default: UTF-16 code units).
   sorted.sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : 0));
   const shape: Shape = { keys, sorted, prefixes: sorted.map((i) => JSON.stringify(keys[i]) + ':'), before: sorted.filter((i) => keys[i]! < 'hash').length };
-  // Only a shape for…in reproduces is worth keeping (see sameKeys).
-  if (sameKeys(item, keys)) {
+  if (plain) {
     shapes[nextSlot] = shape;
     nextSlot = (nextSlot + 1) % SHAPES_MAX;
   }
