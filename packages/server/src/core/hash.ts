@@ -54,10 +54,10 @@ function shapeOf(item: MItem): Shape {
  * WIRE.md 1.5: the item's hash is SHA-256 (hex) of the canonical JSON of the
  * item without `hash`. This returns a copy of the item with that hash, serialising it once. With
  * `dataHashToo` (an item that will be stored), the event's dHash (the SHA-256 of the canonical JSON
- * with `hash`) is computed too and remembered for the writer (identity.ts dataHash): both texts share
- * every member but one, so the second is spliced from the first's parts.
+ * with `hash`) is computed too, and `lastDataHash()` gives it: both texts share every member but
+ * one, so the second is spliced from the first's parts.
  */
-export function hashed(item: MItem, dataHashToo = true): MItem {
+export function hashItem(item: MItem, dataHashToo: boolean): MItem {
   const { keys, sorted, prefixes, before } = shapeOf(item);
   // The members before "hash" in canonical (sorted) order and those after it, each joined once:
   // the text hashed is both, the dHash's text puts the hash member between them.
@@ -71,9 +71,19 @@ export function hashed(item: MItem, dataHashToo = true): MItem {
     else tail = tail === '' ? member : tail + ',' + member;
   }
   const hash = sha256('{' + (head === '' || tail === '' ? head + tail : head + ',' + tail) + '}');
-  const out = { ...item, hash };
   // The hash is hex: its JSON string needs no escaping.
-  if (dataHashToo) rememberDataHash(out, sha256('{' + (head === '' ? '' : head + ',') + '"hash":"' + hash + '"' + (tail === '' ? '' : ',' + tail) + '}'));
+  lastDHash = dataHashToo ? sha256('{' + (head === '' ? '' : head + ',') + '"hash":"' + hash + '"' + (tail === '' ? '' : ',' + tail) + '}') : undefined;
+  return { ...item, hash };
+}
+
+/** The dHash the last `hashItem` computed (a second result without an object to carry both). */
+let lastDHash: string | undefined;
+export const lastDataHash = (): string | undefined => lastDHash;
+
+/** `hashItem` with the dHash remembered for the writer (identity.ts dataHash), for items not made into events by normalisation. */
+export function hashed(item: MItem): MItem {
+  const out = hashItem(item, true);
+  rememberDataHash(out, lastDHash!);
   return out;
 }
 

@@ -34,8 +34,9 @@ export const sha256 = oneShot ? (s: string) => oneShot('sha256', s, 'hex') : (s:
 export const itemKey = (itemType: string, id: string) => itemType + '\u0000' + id;
 
 /**
- * The dHash of items, computed by normalisation (which has the item's canonical JSON in hand, as the
- * parts of its item hash) so the writer neither serialises the same item again nor keeps its text:
+ * The dHash of items hashed by the server outside normalisation (relations' ensured items; events
+ * from normalisation carry theirs, see EVENT_DHASH), computed with the item hash (which has the
+ * item's canonical JSON in hand) so the writer neither serialises the same item again nor keeps its text:
  * a 64-character digest waits for the commit instead of the item's whole canonical JSON, which lived
  * as long as the event was in flight and was copied by every young-generation collection meanwhile.
  * Items are never mutated once normalised, so the digest cannot go stale. It is forgotten once used,
@@ -64,6 +65,26 @@ export function dataHash(item: unknown): string {
     }
   }
   return sha256(canonicalJson(item));
+}
+
+/**
+ * On an event made by normalisation: its item's dHash, and the item it was computed for (an event
+ * copied with another item does not take it: the digest is used only while `item` is that one).
+ * Carried by the event itself, no map to set, look up and delete per event. Symbol keys:
+ * JSON.stringify (the stored row), Object.keys, for…in and cbor-x never see them.
+ */
+export const EVENT_DHASH = Symbol('myko.eventDHash');
+export const EVENT_DHASH_OF = Symbol('myko.eventDHashOf');
+export interface CarriesDataHash {
+  [EVENT_DHASH]?: string | undefined;
+  [EVENT_DHASH_OF]?: object | undefined;
+}
+
+/** The dHash of an event's item: the one normalisation carried on the event, else `dataHash`. */
+export function eventDataHash(e: Pick<NewEvent, 'item'>): string {
+  const c = e as CarriesDataHash;
+  const known = c[EVENT_DHASH];
+  return known !== undefined && c[EVENT_DHASH_OF] === e.item ? known : dataHash(e.item);
 }
 
 /**
@@ -126,7 +147,7 @@ export const isoTs = (createdAt: string): string => {
 
 /** Recompute an event's identity from its content, given its parents and the chain before it. */
 export function computeIdentity(e: Pick<NewEvent, 'itemType' | 'changeType' | 'item' | 'createdAt'>, pids: readonly string[], src: string, prevChain: string): EventIdentity {
-  const dHash = dataHash(e.item);
+  const dHash = eventDataHash(e);
   const ts = isoTs(e.createdAt);
   // Leaves are never changed in place (IdentityTracker replaces them): none or one need no copy.
   const sorted = pids.length === 0 ? [] : pids.length === 1 ? (pids as string[]) : [...pids].sort();

@@ -73,3 +73,21 @@ test('withHash with remembered shapes: the same hash and canonical JSON for item
     assert.equal(dataHash(item), sha256(canonicalJson(item)), JSON.stringify(raw));
   }
 });
+
+test('an event from normalizeEvent carries its dHash: the same identity as computed from scratch, never taken by a copy with another item, invisible in its JSON', async () => {
+  const { normalizeEvent } = await import('./normalize.js');
+  const registry = { itemType: () => undefined, isPersistent: (t: string) => t !== 'Pulse' } as never;
+  const origin = { serverId: 'srv', clientId: 'c1' };
+  const e = normalizeEvent({ itemType: 'Lamp', changeType: 'SET', item: { id: 'l1', on: true, name: 'é"' }, createdAt: '2026-01-02T03:04:05Z', tx: 't1' }, origin, registry);
+  const fresh = sha256(canonicalJson(e.item));
+  assert.equal(computeIdentity(e, [], 'srv', '').dHash, fresh);
+  assert.equal(computeIdentity(e, [], 'srv', '').dHash, fresh, 'again (a retried batch): the same');
+  assert.equal(JSON.stringify(e), JSON.stringify({ itemType: 'Lamp', changeType: 'SET', item: e.item, createdAt: e.createdAt, tx: 't1', sourceId: 'srv', clientId: 'c1' }));
+  assert.deepEqual(Object.keys(e), ['itemType', 'changeType', 'item', 'createdAt', 'tx', 'sourceId', 'clientId']);
+  const other = { ...e, item: { ...e.item, on: false } };
+  assert.equal(computeIdentity(other, [], 'srv', '').dHash, sha256(canonicalJson(other.item)), 'a copy with another item computes its own');
+  const pulse = normalizeEvent({ itemType: 'Pulse', changeType: 'SET', item: { id: 'p1' }, createdAt: '2026-01-02T03:04:05Z' }, origin, registry);
+  assert.equal(computeIdentity(pulse, [], 'srv', '').dHash, sha256(canonicalJson(pulse.item)), 'ephemeral: none carried, computed when asked');
+  const given = normalizeEvent({ itemType: 'Lamp', changeType: 'SET', item: { id: 'l2', hash: 'client-hash' }, createdAt: '2026-01-02T03:04:05Z' }, origin, registry);
+  assert.equal(computeIdentity(given, [], 'srv', '').dHash, sha256(canonicalJson(given.item)), 'a hash given by the client: computed');
+});

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { MItem } from '@myko/protocol';
 import type { NewEvent } from '../store/event-store.js';
 import type { Registry } from './registry.js';
-import { hashed } from './hash.js';
+import { hashItem, lastDataHash } from './hash.js';
+import { EVENT_DHASH, EVENT_DHASH_OF, type CarriesDataHash } from './identity.js';
 
 /** Where an event came from: fills what the sender left out. */
 export interface Origin {
@@ -59,6 +60,7 @@ export function normalizeEvent(raw: RawEvent, origin: Origin, registry: Registry
   if (loneSurrogate.test(raw.item.id)) throw new EventRejected(`${where(index)}.item.id must be well-formed Unicode (it holds a lone surrogate)`, index);
 
   let item = raw.item;
+  let dHash: string | undefined;
   // Hashing, event identity, equality and storage all walk the item recursively:
   // a deeply nested item (100 KB of `[[[...]]]` is enough) would overflow the
   // stack there, past validation; in the writer that crashed the process.
@@ -74,17 +76,23 @@ export function normalizeEvent(raw: RawEvent, origin: Origin, registry: Registry
       const problem = type.check(item);
       if (problem) throw new EventRejected(`${where(index)} (${raw.itemType} ${item.id}): ${problem}`, index);
     }
-    // An ephemeral event is never stored: its dHash would never be used.
-    if (typeof item.hash !== 'string' || item.hash === '') item = hashed(item, registry.isPersistent(raw.itemType));
+    if (typeof item.hash !== 'string' || item.hash === '') {
+      // An ephemeral event is never stored: its dHash would never be used.
+      item = hashItem(item, registry.isPersistent(raw.itemType));
+      dHash = lastDataHash();
+    }
   }
 
-  const out: NewEvent = {
+  // Every event made here has one shape: the dHash slots are there (undefined) when it was not computed.
+  const out: NewEvent & CarriesDataHash = {
     itemType: raw.itemType,
     changeType: raw.changeType,
     item,
     createdAt,
     tx: raw.tx || randomUUID(),
     sourceId: raw.sourceId || origin.serverId,
+    [EVENT_DHASH]: dHash,
+    [EVENT_DHASH_OF]: dHash === undefined ? undefined : item,
   };
   if (origin.clientId !== undefined) out.clientId = origin.clientId;
   return out;
