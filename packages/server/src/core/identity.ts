@@ -117,11 +117,22 @@ const jsonOfChange = (t: string): string => (t === 'SET' ? '"SET"' : t === 'DEL'
 
 /**
  * The _id input of an event this server identifies: dHash is our own hex digest and ts comes from
- * toISOString, so neither needs escaping, and the type, the server and the change are cached.
+ * toISOString, so neither needs escaping, and the text around them that depends only on the type,
+ * the server and the change is made once (idParts): eight concatenations per event instead of fourteen.
  */
 function ownIdInput(cid: string, ct: string, dHash: string, sortedPids: readonly string[], src: string, t: string, ts: string): string {
   const pids = sortedPids.length === 0 ? '[]' : JSON.stringify(sortedPids);
-  return '{"cid":' + JSON.stringify(cid) + ',"ct":' + jsonOfType(ct) + ',"dHash":"' + dHash + '","pids":' + pids + ',"src":' + jsonOfSrc(src) + ',"t":' + jsonOfChange(t) + ',"ts":"' + ts + '"}';
+  const parts = idParts(ct, src, t);
+  return '{"cid":' + JSON.stringify(cid) + parts.beforeDHash + dHash + '","pids":' + pids + parts.beforeTs + ts + '"}';
+}
+
+/** `,"ct":CT,"dHash":"` and `,"src":SRC,"t":T,"ts":"`, for the last type, server and change seen. */
+let lastParts = { ct: '', src: '', t: '', beforeDHash: ',"ct":"","dHash":"', beforeTs: ',"src":"","t":"","ts":"' };
+function idParts(ct: string, src: string, t: string): typeof lastParts {
+  const p = lastParts;
+  if (p.ct === ct && p.src === src && p.t === t) return p;
+  lastParts = { ct, src, t, beforeDHash: ',"ct":' + jsonOfType(ct) + ',"dHash":"', beforeTs: ',"src":' + jsonOfSrc(src) + ',"t":' + jsonOfChange(t) + ',"ts":"' };
+  return lastParts;
 }
 
 export function eventId(f: { cid: string; ct: string; dHash: string; pids: readonly string[]; src: string; t: string; ts: string }): string {

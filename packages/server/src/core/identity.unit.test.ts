@@ -91,3 +91,19 @@ test('an event from normalizeEvent carries its dHash: the same identity as compu
   const given = normalizeEvent({ itemType: 'Lamp', changeType: 'SET', item: { id: 'l2', hash: 'client-hash' }, createdAt: '2026-01-02T03:04:05Z' }, origin, registry);
   assert.equal(computeIdentity(given, [], 'srv', '').dHash, sha256(canonicalJson(given.item)), 'a hash given by the client: computed');
 });
+
+test('computeIdentity: the _id the same as eventId gives, with the type, the server and the change alternating (the cached parts follow)', () => {
+  const combos = [
+    ['Lamp', 'SET', 'server-a'],
+    ['Lamp', 'DEL', 'server-a'],
+    ['Ünï "q"', 'SET', 'server-a'],
+    ['Lamp', 'SET', 'srv\\"b'],
+    ['Lamp', 'SET', 'server-a'],
+  ] as const;
+  for (let round = 0; round < 3; round++)
+    for (const [ct, t, src] of combos) {
+      const e = { itemType: ct, changeType: t, item: { id: `we"ird-${round}\u2028`, hash: 'h' }, createdAt: '2026-01-02T03:04:05Z' };
+      const got = computeIdentity(e, ['p2', 'p1'], src, 'prev');
+      assert.equal(got._id, eventId({ cid: e.item.id, ct, dHash: got.dHash, pids: ['p1', 'p2'], src, t, ts: got.ts }), `${ct} ${t} ${src}`);
+    }
+});
