@@ -12,6 +12,8 @@ interface Shape {
   keys: string[];
   sorted: number[];
   prefixes: string[];
+  /** The same with a comma in front, for a member after another: one concatenation fewer per member. */
+  commaPrefixes: string[];
   before: number;
 }
 
@@ -42,7 +44,8 @@ function shapeOf(item: MItem): Shape {
   const sorted = keys.map((_, i) => i).filter((i) => keys[i] !== 'hash');
   // The same order canonicalJson gives (Array#sort's default: UTF-16 code units).
   sorted.sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : 0));
-  const shape: Shape = { keys, sorted, prefixes: sorted.map((i) => JSON.stringify(keys[i]) + ':'), before: sorted.filter((i) => keys[i]! < 'hash').length };
+  const prefixes = sorted.map((i) => JSON.stringify(keys[i]) + ':');
+  const shape: Shape = { keys, sorted, prefixes, commaPrefixes: prefixes.map((p) => ',' + p), before: sorted.filter((i) => keys[i]! < 'hash').length };
   if (plain) {
     shapes[nextSlot] = shape;
     nextSlot = (nextSlot + 1) % SHAPES_MAX;
@@ -58,7 +61,7 @@ function shapeOf(item: MItem): Shape {
  * one, so the second is spliced from the first's parts.
  */
 export function hashItem(item: MItem, dataHashToo: boolean): MItem {
-  const { keys, sorted, prefixes, before } = shapeOf(item);
+  const { keys, sorted, prefixes, commaPrefixes, before } = shapeOf(item);
   // The members before "hash" in canonical (sorted) order and those after it, each joined once:
   // the text hashed is both, the dHash's text puts the hash member between them.
   let head = '';
@@ -66,9 +69,8 @@ export function hashItem(item: MItem, dataHashToo: boolean): MItem {
   for (let j = 0; j < sorted.length; j++) {
     const v = canonicalMember(item[keys[sorted[j]!]!]);
     if (v === undefined) continue;
-    const member = prefixes[j]! + v;
-    if (j < before) head = head === '' ? member : head + ',' + member;
-    else tail = tail === '' ? member : tail + ',' + member;
+    if (j < before) head = head === '' ? prefixes[j]! + v : head + commaPrefixes[j]! + v;
+    else tail = tail === '' ? prefixes[j]! + v : tail + commaPrefixes[j]! + v;
   }
   const hash = sha256('{' + (head === '' || tail === '' ? head + tail : head + ',' + tail) + '}');
   // The hash is hex: its JSON string needs no escaping.
