@@ -214,6 +214,7 @@ async function startMyko(scope, { sync = 'full', name = 'myko' } = {}) {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     const nodeArgs = PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROF_DIR}`, `--cpu-prof-name=${name}-${process.pid}-${Date.now()}.cpuprofile`] : [];
+    if (process.env.BENCH_SERVER_NODE_ARGS) nodeArgs.push(...process.env.BENCH_SERVER_NODE_ARGS.split(' ').filter(Boolean));
     const proc = spawnChild([
       ...nodeArgs,
       CLI, 'serve', '--port', String(port), '--host', '127.0.0.1', '--data-dir', dataDir, '--log-level', 'warn', '--sqlite-sync', sync,

@@ -14,7 +14,8 @@ import { ItemMap } from './item-map.js';
  * position.
  */
 export class Checkpointer {
-  private dirty = new ItemMap<{ itemType: string; id: string }>();
+  /** The items to save, by key alone (no object per item: a replay dirties every item of the log). */
+  private dirty = new ItemMap<true>();
   private timer: NodeJS.Timeout | undefined;
   private queued = false;
   private replace = false;
@@ -36,10 +37,10 @@ export class Checkpointer {
    * goes), which no event of its own dirties: saved stale, its list would bring a deleted Action back.
    */
   onStored(stored: readonly StoredEvent[], derived: readonly { itemType: string; id: string }[] = []): void {
-    // An item already dirty keeps its entry: a new one per event lived until the checkpoint (a boot's
-    // replay: the whole log), long enough to be promoted, and then was garbage for a full collection.
-    for (const e of stored) if (this.dirty.get(e.itemType, e.item.id) === undefined) this.dirty.set(e.itemType, e.item.id, { itemType: e.itemType, id: e.item.id });
-    for (const d of derived) if (this.dirty.get(d.itemType, d.id) === undefined) this.dirty.set(d.itemType, d.id, { itemType: d.itemType, id: d.id });
+    // Keys only: an object per entry lived until the checkpoint (a boot's replay: the whole log),
+    // long enough to be promoted, and then was garbage for a full collection.
+    for (const e of stored) this.dirty.set(e.itemType, e.item.id, true);
+    for (const d of derived) this.dirty.set(d.itemType, d.id, true);
     if (this.dirty.size >= this.every) this.request();
     else if (this.dirty.size > 0 && !this.timer)
       this.timer = setTimeout(() => {
@@ -96,23 +97,24 @@ export class Checkpointer {
     const position = this.writer.position;
     if (this.dirty.size === 0 && position === this.position && !this.replace) return;
     const replace = this.replace;
-    const keys = [...this.dirty.values()];
+    const keys = this.dirty;
     this.dirty = new ItemMap();
     const upserts: { itemType: string; item: MItem; pids: string[] }[] = [];
     const deletes: { itemType: string; id: string; pids: string[] }[] = [];
-    for (const k of keys) {
-      const item = this.state.get(k.itemType, k.id);
-      const pids = this.writer.identity.leaves.get(k.itemType, k.id) ?? [];
-      if (item) upserts.push({ itemType: k.itemType, item, pids });
-      else deletes.push({ ...k, pids });
-    }
+    const leaves = this.writer.identity.leaves;
+    keys.forEach((itemType, id) => {
+      const item = this.state.get(itemType, id);
+      const pids = leaves.get(itemType, id) ?? [];
+      if (item) upserts.push({ itemType, item, pids });
+      else deletes.push({ itemType, id, pids });
+    });
     try {
       await this.store.saveCheckpoint({ ...(replace ? { replace } : {}), position, eventId: this.writer.lastEventId, chain: this.writer.identity.chain, upserts, deletes });
       this.position = position;
       if (replace) this.replace = false;
     } catch (err) {
       // Keep them dirty: the next checkpoint retries. Boot replays from the last good one.
-      for (const k of keys) this.dirty.set(k.itemType, k.id, k);
+      keys.forEach((itemType, id) => this.dirty.set(itemType, id, true));
       this.log.error({ err }, 'checkpoint failed');
     }
   }

@@ -26,8 +26,8 @@ test('withHash gives the same hash and canonical JSON as computing each separate
     const { hash: _drop, ...rest } = raw as Record<string, unknown>;
     const { hash, item } = withHash(raw as never);
     assert.equal(hash, sha256(canonicalJson(rest)));
-    assert.equal(dataHash(item), sha256(canonicalJson(item)), 'the remembered canonical JSON equals a fresh one');
-    assert.equal(dataHash(item), sha256(canonicalJson(item)), 'hashed again (the remembered text is forgotten once used): the same');
+    assert.equal(dataHash(item), sha256(canonicalJson(item)), 'the remembered dHash equals a fresh one');
+    assert.equal(dataHash(item), sha256(canonicalJson(item)), 'hashed again (the remembered dHash is forgotten once used): the same');
   }
 });
 
@@ -46,4 +46,64 @@ test('computeIdentity: pids sorted once, the _id over the same input eventIdInpu
     assert.equal(got._id, eventId({ cid: 'lamp-1', ct: 'Lamp', dHash: got.dHash, pids, src: 'server-a', t: 'SET', ts: got.ts }));
     assert.equal(got.chain, sha256('prev' + got._id));
   }
+});
+
+test('withHash with remembered shapes: the same hash and canonical JSON for items of one shape, of many shapes, and of look-alike shapes', () => {
+  const proto = Object.create({ inherited: 'x' }) as Record<string, unknown>;
+  proto.id = 'p';
+  proto.a = 1;
+  const items: Record<string, unknown>[] = [];
+  // More shapes than are remembered, each seen again later (a reused slot must not answer for another shape).
+  for (let round = 0; round < 3; round++)
+    for (let s = 0; s < 12; s++) items.push({ id: `i${round}-${s}`, ['k' + s]: s, z: 'é"\\', a: [round, { y: 1, b: 2 }] });
+  items.push({ id: 'x', b: 1, a: 2 }, { id: 'y', a: 2, b: 1 }, { id: 'z', a: 2, b: 1, c: undefined }, { id: 'w', a: 2 }, { 1: 'n', id: 'v', 0: 'm' });
+  items.push({ id: 'h', hash: '', a: 1 }, { id: 'h2', a: 1, hash: '' }, { hash: '', id: 'h3' });
+  // Own keys plus inherited enumerable ones that for…in lists like a remembered shape's keys.
+  const lookAlike = Object.create({ n: 1, payload: 'x' }) as Record<string, unknown>;
+  lookAlike.id = 'l';
+  items.push({ id: 'l0', n: 2, payload: 'y' }, lookAlike, proto, { id: 'p2', a: 1 }, Object.assign(Object.create(null), { id: 'nul', b: 1 }));
+  for (const raw of items) {
+    const { hash: _drop, ...rest } = raw;
+    const own = Object.fromEntries(Object.keys(raw).map((k) => [k, raw[k]]));
+    const { hash: _drop2, ...ownRest } = own;
+    const { hash, item } = withHash(raw as never);
+    assert.equal(hash, sha256(canonicalJson(ownRest)), JSON.stringify(raw));
+    assert.equal(hash, sha256(canonicalJson(Object.getPrototypeOf(raw) === Object.prototype ? rest : ownRest)));
+    assert.deepEqual(Object.keys(item), [...Object.keys(raw).filter((k) => k !== 'hash' || 'hash' in raw), ...('hash' in raw ? [] : ['hash'])]);
+    assert.equal(dataHash(item), sha256(canonicalJson(item)), JSON.stringify(raw));
+  }
+});
+
+test('an event from normalizeEvent carries its dHash: the same identity as computed from scratch, never taken by a copy with another item, invisible in its JSON', async () => {
+  const { normalizeEvent } = await import('./normalize.js');
+  const registry = { itemType: () => undefined, isPersistent: (t: string) => t !== 'Pulse' } as never;
+  const origin = { serverId: 'srv', clientId: 'c1' };
+  const e = normalizeEvent({ itemType: 'Lamp', changeType: 'SET', item: { id: 'l1', on: true, name: 'é"' }, createdAt: '2026-01-02T03:04:05Z', tx: 't1' }, origin, registry);
+  const fresh = sha256(canonicalJson(e.item));
+  assert.equal(computeIdentity(e, [], 'srv', '').dHash, fresh);
+  assert.equal(computeIdentity(e, [], 'srv', '').dHash, fresh, 'again (a retried batch): the same');
+  assert.equal(JSON.stringify(e), JSON.stringify({ itemType: 'Lamp', changeType: 'SET', item: e.item, createdAt: e.createdAt, tx: 't1', sourceId: 'srv', clientId: 'c1' }));
+  assert.deepEqual(Object.keys(e), ['itemType', 'changeType', 'item', 'createdAt', 'tx', 'sourceId', 'clientId']);
+  const other = { ...e, item: { ...e.item, on: false } };
+  assert.equal(computeIdentity(other, [], 'srv', '').dHash, sha256(canonicalJson(other.item)), 'a copy with another item computes its own');
+  const pulse = normalizeEvent({ itemType: 'Pulse', changeType: 'SET', item: { id: 'p1' }, createdAt: '2026-01-02T03:04:05Z' }, origin, registry);
+  assert.equal(computeIdentity(pulse, [], 'srv', '').dHash, sha256(canonicalJson(pulse.item)), 'ephemeral: none carried, computed when asked');
+  const given = normalizeEvent({ itemType: 'Lamp', changeType: 'SET', item: { id: 'l2', hash: 'client-hash' }, createdAt: '2026-01-02T03:04:05Z' }, origin, registry);
+  assert.equal(computeIdentity(given, [], 'srv', '').dHash, sha256(canonicalJson(given.item)), 'a hash given by the client: computed');
+});
+
+test('computeIdentity: the _id the same as eventId gives, with the type, the server and the change alternating (the cached parts follow)', () => {
+  const combos = [
+    ['Lamp', 'SET', 'server-a'],
+    ['Lamp', 'DEL', 'server-a'],
+    ['Ünï "q"', 'SET', 'server-a'],
+    ['Lamp', 'SET', 'srv\\"b'],
+    ['Lamp', 'SET', 'server-a'],
+  ] as const;
+  for (let round = 0; round < 3; round++)
+    for (const [ct, t, src] of combos) {
+      const e = { itemType: ct, changeType: t, item: { id: `we"ird-${round}\u2028`, hash: 'h' }, createdAt: '2026-01-02T03:04:05Z' };
+      const got = computeIdentity(e, ['p2', 'p1'], src, 'prev');
+      assert.equal(got._id, eventId({ cid: e.item.id, ct, dHash: got.dHash, pids: ['p1', 'p2'], src, t, ts: got.ts }), `${ct} ${t} ${src}`);
+    }
 });

@@ -25,6 +25,11 @@ export class ItemMap<V> {
     this.count += ids.size - before;
   }
 
+  /** Every entry, type by type, without allocating per entry (the keys are the map's own). */
+  forEach(fn: (itemType: string, id: string, value: V) => void): void {
+    this.types.forEach((ids, itemType) => ids.forEach((value, id) => fn(itemType, id, value)));
+  }
+
   /** Every entry's value, type by type. */
   *values(): IterableIterator<V> {
     for (const ids of this.types.values()) yield* ids.values();

@@ -224,7 +224,10 @@ export class MykoEndpoint {
     if (refused) return this.overLimit(conn, refused, txOf(list[0]));
     const raws: RawEvent[] = [];
     for (let i = 0; i < list.length; i++) {
-      const checked = checkEvent(this.prepare(list[i]), batch ? `data[${i}]` : 'data');
+      const prepared = this.prepare(list[i]);
+      let checked = checkEvent(prepared);
+      // The path of a refused event in a batch is made only then (checking again names it: the same verdict).
+      if (!checked.ok && batch) checked = checkEvent(prepared, `data[${i}]`);
       if (!checked.ok) {
         const tx = txOf(list[i]);
         return conn.sendError({ code: ErrorCode.BadEvent, kind, message: checked.message, ...(batch ? { index: i } : {}), ...(tx ? { tx } : {}) });

@@ -27,14 +27,18 @@ const serverManaged = new Set(['Client', 'Server', 'RestorePoint']);
  */
 export function authorizeEvents(events: readonly NewEvent[], origin: Origin, permissions: Permissions, ownership: Ownership): void {
   if (origin.clientId === undefined || origin.trusted) return;
-  events.forEach((e, i) => {
-    const where = events.length > 1 ? `events[${i}] (${e.itemType} ${e.item.id})` : `${e.itemType} ${e.item.id}`;
-    const index = events.length > 1 ? i : undefined;
-    if (serverManaged.has(e.itemType)) throw new EventRejected(`${where}: ${e.itemType} items are managed by the server`, index, ErrorCode.Forbidden);
+  const many = events.length > 1;
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    const index = many ? i : undefined;
+    if (serverManaged.has(e.itemType)) throw new EventRejected(`${where(e, index)}: ${e.itemType} items are managed by the server`, index, ErrorCode.Forbidden);
     if (!permissions.canWrite(e.itemType, e.changeType, origin.claims))
-      throw new EventRejected(`${where}: not permitted to ${e.changeType} ${e.itemType}`, index, ErrorCode.Forbidden);
-    const owner = ownership.otherLiveOwner(e.itemType, e.item.id, origin.clientId!);
+      throw new EventRejected(`${where(e, index)}: not permitted to ${e.changeType} ${e.itemType}`, index, ErrorCode.Forbidden);
+    const owner = ownership.otherLiveOwner(e.itemType, e.item.id, origin.clientId);
     if (owner && !permissions.canOverrideOwnership(origin.claims))
-      throw new OwnerConflict(`${where} belongs to client ${owner}, which is connected: only it may change it`, index, owner);
-  });
+      throw new OwnerConflict(`${where(e, index)} belongs to client ${owner}, which is connected: only it may change it`, index, owner);
+  }
 }
+
+/** How a refusal names the event: made only then, not for every event accepted. */
+const where = (e: NewEvent, index: number | undefined) => (index !== undefined ? `events[${index}] (${e.itemType} ${e.item.id})` : `${e.itemType} ${e.item.id}`);
