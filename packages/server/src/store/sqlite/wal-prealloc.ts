@@ -9,7 +9,9 @@ import { WAL_SIZE_LIMIT } from './wal-checkpoint.js';
  * also have its new size and blocks journaled. SQLite restarts the WAL from its start after a
  * checkpoint and keeps the file (up to `journal_size_limit`), so a long-running server reuses its WAL
  * anyway; but it deletes the WAL at every clean close, so each start, and the store thread's hand-over,
- * began with a WAL that grew under the first tens of thousands of commits.
+ * began with a WAL that grew until the first checkpoint (about 1,500 single-event commits). Measured on
+ * the first 1,500 SETs after a start, one subscriber: p50 0.56–0.64 ms against 0.62–0.85 before; later,
+ * once the WAL is being reused, the two are alike.
  *
  * This writes zeros past the WAL's end up to the size the checkpoint policy keeps it to, once, before
  * the store serves writes. It never touches bytes SQLite wrote: only the file's tail beyond its current
