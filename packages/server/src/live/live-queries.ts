@@ -44,6 +44,8 @@ export class LiveQueries {
   private readonly types = new Map<string, TypeIndex>();
   private readonly subs = new ByConnection<QuerySubscription>();
   private readonly pending = new PendingFlushes<QuerySubscription>((sub) => sub.flush(this.state));
+  /** A response that failed to send while a change was routed (onChanges). */
+  private sendFailure: { err: unknown } | undefined;
 
   constructor(
     private readonly state: StateReader,
@@ -157,6 +159,11 @@ export class LiveQueries {
       }
     }
     this.flush();
+    const failed = this.sendFailure;
+    if (failed) {
+      this.sendFailure = undefined;
+      throw failed.err;
+    }
   }
 
   /** Send every pending response whose connection can take it. */
@@ -173,8 +180,13 @@ export class LiveQueries {
     if (this.pins.has(conn)) return; // wound back: the past does not change
     const wasPending = sub.pending;
     if (!sub.update(id, next)) return;
-    if (now && !wasPending && !conn.congested()) sub.flush(this.state);
-    else this.pending.mark(sub);
+    if (!now || wasPending || conn.congested()) return this.pending.mark(sub);
+    try {
+      sub.flush(this.state);
+    } catch (err) {
+      // Every other query still gets the change; the first failure is thrown once they have (onChanges).
+      this.sendFailure ??= { err };
+    }
   }
 
   private index(sub: QuerySubscription, add: boolean): void {

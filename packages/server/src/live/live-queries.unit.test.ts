@@ -158,3 +158,23 @@ test('a single change reaches an uncongested subscriber at once; a congested one
   live.onChanges(apply(state, 'Target', { id: 'b' }, true));
   assert.deepEqual(diffs(slow).at(-1), [2, [], ['b']]);
 });
+
+test('a subscriber whose send fails does not keep the change from the others; the failure is thrown after them', () => {
+  const state = new State();
+  const registry = new Registry();
+  registry.register(builtinPlugin);
+  const live = new LiveQueries(state, registry);
+  const before = new Recorder('before');
+  const broken = new Recorder('broken');
+  const after = new Recorder('after');
+  for (const conn of [before, broken, after]) live.subscribe(conn, { tx: 'q', queryId: 'GetAllTargets', itemType: 'Target', params: {}, window: undefined });
+  broken.send = () => {
+    throw new Error('socket gone wrong');
+  };
+  assert.throws(() => live.onChanges(apply(state, 'Target', { id: 'a' })), /socket gone wrong/);
+  for (const conn of [before, after]) assert.deepEqual(conn.frames.at(-1).data.upserts, [{ itemType: 'Target', item: { id: 'a' } }], conn.clientId);
+  // The next change reaches everyone, the broken one included once it sends again.
+  delete (broken as Partial<Recorder>).send;
+  live.onChanges(apply(state, 'Target', { id: 'b' }));
+  for (const conn of [before, broken, after]) assert.equal(conn.frames.at(-1).data.upserts[0].item.id, 'b', conn.clientId);
+});
