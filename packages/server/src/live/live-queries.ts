@@ -44,6 +44,8 @@ export class LiveQueries {
   private readonly types = new Map<string, TypeIndex>();
   private readonly subs = new ByConnection<QuerySubscription>();
   private readonly pending = new PendingFlushes<QuerySubscription>((sub) => sub.flush(this.state));
+  /** A response that failed to send while a change was routed (onChanges). */
+  private sendFailure: { err: unknown } | undefined;
 
   constructor(
     private readonly state: StateReader,
@@ -127,28 +129,41 @@ export class LiveQueries {
     this.pending.dropConnection(conn);
   }
 
-  /** Writer listener: route each change to the queries it can affect, then flush. */
+  /**
+   * Writer listener: route each change to the queries it can affect, then flush. A batch of one change
+   * (one SET fanned out to every subscriber) is answered as it is routed: each query is touched once by it,
+   * so its response is final at once, and the first subscriber's frame is written before the thousandth
+   * query has been looked at. A batch of several changes is applied to every query first, then flushed:
+   * one response per query for the whole batch.
+   */
   onChanges(changes: readonly Change[]): void {
+    const now = changes.length === 1;
     for (const c of changes) {
       const idx = this.types.get(c.itemType);
       if (!idx) continue;
-      for (const sub of idx.scan) this.touch(sub, c.id, c.next);
+      for (const sub of idx.scan) this.touch(sub, c.id, c.next, now);
       const byId = idx.byId.get(c.id);
-      if (byId) for (const sub of byId) this.touch(sub, c.id, c.next);
+      if (byId) for (const sub of byId) this.touch(sub, c.id, c.next, now);
       for (const [field, byValue] of idx.byField) {
         const before = c.prev === undefined ? undefined : valueKey(c.prev[field]);
         const after = c.next === undefined ? undefined : valueKey(c.next[field]);
+        // A query has one field value: it is under `before` or `after`, never both, so touched once.
         if (before !== undefined) {
           const subs = byValue.get(before);
-          if (subs) for (const sub of subs) this.touch(sub, c.id, c.next);
+          if (subs) for (const sub of subs) this.touch(sub, c.id, c.next, now);
         }
         if (after !== undefined && after !== before) {
           const subs = byValue.get(after);
-          if (subs) for (const sub of subs) this.touch(sub, c.id, c.next);
+          if (subs) for (const sub of subs) this.touch(sub, c.id, c.next, now);
         }
       }
     }
     this.flush();
+    const failed = this.sendFailure;
+    if (failed) {
+      this.sendFailure = undefined;
+      throw failed.err;
+    }
   }
 
   /** Send every pending response whose connection can take it. */
@@ -156,10 +171,22 @@ export class LiveQueries {
     this.pending.flush();
   }
 
-  private touch(sub: QuerySubscription, id: string, next: MItem | undefined): void {
-    if (this.pins.has(sub.conn)) return; // wound back: the past does not change
+  /**
+   * Apply a change to one query. `now`: send its response at once, unless the connection is congested
+   * or the query already waits in `pending` for its socket to drain (then it joins that response).
+   */
+  private touch(sub: QuerySubscription, id: string, next: MItem | undefined, now: boolean): void {
+    const conn = sub.conn;
+    if (this.pins.has(conn)) return; // wound back: the past does not change
+    const wasPending = sub.pending;
     if (!sub.update(id, next)) return;
-    this.pending.mark(sub);
+    if (!now || wasPending || conn.congested()) return this.pending.mark(sub);
+    try {
+      sub.flush(this.state);
+    } catch (err) {
+      // Every other query still gets the change; the first failure is thrown once they have (onChanges).
+      this.sendFailure ??= { err };
+    }
   }
 
   private index(sub: QuerySubscription, add: boolean): void {

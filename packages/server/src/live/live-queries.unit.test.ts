@@ -100,3 +100,81 @@ test('an unpaged query over items already in state: counted in its first respons
     assert.deepEqual(seqs[2], tx === 'all' ? [2, ['a'], [], 2] : [2, [], ['a'], 1], tx);
   }
 });
+
+/** A Recorder whose socket can be congested; `drain()` lets it take data again and runs the drain waiters. */
+class Congestable extends Recorder {
+  full = false;
+  private waiters: (() => void)[] = [];
+  override congested() { return this.full; }
+  override onDrain(cb: () => void) { if (this.full) this.waiters.push(cb); else cb(); }
+  drain() { this.full = false; for (const cb of this.waiters.splice(0)) cb(); }
+}
+
+test('a batch of several changes: one response per query, upserts and deletes in the order the ids were first touched', () => {
+  const state = new State();
+  const registry = new Registry();
+  registry.register(builtinPlugin);
+  for (const id of ['a', 'b']) apply(state, 'Target', { id });
+  const live = new LiveQueries(state, registry);
+  const conn = new Recorder('c');
+  live.subscribe(conn, { tx: 'all', queryId: 'GetAllTargets', itemType: 'Target', params: {}, window: undefined });
+  const batch = [
+    ...apply(state, 'Target', { id: 'c' }),
+    ...apply(state, 'Target', { id: 'b' }, true),
+    ...apply(state, 'Target', { id: 'a', v: 1 }),
+    ...apply(state, 'Target', { id: 'c', v: 2 }),
+    ...apply(state, 'Target', { id: 'd' }),
+    ...apply(state, 'Target', { id: 'd' }, true),
+    ...apply(state, 'Target', { id: 'e' }),
+  ];
+  live.onChanges(batch);
+  assert.equal(conn.frames.length, 2);
+  const d = conn.frames[1].data;
+  assert.deepEqual([d.sequence, d.upserts.map((u: any) => u.item), d.deletes, d.totalCount], [1, [{ id: 'c', v: 2 }, { id: 'a', v: 1 }, { id: 'e' }], ['b'], 3]);
+});
+
+test('a single change reaches an uncongested subscriber at once; a congested one gets it on drain, coalesced with later changes', () => {
+  const state = new State();
+  const registry = new Registry();
+  registry.register(builtinPlugin);
+  const live = new LiveQueries(state, registry);
+  const fast = new Congestable('fast');
+  const slow = new Congestable('slow');
+  for (const conn of [fast, slow]) live.subscribe(conn, { tx: 'q', queryId: 'GetAllTargets', itemType: 'Target', params: {}, window: undefined });
+  slow.full = true;
+  live.onChanges(apply(state, 'Target', { id: 'a', n: 1 }));
+  live.onChanges(apply(state, 'Target', { id: 'b', n: 1 }));
+  live.onChanges(apply(state, 'Target', { id: 'a', n: 2 }));
+  const diffs = (c: Recorder) => c.frames.slice(1).map((f) => [f.data.sequence, f.data.upserts.map((u: any) => u.item), f.data.deletes]);
+  assert.deepEqual(diffs(fast), [
+    [1, [{ id: 'a', n: 1 }], []],
+    [2, [{ id: 'b', n: 1 }], []],
+    [3, [{ id: 'a', n: 2 }], []],
+  ]);
+  assert.deepEqual(diffs(slow), []);
+  slow.drain();
+  assert.deepEqual(diffs(slow), [[1, [{ id: 'a', n: 2 }, { id: 'b', n: 1 }], []]]);
+  // Once drained, single changes go out at once again.
+  live.onChanges(apply(state, 'Target', { id: 'b' }, true));
+  assert.deepEqual(diffs(slow).at(-1), [2, [], ['b']]);
+});
+
+test('a subscriber whose send fails does not keep the change from the others; the failure is thrown after them', () => {
+  const state = new State();
+  const registry = new Registry();
+  registry.register(builtinPlugin);
+  const live = new LiveQueries(state, registry);
+  const before = new Recorder('before');
+  const broken = new Recorder('broken');
+  const after = new Recorder('after');
+  for (const conn of [before, broken, after]) live.subscribe(conn, { tx: 'q', queryId: 'GetAllTargets', itemType: 'Target', params: {}, window: undefined });
+  broken.send = () => {
+    throw new Error('socket gone wrong');
+  };
+  assert.throws(() => live.onChanges(apply(state, 'Target', { id: 'a' })), /socket gone wrong/);
+  for (const conn of [before, after]) assert.deepEqual(conn.frames.at(-1).data.upserts, [{ itemType: 'Target', item: { id: 'a' } }], conn.clientId);
+  // The next change reaches everyone, the broken one included once it sends again.
+  delete (broken as Partial<Recorder>).send;
+  live.onChanges(apply(state, 'Target', { id: 'b' }));
+  for (const conn of [before, broken, after]) assert.equal(conn.frames.at(-1).data.upserts[0].item.id, 'b', conn.clientId);
+});

@@ -20,8 +20,12 @@ import { diffFrame, diffHead, diffText, seedResultFrame, seedResultText, type Di
 export abstract class ResultStream {
   readonly members = new Set<string>();
   private sorted: string[] | undefined;
-  /** id → was it in the result the client last saw. */
-  private readonly touched = new Map<string, boolean>();
+  /**
+   * The ids touched since the last response, in order, each with whether it was in the result the client
+   * last saw (TouchedIds, below): one change fanned out to a thousand results touches one id of each, so
+   * the first id is held in two fields and a Map is made only for a second one.
+   */
+  private readonly touched = new TouchedIds();
   /** Windowed: the ids of the page the client last saw. */
   private sentPage: string[] = [];
   /** The totalCount of the last response: a paged client shows it, so a change of it alone is sent. */
@@ -48,7 +52,7 @@ export abstract class ResultStream {
   }
 
   get pending(): boolean {
-    return this.touched.size > 0;
+    return this.touched.size !== 0;
   }
 
   /** Order the members for paging; call once the initial members are in. */
@@ -63,7 +67,7 @@ export abstract class ResultStream {
   protected mark(id: string, nowIn: boolean): boolean {
     const wasIn = this.members.has(id);
     if (!wasIn && !nowIn) return false;
-    if (!this.touched.has(id)) this.touched.set(id, wasIn);
+    this.touched.add(id, wasIn);
     if (wasIn && !nowIn) {
       this.members.delete(id);
       if (this.sorted) sortedRemove(this.sorted, id);
@@ -107,7 +111,9 @@ export abstract class ResultStream {
     if (this.touched.size === 0) return;
     if (this.conn.dialect === 'seed') {
       let visible = false;
-      for (const [id, wasIn] of this.touched) if (wasIn || this.members.has(id)) visible = true;
+      this.touched.forEach((id, wasIn) => {
+        if (wasIn || this.members.has(id)) visible = true;
+      });
       this.touched.clear();
       if (visible) this.sendSeed();
       return;
@@ -124,10 +130,7 @@ export abstract class ResultStream {
     } else {
       upserts = [];
       deletes = [];
-      for (const [id, wasIn] of this.touched) {
-        if (this.members.has(id)) upserts.push(id);
-        else if (wasIn) deletes.push(id);
-      }
+      this.touched.split(this.members, upserts, deletes);
     }
     this.touched.clear();
     // Unpaged, the client counts what it holds; paged, it shows totalCount, which items outside the page change
@@ -210,5 +213,61 @@ export abstract class ResultStream {
       () => seedResultFrame(this.tx, this.itemType, items!, kind),
       () => seedResultText(this.tx, this.itemType, items!, kind),
     );
+  }
+}
+
+/**
+ * The ids touched since a result's last response, in the order first touched, each with whether it was
+ * in the result the client last saw: a Map's behaviour for what the diff needs (add keeps the first
+ * `wasIn`, iteration in insertion order). The first id lives in two fields; a Map holds the others, made
+ * only when a second distinct id comes. A Map per result cost a table, an entry array per iteration and
+ * a fresh table per clear, for every subscriber of every change.
+ */
+class TouchedIds {
+  private firstId: string | undefined;
+  private firstWasIn = false;
+  private more: Map<string, boolean> | undefined;
+
+  get size(): number {
+    return this.firstId === undefined ? 0 : 1 + (this.more?.size ?? 0);
+  }
+
+  has(id: string): boolean {
+    return id === this.firstId || (this.more !== undefined && this.more.has(id));
+  }
+
+  /** Record `id` unless already touched (its first `wasIn` stands). */
+  add(id: string, wasIn: boolean): void {
+    if (this.firstId === undefined) {
+      this.firstId = id;
+      this.firstWasIn = wasIn;
+    } else if (id !== this.firstId) {
+      const more = (this.more ??= new Map());
+      if (!more.has(id)) more.set(id, wasIn);
+    }
+  }
+
+  forEach(fn: (id: string, wasIn: boolean) => void): void {
+    if (this.firstId === undefined) return;
+    fn(this.firstId, this.firstWasIn);
+    if (this.more !== undefined) for (const [id, wasIn] of this.more) fn(id, wasIn);
+  }
+
+  /** Each touched id, in order, into `upserts` when a member now, else into `deletes` when it was one. */
+  split(members: ReadonlySet<string>, upserts: string[], deletes: string[]): void {
+    const first = this.firstId;
+    if (first === undefined) return;
+    if (members.has(first)) upserts.push(first);
+    else if (this.firstWasIn) deletes.push(first);
+    if (this.more !== undefined)
+      for (const [id, wasIn] of this.more) {
+        if (members.has(id)) upserts.push(id);
+        else if (wasIn) deletes.push(id);
+      }
+  }
+
+  clear(): void {
+    this.firstId = undefined;
+    this.more = undefined;
   }
 }
