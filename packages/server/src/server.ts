@@ -262,6 +262,7 @@ export class MykoServer {
       if (events.length < replayChunk) break;
     }
     this.checkpointer.onStored([], this.state.refreshBackrefs());
+    if (cp.position > 0) this.checkpointer.checkDerived((await this.store.claims?.({ digest: false }))?.checkpoint?.derived);
     this.ctx.writer.position = position;
     this.ctx.writer.lastEventId = lastEventId;
     this.checkpointer.position = cp.position;

@@ -1,5 +1,5 @@
 import type { MItem } from '@myko/protocol';
-import type { EventStore } from '../store/event-store.js';
+import type { DerivedFields, EventStore } from '../store/event-store.js';
 import type { Logger } from '../logger.js';
 import type { State } from './state.js';
 import type { StoredEvent } from '../store/event-store.js';
@@ -58,6 +58,19 @@ export class Checkpointer {
     this.replace = true;
   }
 
+  /**
+   * Boot: the reverse-reference fields the saved checkpoint declares (StoreClaims). When they are not this
+   * server's (a checkpoint saved before they were recorded, or with other plugins), the next save records
+   * them even with nothing else to write, and one is requested now: `myko verify` reads them.
+   */
+  checkDerived(saved: DerivedFields | undefined): void {
+    if (JSON.stringify(saved ?? {}) === JSON.stringify(derivedFields(this.state))) return;
+    this.derivedStale = true;
+    this.request();
+  }
+
+  private derivedStale = false;
+
   /** Save now (between batches), e.g. at shutdown. */
   async flush(): Promise<void> {
     await this.writer.idle();
@@ -95,7 +108,7 @@ export class Checkpointer {
 
   private async save(): Promise<void> {
     const position = this.writer.position;
-    if (this.dirty.size === 0 && position === this.position && !this.replace) return;
+    if (this.dirty.size === 0 && position === this.position && !this.replace && !this.derivedStale) return;
     const replace = this.replace;
     const keys = this.dirty;
     this.dirty = new ItemMap();
@@ -109,8 +122,17 @@ export class Checkpointer {
       else deletes.push({ itemType, id, pids });
     });
     try {
-      await this.store.saveCheckpoint({ ...(replace ? { replace } : {}), position, eventId: this.writer.lastEventId, chain: this.writer.identity.chain, upserts, deletes });
+      await this.store.saveCheckpoint({
+        ...(replace ? { replace } : {}),
+        position,
+        eventId: this.writer.lastEventId,
+        chain: this.writer.identity.chain,
+        upserts,
+        deletes,
+        derived: derivedFields(this.state),
+      });
       this.position = position;
+      this.derivedStale = false;
       if (replace) this.replace = false;
     } catch (err) {
       // Keep them dirty: the next checkpoint retries. Boot replays from the last good one.
@@ -118,4 +140,11 @@ export class Checkpointer {
       this.log.error({ err }, 'checkpoint failed');
     }
   }
+}
+
+/** The reverse-reference fields state fills, by item type (store/event-store.ts DerivedFields). */
+function derivedFields(state: State): DerivedFields {
+  const out: DerivedFields = {};
+  for (const [itemType, refs] of state.backrefs?.onTarget ?? []) out[itemType] = refs.map((r) => r.field);
+  return out;
 }

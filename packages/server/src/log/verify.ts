@@ -4,7 +4,7 @@ import { ItemMap } from '../core/item-map.js';
 import { IdPrefixes } from './id-prefixes.js';
 import { hexWidth, toBatch, walkRows } from './verify-rows.js';
 import { threadsFor, VerifyPool, type CheckedRange } from './verify-pool.js';
-import { snapshotAgainstLog, snapshotFacts, type ItemRecord, type SnapshotFacts } from './verify-snapshot.js';
+import { recheckDerived, snapshotAgainstLog, snapshotFacts, type ItemRecord, type SnapshotFacts } from './verify-snapshot.js';
 
 export interface VerifyFailure {
   position: number;
@@ -208,7 +208,11 @@ export async function verifyLog(store: EventStore, opts: VerifyOptions = {}): Pr
   if (cp && cpProblem) return done({ position: cp.position, reason: cpProblem });
   if (cp && cp.position > 0) {
     if (facts?.error !== undefined) throw new Error(facts.error);
-    const problem = snapshotAgainstLog(facts ?? snapshotFacts(await store.loadCheckpoint()), atCheckpoint!);
+    const derived = cp.derived ?? {};
+    const recheck: { itemType: string; id: string }[] = [];
+    const problem =
+      snapshotAgainstLog(facts ?? snapshotFacts(await store.loadCheckpoint()), atCheckpoint!, derived, recheck) ??
+      (await recheckDerived(store, cp.position, derived, recheck));
     if (problem) return done({ position: cp.position, ...problem });
   }
   return done();

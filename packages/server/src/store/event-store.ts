@@ -44,8 +44,15 @@ export interface StoreClaims {
   /** The last append, recorded in the same transaction as its events: a log that ends earlier lost its tail. */
   head?: { position: number; eventId: string };
   /** The saved checkpoint, when there is one; `problem` as in Checkpoint. */
-  checkpoint?: { position: number; eventId: string | null; problem?: string };
+  checkpoint?: { position: number; eventId: string | null; problem?: string; derived?: DerivedFields };
 }
+
+/**
+ * Item type → its fields that state fills from reverse references (core/backrefs.ts): a snapshot row holds
+ * them as state has them, not as the item's last SET sent them. Saved with each checkpoint so `myko
+ * verify` knows which fields of a snapshot item may differ from the log, without the server's plugins.
+ */
+export type DerivedFields = Record<string, string[]>;
 
 /** What changed since the previous checkpoint; `pids` are each item's leaf event ids. */
 export interface CheckpointDelta {
@@ -60,6 +67,8 @@ export interface CheckpointDelta {
   upserts: Iterable<{ itemType: string; item: MItem; pids: string[] }>;
   /** Deleted items keep their leaves: a later SET of the same id links to its DEL. */
   deletes: Iterable<{ itemType: string; id: string; pids: string[] }>;
+  /** The reverse-reference fields the upserted items hold as state has them (DerivedFields). */
+  derived?: DerivedFields;
 }
 
 /**

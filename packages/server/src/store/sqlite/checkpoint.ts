@@ -1,6 +1,6 @@
 import type { MItem } from '@myko/protocol';
 import type { Db } from './open.js';
-import type { Checkpoint, CheckpointDelta, StoreClaims } from '../event-store.js';
+import type { Checkpoint, CheckpointDelta, DerivedFields, StoreClaims } from '../event-store.js';
 import { sha256 } from '../../core/identity.js';
 import { RowDigests } from './row-digests.js';
 
@@ -55,9 +55,11 @@ export function makeCheckpointClaims(db: Db): (digest?: boolean) => NonNullable<
     const saved = get('checkpoint_digest');
     if (position === 0 && saved === undefined) return undefined;
     const eventId = get('checkpoint_event_id') || null;
-    if (saved === undefined || !digest) return { position, eventId };
+    const d = get('checkpoint_derived');
+    const derived = d ? { derived: JSON.parse(d) as DerivedFields } : {};
+    if (saved === undefined || !digest) return { position, eventId, ...derived };
     const now = digestNow();
-    return now === saved ? { position, eventId } : { position, eventId, problem: digestProblem(position, saved, now) };
+    return now === saved ? { position, eventId, ...derived } : { position, eventId, ...derived, problem: digestProblem(position, saved, now) };
   };
 }
 
@@ -117,6 +119,8 @@ export interface EncodedDelta {
   upserts: [string, string, string, string][];
   /** itemType, id, pids JSON. */
   deletes: [string, string, string][];
+  /** DerivedFields as JSON; '' when the server declares none. */
+  derived: string;
 }
 
 export function encodeDelta(d: CheckpointDelta): EncodedDelta {
@@ -124,7 +128,8 @@ export function encodeDelta(d: CheckpointDelta): EncodedDelta {
   const deletes: EncodedDelta['deletes'] = [];
   for (const u of d.upserts) upserts.push([u.itemType, u.item.id, JSON.stringify(u.item), JSON.stringify(u.pids)]);
   for (const x of d.deletes) deletes.push([x.itemType, x.id, JSON.stringify(x.pids)]);
-  return { replace: d.replace === true, position: d.position, eventId: d.eventId, chain: d.chain, upserts, deletes };
+  const derived = d.derived && Object.keys(d.derived).length > 0 ? JSON.stringify(d.derived) : '';
+  return { replace: d.replace === true, position: d.position, eventId: d.eventId, chain: d.chain, upserts, deletes, derived };
 }
 
 /** Incremental: the dirty items, the new position and the new digest in one transaction, so a checkpoint is never half-written. */
@@ -219,6 +224,7 @@ export function makeSaveCheckpoint(db: Db, digests: RowDigests): SaveCheckpoint 
     setMeta.run('checkpoint_event_id', d.eventId ?? '');
     setMeta.run('checkpoint_chain', d.chain);
     setMeta.run('checkpoint_digest', digest);
+    setMeta.run('checkpoint_derived', d.derived);
   });
   return (d) => {
     try {
