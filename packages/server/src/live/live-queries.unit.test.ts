@@ -22,6 +22,15 @@ function apply(state: State, itemType: string, item: MItem | { id: string }, del
   return c ? [c] : [];
 }
 
+
+/** State, and live queries over it with the built-in types. */
+function fixture() {
+  const state = new State();
+  const registry = new Registry();
+  registry.register(builtinPlugin);
+  return { state, live: new LiveQueries(state, registry) };
+}
+
 test('a change evaluates only the queries indexed under its type, id or field values', () => {
   const state = new State();
   const calls = new Map<string, number>();
@@ -70,10 +79,7 @@ test('a change evaluates only the queries indexed under its type, id or field va
 });
 
 test('an id-limited query is reached only by changes to its ids', () => {
-  const state = new State();
-  const registry = new Registry();
-  registry.register(builtinPlugin);
-  const live = new LiveQueries(state, registry);
+  const { state, live } = fixture();
   const conn = new Recorder('c');
   live.subscribe(conn, { tx: 'ids', queryId: 'GetTargetsByIds', itemType: 'Target', params: { ids: ['a', 'b'] }, window: undefined });
   live.onChanges(apply(state, 'Target', { id: 'z' }));
@@ -134,10 +140,7 @@ test('a batch of several changes: one response per query, upserts and deletes in
 });
 
 test('a single change reaches an uncongested subscriber at once; a congested one gets it on drain, coalesced with later changes', () => {
-  const state = new State();
-  const registry = new Registry();
-  registry.register(builtinPlugin);
-  const live = new LiveQueries(state, registry);
+  const { state, live } = fixture();
   const fast = new Congestable('fast');
   const slow = new Congestable('slow');
   for (const conn of [fast, slow]) live.subscribe(conn, { tx: 'q', queryId: 'GetAllTargets', itemType: 'Target', params: {}, window: undefined });
@@ -160,10 +163,7 @@ test('a single change reaches an uncongested subscriber at once; a congested one
 });
 
 test('a subscriber whose send fails does not keep the change from the others; the failure is thrown after them', () => {
-  const state = new State();
-  const registry = new Registry();
-  registry.register(builtinPlugin);
-  const live = new LiveQueries(state, registry);
+  const { state, live } = fixture();
   const before = new Recorder('before');
   const broken = new Recorder('broken');
   const after = new Recorder('after');

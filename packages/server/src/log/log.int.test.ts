@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { startTestServer, tempDir, TestClient } from '../testing/index.js';
+import { startTestServer, tamperedCopy, tempDir, TestClient } from '../testing/index.js';
 import { SqliteEventStore } from '../store/sqlite/index.js';
 import { verifyLog } from './verify.js';
 import { makeSnapshotDigest } from '../store/sqlite/checkpoint.js';
@@ -65,14 +65,7 @@ function readCheckpointPosition(dir: string): string | undefined {
   }
 }
 
-function tampered(dir: string, edit: (db: Database.Database) => void): string {
-  const copy = tempDir();
-  cpSync(dir, copy, { recursive: true });
-  const db = new Database(join(copy, 'myko.db'));
-  edit(db);
-  db.close();
-  return copy;
-}
+const tampered = tamperedCopy;
 
 const lampRows = (db: Database.Database) =>
   db.prepare(`SELECT id, event FROM myko_events WHERE item_type = 'Lamp' ORDER BY id`).all() as { id: number; event: string }[];

@@ -8,12 +8,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { startTestServer, tempDir, TestClient } from '../testing/index.js';
+import { startTestServer, tamperedCopy, tempDir, TestClient } from '../testing/index.js';
 import { SqliteEventStore } from '../store/sqlite/index.js';
 import { makeSnapshotDigest } from '../store/sqlite/checkpoint.js';
 import { verifyLog } from './verify.js';
@@ -35,15 +35,6 @@ async function verifyBoth(dir: string) {
   } finally {
     await store.close();
   }
-}
-
-function copyWith(dir: string, edit: (db: Database.Database) => void): string {
-  const copy = tempDir();
-  cpSync(dir, copy, { recursive: true });
-  const db = new Database(join(copy, 'myko.db'));
-  edit(db);
-  db.close();
-  return copy;
 }
 
 test('verify passes a snapshot whose items hold reverse-reference ids their SET did not send, and finds any other difference', async () => {
@@ -71,7 +62,7 @@ test('verify passes a snapshot whose items hold reverse-reference ids their SET 
     assert.equal((await verifyBoth(dir)).ok, true);
 
     // Another field of the rig wrong in the snapshot, its digest made to match (a checkpointer bug): found.
-    const wrong = copyWith(dir, (db) => {
+    const wrong = tamperedCopy(dir, (db) => {
       db.prepare(`UPDATE myko_state SET item = replace(item, '"truss"', '"tower"') WHERE item_type = 'Rig'`).run();
       db.prepare(`UPDATE myko_meta SET value = ? WHERE key = 'checkpoint_digest'`).run(makeSnapshotDigest(db)());
     });
@@ -83,7 +74,7 @@ test('verify passes a snapshot whose items hold reverse-reference ids their SET 
 
     // A checkpoint saved before the field list was recorded: verify cannot tell the derived ids from a
     // wrong item, and says so; the next boot records the list (nothing else to write) and verify passes.
-    const old = copyWith(dir, (db) => {
+    const old = tamperedCopy(dir, (db) => {
       db.prepare(`DELETE FROM myko_meta WHERE key = 'checkpoint_derived'`).run();
     });
     dirs.push(old);

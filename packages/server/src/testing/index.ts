@@ -4,7 +4,8 @@
  * mocks: tests talk to the server exactly as clients do.
  */
 import { before, after } from 'node:test';
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -15,6 +16,19 @@ import { MykoServer, type MykoServerOptions } from '../server.js';
 
 export function tempDir(prefix = 'myko-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** A copy of a (stopped) server's data directory, its database edited by `edit`: for tests of what verify and boot find. */
+export function tamperedCopy(dir: string, edit: (db: Database.Database) => void): string {
+  const copy = tempDir();
+  cpSync(dir, copy, { recursive: true });
+  const db = new Database(join(copy, 'myko.db'));
+  try {
+    edit(db);
+  } finally {
+    db.close();
+  }
+  return copy;
 }
 
 export interface TestServer {
