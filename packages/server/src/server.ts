@@ -255,12 +255,16 @@ export class MykoServer {
         lastEventId = e.identity?._id ?? null;
       }
       // Replayed items are newer than the checkpoint: the next checkpoint must save them, or it would
-      // claim a position past them without their state (and a later boot would lose them).
-      this.checkpointer.onStored(events, derived);
+      // claim a position past them without their state (and a later boot would lose them). Replaying the
+      // whole log, that is every item: marked once after the loop instead of looked up per event.
+      if (cp.position > 0) this.checkpointer.onStored(events, derived);
       if (events.length > 0) position = events[events.length - 1]!.position;
       this.bootStats.replayed += events.length;
       if (events.length < replayChunk) break;
     }
+    // Every item the log touched has leaves (deleted ones included), and so does every item changed through
+    // a reverse reference: they are all the items a full replay must save.
+    if (cp.position === 0 && this.bootStats.replayed > 0) this.checkpointer.dirtyAll(identity.leaves);
     this.checkpointer.onStored([], this.state.refreshBackrefs());
     if (cp.position > 0) this.checkpointer.checkDerived((await this.store.claims?.({ digest: false }))?.checkpoint?.derived);
     this.ctx.writer.position = position;

@@ -49,6 +49,12 @@ export class Checkpointer {
       }, this.intervalMs).unref();
   }
 
+  /** Boot, after replaying the whole log: every item it holds is to be saved. */
+  dirtyAll(items: ItemMap<unknown>): void {
+    items.forEach((itemType, id) => this.dirty.set(itemType, id, true));
+    if (this.dirty.size > 0) this.request();
+  }
+
   /**
    * Boot discarded the saved checkpoint (it did not match the log, or its rows their digest): the next
    * save replaces the whole snapshot instead of updating it, so no row of the bad one survives. Boot
