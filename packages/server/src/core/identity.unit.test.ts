@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { canonicalJson } from '@myko/protocol';
-import { computeIdentity, dataHash, eventId, eventIdInput, isoTs, sha256 } from './identity.js';
+import { computeIdentity, dataHash, eventId, eventIdInput, isoTs, sha256, trustedIdInput } from './identity.js';
 import { withHash } from './hash.js';
 
 test('the direct _id input is byte-for-byte canonicalJson of the same fields', () => {
@@ -106,4 +106,24 @@ test('computeIdentity: the _id the same as eventId gives, with the type, the ser
       const got = computeIdentity(e, ['p2', 'p1'], src, 'prev');
       assert.equal(got._id, eventId({ cid: e.item.id, ct, dHash: got.dHash, pids: ['p1', 'p2'], src, t, ts: got.ts }), `${ct} ${t} ${src}`);
     }
+});
+
+// The writer and `myko verify` build every _id input with trustedIdInput (pids sorted first): it must give
+// eventIdInput's text exactly, whatever the strings hold, and for parents and fields that are not strings at
+// all (a rewritten event, as verify meets it).
+test('trustedIdInput is eventIdInput byte for byte, escapes and non-strings included', () => {
+  const dHash = 'd341a432a98e356c4abdf96a3399e0129c93c974c26988509b56c74f704e3e61';
+  const ts = '2023-11-14T22:13:20.499Z';
+  const odd = ['', 'plain', 'fixture-12', 'quote"in', 'back\\slash', 'tab\there', 'nul\u0000', 'é ü 中文', 'emoji 😀', 'lone \ud800 high', 'lone \udc00 low', '\u007f\u2028\u2029', '</script>'];
+  const pidSets: unknown[][] = [[], [dHash], ['b', 'a'], ['z', 'y', 'x'], ['quote"in'], [5], [null, 'a'], [{ a: 1 }], [['n']]];
+  const others: unknown[] = [undefined, null, 7, true, { x: 'y' }, ['q']];
+  let n = 0;
+  for (const s of [...odd, ...others])
+    for (const pids of pidSets) {
+      const f = { cid: odd[n % odd.length]!, ct: odd[(n * 3) % odd.length]!, dHash, pids: pids as string[], src: s as string, t: (n % 2 ? 'SET' : s) as string, ts };
+      const sorted = f.pids.length < 2 ? f.pids : [...f.pids].sort();
+      assert.equal(trustedIdInput(f.cid, f.ct, f.dHash, sorted, f.src, f.t, f.ts), eventIdInput(f), JSON.stringify(f));
+      n++;
+    }
+  assert.ok(n > 150);
 });

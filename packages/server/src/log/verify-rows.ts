@@ -1,6 +1,5 @@
 import type { RawEventColumns, RawEventRow, StoredEvent } from '../store/event-store.js';
-import { chainHash, dataHash, isoTs, sha256, type EventIdentity } from '../core/identity.js';
-import { verifiedIdInput } from './id-input.js';
+import { chainHash, dataHash, isoTs, sha256, trustedIdInput, type EventIdentity } from '../core/identity.js';
 
 /**
  * The part of `myko verify` that needs only the rows of one batch: parse each
@@ -174,7 +173,8 @@ function checkRow(e: StoredEvent, itemType: string, itemId: string, changeType: 
   if (dataHash(e.item) !== id.dHash) return 'item data does not match its dHash: the data was changed after it was written';
   if (!(e.createdAt === id.ts && isCanonicalIso(e.createdAt)) && (Number.isNaN(Date.parse(e.createdAt)) || isoTs(e.createdAt) !== id.ts))
     return `createdAt ${e.createdAt} does not match ts ${id.ts}`;
-  const recomputed = sha256(verifiedIdInput(e.item.id, e.itemType, id.dHash, id.pids, id.src, e.changeType, id.ts));
+  const pids = id.pids.length < 2 ? id.pids : [...id.pids].sort();
+  const recomputed = sha256(trustedIdInput(e.item.id, e.itemType, id.dHash, pids, id.src, e.changeType, id.ts));
   if (recomputed !== id._id) return `_id does not match the event's content (recomputed ${recomputed})`;
   return undefined;
 }
