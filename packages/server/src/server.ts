@@ -266,7 +266,8 @@ export class MykoServer {
     // a reverse reference: they are all the items a full replay must save.
     if (cp.position === 0 && this.bootStats.replayed > 0) this.checkpointer.dirtyAll(identity.leaves);
     this.checkpointer.onStored([], this.state.refreshBackrefs());
-    if (cp.position > 0) this.checkpointer.checkDerived((await this.store.claims?.({ digest: false }))?.checkpoint?.derived);
+    // Only a store that saves checkpoints records their fields (`claims`: SQLite); PostgreSQL's save is a no-op.
+    if (cp.position > 0 && this.store.claims) this.checkpointer.checkDerived(cp.derived);
     this.ctx.writer.position = position;
     this.ctx.writer.lastEventId = lastEventId;
     this.checkpointer.position = cp.position;

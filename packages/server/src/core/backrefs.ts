@@ -1,5 +1,6 @@
 import type { MItem } from '@myko/protocol';
 import type { ItemTypeDef } from './registry.js';
+import type { DerivedFields } from '../store/event-store.js';
 
 /**
  * A field that lists the items of another type naming this one: a
@@ -43,6 +44,13 @@ export class Backrefs {
 
   get empty(): boolean {
     return this.onTarget.size === 0;
+  }
+
+  /** Each type's reverse-reference fields, as a checkpoint records them (store/event-store.ts DerivedFields). */
+  fields(): DerivedFields {
+    const out: DerivedFields = {};
+    for (const [itemType, refs] of this.onTarget) out[itemType] = refs.map((r) => r.field);
+    return out;
   }
 }
 

@@ -65,12 +65,12 @@ export class Checkpointer {
   }
 
   /**
-   * Boot: the reverse-reference fields the saved checkpoint declares (StoreClaims). When they are not this
+   * Boot: the reverse-reference fields the loaded checkpoint declares (Checkpoint.derived). When they are not this
    * server's (a checkpoint saved before they were recorded, or with other plugins), the next save records
    * them even with nothing else to write, and one is requested now: `myko verify` reads them.
    */
   checkDerived(saved: DerivedFields | undefined): void {
-    if (JSON.stringify(saved ?? {}) === JSON.stringify(derivedFields(this.state))) return;
+    if (JSON.stringify(saved ?? {}) === JSON.stringify(this.state.backrefs?.fields() ?? {})) return;
     this.derivedStale = true;
     this.request();
   }
@@ -135,7 +135,7 @@ export class Checkpointer {
         chain: this.writer.identity.chain,
         upserts,
         deletes,
-        derived: derivedFields(this.state),
+        derived: this.state.backrefs?.fields() ?? {},
       });
       this.position = position;
       this.derivedStale = false;
@@ -146,11 +146,4 @@ export class Checkpointer {
       this.log.error({ err }, 'checkpoint failed');
     }
   }
-}
-
-/** The reverse-reference fields state fills, by item type (store/event-store.ts DerivedFields). */
-function derivedFields(state: State): DerivedFields {
-  const out: DerivedFields = {};
-  for (const [itemType, refs] of state.backrefs?.onTarget ?? []) out[itemType] = refs.map((r) => r.field);
-  return out;
 }

@@ -37,6 +37,8 @@ export interface Checkpoint {
    * changed, added or removed snapshot row): the checkpoint must not be used.
    */
   problem?: string;
+  /** The reverse-reference fields its items hold as state had them, as recorded with it (stores that save checkpoints: SQLite). */
+  derived?: DerivedFields;
 }
 
 /** What a store recorded about its own log and snapshot, for `myko verify` to hold the log against. */

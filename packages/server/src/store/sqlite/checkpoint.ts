@@ -55,8 +55,7 @@ export function makeCheckpointClaims(db: Db): (digest?: boolean) => NonNullable<
     const saved = get('checkpoint_digest');
     if (position === 0 && saved === undefined) return undefined;
     const eventId = get('checkpoint_event_id') || null;
-    const d = get('checkpoint_derived');
-    const derived = d ? { derived: JSON.parse(d) as DerivedFields } : {};
+    const derived = derivedOf(get('checkpoint_derived'));
     if (saved === undefined || !digest) return { position, eventId, ...derived };
     const now = digestNow();
     return now === saved ? { position, eventId, ...derived } : { position, eventId, ...derived, problem: digestProblem(position, saved, now) };
@@ -99,9 +98,20 @@ export function makeLoadCheckpoint(db: Db, digests: RowDigests): () => Checkpoin
     const now = digests.digest();
     // No digest saved: a checkpoint from before digests (checked by its event id only), or none at all.
     const problem = saved === undefined || saved === now ? undefined : digestProblem(position, saved, now);
-    return { position, eventId: get('checkpoint_event_id') ?? null, chain: get('checkpoint_chain') ?? '', items, leaves, ...(problem ? { problem } : {}) };
+    return {
+      position,
+      eventId: get('checkpoint_event_id') ?? null,
+      chain: get('checkpoint_chain') ?? '',
+      items,
+      leaves,
+      ...(problem ? { problem } : {}),
+      ...derivedOf(get('checkpoint_derived')),
+    };
   };
 }
+
+/** The `checkpoint_derived` meta value as a spread: `{ derived }` when one was recorded (and is not ''). */
+const derivedOf = (v: string | undefined): { derived?: DerivedFields } => (v ? { derived: JSON.parse(v) as DerivedFields } : {});
 
 const digestProblem = (position: number, saved: string, now: string) =>
   `snapshot rows (myko_state, myko_leaves) do not match the digest saved with the checkpoint at position ${position} (saved ${saved}, rows give ${now}): a snapshot row was changed, added or removed`;
