@@ -17,7 +17,7 @@
 //   BENCH_SERVER_CLI=PATH           benchmark another build's cli.js (A/B runs); BENCH_SERVER_LABEL names it in the results
 //   BENCH_CPU_PROF=DIR              run every Myko server child with --cpu-prof into DIR (summarise: node bench/prof-summary.mjs FILE)
 import { spawn, execFileSync } from 'node:child_process';
-import fs, { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import Database from 'better-sqlite3';
+import { preallocateWal } from '../packages/server/dist/store/sqlite/wal-prealloc.js';
 import { envInt } from './section.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -688,7 +689,7 @@ async function fanoutHarness(scope, kind, url, serverPid) {
 
 /**
  * For context: one single-row transaction with better-sqlite3 (WAL, synchronous=FULL), the durable-commit floor of one event.
- * `roomy`: the WAL file first extended with zeros, as the server does before serving (store/sqlite/wal-prealloc.ts), so the
+ * `roomy`: the WAL file first extended with zeros by the server's own preallocateWal (store/sqlite/wal-prealloc.ts), so the
  * commits overwrite blocks already on disk; otherwise each commit grows the file.
  */
 function singleRowCommit(n = 1000, roomy = false) {
@@ -702,11 +703,7 @@ function singleRowCommit(n = 1000, roomy = false) {
     db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT NOT NULL)');
     if (roomy) {
       db.pragma('wal_autocheckpoint = 0');
-      const fd = fs.openSync(`${file}-wal`, 'r+');
-      const zeros = Buffer.alloc(1 << 20);
-      for (let at = fs.fstatSync(fd).size; at < 16 << 20; at += zeros.length) fs.writeSync(fd, zeros, 0, zeros.length, at);
-      fs.fdatasyncSync(fd);
-      fs.closeSync(fd);
+      if (preallocateWal(db, 16 << 20) === 0) throw new Error('singleRowCommit: the WAL was not preallocated');
     }
     const ins = db.prepare('INSERT INTO t (v) VALUES (?)');
     const one = db.transaction((v) => ins.run(v));

@@ -1,5 +1,19 @@
 import type Database from 'better-sqlite3';
 
+/** The WAL's size bound (PRAGMA journal_size_limit), and what wal-prealloc.ts sizes it to from the start. */
+export const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
+
+export interface WalCheckpointOptions {
+  tickMs?: number;
+  maxAgeMs?: number;
+  /** Checkpoint once the WAL holds about this many bytes (default: half of `walSizeLimit`). */
+  maxWalBytes?: number;
+  /** Bytes a reset WAL file is truncated to (PRAGMA journal_size_limit). */
+  walSizeLimit?: number;
+  /** Told of each checkpoint: the frames the WAL held, and why it ran (tests). */
+  onCheckpoint?: (frames: number, why: 'quiet' | 'age' | 'size') => void;
+}
+
 /**
  * WAL checkpoints off the commit path.
  *
@@ -39,20 +53,6 @@ import type Database from 'better-sqlite3';
  * one small statement per tick, and the timer is unref'd and stops once the
  * database is closed.
  */
-/** The WAL's size bound (PRAGMA journal_size_limit), and what wal-prealloc.ts sizes it to from the start. */
-export const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
-
-export interface WalCheckpointOptions {
-  tickMs?: number;
-  maxAgeMs?: number;
-  /** Checkpoint once the WAL holds about this many bytes (default: half of `walSizeLimit`). */
-  maxWalBytes?: number;
-  /** Bytes a reset WAL file is truncated to (PRAGMA journal_size_limit). */
-  walSizeLimit?: number;
-  /** Told of each checkpoint: the frames the WAL held, and why it ran (tests). */
-  onCheckpoint?: (frames: number, why: 'quiet' | 'age' | 'size') => void;
-}
-
 export function checkpointWalOffCommitPath(db: Database.Database, opts: WalCheckpointOptions = {}): void {
   const tickMs = opts.tickMs ?? 50;
   const maxAgeMs = opts.maxAgeMs ?? 2000;
