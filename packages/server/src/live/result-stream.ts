@@ -128,9 +128,14 @@ export abstract class ResultStream {
       upserts = slice.filter((id) => !sent.has(id) || this.touched.has(id));
       this.sentPage = slice;
     } else {
-      upserts = [];
-      deletes = [];
-      this.touched.split(this.members, upserts, deletes);
+      const now: string[] = [];
+      const gone: string[] = [];
+      this.touched.forEach((id, wasIn) => {
+        if (this.members.has(id)) now.push(id);
+        else if (wasIn) gone.push(id);
+      });
+      upserts = now;
+      deletes = gone;
     }
     this.touched.clear();
     // Unpaged, the client counts what it holds; paged, it shows totalCount, which items outside the page change
@@ -253,18 +258,6 @@ class TouchedIds {
     if (this.more !== undefined) for (const [id, wasIn] of this.more) fn(id, wasIn);
   }
 
-  /** Each touched id, in order, into `upserts` when a member now, else into `deletes` when it was one. */
-  split(members: ReadonlySet<string>, upserts: string[], deletes: string[]): void {
-    const first = this.firstId;
-    if (first === undefined) return;
-    if (members.has(first)) upserts.push(first);
-    else if (this.firstWasIn) deletes.push(first);
-    if (this.more !== undefined)
-      for (const [id, wasIn] of this.more) {
-        if (members.has(id)) upserts.push(id);
-        else if (wasIn) deletes.push(id);
-      }
-  }
 
   clear(): void {
     this.firstId = undefined;
