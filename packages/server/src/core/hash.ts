@@ -82,15 +82,12 @@ export function hashItem(item: MItem, dataHashToo: boolean): MItem {
 let lastDHash: string | undefined;
 export const lastDataHash = (): string | undefined => lastDHash;
 
-/** `hashItem` with the dHash remembered for the writer (identity.ts dataHash), for items not made into events by normalisation. */
-export function hashed(item: MItem): MItem {
+/**
+ * `hashItem` with the dHash remembered for the writer (identity.ts dataHash), for items not made into
+ * events by normalisation (relations' ensured items); the hash beside the item.
+ */
+export function withHash(item: MItem): { hash: string; item: MItem } {
   const out = hashItem(item, true);
   rememberDataHash(out, lastDHash!);
-  return out;
-}
-
-/** `hashed`, with the hash beside the item. */
-export function withHash(item: MItem): { hash: string; item: MItem } {
-  const out = hashed(item);
   return { hash: out.hash as string, item: out };
 }
