@@ -46,7 +46,8 @@ function cpuMs(pid) {
 
 async function startServer(kind) {
   if (kind === 'myko')
-    return startMyko({ nodeArgs: PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROF_DIR}`, `--cpu-prof-name=fanout-socketio-myko-${Date.now()}.cpuprofile`] : [] });
+    // A directory, not a file name: the store thread writes its own profile beside the event loop's (bench/run.mjs).
+    return startMyko({ nodeArgs: PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.join(PROF_DIR, `fanout-socketio-myko-${Date.now()}`)}`] : [] });
   const script = kind.startsWith('socketio') ? 'bench/socketio-server.mjs' : 'bench/baseline-server.mjs';
   const proc = spawnChild(process.execPath, [path.join(root, script)]);
   const m = await waitOutput(proc, /PORT (\d+)/, 10_000, LABEL[kind]);

@@ -15,7 +15,8 @@
 //   BENCH_SNAPSHOT_ITEMS (10000), BENCH_SNAPSHOT_RUNS (20)
 //   BENCH_TIMEOUT_MS                overrides every scenario's time limit
 //   BENCH_SERVER_CLI=PATH           benchmark another build's cli.js (A/B runs); BENCH_SERVER_LABEL names it in the results
-//   BENCH_CPU_PROF=DIR              run every Myko server child with --cpu-prof into DIR (summarise: node bench/prof-summary.mjs FILE)
+//   BENCH_CPU_PROF=DIR              run every Myko server child with --cpu-prof into DIR/<scenario>-…/, one profile per thread
+//                                   (CPU.….<pid>.0.….cpuprofile the event loop, ….1.… the store thread; summarise: node bench/prof-summary.mjs FILE)
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -214,7 +215,9 @@ async function startMyko(scope, { sync = 'full', name = 'myko' } = {}) {
   const dataDir = tempDir('myko-bench-');
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
-    const nodeArgs = PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROF_DIR}`, `--cpu-prof-name=${name}-${process.pid}-${Date.now()}.cpuprofile`] : [];
+    // A directory per server, not a file name: --cpu-prof-name would give the store thread's profile the
+    // event loop's name, and the last one written would replace the other. Node's own names tell them apart by thread id.
+    const nodeArgs = PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.join(PROF_DIR, `${name}-${process.pid}-${Date.now()}`)}`] : [];
     if (process.env.BENCH_SERVER_NODE_ARGS) nodeArgs.push(...process.env.BENCH_SERVER_NODE_ARGS.split(' ').filter(Boolean));
     const proc = spawnChild([
       ...nodeArgs,
