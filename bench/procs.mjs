@@ -34,8 +34,9 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'])
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const log = (...a) => console.error('  ·', ...a);
 
-export function tempDir(prefix) {
-  const d = mkdtempSync(path.join(os.tmpdir(), prefix));
+/** A temp dir under `parent` (the OS's temp dir by default), removed on exit. */
+export function tempDir(prefix, parent = os.tmpdir()) {
+  const d = mkdtempSync(path.join(parent, prefix));
   tempDirs.add(d);
   return d;
 }
@@ -106,10 +107,11 @@ export async function waitOutput(proc, re, timeoutMs, what) {
 
 /**
  * `myko serve` as bench/run.mjs starts it (fresh data dir, sqlite-sync full, log level warn),
- * plus `extraArgs` and node flags; resolves once /health answers.
+ * plus `extraArgs` and node flags; resolves once /health answers. `dataParent`: where the data dir is
+ * made (e.g. /dev/shm, a file system without a disk under it).
  */
-export async function startMyko({ extraArgs = [], nodeArgs = [], raiseNofile = false } = {}) {
-  const dataDir = tempDir('myko-bench-');
+export async function startMyko({ extraArgs = [], nodeArgs = [], raiseNofile = false, dataParent } = {}) {
+  const dataDir = tempDir('myko-bench-', dataParent);
   const port = await freePort();
   const proc = spawnChild(
     process.execPath,
