@@ -219,7 +219,7 @@ function markdown({ stats, floor, inServer, labels }) {
     ...(stats.shm
       ? [`- Without a disk under the commit (tmpfs) the p99 is ${fmt(stats.shm.p99)} ms against bare ws's ${fmt(stats.bare.p99)} ms: the tail above 1 ms does not come from fsync.`]
       : []),
-    `- \`--sqlite-thread off\` (MYKO_SQLITE_THREAD=off) trades batched-ingest throughput for this latency (README, "Tuning").`,
+    `- \`--sqlite-thread off\` (MYKO_SQLITE_THREAD=off) trades batched-ingest throughput for this latency (README: the setting, and "The store on its own thread").`,
   );
   return lines.join('\n');
 }
