@@ -53,8 +53,7 @@ const CFG = {
   /**
    * One subscriber's rounds are measured after 10 s of them, not 2: the server's JIT goes on compiling for
    * 7-10 s of this load (--trace-opt: 70, 104, 72, 36, 24, 12, 8, 4 functions in the first eight seconds),
-   * and until then its p99 is 3-5 ms where it settles at 1-1.5 (bench/single-set.mjs shows the curve).
-   * Bare ws gets the same warm-up.
+   * and its p99 falls meanwhile (bench/single-set.mjs prints the curve). Bare ws gets the same warm-up.
    */
   fanoutWarmupMsOne: envInt('BENCH_FANOUT_WARMUP_MS_ONE', 10_000),
   snapshotItems: envInt('BENCH_SNAPSHOT_ITEMS', 10_000),
