@@ -52,7 +52,7 @@ const CFG = {
   fanoutWarmupMs: 2000,
   /**
    * One subscriber's rounds are measured after 10 s of them, not 2: the server's JIT goes on compiling for
-   * 7-10 s of this load (--trace-opt: 70, 104, 72, 36, 24, 12, 8, 4 functions in the first eight seconds),
+   * 7-10 s of this load (--trace-opt: 72, 118, 70, 38, 6, 14, 8, 6 functions in the first eight seconds),
    * and its p99 falls meanwhile (bench/single-set.mjs prints the curve). Bare ws gets the same warm-up.
    */
   fanoutWarmupMsOne: envInt('BENCH_FANOUT_WARMUP_MS_ONE', 10_000),
