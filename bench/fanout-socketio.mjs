@@ -17,7 +17,7 @@
 import path from 'node:path';
 import WebSocket from 'ws';
 import { io as ioClient } from 'socket.io-client';
-import { envInt, machineLine, root, writeSection } from './section.mjs';
+import { envInt, fmt, machineLine, pctSorted as pct, root, sortNum, writeSection } from './section.mjs';
 import { killAll, log, rssBytes, sleep, spawnChild, startMyko, waitOutput } from './procs.mjs';
 import { readFileSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -34,9 +34,6 @@ const KINDS = ['myko', 'socketio', 'socketio-raw', 'bare'];
 const PROF_DIR = process.env.BENCH_CPU_PROF ? path.resolve(process.env.BENCH_CPU_PROF) : undefined;
 const LABEL = { myko: 'Myko', socketio: 'Socket.IO', 'socketio-raw': 'Socket.IO, raw ws subscribers', bare: 'bare ws' };
 
-const pct = (sorted, p) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]);
-const sortNum = (a) => [...a].sort((x, y) => x - y);
-const fmt = (n, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : String(n));
 
 function cpuMs(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

@@ -29,7 +29,7 @@ import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import Database from 'better-sqlite3';
 import { preallocateWal } from '../packages/server/dist/store/sqlite/wal-prealloc.js';
-import { envInt } from './section.mjs';
+import { envInt, fmt, pctSorted as pct, scrapeEventToDiff, sortNum } from './section.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -332,10 +332,7 @@ class Watch {
   }
 }
 
-const pct = (sorted, p) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]);
-const sortNum = (a) => [...a].sort((x, y) => x - y);
 const median = (a) => pct(sortNum(a), 50);
-const fmt = (n, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : String(n));
 const fmtInt = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : String(n));
 const log = (...a) => console.error('  ·', ...a);
 
@@ -552,33 +549,6 @@ async function scenarioIngest(scope) {
  * Subscribers and one writer against a server of `kind` ('myko' | 'bare').
  * Returns measure(n): add subscribers up to n, then run the rounds.
  */
-/**
- * The server's own myko_event_to_diff_seconds histogram (accepted → diffs written to the sockets), from
- * /metrics on the same port: cumulative bucket counts, sum and count.
- */
-/** A histogram of the server's /metrics: bucket bounds (ms) with their counts, sum (ms) and count. */
-async function scrapeHistogram(wsUrl, name) {
-  const port = new URL(wsUrl).port;
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const buckets = [];
-  let sum = 0;
-  let count = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const rest = line.slice(name.length);
-    let m;
-    if ((m = /^_bucket\{le="([^"]+)"\} (\S+)$/.exec(rest))) buckets.push([m[1] === '+Inf' ? Infinity : Number(m[1]) * 1000, Number(m[2])]);
-    else if ((m = /^_sum (\S+)$/.exec(rest))) sum = Number(m[1]) * 1000;
-    else if ((m = /^_count (\S+)$/.exec(rest))) count = Number(m[1]);
-  }
-  return { buckets, sum, count };
-}
-
-/** Accepted → diffs written (myko_event_to_diff_seconds), and of it the store's append (myko_store_append_seconds: the thread hop and the commit). */
-async function scrapeEventToDiff(wsUrl) {
-  return { toDiff: await scrapeHistogram(wsUrl, 'myko_event_to_diff_seconds'), append: await scrapeHistogram(wsUrl, 'myko_store_append_seconds') };
-}
-
 /** Between two scrapes: batches, mean ms, and the bucket bounds (ms) that hold the p50 and p99 (upper bounds). */
 function histogramDelta(a, b) {
   const count = b.count - a.count;

@@ -1,5 +1,6 @@
-// Shared by the standalone bench scripts: write one marked section of
-// bench/RESULTS.md (replacing an earlier one), and describe the machine.
+// Shared by the bench scripts: write one marked section of
+// bench/RESULTS.md (replacing an earlier one), describe the machine, the
+// latency scripts' percentiles, and a Myko server's /metrics histograms.
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,6 +36,13 @@ export function machineLine() {
   const [l1, l5] = os.loadavg();
   return `${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, ${new Date().toISOString()}, load ${l1.toFixed(2)}/${l5.toFixed(2)}`;
 }
+
+/** Numbers in ascending order, as a new array. */
+export const sortNum = (a) => [...a].sort((x, y) => x - y);
+/** The p-th percentile of an ascending array, nearest rank (the latency scripts: run.mjs, fanout-socketio.mjs, single-set.mjs). */
+export const pctSorted = (sorted, p) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]);
+/** A number with `d` decimals, or what it is when not finite. */
+export const fmt = (n, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : String(n));
 
 export const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -73,4 +81,27 @@ export function stopServer(s) {
     s.proc.once('exit', () => resolve());
     s.proc.kill('SIGTERM');
   });
+}
+
+/** A histogram of a Myko server's /metrics (the server at `wsUrl`): bucket bounds (ms) with their counts, sum (ms) and count. */
+export async function scrapeHistogram(wsUrl, name) {
+  const port = new URL(wsUrl).port;
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const buckets = [];
+  let sum = 0;
+  let count = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const rest = line.slice(name.length);
+    let m;
+    if ((m = /^_bucket\{le="([^"]+)"\} (\S+)$/.exec(rest))) buckets.push([m[1] === '+Inf' ? Infinity : Number(m[1]) * 1000, Number(m[2])]);
+    else if ((m = /^_sum (\S+)$/.exec(rest))) sum = Number(m[1]) * 1000;
+    else if ((m = /^_count (\S+)$/.exec(rest))) count = Number(m[1]);
+  }
+  return { buckets, sum, count };
+}
+
+/** Accepted → diffs written (myko_event_to_diff_seconds), and of it the store's append (myko_store_append_seconds: the thread hop and the commit). */
+export async function scrapeEventToDiff(wsUrl) {
+  return { toDiff: await scrapeHistogram(wsUrl, 'myko_event_to_diff_seconds'), append: await scrapeHistogram(wsUrl, 'myko_store_append_seconds') };
 }

@@ -21,7 +21,7 @@
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import WebSocket from 'ws';
-import { envInt, machineLine, root, writeSection } from './section.mjs';
+import { envInt, machineLine, pctSorted as pct, root, scrapeEventToDiff, sortNum, writeSection } from './section.mjs';
 import { killAll, log, sleep, spawnChild, startMyko, tempDir, waitOutput } from './procs.mjs';
 
 const ROUNDS = envInt('BENCH_SINGLE_ROUNDS', 2000);
@@ -37,8 +37,7 @@ const SHM = '/dev/shm';
 
 const { SqliteEventStore } = await import(path.join(root, 'packages/server/dist/index.js'));
 
-const sortNum = (a) => [...a].sort((x, y) => x - y);
-const pct = (sorted, p) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]);
+/** Three decimals by default: these figures are fractions of a millisecond. */
 const fmt = (n, d = 3) => (Number.isFinite(n) ? n.toFixed(d) : String(n));
 
 const SERVERS = [
@@ -55,7 +54,7 @@ async function start(s) {
     return { url: `ws://127.0.0.1:${m[1]}/`, stop: () => proc.stop(3000) };
   }
   const srv = await startMyko({ extraArgs: s.extraArgs, dataParent: s.dataParent });
-  return { url: srv.url, port: srv.port, stop: () => srv.stop() };
+  return { url: srv.url, stop: () => srv.stop() };
 }
 
 function openWs(url, onMessage) {
@@ -105,16 +104,6 @@ async function pair(kind, srv) {
   return { round, close: () => (sub.terminate(), writer.terminate()) };
 }
 
-/** myko_event_to_diff_seconds and myko_store_append_seconds from /metrics: sums (ms) and counts. */
-async function serverHistograms(port) {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const read = (name) => ({
-    sum: Number(new RegExp(`^${name}_sum (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) * 1000,
-    count: Number(new RegExp(`^${name}_count (\\S+)$`, 'm').exec(text)?.[1] ?? NaN),
-  });
-  return { toDiff: read('myko_event_to_diff_seconds'), append: read('myko_store_append_seconds') };
-}
-
 /** An event of the size and shape the server stores for one Tick SET (identity included). */
 function tickEvent(n) {
   const hex = (c) => c.repeat(64);
@@ -155,7 +144,7 @@ async function main() {
         while (performance.now() - t0 < (w + 1) * WINDOW_MS) lat.push(await p.round());
         curve.push(lat);
       }
-      res[s.key] = { label: s.label, lat: [], srv, p, curve, h0: s.key === 'bare' ? undefined : await serverHistograms(srv.port) };
+      res[s.key] = { label: s.label, lat: [], srv, p, curve, h0: s.key === 'bare' ? undefined : await scrapeEventToDiff(srv.url) };
     }
     for (let i = 0; i < 200; i++) commitStore.appendNow([tickEvent(n++)]);
     for (let i = 0; i < 200; i++) await hopStore.ping();
@@ -181,7 +170,7 @@ async function main() {
     for (const s of SERVERS) {
       const r = res[s.key];
       if (r.h0) {
-        const h1 = await serverHistograms(r.srv.port);
+        const h1 = await scrapeEventToDiff(r.srv.url);
         const mean = (k) => (h1[k].sum - r.h0[k].sum) / (h1[k].count - r.h0[k].count);
         r.inServer = { toDiffMean: mean('toDiff'), appendMean: mean('append') };
       }
