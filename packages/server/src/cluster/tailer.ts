@@ -4,6 +4,7 @@ import type { NewEvent, StoredEvent } from '../store/event-store.js';
 import { asStored } from './as-stored.js';
 import type { PostgresEventStore } from '../store/postgres/index.js';
 import type { WriterMarker } from '../store/postgres/writers.js';
+import { copyWith } from '../core/copy-with.js';
 
 /**
  * Reads the shared log in id order and applies it, so every member applies
@@ -96,7 +97,7 @@ export class Tailer {
     if (b >= 0 && first > this.applied && this.inline.size < Tailer.maxInline) {
       try {
         const rows = JSON.parse(payload.slice(b + 1)) as Omit<StoredEvent, 'position'>[];
-        if (rows.length === last - first + 1) this.inline.set(first, rows.map((r, i) => ({ ...r, position: first + i })));
+        if (rows.length === last - first + 1) this.inline.set(first, rows.map((r, i) => copyWith(r, 'position', first + i)));
       } catch {
         // Read from the table instead.
       }
@@ -180,7 +181,7 @@ export class Tailer {
     if (!entry) return undefined;
     this.inline.delete(first);
     if (Array.isArray(entry)) return entry;
-    return entry.own.map((e, i) => ({ ...(asStored(e) as NewEvent), position: first + i }));
+    return entry.own.map((e, i) => copyWith(asStored(e) as NewEvent, 'position', first + i));
   }
 
   private async pump(): Promise<void> {

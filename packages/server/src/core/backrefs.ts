@@ -1,6 +1,7 @@
 import type { MItem } from '@myko/protocol';
 import type { ItemTypeDef } from './registry.js';
 import type { DerivedFields } from '../store/event-store.js';
+import { copyWith } from './copy-with.js';
 
 /**
  * A field that lists the items of another type naming this one: a
@@ -71,13 +72,13 @@ export function withIds(item: MItem, field: string, ids: Iterable<string>): MIte
       seen.add(id);
       (out ??= [...list]).push(id);
     }
-  if (out) return { ...item, [field]: out };
-  return Array.isArray(had) ? item : { ...item, [field]: list };
+  if (out) return copyWith(item, field, out);
+  return Array.isArray(had) ? item : copyWith(item, field, list);
 }
 
 /** `item` with `id` removed from `field`, or the same object when it was not there. */
 export function withoutId(item: MItem, field: string, id: string): MItem {
   const had = item[field];
   if (!Array.isArray(had) || !had.includes(id)) return item;
-  return { ...item, [field]: had.filter((x) => x !== id) };
+  return copyWith(item, field, had.filter((x) => x !== id));
 }

@@ -1,5 +1,6 @@
 import { canonicalMember, type MItem } from '@myko/protocol';
 import { rememberDataHash, sha256 } from './identity.js';
+import { copyWith } from './copy-with.js';
 
 /**
  * What canonical order needs of one item shape (its own enumerable keys, in order): the members in
@@ -75,7 +76,7 @@ export function hashItem(item: MItem, dataHashToo: boolean): MItem {
   const hash = sha256('{' + (head === '' || tail === '' ? head + tail : head + ',' + tail) + '}');
   // The hash is hex: its JSON string needs no escaping.
   lastDHash = dataHashToo ? sha256('{' + (head === '' ? '' : head + ',') + '"hash":"' + hash + '"' + (tail === '' ? '' : ',' + tail) + '}') : undefined;
-  return { ...item, hash };
+  return copyWith(item, 'hash', hash);
 }
 
 /** The dHash the last `hashItem` computed (a second result without an object to carry both). */

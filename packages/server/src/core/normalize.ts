@@ -4,6 +4,7 @@ import type { NewEvent } from '../store/event-store.js';
 import type { Registry } from './registry.js';
 import { hashItem, lastDataHash } from './hash.js';
 import { EVENT_DHASH, EVENT_DHASH_OF, type CarriesDataHash } from './identity.js';
+import { copyWith } from './copy-with.js';
 
 /** Where an event came from: fills what the sender left out. */
 export interface Origin {
@@ -71,7 +72,7 @@ export function normalizeEvent(raw: RawEvent, origin: Origin, registry: Registry
   if (raw.changeType === 'SET') {
     const ownerField = type?.def.owner?.field;
     if (ownerField && origin.clientId && (item[ownerField] === undefined || item[ownerField] === null || item[ownerField] === ''))
-      item = { ...item, [ownerField]: origin.clientId };
+      item = copyWith(item, ownerField, origin.clientId);
     if (type) {
       const problem = type.check(item);
       if (problem) throw new EventRejected(`${where(index)} (${raw.itemType} ${item.id}): ${problem}`, index);

@@ -4,6 +4,7 @@ import type { Change, State } from './state.js';
 import { IdentityTracker } from './identity.js';
 import type { Logger } from '../logger.js';
 import type { Relations } from '../relations/expand.js';
+import { copyWith } from './copy-with.js';
 
 export interface CommitListener {
   /**
@@ -235,7 +236,7 @@ export class Writer {
         let se: StoredEvent;
         if (this.registry.isPersistent(e.itemType)) se = stored[k++]!;
         else {
-          se = { ...e, position: 0 };
+          se = copyWith(e, 'position', 0);
           ephemeral.push(se);
           if (!s.remote) toPublish.push(e);
         }

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { NewEvent, StoredEvent } from '../event-store.js';
+import { copyWith } from '../../core/copy-with.js';
 
 /**
  * One batch, one statement, one round trip: `myko_append` (open.ts) takes the
@@ -28,8 +29,8 @@ export async function appendBatch(pool: pg.Pool, events: readonly NewEvent[]): P
   });
   const ids = res.rows[0]!.ids.map(Number);
   // Ids are drawn in insert order: ascending ids pair with the input order. Contiguous ones come as [first, last].
-  if (ids.length === events.length) return events.map((e, i) => ({ ...e, position: ids[i]! }));
+  if (ids.length === events.length) return events.map((e, i) => copyWith(e, 'position', ids[i]!));
   if (ids.length !== 2 || ids[1]! - ids[0]! + 1 !== events.length) throw new Error(`append returned ${ids.length} ids for ${events.length} events`);
   const first = ids[0]!;
-  return events.map((e, i) => ({ ...e, position: first + i }));
+  return events.map((e, i) => copyWith(e, 'position', first + i));
 }

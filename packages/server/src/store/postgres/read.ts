@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import type { RawEventRow, StoredEvent } from '../event-store.js';
+import { copyWith } from '../../core/copy-with.js';
 
-const toEvent = (row: { id: string; event: Omit<StoredEvent, 'position'> }): StoredEvent => ({ ...row.event, position: Number(row.id) });
+const toEvent = (row: { id: string; event: Omit<StoredEvent, 'position'> }): StoredEvent => copyWith(row.event, 'position', Number(row.id));
 
 export async function readAfter(pool: pg.Pool, after: number, limit: number, opts: { upTo?: number; itemType?: string } = {}): Promise<StoredEvent[]> {
   const upTo = opts.upTo ?? Number.MAX_SAFE_INTEGER;
