@@ -11,3 +11,4 @@ export * from './messages/report.js';
 export * from './messages/command.js';
 export * from './messages/ping.js';
 export * from './version.js';
+export * from './copy-with.js';

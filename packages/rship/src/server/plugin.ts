@@ -1,3 +1,4 @@
+import { copyWith } from '@myko/protocol';
 import { definePlugin, defineItemType, type MykoPlugin } from '@myko/server';
 import { defaultTargetColors, rshipSchemas, targetStatusId, type Instance, type TargetStatus } from '../entities.js';
 import { actionCommands } from './actions.js';
@@ -31,7 +32,7 @@ const underivedId = '(none)';
 
 /** `id` derived by `derive`, or the placeholder; an empty item (a bare `DEL {}`) is left to fail with `item.id is required`. */
 const withId = (item: Record<string, unknown>, derive: () => string | undefined) =>
-  item.id !== undefined || Object.keys(item).length === 0 ? item : { ...item, id: derive() ?? underivedId };
+  item.id !== undefined || Object.keys(item).length === 0 ? item : copyWith(item, 'id', derive() ?? underivedId);
 
 /**
  * What real executors leave out of a Target (WIRE.md 6.1; the TouchDesigner

@@ -4,7 +4,7 @@ import type { NewEvent, StoredEvent } from '../store/event-store.js';
 import { asStored } from './as-stored.js';
 import type { PostgresEventStore } from '../store/postgres/index.js';
 import type { WriterMarker } from '../store/postgres/writers.js';
-import { copyWith } from '../core/copy-with.js';
+import { copyWith } from '@myko/protocol';
 
 /**
  * Reads the shared log in id order and applies it, so every member applies

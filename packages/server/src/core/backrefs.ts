@@ -1,7 +1,6 @@
-import type { MItem } from '@myko/protocol';
+import { copyWith, type MItem } from '@myko/protocol';
 import type { ItemTypeDef } from './registry.js';
 import type { DerivedFields } from '../store/event-store.js';
-import { copyWith } from './copy-with.js';
 
 /**
  * A field that lists the items of another type naming this one: a

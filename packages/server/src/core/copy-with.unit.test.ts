@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyWith } from './copy-with.js';
+import { copyWith } from '@myko/protocol';
 
 /** What the spread gives, as everything observable about an object: members in order, prototype, symbols. */
 const observe = (o: object) => ({
@@ -33,7 +33,7 @@ test('copyWith gives what the spread gives, and leaves the source alone', () => 
 
 test('copies share one hidden class (V8 gave a spread with a new member one per object)', (t) => {
   // %HaveSameMap needs --allow-natives-syntax: a child process of its own.
-  const url = new URL('./copy-with.js', import.meta.url).href;
+  const url = import.meta.resolve('@myko/protocol');
   const script = `
     const { copyWith } = await import(${JSON.stringify(url)});
     const sources = Array.from({ length: 2000 }, (_, i) => JSON.parse('{"id":"x' + i + '","n":' + i + '}'));

@@ -1,6 +1,5 @@
-import { canonicalMember, type MItem } from '@myko/protocol';
+import { canonicalMember, copyWith, type MItem } from '@myko/protocol';
 import { rememberDataHash, sha256 } from './identity.js';
-import { copyWith } from './copy-with.js';
 
 /**
  * What canonical order needs of one item shape (its own enumerable keys, in order): the members in

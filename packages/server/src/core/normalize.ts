@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { MItem } from '@myko/protocol';
+import { copyWith, type MItem } from '@myko/protocol';
 import type { NewEvent } from '../store/event-store.js';
 import type { Registry } from './registry.js';
 import { hashItem, lastDataHash } from './hash.js';
 import { EVENT_DHASH, EVENT_DHASH_OF, type CarriesDataHash } from './identity.js';
-import { copyWith } from './copy-with.js';
 
 /** Where an event came from: fills what the sender left out. */
 export interface Origin {

@@ -4,7 +4,7 @@ import type { Change, State } from './state.js';
 import { IdentityTracker } from './identity.js';
 import type { Logger } from '../logger.js';
 import type { Relations } from '../relations/expand.js';
-import { copyWith } from './copy-with.js';
+import { copyWith } from '@myko/protocol';
 
 export interface CommitListener {
   /**

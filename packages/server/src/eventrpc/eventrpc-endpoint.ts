@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws';
-import { ErrorCode, builtinQueryIds } from '@myko/protocol';
+import { ErrorCode, builtinQueryIds, copyWith } from '@myko/protocol';
 import type { ServerContext } from '../context.js';
 import { QueryError } from '../live/live-queries.js';
 import { ReportError } from '../live/live-reports.js';
@@ -287,7 +287,7 @@ export class EventRpcEndpoint extends PeerEndpoint<RpcPeer> {
       if (!agg) return this.rejected(peer, cid, ErrorCode.BadCommand, `payload.id of ${p.type} is an aggregate id ITEMTYPE/ID, got ${JSON.stringify(p.id)}`);
       if (p.data.id !== undefined && p.data.id !== agg.id)
         return this.rejected(peer, cid, ErrorCode.BadCommand, `payload.data.id (${JSON.stringify(p.data.id)}) differs from the aggregate id's ${JSON.stringify(agg.id)}`);
-      const item = p.type === builtinSet ? { ...p.data, id: agg.id } : { id: agg.id };
+      const item = p.type === builtinSet ? copyWith(p.data, 'id', agg.id) : { id: agg.id };
       if (!this.takeEvents(peer, 1, { 'correlation-id': cid })) return; // answered rejected MYKO_RATE_LIMITED (or closing)
       run = writeItem(this.ctx, peer, agg.itemType, p.type, item, cid);
     } else {

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { NewEvent, StoredEvent } from '../event-store.js';
-import { copyWith } from '../../core/copy-with.js';
+import { copyWith } from '@myko/protocol';
 
 /**
  * One batch, one statement, one round trip: `myko_append` (open.ts) takes the

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { RawEventRow, StoredEvent } from '../event-store.js';
-import { copyWith } from '../../core/copy-with.js';
+import { copyWith } from '@myko/protocol';
 
 const toEvent = (row: { id: string; event: Omit<StoredEvent, 'position'> }): StoredEvent => copyWith(row.event, 'position', Number(row.id));
 

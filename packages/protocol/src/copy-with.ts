@@ -7,7 +7,7 @@
  * once the object lives on, and every inline cache that reads such objects goes megamorphic. On the
  * event path that was every item in state (its `hash` added by hashItem), every ephemeral event (its
  * `position`) and every event the cluster tailer read. `Object.assign` onto a fresh literal, then
- * the member set, takes the ordinary transitions and shares the class (core/copy-with.unit.test.ts
+ * the member set, takes the ordinary transitions and shares the class (packages/server/src/core/copy-with.unit.test.ts
  * checks both the class and the result).
  *
  * Same result as the spread: own enumerable members in order, `key` kept in its place when `o` has
