@@ -125,21 +125,44 @@ export interface EncodedDelta {
   position: number;
   eventId: string | null;
   chain: string;
-  /** itemType, id, item JSON, pids JSON. */
-  upserts: [string, string, string, string][];
+  /**
+   * The upserts, joined as append.ts joins a batch's event texts (and for the same reason: one copy of
+   * each text, not two): itemType and id of each, in order; each one's item JSON and its pids JSON,
+   * joined by NUL. Read back with `eachUpsert`.
+   */
+  upserts: { count: number; keys: string[]; items: string; pids: string };
   /** itemType, id, pids JSON. */
   deletes: [string, string, string][];
   /** DerivedFields as JSON; '' when the server declares none. */
   derived: string;
 }
 
+const SEP = '\u0000';
+
 export function encodeDelta(d: CheckpointDelta): EncodedDelta {
-  const upserts: EncodedDelta['upserts'] = [];
+  const keys: string[] = [];
+  const items: string[] = [];
+  const pids: string[] = [];
+  for (const u of d.upserts) {
+    keys.push(u.itemType, u.item.id);
+    items.push(JSON.stringify(u.item));
+    pids.push(JSON.stringify(u.pids));
+  }
+  const upserts = { count: items.length, keys, items: items.join(SEP), pids: pids.join(SEP) };
   const deletes: EncodedDelta['deletes'] = [];
-  for (const u of d.upserts) upserts.push([u.itemType, u.item.id, JSON.stringify(u.item), JSON.stringify(u.pids)]);
   for (const x of d.deletes) deletes.push([x.itemType, x.id, JSON.stringify(x.pids)]);
   const derived = d.derived && Object.keys(d.derived).length > 0 ? JSON.stringify(d.derived) : '';
   return { replace: d.replace === true, position: d.position, eventId: d.eventId, chain: d.chain, upserts, deletes, derived };
+}
+
+/** Each upsert of an encoded delta, in order: its item and pids texts are slices of the joined ones (no copy). */
+function eachUpsert(u: EncodedDelta['upserts'], fn: (itemType: string, id: string, item: string, pids: string) => void): void {
+  if (u.count === 0) return;
+  const items = u.items.split(SEP);
+  const pids = u.pids.split(SEP);
+  if (items.length !== u.count || pids.length !== u.count || u.keys.length !== 2 * u.count)
+    throw new Error(`checkpoint: ${u.count} upserts, but ${items.length} item texts, ${pids.length} pids texts and ${u.keys.length} keys`);
+  for (let i = 0; i < u.count; i++) fn(u.keys[2 * i]!, u.keys[2 * i + 1]!, items[i]!, pids[i]!);
 }
 
 /** Incremental: the dirty items, the new position and the new digest in one transaction, so a checkpoint is never half-written. */
@@ -193,10 +216,10 @@ export function makeSaveCheckpoint(db: Db, digests: RowDigests): SaveCheckpoint 
     let digest: string;
     if (trusted()) {
       // Each written row's hash replaces the old one's in memory; no row is read back.
-      for (const [itemType, id, item, pids] of d.upserts) {
+      eachUpsert(d.upserts, (itemType, id, item, pids) => {
         upsert.run(itemType, id, item, pids);
         digests.set('S', itemType, id, stateRowHash(itemType, id, item, pids));
-      }
+      });
       for (const [itemType, id, pids] of d.deletes) {
         if (digests.has('S', itemType, id)) {
           del.run(itemType, id);
@@ -211,12 +234,12 @@ export function makeSaveCheckpoint(db: Db, digests: RowDigests): SaveCheckpoint 
       // digest forward as before, XORing out each replaced row as it now reads, so the change stays seen.
       digests.complete = false;
       const acc = Buffer.from(saved ?? digestNow(), 'hex');
-      for (const [itemType, id, item, pids] of d.upserts) {
+      eachUpsert(d.upserts, (itemType, id, item, pids) => {
         const before = oldState.get(itemType, id) as { item: string; pids: string | null } | undefined;
         if (before) xorInto(acc, stateRowHash(itemType, id, before.item, before.pids));
         upsert.run(itemType, id, item, pids);
         xorInto(acc, stateRowHash(itemType, id, item, pids));
-      }
+      });
       for (const [itemType, id, pids] of d.deletes) {
         const before = oldState.get(itemType, id) as { item: string; pids: string | null } | undefined;
         if (before) {

@@ -63,3 +63,38 @@ test('after useThread: appends, reads, checkpoints and side tables go through th
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a batch crosses as one joined text: every row holds its event exactly as JSON.stringify gives it, NULs and all; so do a checkpoint\'s rows', async () => {
+  const dir = tempDir('myko-thread-');
+  const odd = ['nul\u0000inside', 'quote " and \\ backslash', 'line\u2028sep', 'lone \ud800 surrogate', 'emoji 🎛️', '', 'x'.repeat(20_000)];
+  const events = (round: number): NewEvent[] =>
+    odd.map((s, i) => ({ ...ev(`id-${round}-${i}`, i, `tx\u0000${round}`), item: { id: `id-${round}-${i}\u0000${s.replace(/\p{Cs}/gu, '').slice(0, 8)}`, label: s, nested: { s, list: [s, i] } } as MItem }));
+  const store = new SqliteEventStore({ dataDir: dir, sync: 'normal' });
+  try {
+    const local = events(1);
+    store.appendNow(local);
+    await store.useThread();
+    const threaded = events(2);
+    await store.append(threaded);
+    await store.append([]); // an empty batch is no row and no error
+    const rows = await store.readRawAfter(0, 100);
+    const sent = [...local, ...threaded];
+    assert.equal(rows.length, sent.length);
+    sent.forEach((e, i) => {
+      const { position, ...rest } = e as NewEvent & { position: number };
+      assert.equal(position, i + 1);
+      assert.equal(rows[i]!.event, JSON.stringify(rest), `row ${i + 1}'s text`);
+      assert.equal(rows[i]!.itemId, e.item.id);
+    });
+    // The checkpoint's upserts cross joined the same way: each item and its pids come back as saved.
+    await store.saveCheckpoint({ position: sent.length, eventId: null, chain: '', upserts: sent.map((e) => ({ itemType: e.itemType, item: e.item, pids: [`p\u0000${e.item.id}`] })), deletes: [] });
+    const cp = await store.loadCheckpoint();
+    assert.equal(cp.problem, undefined, 'the rows match the digest saved with them');
+    const byId = <T extends { id: string }>(a: T[]) => a.sort((x, y) => (x.id < y.id ? -1 : 1));
+    assert.deepEqual(byId([...cp.items].map((x) => x.item)), byId(sent.map((e) => e.item)));
+    assert.deepEqual(byId([...cp.leaves].map((l) => ({ id: l.id, pids: l.pids }))), byId(sent.map((e) => ({ id: e.item.id, pids: [`p\u0000${e.item.id}`] }))));
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
