@@ -1,4 +1,4 @@
-import type { MItem } from '@myko/protocol';
+import { copyWith, type MItem } from '@myko/protocol';
 import type { Logger } from '../logger.js';
 import type { Registry } from '../core/registry.js';
 import type { StateReader } from '../core/state.js';
@@ -105,7 +105,7 @@ export class Relations {
       return undefined;
     }
     const { hash: _hash, ...rest } = fields as Record<string, unknown> & { hash?: unknown };
-    const raw: MItem = { ...rest, id } as MItem;
+    const raw = copyWith(rest, 'id', id) as MItem;
     spec.fields.forEach((f, i) => ((raw as Record<string, unknown>)[f] = deps[i]!.id));
     const problem = this.registry.itemType(spec.itemType)?.check(raw);
     if (problem) {
