@@ -1,28 +1,17 @@
 import type { Db } from './open.js';
 import type { NewEvent, StoredEvent } from '../event-store.js';
+import { joinTexts, splitTexts } from './joined-texts.js';
 
 /**
  * A batch of log rows, encoded where the events live (the writer's thread) so only strings cross to
  * the store thread (thread.ts), never the event objects:
  * - `columns`: six strings per row, in order: item_type, item_id, change_type, created_at, tx, source_id;
- * - `events`: each row's event as JSON, the texts joined by NUL (JSON.stringify escapes U+0000 in
- *   strings, so the separator never occurs inside a text).
- *
- * Why one joined text: JSON.stringify returns its text as a tree of pieces (V8's string builder), and
- * whatever reads it first (the structured clone to the thread, or SQLite's bind) copies it into one
- * flat string on the young heap, an event's text a second time. Joined, the pieces are copied once
- * into one large string, which V8 keeps outside the young generation; the thread splits it into
- * slices of that string (no copy). Ingest allocated 6.8 KB per event, a third of it these texts
- * twice over (sampling heap profile, collected objects included), and the young generation's
- * collections are the largest single cost of the event loop.
+ * - `events`: each row's event as JSON, joined into one text (joined-texts.ts: why).
  */
 export interface EncodedRows {
   columns: string[];
   events: string;
-  count: number;
 }
-
-const SEP = '\u0000';
 
 export function encodeRows(events: readonly NewEvent[]): EncodedRows {
   const n = events.length;
@@ -38,7 +27,7 @@ export function encodeRows(events: readonly NewEvent[]): EncodedRows {
     columns[c++] = e.sourceId;
     texts[i] = JSON.stringify(e);
   }
-  return { columns, events: texts.join(SEP), count: n };
+  return { columns, events: joinTexts(texts) };
 }
 
 /**
@@ -56,12 +45,11 @@ export function makeAppendRows(db: Db): (rows: EncodedRows, headEventId: string)
   // One small write per batch, not per event.
   const head = db.prepare(`INSERT INTO myko_meta (key, value) VALUES ('log_head', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`);
   return db.transaction((rows: EncodedRows, headEventId: string): number[] => {
-    const n = rows.count;
+    const c = rows.columns;
+    const n = c.length / 6;
+    const texts = splitTexts(rows.events, n, `append of ${n} rows`);
     const positions = new Array<number>(n);
     if (n === 0) return positions;
-    const texts = rows.events.split(SEP);
-    if (texts.length !== n || rows.columns.length !== n * 6) throw new Error(`append: ${n} rows, but ${texts.length} event texts and ${rows.columns.length} column values`);
-    const c = rows.columns;
     for (let i = 0, k = 0; i < n; i++, k += 6)
       positions[i] = Number(insert.run(c[k], c[k + 1], c[k + 2], c[k + 3], c[k + 4], c[k + 5], texts[i]).lastInsertRowid);
     head.run(`${positions[n - 1]} ${headEventId}`);

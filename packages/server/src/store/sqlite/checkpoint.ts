@@ -3,6 +3,7 @@ import type { Db } from './open.js';
 import type { Checkpoint, CheckpointDelta, DerivedFields, StoreClaims } from '../event-store.js';
 import { sha256 } from '../../core/identity.js';
 import { RowDigests } from './row-digests.js';
+import { joinTexts, splitTexts } from './joined-texts.js';
 
 /**
  * Snapshot digest: a 256-bit XOR of one SHA-256 per snapshot row (`myko_state`
@@ -126,18 +127,15 @@ export interface EncodedDelta {
   eventId: string | null;
   chain: string;
   /**
-   * The upserts, joined as append.ts joins a batch's event texts (and for the same reason: one copy of
-   * each text, not two): itemType and id of each, in order; each one's item JSON and its pids JSON,
-   * joined by NUL. Read back with `eachUpsert`.
+   * The upserts: itemType and id of each, in order (two strings per upsert); each one's item JSON and
+   * its pids JSON, each joined into one text (joined-texts.ts: why). Read back with `eachUpsert`.
    */
-  upserts: { count: number; keys: string[]; items: string; pids: string };
+  upserts: { keys: string[]; items: string; pids: string };
   /** itemType, id, pids JSON. */
   deletes: [string, string, string][];
   /** DerivedFields as JSON; '' when the server declares none. */
   derived: string;
 }
-
-const SEP = '\u0000';
 
 export function encodeDelta(d: CheckpointDelta): EncodedDelta {
   const keys: string[] = [];
@@ -148,7 +146,7 @@ export function encodeDelta(d: CheckpointDelta): EncodedDelta {
     items.push(JSON.stringify(u.item));
     pids.push(JSON.stringify(u.pids));
   }
-  const upserts = { count: items.length, keys, items: items.join(SEP), pids: pids.join(SEP) };
+  const upserts = { keys, items: joinTexts(items), pids: joinTexts(pids) };
   const deletes: EncodedDelta['deletes'] = [];
   for (const x of d.deletes) deletes.push([x.itemType, x.id, JSON.stringify(x.pids)]);
   const derived = d.derived && Object.keys(d.derived).length > 0 ? JSON.stringify(d.derived) : '';
@@ -157,12 +155,10 @@ export function encodeDelta(d: CheckpointDelta): EncodedDelta {
 
 /** Each upsert of an encoded delta, in order: its item and pids texts are slices of the joined ones (no copy). */
 function eachUpsert(u: EncodedDelta['upserts'], fn: (itemType: string, id: string, item: string, pids: string) => void): void {
-  if (u.count === 0) return;
-  const items = u.items.split(SEP);
-  const pids = u.pids.split(SEP);
-  if (items.length !== u.count || pids.length !== u.count || u.keys.length !== 2 * u.count)
-    throw new Error(`checkpoint: ${u.count} upserts, but ${items.length} item texts, ${pids.length} pids texts and ${u.keys.length} keys`);
-  for (let i = 0; i < u.count; i++) fn(u.keys[2 * i]!, u.keys[2 * i + 1]!, items[i]!, pids[i]!);
+  const n = u.keys.length / 2;
+  const items = splitTexts(u.items, n, `checkpoint of ${n} upserts, item texts`);
+  const pids = splitTexts(u.pids, n, `checkpoint of ${n} upserts, pids texts`);
+  for (let i = 0; i < n; i++) fn(u.keys[2 * i]!, u.keys[2 * i + 1]!, items[i]!, pids[i]!);
 }
 
 /** Incremental: the dirty items, the new position and the new digest in one transaction, so a checkpoint is never half-written. */
