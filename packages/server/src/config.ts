@@ -26,7 +26,10 @@ export interface ServerConfig {
   sqliteThread: 'on' | 'off';
   /** Most events written in one transaction (group commit). */
   maxBatchEvents: number;
-  /** Write a checkpoint of current state after this many changes... */
+  /**
+   * Save a checkpoint (core/checkpointer.ts) once this many items changed since the last one...
+   * Fewer checkpoints cost less write throughput; boot then replays more of the log.
+   */
   checkpointEvery: number;
   /** ...or this long after the first unsaved change. */
   checkpointIntervalMs: number;
@@ -150,6 +153,8 @@ export const envNames: Record<string, keyof ServerConfig> = {
   MYKO_HARD_MAX_FRAME_BYTES: 'hardMaxFrameBytes',
   MYKO_SQLITE_SYNC: 'sqliteSync',
   MYKO_SQLITE_THREAD: 'sqliteThread',
+  MYKO_CHECKPOINT_EVERY: 'checkpointEvery',
+  MYKO_CHECKPOINT_INTERVAL_MS: 'checkpointIntervalMs',
   MYKO_SEND_HIGH_WATER_BYTES: 'sendHighWaterBytes',
   MYKO_SEND_MAX_BUFFERED_BYTES: 'sendMaxBufferedBytes',
   MYKO_SLOW_CONSUMER_TIMEOUT_MS: 'slowConsumerTimeoutMs',
@@ -219,6 +224,8 @@ export function resolveConfig(
     throw new ConfigError('sendMaxBufferedBytes must be above sendHighWaterBytes');
   if (out.mcp !== 'off' && out.mcp !== 'read-only' && out.mcp !== 'full') throw new ConfigError(`mcp must be off, read-only or full, got ${out.mcp}`);
   if (out.maxBatchEvents < 1) throw new ConfigError('maxBatchEvents must be at least 1');
+  if (out.checkpointEvery < 1) throw new ConfigError('checkpointEvery must be at least 1');
+  if (out.checkpointIntervalMs < 1) throw new ConfigError('checkpointIntervalMs must be at least 1');
   if (out.postgresUrl && !/^postgres(ql)?:\/\//.test(out.postgresUrl)) throw new ConfigError('postgresUrl must be a postgres:// URL');
   if (out.authJwtSecret && out.authJwksUrl) throw new ConfigError('set authJwtSecret or authJwksUrl, not both');
   if (out.authJwtSecret && out.authJwtSecret.length < 32) throw new ConfigError('authJwtSecret must be at least 32 characters (HS256 needs a 256-bit key)');

@@ -22,6 +22,8 @@ export interface ServerContext {
   readonly state: State;
   readonly store: EventStore;
   readonly writer: Writer;
+  /** The last saved checkpoint: a boot replays the log after its position (core/checkpointer.ts). */
+  readonly checkpoint: { readonly position: number };
   readonly queries: LiveQueries;
   readonly reports: LiveReports;
   readonly views: LiveViews;

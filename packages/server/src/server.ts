@@ -132,6 +132,7 @@ export class MykoServer {
       state: this.state,
       store,
       writer,
+      checkpoint: this.checkpointer,
       queries,
       reports,
       views,

@@ -30,6 +30,8 @@ const describe: Partial<Record<keyof ServerConfig, [arg: string | undefined, hel
   hardMaxFrameBytes: ['N', 'larger frames are not even buffered: the socket is closed with 1009'],
   sqliteSync: ['S', 'full (survives power loss) | normal (survives kill -9)'],
   sqliteThread: ['on|off', 'run the SQLite connection on its own thread once booted (commits and checkpoints off the event loop)'],
+  checkpointEvery: ['N', 'save a checkpoint of state once N items changed; larger: less write work, a longer replay at boot'],
+  checkpointIntervalMs: ['MS', 'or MS after the first change not yet saved'],
   sendHighWaterBytes: ['N', 'bytes queued on a socket above which diffs are held back and coalesced'],
   sendMaxBufferedBytes: ['N', 'bytes queued above which the connection is closed (MYKO_SLOW_CONSUMER)'],
   slowConsumerTimeoutMs: ['MS', 'a connection held back this long is closed (MYKO_SLOW_CONSUMER)'],

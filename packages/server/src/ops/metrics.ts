@@ -148,6 +148,16 @@ export class OpsMetrics {
         this.set(ctx.writer.position);
       },
     });
+    // Only a store that saves checkpoints (SQLite: the one with `claims`); a cluster's log has none.
+    if (ctx.store.claims)
+      new Gauge({
+        name: 'myko_checkpoint_position',
+        help: 'Log position of the last saved checkpoint: a boot after a crash replays the events after it',
+        registers,
+        collect() {
+          this.set(ctx.checkpoint.position);
+        },
+      });
     new Gauge({
       name: 'myko_items',
       help: 'Items in current state, per item type',
