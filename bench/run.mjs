@@ -19,7 +19,7 @@
 //   BENCH_CPU_PROF=DIR              run every Myko server child with --cpu-prof into DIR/<scenario>-…/, one profile per thread
 //                                   (CPU.….<pid>.0.….cpuprofile the event loop, ….1.… the store thread; summarise: node bench/prof-summary.mjs FILE)
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
@@ -217,8 +217,50 @@ const selfCpuMs = () => {
   return (u.user + u.system) / 1000;
 };
 
+/** CPU ms of each thread of a process (Linux), by thread id. */
+function threadsCpuMs(pid) {
+  const out = new Map();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const ms = procCpuMs(pid, tid);
+      if (ms !== undefined) out.set(tid, ms);
+    }
+  } catch {}
+  return out;
+}
+
+/**
+ * Where a server's CPU went between two `threadsCpuMs` readings: its event loop (the thread whose id is
+ * the process id), its store thread (the busiest of the others: Node names no thread, and the store
+ * thread is the one that commits every event), and every other thread (V8's garbage-collector and
+ * compiler helpers, libuv's pool).
+ */
+function threadSplit(pid, before, after) {
+  let loop = 0;
+  const others = [];
+  for (const [tid, ms] of after) {
+    const d = ms - (before.get(tid) ?? 0);
+    if (tid === String(pid)) loop = d;
+    else others.push(d);
+  }
+  others.sort((a, b) => b - a);
+  return { loop, store: others[0] ?? 0, helpers: others.slice(1).reduce((a, b) => a + b, 0) };
+}
+
+/** Busy and total jiffies of all cores (Linux /proc/stat): how busy the whole machine was between two readings. */
+function machineJiffies() {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const idle = f[3] + (f[4] ?? 0); // idle + iowait
+    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { busy: total - idle, total };
+  } catch {
+    return undefined;
+  }
+}
+
 /** The Myko server as a child process on a fresh temp data dir; resolves once /health answers. */
-async function startMyko(scope, { sync = 'full', name = 'myko' } = {}) {
+async function startMyko(scope, { sync = 'full', name = 'myko', extraArgs = [] } = {}) {
   const dataDir = tempDir('myko-bench-');
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
@@ -228,7 +270,7 @@ async function startMyko(scope, { sync = 'full', name = 'myko' } = {}) {
     if (process.env.BENCH_SERVER_NODE_ARGS) nodeArgs.push(...process.env.BENCH_SERVER_NODE_ARGS.split(' ').filter(Boolean));
     const proc = spawnChild([
       ...nodeArgs,
-      CLI, 'serve', '--port', String(port), '--host', '127.0.0.1', '--data-dir', dataDir, '--log-level', 'warn', '--sqlite-sync', sync,
+      CLI, 'serve', '--port', String(port), '--host', '127.0.0.1', '--data-dir', dataDir, '--log-level', 'warn', '--sqlite-sync', sync, ...extraArgs,
     ]);
     const deadline = Date.now() + 15_000;
     let ok = false;
@@ -415,9 +457,9 @@ function readServerLog(dataDir) {
   }
 }
 
-async function ingestServer(scope, sync, data) {
+async function ingestServer(scope, sync, data, { extraArgs = [], name = `ingest-${sync}` } = {}) {
   const { frames, total } = data;
-  const srv = await startMyko(scope, { sync, name: `ingest-${sync}` });
+  const srv = await startMyko(scope, { sync, name, extraArgs });
   const watch = new Watch();
   let count = -1;
   let reports = 0;
@@ -461,6 +503,8 @@ async function ingestServer(scope, sync, data) {
   watch.waiters.push(pumpWatch);
   const cpu0 = procCpuMs(srv.proc.child.pid);
   const loop0 = procCpuMs(srv.proc.child.pid, srv.proc.child.pid);
+  const threads0 = threadsCpuMs(srv.proc.child.pid);
+  const machine0 = machineJiffies();
   const t0 = performance.now();
   pump();
   await watch.until(
@@ -470,6 +514,8 @@ async function ingestServer(scope, sync, data) {
   );
   const cpu1 = procCpuMs(srv.proc.child.pid);
   const loop1 = procCpuMs(srv.proc.child.pid, srv.proc.child.pid);
+  const split = threadSplit(srv.proc.child.pid, threads0, threadsCpuMs(srv.proc.child.pid));
+  const machine1 = machineJiffies();
   watch.waiters.splice(watch.waiters.indexOf(pumpWatch), 1);
   if (errors.length > 0) throw new Error(`server answered with errors: ${JSON.stringify(errors.slice(0, 3))}`);
   const ms = tEnd - t0;
@@ -487,6 +533,10 @@ async function ingestServer(scope, sync, data) {
     cpuUsPerEvent: cpu0 === undefined || cpu1 === undefined ? NaN : ((cpu1 - cpu0) * 1000) / total,
     /** The event loop's thread alone: what bounds throughput when the store thread has a core of its own. */
     loopCpuUsPerEvent: loop0 === undefined || loop1 === undefined ? NaN : ((loop1 - loop0) * 1000) / total,
+    /** The same by thread: event loop, store thread, V8 and libuv helpers (threadSplit), µs per event. */
+    threadsUsPerEvent: Object.fromEntries(Object.entries(split).map(([k, ms]) => [k, (ms * 1000) / total])),
+    /** Share of all cores' time the machine was busy during the run (every process), from /proc/stat. */
+    machineBusy: machine0 && machine1 && machine1.total > machine0.total ? (machine1.busy - machine0.busy) / (machine1.total - machine0.total) : NaN,
     eventsPerSec: (total / ms) * 1000,
     ms,
     commitsSeen: reports - 1,
@@ -520,6 +570,14 @@ async function scenarioIngest(scope) {
       const rawMatched = rawInsert(sync, serverLog, Math.max(1, Math.round(server.eventsPerCommit)));
       trials[sync].push({ server, raw, rawMatched });
       log(`ingest: trial ${t} ${sync}: server ${fmtInt(server.eventsPerSec)}/s, raw ${fmtInt(raw.eventsPerSec)}/s`);
+      if (t === 1 && sync === INGEST_SYNCS[0]) {
+        // The snapshot's share: the same run with no checkpoint during it (each new item is then written
+        // once, to the log, instead of twice). Not a setting to serve with: boot would replay everything.
+        log(`ingest: trial ${t}, server, sqliteSync=${sync}, no checkpoint during the run`);
+        const held = await ingestServer(scope, sync, data, { name: `ingest-${sync}-held`, extraArgs: ['--checkpoint-every', '100000000', '--checkpoint-interval-ms', '3600000'] });
+        delete held.serverLog;
+        out.checkpointHeld = { sync, server: held, withCheckpoints: server, raw };
+      }
     }
   const best = (list) => list.reduce((a, b) => (b.eventsPerSec > a.eventsPerSec ? b : a));
   for (const [sync, list] of Object.entries(trials)) {
@@ -536,7 +594,7 @@ async function scenarioIngest(scope) {
       cpu,
       ratio: server.eventsPerSec / raw.eventsPerSec,
       ratioMatched: server.eventsPerSec / rawMatched.eventsPerSec,
-      trials: list.map((x) => ({ serverCpuUs: +x.server.cpuUsPerEvent.toFixed(2), loopCpuUs: +x.server.loopCpuUsPerEvent.toFixed(2), rawCpuUs: +x.raw.cpuUsPerEvent.toFixed(2), server: Math.round(x.server.eventsPerSec), raw: Math.round(x.raw.eventsPerSec), rawMatched: Math.round(x.rawMatched.eventsPerSec), eventsPerCommit: Math.round(x.server.eventsPerCommit) })),
+      trials: list.map((x) => ({ serverCpuUs: +x.server.cpuUsPerEvent.toFixed(2), loopCpuUs: +x.server.loopCpuUsPerEvent.toFixed(2), threadsUs: x.server.threadsUsPerEvent, machineBusy: x.server.machineBusy, rawCpuUs: +x.raw.cpuUsPerEvent.toFixed(2), server: Math.round(x.server.eventsPerSec), raw: Math.round(x.raw.eventsPerSec), rawMatched: Math.round(x.rawMatched.eventsPerSec), eventsPerCommit: Math.round(x.server.eventsPerCommit) })),
     };
   }
   return out;
@@ -899,6 +957,22 @@ function tables(res) {
     lines.push('', `Best of up to ${CFG.ingestTrials} trials per mode (server and baseline each); every trial, events/s server / raw (CPU µs/event server / raw; of it, the server's event-loop thread):`);
     for (const [sync, m] of Object.entries(g.modes))
       lines.push(`- ${sync}: ${m.trials.map((t) => `${fmtInt(t.server)} / ${fmtInt(t.raw)} (${fmt(t.serverCpuUs, 1)} / ${fmt(t.rawCpuUs, 1)}; loop ${fmt(t.loopCpuUs, 1)})`).join('; ')}`);
+    lines.push('', "Where the server's CPU went, µs per event, and how busy the whole machine (2 cores: the server, the bench's clients, anything else) was during each server run:", '');
+    row('sqliteSync', 'trial', 'event loop', 'store thread', 'V8 and libuv helpers', 'machine busy');
+    row('---', '---:', '---:', '---:', '---:', '---:');
+    for (const [sync, m] of Object.entries(g.modes))
+      m.trials.forEach((t, i) => t.threadsUs && row(sync, i + 1, fmt(t.threadsUs.loop, 1), fmt(t.threadsUs.store, 1), fmt(t.threadsUs.helpers, 1), `${fmt(100 * t.machineBusy, 0)}%`));
+    const h = g.checkpointHeld;
+    if (h) {
+      const w = h.withCheckpoints;
+      lines.push(
+        '',
+        `The checkpoint's share (${h.sync}, trial 1, the same server with no checkpoint during the run): ${fmtInt(h.server.eventsPerSec)} events/s, ` +
+          `${fmt(h.server.eventsPerSec / h.raw.eventsPerSec, 3)} of the raw insert, ${fmt(h.server.cpuUsPerEvent, 1)} µs of CPU per event ` +
+          `(event loop ${fmt(h.server.threadsUsPerEvent.loop, 1)}, store thread ${fmt(h.server.threadsUsPerEvent.store, 1)}), against ${fmtInt(w.eventsPerSec)} events/s and ${fmt(w.cpuUsPerEvent, 1)} µs with checkpoints. ` +
+          'Every event of this load creates an item, so a checkpoint writes each one a second time.',
+      );
+    }
     lines.push('');
   }
   if (res.fanout?.error) lines.push(`**fanout failed:** ${res.fanout.error}`, '');
@@ -1013,7 +1087,13 @@ ${serverNotes.length === 0 ? 'Every Myko server child printed nothing at log lev
   and the best of the baseline are kept (noise only ever slows a run down).
   CPU per event is the server child's user + system time over the run (from
   \`/proc\`), divided by the events: unlike events/s it hardly depends on how
-  much of the 2 cores other processes took.
+  much of the 2 cores other processes took. It is split by thread (event
+  loop; store thread, the busiest other thread; the rest, V8's and libuv's
+  helpers), beside the share of all cores the machine was busy during the
+  run (\`/proc/stat\`). Once, the first mode's first trial is run again with
+  no checkpoint during it (\`--checkpoint-every\` and
+  \`--checkpoint-interval-ms\` past the run): what the snapshot costs a
+  load where every event creates an item.
   **Baseline**: the very rows the server wrote (read back from its log after
   the run: all columns but the autoincrement id, mean row size in the table)
   inserted with better-sqlite3 in the bench process into a table and indexes
