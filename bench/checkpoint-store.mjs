@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The SQLite store's checkpoint alone (no server): load of a 200,000-row snapshot (time, heap)
-// and five checkpoints rewriting 20,000 of those rows each. For A/B runs of the checkpoint code:
+// The SQLite store's checkpoint alone (no server): load of a 200,000-item snapshot (time, heap)
+// and five checkpoints rewriting 20,000 of those items each. For A/B runs of the checkpoint code:
 //
 //   node --expose-gc bench/checkpoint-store.mjs [REPO_ROOT]     REPO_ROOT: a built checkout (default: this one)
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -272,6 +272,7 @@ export class MykoServer {
     this.ctx.writer.position = position;
     this.ctx.writer.lastEventId = lastEventId;
     this.checkpointer.position = cp.position;
+    this.checkpointer.entries = cp.entries;
     this.ctx.writer.listeners.push(
       (changes) => this.ctx.queries.onChanges(changes),
       (changes) => this.ctx.reports.onChanges(changes),

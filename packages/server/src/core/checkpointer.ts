@@ -21,6 +21,20 @@ export class Checkpointer {
   private replace = false;
   /** Position of the last saved checkpoint. */
   position = 0;
+  /**
+   * Entries the saved snapshot holds, superseded ones included (Checkpoint.entries), where the store
+   * counts them (SQLite's segments): undefined, no compaction.
+   */
+  entries: number | undefined;
+  /**
+   * A compaction under way. Each checkpoint adds what changed to the snapshot, so an item changed
+   * often is in it many times; once the entries are more than twice the items (plus `every`, so a small
+   * state does not compact at every checkpoint),
+   * every item is written once more, a slice of `every` per checkpoint (no checkpoint grows past
+   * twice its size, so none holds the writer long), and the checkpoint that writes the last slice
+   * drops every segment saved before the first (CheckpointDelta.dropBefore): all superseded.
+   */
+  private compaction: { keys: Iterator<[string, string]>; from: number } | undefined;
 
   constructor(
     private readonly store: EventStore,
@@ -112,12 +126,30 @@ export class Checkpointer {
     });
   }
 
+  /**
+   * Adds this checkpoint's slice of a compaction to `keys`, starting one when the snapshot is mostly
+   * superseded entries. Returns the position to drop segments below once the slice is the last one.
+   */
+  private compactionSlice(keys: ItemMap<true>, position: number): number | undefined {
+    const all = this.writer.identity.leaves; // every item a full snapshot holds, deleted ones included
+    if (this.entries === undefined) return undefined;
+    if (!this.compaction && this.entries + keys.size >= 2 * all.size + this.every) this.compaction = { keys: all.keys(), from: position };
+    if (!this.compaction) return undefined;
+    for (let n = 0; n < this.every; n++) {
+      const next = this.compaction.keys.next();
+      if (next.done) return this.compaction.from;
+      keys.set(next.value[0], next.value[1], true);
+    }
+    return undefined;
+  }
+
   private async save(): Promise<void> {
     const position = this.writer.position;
     if (this.dirty.size === 0 && position === this.position && !this.replace && !this.derivedStale) return;
     const replace = this.replace;
     const keys = this.dirty;
     this.dirty = new ItemMap();
+    const dropBefore = replace ? undefined : this.compactionSlice(keys, position);
     const upserts: { itemType: string; item: MItem; pids: string[] }[] = [];
     const deletes: { itemType: string; id: string; pids: string[] }[] = [];
     const leaves = this.writer.identity.leaves;
@@ -128,8 +160,9 @@ export class Checkpointer {
       else deletes.push({ itemType, id, pids });
     });
     try {
-      await this.store.saveCheckpoint({
+      const entries = await this.store.saveCheckpoint({
         ...(replace ? { replace } : {}),
+        ...(dropBefore !== undefined ? { dropBefore } : {}),
         position,
         eventId: this.writer.lastEventId,
         chain: this.writer.identity.chain,
@@ -138,8 +171,10 @@ export class Checkpointer {
         derived: this.state.backrefs?.fields() ?? {},
       });
       this.position = position;
+      this.entries = entries ?? undefined;
       this.derivedStale = false;
       if (replace) this.replace = false;
+      if (replace || dropBefore !== undefined) this.compaction = undefined;
     } catch (err) {
       // Keep them dirty: the next checkpoint retries. Boot replays from the last good one.
       keys.forEach((itemType, id) => this.dirty.set(itemType, id, true));

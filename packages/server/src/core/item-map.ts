@@ -30,6 +30,11 @@ export class ItemMap<V> {
     this.types.forEach((ids, itemType) => ids.forEach((value, id) => fn(itemType, id, value)));
   }
 
+  /** Every key, type by type; entries added while iterating are visited too (Map iteration order). */
+  *keys(): IterableIterator<[itemType: string, id: string]> {
+    for (const [itemType, ids] of this.types) for (const id of ids.keys()) yield [itemType, id];
+  }
+
   /** Every entry's value, type by type. */
   *values(): IterableIterator<V> {
     for (const ids of this.types.values()) yield* ids.values();

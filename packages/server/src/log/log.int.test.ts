@@ -5,10 +5,9 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { startTestServer, tamperedCopy, tempDir, TestClient } from '../testing/index.js';
+import { editSnapshot, startTestServer, tamperedCopy, tempDir, TestClient } from '../testing/index.js';
 import { SqliteEventStore } from '../store/sqlite/index.js';
 import { verifyLog } from './verify.js';
-import { makeSnapshotDigest } from '../store/sqlite/checkpoint.js';
 
 const cli = fileURLToPath(new URL('../cli.js', import.meta.url));
 // MYKO_PROGRESS unset: progress is drawn only on a terminal, so these runs print none.
@@ -224,7 +223,7 @@ test('a checkpoint that does not match the event at its position is ignored; ver
     await expected.close();
     const lying = tampered(dir, (db) => {
       db.prepare(`UPDATE myko_meta SET value = 'not-the-event' WHERE key = 'checkpoint_event_id'`).run();
-      db.prepare(`UPDATE myko_state SET item = '{"id":"a","level":999}' WHERE item_id = 'a'`).run();
+      editSnapshot(db, (es) => es.map((e) => (e[1] === 'a' ? [e[0], e[1], { id: 'a', level: 999 }, e[3]] : e)));
     });
     dirs.push(lying);
     const ts = await startTestServer({ dataDir: lying });
@@ -283,7 +282,7 @@ test('a boot that replays a tail, then a clean stop, then a boot: nothing of the
   }
 });
 
-test('a snapshot row changed behind the checkpoint (its event id still right) is found at boot and by verify', async () => {
+test('a snapshot entry changed behind the checkpoint (its event id still right) is found at boot and by verify', async () => {
   const dir = await seededDir();
   const dirs = [dir];
   try {
@@ -295,20 +294,24 @@ test('a snapshot row changed behind the checkpoint (its event id still right) is
     assert.ok(checkpointAt > 0, 'the clean stop left a checkpoint');
     assert.equal((await verifyDir(dir)).ok, true);
 
-    // Only one myko_state row: the checkpoint's position and event id are left as they were.
-    const edited = tampered(dir, (db) => {
-      const row = db.prepare(`SELECT item FROM myko_state WHERE item_type = 'Lamp' AND item_id = 'a'`).get() as { item: string };
-      assert.match(row.item, /"level":3/);
-      db.prepare(`UPDATE myko_state SET item = ? WHERE item_type = 'Lamp' AND item_id = 'a'`).run(row.item.replace('"level":3', '"level":999'));
-    });
+    // Only one snapshot entry: the checkpoint's position and event id are left as they were.
+    const edited = tampered(dir, (db) =>
+      editSnapshot(db, (es) =>
+        es.map((e) => {
+          if (e[0] !== 'Lamp' || e[1] !== 'a') return e;
+          assert.equal(e[2]?.level, 3);
+          return [e[0], e[1], { ...e[2], level: 999 }, e[3]];
+        }),
+      ),
+    );
     dirs.push(edited);
     const r = await verifyDir(edited);
     assert.equal(r.ok, false);
     assert.equal(r.failure!.position, checkpointAt);
-    assert.match(r.failure!.reason, /snapshot rows .* do not match the digest/);
+    assert.match(r.failure!.reason, /snapshot segments .* do not match the digest/);
     const out = myko('verify', '--data-dir', edited);
     assert.equal(out.status, 1);
-    assert.match(out.stdout, new RegExp(`MISMATCH at position ${checkpointAt}: snapshot rows`));
+    assert.match(out.stdout, new RegExp(`MISMATCH at position ${checkpointAt}: snapshot segments`));
 
     // Boot falls back to a full replay: the state is the log's, not the edited row's.
     const ts = await startTestServer({ dataDir: edited });
@@ -319,30 +322,29 @@ test('a snapshot row changed behind the checkpoint (its event id still right) is
     // That boot's clean stop wrote a checkpoint again, from the replayed state: it verifies.
     assert.equal((await verifyDir(edited)).ok, true);
 
-    // A wrong row saved with a digest that matches it (as a checkpointer bug would write): the digest
+    // A wrong entry saved with a digest that matches it (as a checkpointer bug would write): the digest
     // holds, and verify still finds it by replaying the log to the checkpoint's position.
-    const consistent = tampered(dir, (db) => {
-      db.prepare(`UPDATE myko_state SET item = replace(item, '"level":3', '"level":42') WHERE item_type = 'Lamp' AND item_id = 'c'`).run();
-      db.prepare(`UPDATE myko_meta SET value = ? WHERE key = 'checkpoint_digest'`).run(makeSnapshotDigest(db)());
-    });
+    const consistent = tampered(dir, (db) =>
+      editSnapshot(db, (es) => es.map((e) => (e[0] === 'Lamp' && e[1] === 'c' && e[2]?.level === 3 ? [e[0], e[1], { ...e[2], level: 42 }, e[3]] : e)), { consistent: true }),
+    );
     dirs.push(consistent);
     const wrong = await verifyDir(consistent);
     assert.equal(wrong.failure?.position, checkpointAt);
     assert.equal(wrong.failure?.itemId, 'c');
     assert.match(wrong.failure!.reason, /^snapshot: the item differs from its last SET/);
 
-    // A removed snapshot row, too.
-    const removed = tampered(dir, (db) => db.prepare(`DELETE FROM myko_state WHERE item_type = 'Lamp' AND item_id = 'c'`).run());
+    // A removed snapshot entry, too.
+    const removed = tampered(dir, (db) => editSnapshot(db, (es) => es.filter((e) => !(e[0] === 'Lamp' && e[1] === 'c'))));
     dirs.push(removed);
     assert.match((await verifyDir(removed)).failure!.reason, /digest/);
-    await assert.rejects(startTestServer({ dataDir: removed, config: { verifyOnBoot: true } }), /log verification failed at position \d+: snapshot rows/);
+    await assert.rejects(startTestServer({ dataDir: removed, config: { verifyOnBoot: true } }), /log verification failed at position \d+: snapshot segments/);
     const again = await startTestServer({ dataDir: removed });
     assert.deepEqual([...again.server.state.all('Lamp')].sort((x, y) => (x.id < y.id ? -1 : 1)), lamps);
     await again.close();
     assert.equal((await verifyDir(removed)).ok, true);
-    const db = new Database(join(removed, 'myko.db'), { readonly: true });
-    assert.equal((db.prepare(`SELECT COUNT(*) AS n FROM myko_state WHERE item_type = 'Lamp'`).get() as { n: number }).n, lamps.length, 'the row is back');
-    db.close();
+    const back = new SqliteEventStore({ dataDir: removed, sync: 'normal' });
+    assert.equal([...(await back.loadCheckpoint()).items].filter((x) => x.itemType === 'Lamp').length, lamps.length, 'the entry is back');
+    await back.close();
   } finally {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   }

@@ -13,9 +13,8 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { startTestServer, tamperedCopy, tempDir, TestClient } from '../testing/index.js';
+import { editSnapshot, startTestServer, tamperedCopy, tempDir, TestClient } from '../testing/index.js';
 import { SqliteEventStore } from '../store/sqlite/index.js';
-import { makeSnapshotDigest } from '../store/sqlite/checkpoint.js';
 import { verifyLog } from './verify.js';
 import type { MykoPlugin } from '../core/registry.js';
 
@@ -54,18 +53,19 @@ test('verify passes a snapshot whose items hold reverse-reference ids their SET 
     await ts.close(); // a clean stop saves the checkpoint, with the rig as state holds it
 
     const db = new Database(join(dir, 'myko.db'), { readonly: true });
-    const row = db.prepare(`SELECT item FROM myko_state WHERE item_type = 'Rig' AND item_id = 'r1'`).get() as { item: string };
     const derived = db.prepare(`SELECT value FROM myko_meta WHERE key = 'checkpoint_derived'`).get() as { value: string };
     db.close();
-    assert.deepEqual(JSON.parse(row.item).emitterIds, ['b1', 'b2', 'b3'], 'the snapshot row holds the derived ids');
+    const saved = new SqliteEventStore({ dataDir: dir, sync: 'normal' });
+    const savedRig = [...(await saved.loadCheckpoint()).items].find((x) => x.itemType === 'Rig' && x.item.id === 'r1');
+    await saved.close();
+    assert.deepEqual(savedRig?.item.emitterIds, ['b1', 'b2', 'b3'], 'the snapshot holds the derived ids');
     assert.deepEqual(JSON.parse(derived.value), { Rig: ['emitterIds'] });
     assert.equal((await verifyBoth(dir)).ok, true);
 
     // Another field of the rig wrong in the snapshot, its digest made to match (a checkpointer bug): found.
-    const wrong = tamperedCopy(dir, (db) => {
-      db.prepare(`UPDATE myko_state SET item = replace(item, '"truss"', '"tower"') WHERE item_type = 'Rig'`).run();
-      db.prepare(`UPDATE myko_meta SET value = ? WHERE key = 'checkpoint_digest'`).run(makeSnapshotDigest(db)());
-    });
+    const wrong = tamperedCopy(dir, (db) =>
+      editSnapshot(db, (es) => es.map((e) => (e[0] === 'Rig' && e[2] ? [e[0], e[1], { ...e[2], name: 'tower' }, e[3]] : e)), { consistent: true }),
+    );
     dirs.push(wrong);
     const r = await verifyBoth(wrong);
     assert.equal(r.ok, false);

@@ -2,7 +2,6 @@ import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { makeReadRawColumnsBetween } from '../store/sqlite/read.js';
 import { makeCheckpointClaims, makeLoadCheckpoint } from '../store/sqlite/checkpoint.js';
-import { RowDigests } from '../store/sqlite/row-digests.js';
 import { checkBatch, transferables, walkRows, type RowBatch } from './verify-rows.js';
 import { snapshotFacts, type SnapshotFacts } from './verify-snapshot.js';
 import type { CheckedRange, VerifyTask, WorkerInit } from './verify-pool.js';
@@ -37,7 +36,7 @@ if (init.snapshot) {
 /** As the store's loadCheckpoint gives it; rows that do not parse are an error, after their digest's problem (claims). */
 function snapshot(db: Database.Database): SnapshotFacts {
   try {
-    return snapshotFacts(makeLoadCheckpoint(db, new RowDigests())());
+    return snapshotFacts(makeLoadCheckpoint(db)());
   } catch (err) {
     return { problem: makeCheckpointClaims(db)()?.problem, error: (err as Error).message, items: [], leaves: [] };
   }

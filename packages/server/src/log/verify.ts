@@ -44,7 +44,7 @@ export interface VerifyOptions {
  * Then, where the store records them (SQLite), holds the log against its own
  * claims: the log must end exactly at the head the last append recorded (so
  * deleting the last events is found), the checkpoint's event must be at its
- * position, and the snapshot rows must match their digest.
+ * position, and the snapshot's segments must match their digest.
  */
 export async function verifyLog(store: EventStore, opts: VerifyOptions = {}): Promise<VerifyResult> {
   const t0 = performance.now();

@@ -34,11 +34,16 @@ export interface Checkpoint {
   leaves: Iterable<{ itemType: string; id: string; pids: string[] }>;
   /**
    * Set when the saved state does not match the digest saved with it (a
-   * changed, added or removed snapshot row): the checkpoint must not be used.
+   * changed, added or removed snapshot segment): the checkpoint must not be used.
    */
   problem?: string;
   /** The reverse-reference fields its items hold as state had them, as recorded with it (stores that save checkpoints: SQLite). */
   derived?: DerivedFields;
+  /**
+   * Entries the saved snapshot holds, superseded ones included, where each checkpoint adds its changes
+   * to the last (SQLite's segments): the checkpointer rewrites the snapshot whole once most are superseded.
+   */
+  entries?: number;
 }
 
 /** What a store recorded about its own log and snapshot, for `myko verify` to hold the log against. */
@@ -50,7 +55,7 @@ export interface StoreClaims {
 }
 
 /**
- * Item type → its fields that state fills from reverse references (core/backrefs.ts): a snapshot row holds
+ * Item type → its fields that state fills from reverse references (core/backrefs.ts): a snapshot entry holds
  * them as state has them, not as the item's last SET sent them. Saved with each checkpoint so `myko
  * verify` knows which fields of a snapshot item may differ from the log, without the server's plugins.
  */
@@ -71,6 +76,11 @@ export interface CheckpointDelta {
   deletes: Iterable<{ itemType: string; id: string; pids: string[] }>;
   /** The reverse-reference fields the upserted items hold as state has them (DerivedFields). */
   derived?: DerivedFields;
+  /**
+   * Every entry saved with a checkpoint at a position below this one is superseded by this checkpoint
+   * and those since (a compaction has rewritten every item): a store that keeps them may drop them.
+   */
+  dropBefore?: number;
 }
 
 /**
@@ -123,11 +133,14 @@ export interface EventStore {
    */
   countHistory(itemType: string, id: string, upTo?: number): Promise<number>;
   loadCheckpoint(): Promise<Checkpoint>;
-  /** Incremental: only what changed since the previous checkpoint, in one transaction. */
-  saveCheckpoint(delta: CheckpointDelta): Promise<void>;
+  /**
+   * Incremental: only what changed since the previous checkpoint, in one transaction. Resolves with the
+   * entries the snapshot then holds (Checkpoint.entries), where the store counts them.
+   */
+  saveCheckpoint(delta: CheckpointDelta): Promise<number | undefined>;
   /** The head and checkpoint this store recorded (stores that record them: SQLite). */
   /**
-   * `digest: false` leaves the checkpoint's `problem` out, and the pass over the snapshot rows it takes:
+   * `digest: false` leaves the checkpoint's `problem` out, and the pass over the snapshot's segments it takes:
    * for a caller that loads the checkpoint anyway (loadCheckpoint finds the same problem).
    */
   claims?(opts?: { digest?: boolean }): Promise<StoreClaims>;

@@ -7,6 +7,7 @@ import { before, after } from 'node:test';
 import { cpSync, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +17,27 @@ import { MykoServer, type MykoServerOptions } from '../server.js';
 
 export function tempDir(prefix = 'myko-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** A snapshot entry as store/sqlite/checkpoint.ts saves it: `item` null for a deleted item. */
+export type SnapshotEntry = [itemType: string, id: string, item: Record<string, unknown> | null, pids: string[]];
+
+/**
+ * Edit the saved snapshot's entries in place (each segment of myko_snapshot parsed, edited, written back).
+ * `consistent`: also rewrite each segment's hash and the checkpoint digest, as someone who knew the format
+ * would: a change then only a comparison with the log can find. `edit` returns the entries to keep.
+ */
+export function editSnapshot(db: Database.Database, edit: (entries: SnapshotEntry[]) => SnapshotEntry[], opts: { consistent?: boolean } = {}): void {
+  const rows = db.prepare(`SELECT seq, body FROM myko_snapshot ORDER BY seq`).all() as { seq: number; body: string }[];
+  const acc = Buffer.alloc(32);
+  for (const r of rows) {
+    const body = JSON.stringify(edit(JSON.parse(r.body) as SnapshotEntry[]));
+    const h = createHash('sha256').update(body).digest();
+    for (let i = 0; i < 32; i++) acc[i]! ^= h[i]!;
+    if (opts.consistent) db.prepare(`UPDATE myko_snapshot SET body = ?, hash = ? WHERE seq = ?`).run(body, h.toString('hex'), r.seq);
+    else db.prepare(`UPDATE myko_snapshot SET body = ? WHERE seq = ?`).run(body, r.seq);
+  }
+  if (opts.consistent) db.prepare(`UPDATE myko_meta SET value = ? WHERE key = 'checkpoint_digest'`).run(acc.toString('hex'));
 }
 
 /** A copy of a (stopped) server's data directory, its database edited by `edit`: for tests of what verify and boot find. */

@@ -112,7 +112,9 @@ export class PostgresEventStore implements EventStore {
   }
 
   /** Nothing to save: boot reads the latest event per item straight from the indexed table. */
-  async saveCheckpoint(_delta: CheckpointDelta): Promise<void> {}
+  async saveCheckpoint(_delta: CheckpointDelta): Promise<undefined> {
+    return undefined;
+  }
 
   /** NOTIFY on one of this store's channels. */
   notify(channel: string, payload: string): Promise<void> {

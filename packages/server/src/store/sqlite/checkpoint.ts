@@ -1,270 +1,217 @@
 import type { MItem } from '@myko/protocol';
+import { createHash } from 'node:crypto';
 import type { Db } from './open.js';
 import type { Checkpoint, CheckpointDelta, DerivedFields, StoreClaims } from '../event-store.js';
-import { sha256 } from '../../core/identity.js';
-import { RowDigests } from './row-digests.js';
-import { joinTexts, splitTexts } from './joined-texts.js';
+import { ItemMap } from '../../core/item-map.js';
 
 /**
- * Snapshot digest: a 256-bit XOR of one SHA-256 per snapshot row (`myko_state`
- * and `myko_leaves`), over the rows' text as stored. XOR makes it independent
- * of row order, so it is deterministic, and incremental: a checkpoint XORs out
- * the old text of the rows it replaces and XORs in the new, so its cost stays
- * proportional to what changed. Rows are keyed, so no row can appear twice and
- * cancel itself out. It detects a changed, added or removed row (a damaged
- * disk, a hand edit); it is not a signature, since whoever can edit the rows
- * can also rewrite the digest. The old rows' hashes come from memory
- * (row-digests.ts), not from reading the rows back.
+ * The snapshot a checkpoint saves, as segments: each checkpoint appends the entries it changed
+ * (`[itemType, id, item, pids]`, `item` null for a deleted item, which keeps its leaves) as one or a
+ * few rows of `myko_snapshot`, each a JSON array. Loading reads the segments in order; an item's
+ * last entry is its state. A checkpoint with `replace` (boot discarded the snapshot, or the
+ * checkpointer compacts one whose entries are mostly superseded) deletes every segment first.
+ *
+ * Why segments rather than a row per item (the layout before migration 5): a row per item cost a
+ * B-tree insert and a SHA-256 for every item a checkpoint wrote, on the store thread, and where every
+ * event creates an item (a bulk import) that was a third of the CPU of durable ingest (bench/RESULTS.md,
+ * issue 15, sixth part). A segment is one insert of text already encoded on the writer's thread.
+ *
+ * The digest: a 256-bit XOR of one SHA-256 per segment, over its text as stored, saved with the
+ * checkpoint. Segments are never rewritten, so a checkpoint XORs in the hashes of the segments it adds
+ * to the saved digest, and hashes nothing else. It detects a changed, added or removed segment (a
+ * damaged disk, a hand edit); it is not a signature, since whoever can edit the rows can also rewrite
+ * the digest. Boot uses a checkpoint only when its segments match it.
  */
 const DIGEST_BYTES = 32;
-/** Hex, as RowDigests takes them. */
-const stateRowHash = (itemType: string, id: string, item: string, pids: string | null) =>
-  sha256(`S${itemType.length}:${itemType}${id.length}:${id}${pids === null ? -1 : pids.length}:${pids ?? ''}${item}`);
-const leafRowHash = (itemType: string, id: string, pids: string) => sha256(`L${itemType.length}:${itemType}${id.length}:${id}${pids}`);
-const xorInto = (acc: Buffer, hexHash: string) => {
-  const h = Buffer.from(hexHash, 'hex');
+/** A segment's text stops growing past this many characters (a V8 string cannot hold the largest states whole). */
+const SEGMENT_CHARS = 8 * 1024 * 1024;
+
+const segmentHash = (body: string): Buffer => createHash('sha256').update(body).digest();
+const xorInto = (acc: Buffer, h: Buffer) => {
   for (let i = 0; i < DIGEST_BYTES; i++) acc[i]! ^= h[i]!;
 };
 
-type StateRow = { item_type: string; item_id: string; item: string; pids: string | null };
-type LeafRow = { item_type: string; item_id: string; pids: string };
+/** An entry of a segment: an item's state and leaves as the checkpoint saved them; `item` null: deleted. */
+type Entry = [itemType: string, id: string, item: MItem | null, pids: string[]];
 
-/** The digest of the snapshot tables as they are now: one pass over every row's text (no JSON parsing). */
+/** The digest of the snapshot segments as they are now: one pass over their text (no JSON parsing). */
 export function makeSnapshotDigest(db: Db): () => string {
-  const state = db.prepare(`SELECT item_type, item_id, item, pids FROM myko_state`);
-  const leaves = db.prepare(`SELECT item_type, item_id, pids FROM myko_leaves`);
+  const bodies = db.prepare(`SELECT body FROM myko_snapshot ORDER BY seq`).pluck();
   return () => {
     const acc = Buffer.alloc(DIGEST_BYTES);
-    for (const r of state.iterate() as Iterable<StateRow>) xorInto(acc, stateRowHash(r.item_type, r.item_id, r.item, r.pids));
-    for (const r of leaves.iterate() as Iterable<LeafRow>) xorInto(acc, leafRowHash(r.item_type, r.item_id, r.pids));
+    for (const body of bodies.iterate() as Iterable<string>) xorInto(acc, segmentHash(body));
     return acc.toString('hex');
   };
 }
 
+function makeMeta(db: Db): (key: string) => string | undefined {
+  const meta = db.prepare(`SELECT value FROM myko_meta WHERE key = ?`).pluck();
+  return (key) => meta.get(key) as string | undefined;
+}
+
 /**
- * The checkpoint's own claims (position, event id) and whether its rows still
- * match the digest saved with them. A checkpoint saved before digests existed
- * (migration) has none and is checked by its event id only, until the next
- * checkpoint stores one.
+ * The checkpoint's own claims (position, event id) and whether its segments still match the digest
+ * saved with them.
  */
 export function makeCheckpointClaims(db: Db): (digest?: boolean) => NonNullable<StoreClaims['checkpoint']> | undefined {
-  const meta = db.prepare(`SELECT value FROM myko_meta WHERE key = ?`);
+  const get = makeMeta(db);
   const digestNow = makeSnapshotDigest(db);
   return (digest = true) => {
-    const get = (key: string) => (meta.get(key) as { value: string } | undefined)?.value;
     const position = Number(get('checkpoint_position') ?? 0);
     const saved = get('checkpoint_digest');
     if (position === 0 && saved === undefined) return undefined;
     const eventId = get('checkpoint_event_id') || null;
     const derived = derivedOf(get('checkpoint_derived'));
-    if (saved === undefined || !digest) return { position, eventId, ...derived };
-    const now = digestNow();
-    return now === saved ? { position, eventId, ...derived } : { position, eventId, ...derived, problem: digestProblem(position, saved, now) };
+    if (!digest) return { position, eventId, ...derived };
+    const problem = digestProblem(position, saved, digestNow());
+    return { position, eventId, ...derived, ...(problem ? { problem } : {}) };
   };
 }
 
 /**
- * The saved checkpoint, its rows checked against their digest in the same
- * pass that parses them (one read of the table, not two; the items are held
- * in arrays, which costs a reference per item next to the state they fill).
+ * The saved checkpoint. Its segments are hashed first: when they do not match the digest, nothing
+ * of them is parsed (a damaged segment need not even be JSON) and `problem` says why.
  */
-export function makeLoadCheckpoint(db: Db, digests: RowDigests): () => Checkpoint {
-  const meta = db.prepare(`SELECT value FROM myko_meta WHERE key = ?`);
-  const stateRows = db.prepare(`SELECT item_type, item_id, item, pids FROM myko_state`);
-  // Every myko_leaves row counts in the digest; one whose item is in myko_state too is stale (the item
-  // was set again after its DEL) and its leaves are the state row's.
-  const leafRows = db.prepare(
-    `SELECT l.item_type, l.item_id, l.pids, s.item_id IS NOT NULL AS shadowed
-     FROM myko_leaves l LEFT JOIN myko_state s ON s.item_type = l.item_type AND s.item_id = l.item_id`,
-  );
+export function makeLoadCheckpoint(db: Db): () => Checkpoint {
+  const get = makeMeta(db);
+  const segments = db.prepare(`SELECT seq, hash, body FROM myko_snapshot ORDER BY seq`);
   return () => {
-    const get = (key: string) => (meta.get(key) as { value: string } | undefined)?.value;
     const position = Number(get('checkpoint_position') ?? 0);
-    const saved = get('checkpoint_digest');
-    // Every row's hash is kept (row-digests.ts): the next checkpoint XORs the rows it replaces out of it.
-    digests.reset();
-    digests.complete = false; // until every row is in: a row that fails to parse must not leave half of them trusted
+    const head = { position, eventId: get('checkpoint_event_id') ?? null, chain: get('checkpoint_chain') ?? '' };
+    const rows = segments.all() as { seq: number; hash: string; body: string }[];
+    const acc = Buffer.alloc(DIGEST_BYTES);
+    let hashProblem: string | undefined;
+    for (const r of rows) {
+      const h = segmentHash(r.body);
+      xorInto(acc, h);
+      // The hash saved beside a segment is what a compaction XORs out when it drops it: it must be the text's.
+      if (r.hash !== h.toString('hex')) hashProblem ??= `snapshot segment ${r.seq}: its saved hash does not match its text`;
+    }
+    const problem = (position === 0 && rows.length === 0 ? undefined : digestProblem(position, get('checkpoint_digest'), acc.toString('hex'))) ?? hashProblem;
+    if (problem) return { ...head, items: [], leaves: [], problem };
+    const latest = new ItemMap<Entry>();
+    let entries = 0;
+    for (const r of rows) {
+      const list = JSON.parse(r.body) as unknown;
+      if (!Array.isArray(list)) throw new Error(`snapshot segment ${r.seq}: not a JSON array`);
+      for (const e of list as unknown[]) {
+        if (!isEntry(e)) throw new Error(`snapshot segment ${r.seq}: malformed entry ${JSON.stringify(e).slice(0, 200)}`);
+        latest.set(e[0], e[1], e);
+        entries++;
+      }
+    }
     const items: { itemType: string; item: MItem }[] = [];
     const leaves: { itemType: string; id: string; pids: string[] }[] = [];
-    for (const r of stateRows.iterate() as Iterable<StateRow>) {
-      digests.set('S', r.item_type, r.item_id, stateRowHash(r.item_type, r.item_id, r.item, r.pids));
-      items.push({ itemType: r.item_type, item: JSON.parse(r.item) as MItem });
-      if (r.pids !== null) leaves.push({ itemType: r.item_type, id: r.item_id, pids: JSON.parse(r.pids) as string[] });
-    }
-    for (const r of leafRows.iterate() as Iterable<LeafRow & { shadowed: number }>) {
-      digests.set('L', r.item_type, r.item_id, leafRowHash(r.item_type, r.item_id, r.pids));
-      if (!r.shadowed) leaves.push({ itemType: r.item_type, id: r.item_id, pids: JSON.parse(r.pids) as string[] });
-    }
-    digests.complete = true;
-    const now = digests.digest();
-    // No digest saved: a checkpoint from before digests (checked by its event id only), or none at all.
-    const problem = saved === undefined || saved === now ? undefined : digestProblem(position, saved, now);
-    return {
-      position,
-      eventId: get('checkpoint_event_id') ?? null,
-      chain: get('checkpoint_chain') ?? '',
-      items,
-      leaves,
-      ...(problem ? { problem } : {}),
-      ...derivedOf(get('checkpoint_derived')),
-    };
+    latest.forEach((itemType, id, e) => {
+      if (e[2] !== null) items.push({ itemType, item: e[2] });
+      leaves.push({ itemType, id, pids: e[3] });
+    });
+    return { ...head, items, leaves, entries, ...derivedOf(get('checkpoint_derived')) };
   };
+}
+
+function isEntry(e: unknown): e is Entry {
+  if (!Array.isArray(e) || e.length !== 4) return false;
+  const [itemType, id, item, pids] = e as unknown[];
+  return (
+    typeof itemType === 'string' &&
+    typeof id === 'string' &&
+    (item === null || (typeof item === 'object' && !Array.isArray(item) && (item as { id?: unknown }).id === id)) &&
+    Array.isArray(pids) &&
+    pids.every((p) => typeof p === 'string')
+  );
 }
 
 /** The `checkpoint_derived` meta value as a spread: `{ derived }` when one was recorded (and is not ''). */
 const derivedOf = (v: string | undefined): { derived?: DerivedFields } => (v ? { derived: JSON.parse(v) as DerivedFields } : {});
 
-const digestProblem = (position: number, saved: string, now: string) =>
-  `snapshot rows (myko_state, myko_leaves) do not match the digest saved with the checkpoint at position ${position} (saved ${saved}, rows give ${now}): a snapshot row was changed, added or removed`;
+const digestProblem = (position: number, saved: string | undefined, now: string): string | undefined =>
+  saved === now
+    ? undefined
+    : saved === undefined
+      ? `snapshot segments (myko_snapshot) are there but no digest was saved with the checkpoint at position ${position}`
+      : `snapshot segments (myko_snapshot) do not match the digest saved with the checkpoint at position ${position} (saved ${saved}, segments give ${now}): a segment was changed, added or removed`;
 
 /**
- * A checkpoint delta with its rows as the text they are stored as: built where the items live (the
- * writer's thread), so only strings cross to the store thread (thread.ts).
+ * A checkpoint delta as the text it is stored as, built where the items live (the writer's thread), so
+ * only strings cross to the store thread (thread.ts).
  */
 export interface EncodedDelta {
   replace: boolean;
   position: number;
   eventId: string | null;
   chain: string;
-  /**
-   * The upserts: itemType and id of each, in order (two strings per upsert); each one's item JSON and
-   * its pids JSON, each joined into one text (joined-texts.ts: why). Read back with `eachUpsert`.
-   */
-  upserts: { keys: string[]; items: string; pids: string };
-  /** itemType, id, pids JSON. */
-  deletes: [string, string, string][];
+  /** The new segments: each one's text (a JSON array of entries) and how many entries it holds. */
+  segments: { body: string; entries: number }[];
+  /** How many entries they hold. */
+  entries: number;
   /** DerivedFields as JSON; '' when the server declares none. */
   derived: string;
+  /** CheckpointDelta.dropBefore. */
+  dropBefore: number | undefined;
 }
 
 export function encodeDelta(d: CheckpointDelta): EncodedDelta {
-  const keys: string[] = [];
-  const items: string[] = [];
-  const pids: string[] = [];
-  for (const u of d.upserts) {
-    keys.push(u.itemType, u.item.id);
-    items.push(JSON.stringify(u.item));
-    pids.push(JSON.stringify(u.pids));
-  }
-  const upserts = { keys, items: joinTexts(items), pids: joinTexts(pids) };
-  const deletes: EncodedDelta['deletes'] = [];
-  for (const x of d.deletes) deletes.push([x.itemType, x.id, JSON.stringify(x.pids)]);
+  const segments: EncodedDelta['segments'] = [];
+  let texts: string[] = [];
+  let chars = 0;
+  let entries = 0;
+  const close = () => {
+    segments.push({ body: '[' + texts.join(',') + ']', entries: texts.length });
+    texts = [];
+    chars = 0;
+  };
+  const add = (e: Entry) => {
+    const t = JSON.stringify(e);
+    if (chars > 0 && chars + t.length > SEGMENT_CHARS) close();
+    texts.push(t);
+    chars += t.length + 1;
+    entries++;
+  };
+  for (const u of d.upserts) add([u.itemType, u.item.id, u.item, u.pids]);
+  for (const x of d.deletes) add([x.itemType, x.id, null, x.pids]);
+  if (texts.length > 0) close();
   const derived = d.derived && Object.keys(d.derived).length > 0 ? JSON.stringify(d.derived) : '';
-  return { replace: d.replace === true, position: d.position, eventId: d.eventId, chain: d.chain, upserts, deletes, derived };
+  return { replace: d.replace === true, position: d.position, eventId: d.eventId, chain: d.chain, segments, entries, derived, dropBefore: d.dropBefore };
 }
 
-/** Each upsert of an encoded delta, in order: its item and pids texts are slices of the joined ones (no copy). */
-function eachUpsert(u: EncodedDelta['upserts'], fn: (itemType: string, id: string, item: string, pids: string) => void): void {
-  const n = u.keys.length / 2;
-  const items = splitTexts(u.items, n, `checkpoint of ${n} upserts, item texts`);
-  const pids = splitTexts(u.pids, n, `checkpoint of ${n} upserts, pids texts`);
-  for (let i = 0; i < n; i++) fn(u.keys[2 * i]!, u.keys[2 * i + 1]!, items[i]!, pids[i]!);
-}
+/** Incremental: the new segments, the new position and the new digest in one transaction, so a checkpoint is never half-written. */
+export type SaveCheckpoint = (delta: EncodedDelta) => number;
 
-/** Incremental: the dirty items, the new position and the new digest in one transaction, so a checkpoint is never half-written. */
-export type SaveCheckpoint = (delta: EncodedDelta) => void;
-
-export function makeSaveCheckpoint(db: Db, digests: RowDigests): SaveCheckpoint {
-  const upsert = db.prepare(
-    `INSERT INTO myko_state (item_type, item_id, item, pids) VALUES (?, ?, ?, ?)
-     ON CONFLICT (item_type, item_id) DO UPDATE SET item = excluded.item, pids = excluded.pids`,
-  );
-  const del = db.prepare(`DELETE FROM myko_state WHERE item_type = ? AND item_id = ?`);
-  const leaf = db.prepare(
-    `INSERT INTO myko_leaves (item_type, item_id, pids) VALUES (?, ?, ?)
-     ON CONFLICT (item_type, item_id) DO UPDATE SET pids = excluded.pids`,
-  );
-  const oldState = db.prepare(`SELECT item, pids FROM myko_state WHERE item_type = ? AND item_id = ?`);
-  const oldLeaf = db.prepare(`SELECT pids FROM myko_leaves WHERE item_type = ? AND item_id = ?`);
-  const getMeta = db.prepare(`SELECT value FROM myko_meta WHERE key = ?`);
+export function makeSaveCheckpoint(db: Db): SaveCheckpoint {
+  const get = makeMeta(db);
+  const insert = db.prepare(`INSERT INTO myko_snapshot (position, entries, hash, body) VALUES (?, ?, ?, ?)`);
+  const clear = db.prepare(`DELETE FROM myko_snapshot`);
+  const hashesBefore = db.prepare(`SELECT hash FROM myko_snapshot WHERE position < ?`).pluck();
+  const dropBefore = db.prepare(`DELETE FROM myko_snapshot WHERE position < ?`);
+  const count = db.prepare(`SELECT coalesce(sum(entries), 0) FROM myko_snapshot`).pluck();
   const setMeta = db.prepare(
     `INSERT INTO myko_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
   );
-  const clearState = db.prepare(`DELETE FROM myko_state`);
-  const clearLeaves = db.prepare(`DELETE FROM myko_leaves`);
-  const stateRows = db.prepare(`SELECT item_type, item_id, item, pids FROM myko_state`);
-  const leafRows = db.prepare(`SELECT item_type, item_id, pids FROM myko_leaves`);
-  const digestNow = makeSnapshotDigest(db);
-  /** Set when the rows were found not to match the saved digest: the in-memory hashes cannot stand for them. */
-  let rowsDiverged = false;
-
-  /** The in-memory hashes from the rows themselves (after a failed checkpoint, or with no load before). */
-  const rebuild = () => {
-    digests.reset();
-    for (const r of stateRows.iterate() as Iterable<StateRow>) digests.set('S', r.item_type, r.item_id, stateRowHash(r.item_type, r.item_id, r.item, r.pids));
-    for (const r of leafRows.iterate() as Iterable<LeafRow>) digests.set('L', r.item_type, r.item_id, leafRowHash(r.item_type, r.item_id, r.pids));
-  };
-
-  const save = db.transaction((d: EncodedDelta) => {
-    // The first checkpoint with a digest (a new store, or one saved before digests) starts from a full pass.
-    if (d.replace) {
-      clearState.run();
-      clearLeaves.run();
-      digests.reset();
-      rowsDiverged = false;
+  return db.transaction((d: EncodedDelta) => {
+    if (d.replace) clear.run();
+    // Built on the digest as saved, not on one kept in memory: a segment changed behind the store stays
+    // seen (its hash is in neither), and a checkpoint rolled back by an outer transaction leaves nothing to undo.
+    const saved = d.replace ? undefined : get('checkpoint_digest');
+    // A saved value that is no digest at all (a hand edit) is carried as a hash of itself: it never matches.
+    const acc = saved === undefined ? Buffer.alloc(DIGEST_BYTES) : /^[0-9a-f]{64}$/.test(saved) ? Buffer.from(saved, 'hex') : segmentHash(`not a digest: ${saved}`);
+    if (d.dropBefore !== undefined) {
+      // Their hashes as saved beside them: the segments are not read back.
+      for (const h of hashesBefore.iterate(d.dropBefore) as Iterable<string>) if (/^[0-9a-f]{64}$/.test(h)) xorInto(acc, Buffer.from(h, 'hex'));
+      dropBefore.run(d.dropBefore);
     }
-    const saved = d.replace ? undefined : (getMeta.get('checkpoint_digest') as { value: string } | undefined)?.value;
-    const trusted = () => digests.complete && (saved === undefined || saved === digests.digest());
-    if (!trusted() && !rowsDiverged) {
-      rebuild();
-      rowsDiverged = !trusted();
-    }
-    let digest: string;
-    if (trusted()) {
-      // Each written row's hash replaces the old one's in memory; no row is read back.
-      eachUpsert(d.upserts, (itemType, id, item, pids) => {
-        upsert.run(itemType, id, item, pids);
-        digests.set('S', itemType, id, stateRowHash(itemType, id, item, pids));
-      });
-      for (const [itemType, id, pids] of d.deletes) {
-        if (digests.has('S', itemType, id)) {
-          del.run(itemType, id);
-          digests.delete('S', itemType, id);
-        }
-        leaf.run(itemType, id, pids);
-        digests.set('L', itemType, id, leafRowHash(itemType, id, pids));
-      }
-      digest = digests.digest();
-    } else {
-      // The rows were changed behind the saved digest (a hand edit while running): carry the saved
-      // digest forward as before, XORing out each replaced row as it now reads, so the change stays seen.
-      digests.complete = false;
-      const acc = Buffer.from(saved ?? digestNow(), 'hex');
-      eachUpsert(d.upserts, (itemType, id, item, pids) => {
-        const before = oldState.get(itemType, id) as { item: string; pids: string | null } | undefined;
-        if (before) xorInto(acc, stateRowHash(itemType, id, before.item, before.pids));
-        upsert.run(itemType, id, item, pids);
-        xorInto(acc, stateRowHash(itemType, id, item, pids));
-      });
-      for (const [itemType, id, pids] of d.deletes) {
-        const before = oldState.get(itemType, id) as { item: string; pids: string | null } | undefined;
-        if (before) {
-          xorInto(acc, stateRowHash(itemType, id, before.item, before.pids));
-          del.run(itemType, id);
-        }
-        const beforeLeaf = oldLeaf.get(itemType, id) as { pids: string } | undefined;
-        if (beforeLeaf) xorInto(acc, leafRowHash(itemType, id, beforeLeaf.pids));
-        leaf.run(itemType, id, pids);
-        xorInto(acc, leafRowHash(itemType, id, pids));
-      }
-      digest = acc.toString('hex');
+    for (const s of d.segments) {
+      const h = segmentHash(s.body);
+      insert.run(d.position, s.entries, h.toString('hex'), s.body);
+      xorInto(acc, h);
     }
     setMeta.run('checkpoint_position', String(d.position));
     setMeta.run('checkpoint_event_id', d.eventId ?? '');
     setMeta.run('checkpoint_chain', d.chain);
-    setMeta.run('checkpoint_digest', digest);
+    setMeta.run('checkpoint_digest', acc.toString('hex'));
     setMeta.run('checkpoint_derived', d.derived);
+    return count.get() as number;
   });
-  return (d) => {
-    try {
-      save(d);
-    } catch (err) {
-      // Rolled back: the in-memory hashes may hold rows that are not stored. Rebuilt from the rows next time.
-      digests.complete = false;
-      rowsDiverged = false;
-      throw err;
-    }
-  };
 }
 
 /** The head recorded by append (append.ts), if any: a store written before it was recorded has none. */

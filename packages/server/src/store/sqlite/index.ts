@@ -5,7 +5,6 @@ import { openDatabase, type Db, type OpenOptions } from './open.js';
 import { appendArgs, assignPositions } from './append.js';
 import { toEvent } from './read.js';
 import { encodeDelta } from './checkpoint.js';
-import { RowDigests } from './row-digests.js';
 import { makeStoreOps, type SqlMode, type StoreOps } from './ops.js';
 import { StoreThread } from './thread.js';
 
@@ -16,7 +15,7 @@ import { StoreThread } from './thread.js';
  * - On the caller's thread (the CLI's log commands, tests, and the server while it boots): every call
  *   runs synchronously underneath, which is fastest for one-off reads and the boot's replay.
  * - On a store thread (`useThread`, what the server does once booted): the thread owns the connection,
- *   so the inserts, the checkpoint's upserts and each commit's fsync run on the second core while the
+ *   so the inserts, the checkpoint's segments and each commit's fsync run on the second core while the
  *   event loop decodes, reduces and fans out. Events are encoded here and cross as strings; rows come
  *   back as text and are parsed here.
  */
@@ -29,8 +28,6 @@ export class SqliteEventStore implements EventStore {
   readonly ordersWrites = true;
   private readonly local: Db;
   private readonly ops: StoreOps;
-  /** Shared: the load hashes every snapshot row, each checkpoint then replaces only the hashes of the rows it writes. */
-  private readonly digests = new RowDigests();
   /** Set by useThread: from then on every call goes to the thread. */
   private thread: Promise<StoreThread> | undefined;
   /** The thread once started: calls are sent at once, in call order (no promise turn in between). */
@@ -40,7 +37,7 @@ export class SqliteEventStore implements EventStore {
     const { db, serverId } = openDatabase(opts);
     this.local = db;
     this.serverId = serverId;
-    this.ops = makeStoreOps(db, this.digests);
+    this.ops = makeStoreOps(db);
   }
 
   /** The connection, while it is on this thread (tests and CLI tools read tables directly). */
@@ -51,17 +48,14 @@ export class SqliteEventStore implements EventStore {
 
   /**
    * Hand the connection to a store thread. Call it between writes (nothing in flight): the connection
-   * here is closed and the thread opens its own, taking over the data directory's lock and the
-   * snapshot's row hashes. Calls made meanwhile wait for the thread.
+   * here is closed and the thread opens its own, taking over the data directory's lock. Calls made
+   * meanwhile wait for the thread.
    */
   async useThread(): Promise<void> {
     if (this.thread) return this.thread.then(() => undefined);
     if (this.local.inTransaction) throw new StoreError('useThread: a transaction is open');
-    const digests = this.digests.export();
     this.local.close();
-    this.thread = StoreThread.start(this.opts, digests);
-    // The thread was given its copy (workerData is cloned when the thread is created): this one is never read again.
-    this.digests.reset();
+    this.thread = StoreThread.start(this.opts);
     this.started = await this.thread;
   }
 
@@ -126,9 +120,9 @@ export class SqliteEventStore implements EventStore {
     return this.run('loadCheckpoint');
   }
 
-  async saveCheckpoint(delta: CheckpointDelta): Promise<void> {
+  async saveCheckpoint(delta: CheckpointDelta): Promise<number> {
     try {
-      await this.run('saveCheckpoint', encodeDelta(delta));
+      return await this.run('saveCheckpoint', encodeDelta(delta));
     } catch (err) {
       throw new StoreError(`checkpoint failed: ${(err as Error).message}`, { cause: err });
     }

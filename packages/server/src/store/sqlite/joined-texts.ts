@@ -1,6 +1,6 @@
 /**
  * Many JSON texts as one string, for the crossing to the store thread (thread.ts): the log rows of a
- * batch (append.ts), a checkpoint's item and pids texts (checkpoint.ts).
+ * batch (append.ts).
  *
  * Why: JSON.stringify returns a text longer than a few hundred characters as a tree of pieces (V8's
  * string builder), and whatever reads it first (the structured clone to the thread, or SQLite's bind)

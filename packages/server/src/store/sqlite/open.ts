@@ -9,8 +9,8 @@ export type Db = Database.Database;
 
 /**
  * Schema, kept close to the reference server's PostgreSQL layout
- * (`myko_events`) so the two backends read alike. `myko_state` is the
- * checkpoint: current state as of `meta.checkpoint_position`.
+ * (`myko_events`) so the two backends read alike. `myko_snapshot` is the
+ * checkpoint: current state as of `meta.checkpoint_position` (checkpoint.ts).
  */
 const migrations: string[] = [
   `CREATE TABLE myko_events (
@@ -43,6 +43,19 @@ const migrations: string[] = [
   `ALTER TABLE myko_state ADD COLUMN pids TEXT;`,
   // 4: a transaction's events without a pass over the log (TransactionUndoPlan, UndoTransaction).
   `CREATE INDEX myko_events_tx ON myko_events (tx);`,
+  // 5: the snapshot as segments of entries (checkpoint.ts: why), instead of a row per item. A snapshot
+  //    saved the old way is dropped, not converted: the log is the truth, so the first boot after the
+  //    upgrade replays it whole and saves a new snapshot.
+  `CREATE TABLE myko_snapshot (
+     seq      INTEGER PRIMARY KEY,
+     position INTEGER NOT NULL,
+     entries  INTEGER NOT NULL,
+     hash     TEXT NOT NULL,
+     body     TEXT NOT NULL
+   );
+   DROP TABLE myko_state;
+   DROP TABLE myko_leaves;
+   DELETE FROM myko_meta WHERE key IN ('checkpoint_position', 'checkpoint_event_id', 'checkpoint_chain', 'checkpoint_digest', 'checkpoint_derived');`,
 ];
 
 export interface OpenOptions {

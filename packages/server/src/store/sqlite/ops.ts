@@ -2,7 +2,6 @@ import type { Db } from './open.js';
 import { makeAppendRows } from './append.js';
 import { makeCountHistory, makeLastPosition, makeReadAfterRows, makeReadHistoryRows, makeReadRawAfter, makeReadRawColumnsAfter, makeReadTxRows } from './read.js';
 import { makeCheckpointClaims, makeLoadCheckpoint, makeReadHead, makeSaveCheckpoint } from './checkpoint.js';
-import type { RowDigests } from './row-digests.js';
 import type { StoreClaims } from '../event-store.js';
 import { preallocateWal } from './wal-prealloc.js';
 
@@ -12,7 +11,7 @@ import { preallocateWal } from './wal-prealloc.js';
  * or on the store thread (thread-worker.ts), which then owns the connection; only strings and numbers
  * cross between the two.
  */
-export function makeStoreOps(db: Db, digests: RowDigests) {
+export function makeStoreOps(db: Db) {
   const head = makeReadHead(db);
   const checkpointClaims = makeCheckpointClaims(db);
   const statements = new Map<string, ReturnType<Db['prepare']>>();
@@ -30,8 +29,8 @@ export function makeStoreOps(db: Db, digests: RowDigests) {
     lastPosition: makeLastPosition(db),
     readRawAfter: makeReadRawAfter(db),
     readRawColumnsAfter: makeReadRawColumnsAfter(db),
-    loadCheckpoint: makeLoadCheckpoint(db, digests),
-    saveCheckpoint: makeSaveCheckpoint(db, digests),
+    loadCheckpoint: makeLoadCheckpoint(db),
+    saveCheckpoint: makeSaveCheckpoint(db),
     claims: (opts?: { digest?: boolean }): StoreClaims => {
       const h = head();
       const checkpoint = checkpointClaims(opts?.digest ?? true);

@@ -1,7 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabase, type OpenOptions } from './open.js';
 import { makeStoreOps, type StoreOp } from './ops.js';
-import { RowDigests, type RowDigestsState } from './row-digests.js';
 
 /**
  * The store thread (thread.ts starts it): it owns the SQLite connection while the server serves, so
@@ -11,7 +10,6 @@ import { RowDigests, type RowDigestsState } from './row-digests.js';
  */
 export interface ThreadInit {
   open: OpenOptions;
-  digests: RowDigestsState;
 }
 export type ThreadRequest = { id: number; op: StoreOp | 'close'; args: unknown[] };
 export type ThreadReply = { id: number; value?: unknown; error?: { message: string; code?: string } };
@@ -26,7 +24,7 @@ try {
   process.exit(0);
 }
 const { db } = opened;
-const ops = makeStoreOps(db, RowDigests.from(init.digests));
+const ops = makeStoreOps(db);
 port.postMessage({ id: 0, value: 'ready' } satisfies ThreadReply);
 
 port.on('message', (req: ThreadRequest) => {

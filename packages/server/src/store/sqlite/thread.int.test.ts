@@ -1,7 +1,7 @@
 /**
  * The store thread (thread.ts): once the connection is handed over, every call goes through the
  * thread and gives what the same call gives on the caller's thread; the data directory stays locked;
- * the snapshot's row hashes go with it; and a store whose thread has stopped refuses writes with a
+ * a checkpoint saved through it builds on the one saved before; and a store whose thread has stopped refuses writes with a
  * StoreError instead of losing them.
  */
 import { test } from 'node:test';
@@ -41,7 +41,7 @@ test('after useThread: appends, reads, checkpoints and side tables go through th
     assert.equal(await local.lastPosition(), 4);
     assert.equal((await local.readRawAfter(3, 10))[0]!.itemId, 'c');
     assert.deepEqual(before.checkpoint, (await local.claims()).checkpoint, 'the checkpoint claims read the same through the thread');
-    // The row hashes went with the connection: the next checkpoint's digest is still the rows' (claims would report a problem).
+    // A checkpoint through the thread builds on the digest saved before it (claims would report a problem).
     await local.saveCheckpoint({ position: 4, eventId: null, chain: '', upserts: [{ itemType: 'Lamp', item: { id: 'c', n: 1 } as MItem, pids: ['y'] }], deletes: [] });
     assert.equal((await local.claims()).checkpoint?.problem, undefined);
     await local.sql('exec', 'CREATE TABLE side (k TEXT PRIMARY KEY, v INTEGER)');
@@ -64,7 +64,7 @@ test('after useThread: appends, reads, checkpoints and side tables go through th
   }
 });
 
-test('a batch crosses as one joined text: every row holds its event exactly as JSON.stringify gives it, NULs and all; so do a checkpoint\'s rows', async () => {
+test('a batch crosses as one joined text: every row holds its event exactly as JSON.stringify gives it, NULs and all; a checkpoint gives each item and its leaves back as saved', async () => {
   const dir = tempDir('myko-thread-');
   const odd = ['nul\u0000inside', 'quote " and \\ backslash', 'line\u2028sep', 'lone \ud800 surrogate', 'emoji 🎛️', '', 'x'.repeat(20_000)];
   const events = (round: number): NewEvent[] =>
@@ -86,7 +86,7 @@ test('a batch crosses as one joined text: every row holds its event exactly as J
       assert.equal(rows[i]!.event, JSON.stringify(rest), `row ${i + 1}'s text`);
       assert.equal(rows[i]!.itemId, e.item.id);
     });
-    // The checkpoint's upserts cross joined the same way: each item and its pids come back as saved.
+    // A checkpoint of the same items, NULs in the leaves: each item and its pids come back as saved.
     await store.saveCheckpoint({ position: sent.length, eventId: null, chain: '', upserts: sent.map((e) => ({ itemType: e.itemType, item: e.item, pids: [`p\u0000${e.item.id}`] })), deletes: [] });
     const cp = await store.loadCheckpoint();
     assert.equal(cp.problem, undefined, 'the rows match the digest saved with them');

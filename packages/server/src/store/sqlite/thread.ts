@@ -1,7 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { OpenOptions } from './open.js';
 import type { StoreOp, StoreOps } from './ops.js';
-import type { RowDigestsState } from './row-digests.js';
 import type { ThreadInit, ThreadReply, ThreadRequest } from './thread-worker.js';
 import { StoreError } from '../event-store.js';
 
@@ -36,8 +35,8 @@ export class StoreThread {
   }
 
   /** Open the database on a new thread; resolves once it holds the connection (and the data directory's lock). */
-  static start(open: OpenOptions, digests: RowDigestsState): Promise<StoreThread> {
-    const worker = new Worker(new URL('./thread-worker.js', import.meta.url), { workerData: { open, digests } satisfies ThreadInit });
+  static start(open: OpenOptions): Promise<StoreThread> {
+    const worker = new Worker(new URL('./thread-worker.js', import.meta.url), { workerData: { open } satisfies ThreadInit });
     return new Promise((resolve, reject) => {
       const onFirst = (m: ThreadReply) => {
         worker.off('error', onError);
