@@ -105,10 +105,14 @@ test('after a reconnect, a live view is re-sent with its tx and resumes; its seq
   const tx = rec.sent.find((f) => f.event === 'ws:m:view')!.data.view.tx;
 
   await ts.close();
-  // While the server is down the data changes under the client's feet (another writer, on the next boot).
+  // While the server is down the data changes under the client's feet: another writer, through a server on
+  // another port that the client cannot reach. (Written after the restart instead, the change raced the
+  // client's reconnect: when the reconnect won, the change came as a diff after the sequence-0 answer.)
+  const elsewhere = await startTestServer({ plugins, dataDir });
+  await elsewhere.server.ctx.emit([{ itemType: 'Score', changeType: 'DEL', item: { id: 'r2' } }], { serverId: elsewhere.server.ctx.serverId });
+  await elsewhere.close();
   ts = await startTestServer({ plugins, dataDir, config: { port } });
   servers.add(ts);
-  await ts.server.ctx.emit([{ itemType: 'Score', changeType: 'DEL', item: { id: 'r2' } }], { serverId: ts.server.ctx.serverId });
   const after = await valueWhere(live, (r) => r.items.size === 1 && r.items.has('gold'), 'the view after the restart (jade gone)');
   assert.equal(after.sequence, 0);
   const resent = rec.sent.filter((f) => f.event === 'ws:m:view');
