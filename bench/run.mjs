@@ -502,7 +502,6 @@ async function ingestServer(scope, sync, data, { extraArgs = [], name = `ingest-
   const pumpWatch = { pred: () => (pump(), false) }; // pump on every count update
   watch.waiters.push(pumpWatch);
   const cpu0 = procCpuMs(srv.proc.child.pid);
-  const loop0 = procCpuMs(srv.proc.child.pid, srv.proc.child.pid);
   const threads0 = threadsCpuMs(srv.proc.child.pid);
   const machine0 = machineJiffies();
   const t0 = performance.now();
@@ -513,7 +512,6 @@ async function ingestServer(scope, sync, data, { extraArgs = [], name = `ingest-
     () => `count ${total} (at ${count}, sent ${sent})`,
   );
   const cpu1 = procCpuMs(srv.proc.child.pid);
-  const loop1 = procCpuMs(srv.proc.child.pid, srv.proc.child.pid);
   const split = threadSplit(srv.proc.child.pid, threads0, threadsCpuMs(srv.proc.child.pid));
   const machine1 = machineJiffies();
   watch.waiters.splice(watch.waiters.indexOf(pumpWatch), 1);
@@ -532,7 +530,7 @@ async function ingestServer(scope, sync, data, { extraArgs = [], name = `ingest-
     serverLog,
     cpuUsPerEvent: cpu0 === undefined || cpu1 === undefined ? NaN : ((cpu1 - cpu0) * 1000) / total,
     /** The event loop's thread alone: what bounds throughput when the store thread has a core of its own. */
-    loopCpuUsPerEvent: loop0 === undefined || loop1 === undefined ? NaN : ((loop1 - loop0) * 1000) / total,
+    loopCpuUsPerEvent: threads0.size === 0 ? NaN : (split.loop * 1000) / total,
     /** The same by thread: event loop, store thread, V8 and libuv helpers (threadSplit), µs per event. */
     threadsUsPerEvent: Object.fromEntries(Object.entries(split).map(([k, ms]) => [k, (ms * 1000) / total])),
     /** Share of all cores' time the machine was busy during the run (every process), from /proc/stat. */

@@ -171,7 +171,7 @@ export class Checkpointer {
         derived: this.state.backrefs?.fields() ?? {},
       });
       this.position = position;
-      this.entries = entries ?? undefined;
+      this.entries = entries;
       this.derivedStale = false;
       if (replace) this.replace = false;
       if (replace || dropBefore !== undefined) this.compaction = undefined;

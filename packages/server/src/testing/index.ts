@@ -7,7 +7,7 @@ import { before, after } from 'node:test';
 import { cpSync, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
-import { createHash } from 'node:crypto';
+import { makeSnapshotDigest, segmentHash } from '../store/sqlite/checkpoint.js';
 import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -29,15 +29,12 @@ export type SnapshotEntry = [itemType: string, id: string, item: Record<string, 
  */
 export function editSnapshot(db: Database.Database, edit: (entries: SnapshotEntry[]) => SnapshotEntry[], opts: { consistent?: boolean } = {}): void {
   const rows = db.prepare(`SELECT seq, body FROM myko_snapshot ORDER BY seq`).all() as { seq: number; body: string }[];
-  const acc = Buffer.alloc(32);
   for (const r of rows) {
     const body = JSON.stringify(edit(JSON.parse(r.body) as SnapshotEntry[]));
-    const h = createHash('sha256').update(body).digest();
-    for (let i = 0; i < 32; i++) acc[i]! ^= h[i]!;
-    if (opts.consistent) db.prepare(`UPDATE myko_snapshot SET body = ?, hash = ? WHERE seq = ?`).run(body, h.toString('hex'), r.seq);
+    if (opts.consistent) db.prepare(`UPDATE myko_snapshot SET body = ?, hash = ? WHERE seq = ?`).run(body, segmentHash(body).toString('hex'), r.seq);
     else db.prepare(`UPDATE myko_snapshot SET body = ? WHERE seq = ?`).run(body, r.seq);
   }
-  if (opts.consistent) db.prepare(`UPDATE myko_meta SET value = ? WHERE key = 'checkpoint_digest'`).run(acc.toString('hex'));
+  if (opts.consistent) db.prepare(`UPDATE myko_meta SET value = ? WHERE key = 'checkpoint_digest'`).run(makeSnapshotDigest(db)());
 }
 
 /** A copy of a (stopped) server's data directory, its database edited by `edit`: for tests of what verify and boot find. */

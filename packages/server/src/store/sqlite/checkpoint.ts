@@ -26,7 +26,8 @@ const DIGEST_BYTES = 32;
 /** A segment's text stops growing past this many characters (a V8 string cannot hold the largest states whole). */
 const SEGMENT_CHARS = 8 * 1024 * 1024;
 
-const segmentHash = (body: string): Buffer => createHash('sha256').update(body).digest();
+/** A segment's hash, as saved beside it and XORed into the digest. */
+export const segmentHash = (body: string): Buffer => createHash('sha256').update(body).digest();
 const xorInto = (acc: Buffer, h: Buffer) => {
   for (let i = 0; i < DIGEST_BYTES; i++) acc[i]! ^= h[i]!;
 };
@@ -34,14 +35,35 @@ const xorInto = (acc: Buffer, h: Buffer) => {
 /** An entry of a segment: an item's state and leaves as the checkpoint saved them; `item` null: deleted. */
 type Entry = [itemType: string, id: string, item: MItem | null, pids: string[]];
 
-/** The digest of the snapshot segments as they are now: one pass over their text (no JSON parsing). */
+type SegmentRow = { seq: number; hash: string; body: string };
+const SEGMENTS = `SELECT seq, hash, body FROM myko_snapshot ORDER BY seq`;
+
+/**
+ * The digest the segments give (one pass over their text, no JSON parsing), and what is wrong with a
+ * segment whose saved hash is not its text's: that hash is what a compaction XORs out when it drops it.
+ */
+function digestOf(rows: Iterable<SegmentRow>): { digest: string; badHash: string | undefined } {
+  const acc = Buffer.alloc(DIGEST_BYTES);
+  let badHash: string | undefined;
+  for (const r of rows) {
+    const h = segmentHash(r.body);
+    xorInto(acc, h);
+    if (r.hash !== h.toString('hex')) badHash ??= `snapshot segment ${r.seq}: its saved hash does not match its text`;
+  }
+  return { digest: acc.toString('hex'), badHash };
+}
+
+/** Why the segments cannot be trusted against the digest saved with the checkpoint; undefined when they can. */
+function segmentsProblem(rows: Iterable<SegmentRow>, position: number, saved: string | undefined): string | undefined {
+  const { digest, badHash } = digestOf(rows);
+  if (position === 0 && saved === undefined && digest === '0'.repeat(2 * DIGEST_BYTES)) return undefined; // nothing saved yet
+  return digestProblem(position, saved, digest) ?? badHash;
+}
+
+/** The digest of the snapshot segments as they are now. */
 export function makeSnapshotDigest(db: Db): () => string {
-  const bodies = db.prepare(`SELECT body FROM myko_snapshot ORDER BY seq`).pluck();
-  return () => {
-    const acc = Buffer.alloc(DIGEST_BYTES);
-    for (const body of bodies.iterate() as Iterable<string>) xorInto(acc, segmentHash(body));
-    return acc.toString('hex');
-  };
+  const segments = db.prepare(SEGMENTS);
+  return () => digestOf(segments.iterate() as Iterable<SegmentRow>).digest;
 }
 
 function makeMeta(db: Db): (key: string) => string | undefined {
@@ -55,7 +77,7 @@ function makeMeta(db: Db): (key: string) => string | undefined {
  */
 export function makeCheckpointClaims(db: Db): (digest?: boolean) => NonNullable<StoreClaims['checkpoint']> | undefined {
   const get = makeMeta(db);
-  const digestNow = makeSnapshotDigest(db);
+  const segments = db.prepare(SEGMENTS);
   return (digest = true) => {
     const position = Number(get('checkpoint_position') ?? 0);
     const saved = get('checkpoint_digest');
@@ -63,7 +85,7 @@ export function makeCheckpointClaims(db: Db): (digest?: boolean) => NonNullable<
     const eventId = get('checkpoint_event_id') || null;
     const derived = derivedOf(get('checkpoint_derived'));
     if (!digest) return { position, eventId, ...derived };
-    const problem = digestProblem(position, saved, digestNow());
+    const problem = segmentsProblem(segments.iterate() as Iterable<SegmentRow>, position, saved);
     return { position, eventId, ...derived, ...(problem ? { problem } : {}) };
   };
 }
@@ -74,20 +96,12 @@ export function makeCheckpointClaims(db: Db): (digest?: boolean) => NonNullable<
  */
 export function makeLoadCheckpoint(db: Db): () => Checkpoint {
   const get = makeMeta(db);
-  const segments = db.prepare(`SELECT seq, hash, body FROM myko_snapshot ORDER BY seq`);
+  const segments = db.prepare(SEGMENTS);
   return () => {
     const position = Number(get('checkpoint_position') ?? 0);
     const head = { position, eventId: get('checkpoint_event_id') ?? null, chain: get('checkpoint_chain') ?? '' };
-    const rows = segments.all() as { seq: number; hash: string; body: string }[];
-    const acc = Buffer.alloc(DIGEST_BYTES);
-    let hashProblem: string | undefined;
-    for (const r of rows) {
-      const h = segmentHash(r.body);
-      xorInto(acc, h);
-      // The hash saved beside a segment is what a compaction XORs out when it drops it: it must be the text's.
-      if (r.hash !== h.toString('hex')) hashProblem ??= `snapshot segment ${r.seq}: its saved hash does not match its text`;
-    }
-    const problem = (position === 0 && rows.length === 0 ? undefined : digestProblem(position, get('checkpoint_digest'), acc.toString('hex'))) ?? hashProblem;
+    const rows = segments.all() as SegmentRow[];
+    const problem = segmentsProblem(rows, position, get('checkpoint_digest'));
     if (problem) return { ...head, items: [], leaves: [], problem };
     const latest = new ItemMap<Entry>();
     let entries = 0;
