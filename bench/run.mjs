@@ -30,6 +30,7 @@ import WebSocket from 'ws';
 import Database from 'better-sqlite3';
 import { preallocateWal } from '../packages/server/dist/store/sqlite/wal-prealloc.js';
 import { envInt, fmt, pctSorted as pct, scrapeEventToDiff, sortNum } from './section.mjs';
+import { ingestFloor } from './ingest-floor.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -567,6 +568,10 @@ async function scenarioIngest(scope) {
       const raw = rawInsert(sync, serverLog, CFG.rawBatch);
       const rawMatched = rawInsert(sync, serverLog, Math.max(1, Math.round(server.eventsPerCommit)));
       trials[sync].push({ server, raw, rawMatched });
+      if (!out.floor) {
+        log('ingest: the floor (parse, identity, row text of the same events, in this process)');
+        out.floor = ingestFloor({ frames: data.frames, rows: serverLog.rows, eventColumn: serverLog.columns.indexOf('event') });
+      }
       log(`ingest: trial ${t} ${sync}: server ${fmtInt(server.eventsPerSec)}/s, raw ${fmtInt(raw.eventsPerSec)}/s`);
       if (t === 1 && sync === INGEST_SYNCS[0]) {
         // The snapshot's share: the same run with no checkpoint during it (each new item is then written
@@ -585,6 +590,12 @@ async function scenarioIngest(scope) {
     const minCpu = (l) => Math.min(...l.map((x) => x.cpuUsPerEvent).filter(Number.isFinite));
     const cpu = { server: minCpu(list.map((x) => x.server)), raw: minCpu(list.map((x) => x.raw)) };
     cpu.ratio = cpu.server / cpu.raw;
+    if (out.floor) {
+      // The floor's insert: the raw insert in transactions of the server's group size (its cheapest trial).
+      const insert = minCpu(list.map((x) => x.rawMatched));
+      const f = out.floor;
+      cpu.floor = { insert, total: f.parse + f.identity + f.rowText + insert };
+    }
     out.modes[sync] = {
       server,
       raw,
@@ -960,6 +971,22 @@ function tables(res) {
     row('---', '---:', '---:', '---:', '---:', '---:');
     for (const [sync, m] of Object.entries(g.modes))
       m.trials.forEach((t, i) => t.threadsUs && row(sync, i + 1, fmt(t.threadsUs.loop, 1), fmt(t.threadsUs.store, 1), fmt(t.threadsUs.helpers, 1), `${fmt(100 * t.machineBusy, 0)}%`));
+    if (g.floor) {
+      const f = g.floor;
+      lines.push(
+        '',
+        "The floor (bench/ingest-floor.mjs): CPU per event of the work this load needs whatever the server's design, measured alone in the bench's process " +
+          `(best of 3): parse the clients' frames, compute each event's identity (item hash, dHash, \`_id\`, chain: four SHA-256) with the server's own functions, ` +
+          `write each stored event as its row text (${fmtInt(f.rowChars)} characters), and insert the rows in transactions of the server's group size. ` +
+          'WebSocket I/O, validation, state, the live count, the checkpoint, acknowledgements and their garbage are left out: a lower bound, not a design.',
+        '',
+      );
+      row('sqliteSync', 'parse', 'identity', 'row text', 'insert', 'floor', `floor ÷ raw (tx of ${CFG.rawBatch})`, 'server', 'server − floor', 'server ÷ floor');
+      row('---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:');
+      for (const [sync, m] of Object.entries(g.modes))
+        if (m.cpu.floor)
+          row(sync, fmt(f.parse, 2), fmt(f.identity, 2), fmt(f.rowText, 2), fmt(m.cpu.floor.insert, 2), fmt(m.cpu.floor.total, 1), fmt(m.cpu.floor.total / m.cpu.raw, 2), fmt(m.cpu.server, 1), fmt(m.cpu.server - m.cpu.floor.total, 1), fmt(m.cpu.server / m.cpu.floor.total, 2));
+    }
     const h = g.checkpointHeld;
     if (h) {
       const w = h.withCheckpoints;
@@ -1031,7 +1058,9 @@ function resultsMarkdown(res, m, date, scenarios, wallMs) {
           .map(([sync, m]) => `sqliteSync=${sync} **${fmtInt(m.server.eventsPerSec)}/s** (${m.server.eventsPerSec >= 100_000 ? 'met' : 'not met'})`)
           .join(', ') +
         `; the server spends **${fmt(g.modes[INGEST_SYNCS[0]].cpu.server, 1)} µs of CPU per event** (${INGEST_SYNCS[0]}), where 100,000/s on its one event-loop thread needs ≤ 10 µs` +
-        ` (the bare inserts alone: ${fmt(g.modes[INGEST_SYNCS[0]].cpu.raw, 1)} µs).`,
+        ` (the bare inserts alone: ${fmt(g.modes[INGEST_SYNCS[0]].cpu.raw, 1)} µs` +
+        (g.modes[INGEST_SYNCS[0]].cpu.floor ? `; the floor, the inserts with the parsing, identity and row text no design avoids: ${fmt(g.modes[INGEST_SYNCS[0]].cpu.floor.total, 1)} µs` : '') +
+        ').',
     );
   if (f)
     aims.push(
@@ -1100,6 +1129,14 @@ ${serverNotes.length === 0 ? 'Every Myko server child printed nothing at log lev
   the server's observed mean commit size. The baseline has no network, no
   parsing, no validation, no hashing and no state: the ratio is what all of
   those cost on top of the insert.
+  **Floor** (\`bench/ingest-floor.mjs\`, after the first trial): the part of that
+  which no design of a server keeping this log avoids, measured alone in the
+  bench process, CPU per event, best of 3: JSON.parse of the clients' frames,
+  each event's identity (item hash, dHash, \`_id\`, chain) with the server's own
+  functions (checked against the identity the server stored), JSON.stringify
+  of each stored event (the row's text), plus the raw insert in transactions
+  of the server's mean commit size. A lower bound of the server's CPU per
+  event: floor ÷ raw is how much of the "CPU ÷ raw" aim that work alone takes.
 - **fanout**: ${f ? f.subscribers : CFG.fanoutSubs} WebSocket connections each hold \`ws:m:query GetAllTicks\`
   (subscribed before measuring, first response awaited); one writer sends a
   single \`ws:m:event\` SET of the one Tick item, waits until every subscriber
