@@ -36,6 +36,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
 const CLI = process.env.BENCH_SERVER_CLI ? path.resolve(process.env.BENCH_SERVER_CLI) : path.join(root, 'packages/server/dist/cli.js');
 const BASELINE = path.join(here, 'baseline-server.mjs');
+const STORE_PATH_SERVER = path.join(here, 'ingest-path-server.mjs');
 
 const CFG = {
   ingestClients: 4,
@@ -261,7 +262,7 @@ function machineJiffies() {
 }
 
 /** The Myko server as a child process on a fresh temp data dir; resolves once /health answers. */
-async function startMyko(scope, { sync = 'full', name = 'myko', extraArgs = [] } = {}) {
+async function startMyko(scope, { sync = 'full', name = 'myko', extraArgs = [], cli = CLI } = {}) {
   const dataDir = tempDir('myko-bench-');
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
@@ -271,7 +272,7 @@ async function startMyko(scope, { sync = 'full', name = 'myko', extraArgs = [] }
     if (process.env.BENCH_SERVER_NODE_ARGS) nodeArgs.push(...process.env.BENCH_SERVER_NODE_ARGS.split(' ').filter(Boolean));
     const proc = spawnChild([
       ...nodeArgs,
-      CLI, 'serve', '--port', String(port), '--host', '127.0.0.1', '--data-dir', dataDir, '--log-level', 'warn', '--sqlite-sync', sync, ...extraArgs,
+      cli, 'serve', '--port', String(port), '--host', '127.0.0.1', '--data-dir', dataDir, '--log-level', 'warn', '--sqlite-sync', sync, ...extraArgs,
     ]);
     const deadline = Date.now() + 15_000;
     let ok = false;
@@ -458,9 +459,9 @@ function readServerLog(dataDir) {
   }
 }
 
-async function ingestServer(scope, sync, data, { extraArgs = [], name = `ingest-${sync}` } = {}) {
+async function ingestServer(scope, sync, data, { extraArgs = [], name = `ingest-${sync}`, cli } = {}) {
   const { frames, total } = data;
-  const srv = await startMyko(scope, { sync, name, extraArgs });
+  const srv = await startMyko(scope, { sync, name, extraArgs, ...(cli ? { cli } : {}) });
   const watch = new Watch();
   let count = -1;
   let reports = 0;
@@ -580,6 +581,12 @@ async function scenarioIngest(scope) {
         const held = await ingestServer(scope, sync, data, { name: `ingest-${sync}-held`, extraArgs: ['--checkpoint-every', '100000000', '--checkpoint-interval-ms', '3600000'] });
         delete held.serverLog;
         out.checkpointHeld = { sync, server: held, withCheckpoints: server, raw };
+        // The store path alone: the same clients against a server that only parses, identifies and
+        // commits through Myko's store thread (bench/ingest-path-server.mjs).
+        log(`ingest: trial ${t}, the store path alone (ingest-path-server.mjs), sqliteSync=${sync}`);
+        const storePath = await ingestServer(scope, sync, data, { name: `ingest-${sync}-path`, cli: STORE_PATH_SERVER });
+        delete storePath.serverLog;
+        out.storePath = { sync, server: storePath, withCheckpoints: server, raw };
       }
     }
   const best = (list) => list.reduce((a, b) => (b.eventsPerSec > a.eventsPerSec ? b : a));
@@ -998,6 +1005,17 @@ function tables(res) {
           'Every event of this load creates an item, so a checkpoint writes each one a second time.',
       );
     }
+    const sp = g.storePath;
+    if (sp) {
+      const split = sp.server.threadsUsPerEvent;
+      lines.push(
+        '',
+        `The store path alone (${sp.sync}, \`bench/ingest-path-server.mjs\`, the same clients: parse the frames, hash and identify each event with the server's own functions, ` +
+          "commit through Myko's SQLite store on its thread, one group commit at a time, and send the count; no validation, state, checkpoint or live queries): " +
+          `${fmtInt(sp.server.eventsPerSec)} events/s, **${fmt(sp.server.eventsPerSec / sp.raw.eventsPerSec, 3)} of the raw insert**, ${fmt(sp.server.cpuUsPerEvent, 1)} µs of CPU per event ` +
+          `(event loop ${fmt(split.loop, 1)}, store thread ${fmt(split.store, 1)}, helpers ${fmt(split.helpers, 1)}; ${fmtInt(sp.server.eventsPerCommit)} events per commit), against Myko's ${fmtInt(sp.withCheckpoints.eventsPerSec)} events/s and ${fmt(sp.withCheckpoints.cpuUsPerEvent, 1)} µs in the same trial.`,
+      );
+    }
     lines.push('');
   }
   if (res.fanout?.error) lines.push(`**fanout failed:** ${res.fanout.error}`, '');
@@ -1137,6 +1155,12 @@ ${serverNotes.length === 0 ? 'Every Myko server child printed nothing at log lev
   of each stored event (the row's text), plus the raw insert in transactions
   of the server's mean commit size. A lower bound of the server's CPU per
   event: floor ÷ raw is how much of the "CPU ÷ raw" aim that work alone takes.
+  **The store path alone** (\`bench/ingest-path-server.mjs\`, once, after the
+  run with no checkpoint): the same clients against a server that parses the
+  frames, hashes and identifies each event with the server's own functions and
+  commits them through Myko's SQLite store on its thread (the same encoding,
+  hop, statements and fsync), one group commit at a time, then sends the count:
+  what ingest reaches through Myko's store path with nothing else on the way.
 - **fanout**: ${f ? f.subscribers : CFG.fanoutSubs} WebSocket connections each hold \`ws:m:query GetAllTicks\`
   (subscribed before measuring, first response awaited); one writer sends a
   single \`ws:m:event\` SET of the one Tick item, waits until every subscriber
