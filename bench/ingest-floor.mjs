@@ -12,24 +12,18 @@
 // left out. So the floor is a lower bound of the server's CPU per event, not a design: where it already
 // takes most of a target's budget, the target is out of reach of any server keeping the same log.
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { root, selfCpuMs } from './section.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { hashItem, lastDataHash } = await import(path.join(root, 'packages/server/dist/core/hash.js'));
 const { computeIdentity, EVENT_DHASH, EVENT_DHASH_OF } = await import(path.join(root, 'packages/server/dist/core/identity.js'));
-
-const cpuMs = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
 
 /** CPU µs per event of `fn` over `events` events, the lowest of `reps` runs (noise only adds). */
 function lowest(reps, events, fn) {
   let best = Infinity;
   for (let r = 0; r < reps; r++) {
-    const c0 = cpuMs();
+    const c0 = selfCpuMs();
     fn();
-    best = Math.min(best, ((cpuMs() - c0) * 1000) / events);
+    best = Math.min(best, ((selfCpuMs() - c0) * 1000) / events);
   }
   return best;
 }
@@ -37,7 +31,7 @@ function lowest(reps, events, fn) {
 /**
  * The floor's three steps before the insert, CPU µs per event each (the insert is the raw insert at the
  * server's group size, measured by the caller). `frames`: every client's frame texts; `rows`: the rows the
- * server stored (its log read back), whose `event` column gives the stored events; `serverId`: theirs.
+ * server stored (its log read back, as arrays of columns), whose column `eventColumn` holds each stored event.
  */
 export function ingestFloor({ frames, rows, eventColumn, reps = 3 }) {
   const texts = frames.flat();

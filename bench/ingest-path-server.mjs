@@ -11,10 +11,9 @@
 import http from 'node:http';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { WebSocketServer } from 'ws';
+import { root } from './section.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (p) => import(path.join(root, 'packages/server/dist', p));
 const { SqliteEventStore } = await dist('store/sqlite/index.js');
 const { IdentityTracker, EVENT_DHASH, EVENT_DHASH_OF } = await dist('core/identity.js');
@@ -33,7 +32,7 @@ let position = await store.lastPosition();
 let count = 0;
 const watchers = new Set();
 /** Submissions (a frame's events each) waiting for the next group commit. */
-let queue = [];
+const queue = [];
 let committing = false;
 const MAX_BATCH = 10_000;
 

@@ -29,7 +29,7 @@ import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import Database from 'better-sqlite3';
 import { preallocateWal } from '../packages/server/dist/store/sqlite/wal-prealloc.js';
-import { envInt, fmt, pctSorted as pct, scrapeEventToDiff, sortNum } from './section.mjs';
+import { envInt, fmt, pctSorted as pct, scrapeEventToDiff, selfCpuMs, sortNum } from './section.mjs';
 import { ingestFloor } from './ingest-floor.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -214,10 +214,6 @@ function procCpuMs(pid, thread) {
     return undefined;
   }
 }
-const selfCpuMs = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
 
 /** CPU ms of each thread of a process (Linux), by thread id. */
 function threadsCpuMs(pid) {
@@ -461,7 +457,7 @@ function readServerLog(dataDir) {
 
 async function ingestServer(scope, sync, data, { extraArgs = [], name = `ingest-${sync}`, cli } = {}) {
   const { frames, total } = data;
-  const srv = await startMyko(scope, { sync, name, extraArgs, ...(cli ? { cli } : {}) });
+  const srv = await startMyko(scope, { sync, name, extraArgs, cli });
   const watch = new Watch();
   let count = -1;
   let reports = 0;
