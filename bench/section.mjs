@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const CLI = path.join(root, 'packages/server/dist/cli.js');
+/** The server under test: this checkout's build, or another's (BENCH_SERVER_CLI, for A/B runs). */
+export const CLI = process.env.BENCH_SERVER_CLI ? path.resolve(process.env.BENCH_SERVER_CLI) : path.join(root, 'packages/server/dist/cli.js');
 
 /** A positive integer knob from the environment (BENCH_*), or its default when unset or empty. */
 export const envInt = (name, dflt) => {

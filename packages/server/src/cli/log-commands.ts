@@ -12,9 +12,9 @@ import { progressBar } from './progress.js';
  * The store a CLI command works on: the cluster's PostgreSQL when a URL is
  * configured (members may keep running), else the data directory (stop its
  * server first: one process per data directory). `readOnly` (verify): the data
- * directory is held by a write lock rather than the exclusive one, so the
- * command's own threads can read it too (store/sqlite/open.ts); a server still
- * cannot open it meanwhile, nor it one a server has open.
+ * directory's lock is taken with a write transaction held open, so nothing
+ * writes while the command's own threads read it too (store/sqlite/open.ts); a
+ * server still cannot open it meanwhile, nor it one a server has open.
  */
 export async function openStore(config: ServerConfig, readOnly = false): Promise<EventStore> {
   if (config.postgresUrl)

@@ -9,8 +9,8 @@ import { startTestServer, tempDir, TestClient } from '../testing/index.js';
 import { SqliteEventStore } from '../store/sqlite/index.js';
 import { verifyLog } from './verify.js';
 
-// `myko verify` holds the data directory by a write transaction, not the exclusive lock, so that its
-// workers can read the file themselves (store/sqlite/open.ts, log/verify-pool.ts). What that must keep:
+// `myko verify` holds the data directory's lock with a write transaction open, so that no connection
+// writes while its workers read the file themselves (store/sqlite/open.ts, log/verify-pool.ts). What that must keep:
 // verify and a server refuse each other's directory, and the workers see every committed event.
 
 const cli = fileURLToPath(new URL('../cli.js', import.meta.url));

@@ -62,36 +62,60 @@ export interface OpenOptions {
   dataDir: string;
   sync: 'full' | 'normal';
   /**
-   * 'exclusive' (the default, what a server holds): no other connection reads or writes.
-   * 'write': a write transaction held open until close instead: other connections (this
-   * process's threads, `myko verify`'s readers) may read, none may write, and a server still fails
-   * to open the directory as it would against the exclusive lock. For a process that only reads.
+   * 'exclusive' (the default, what a server holds): no other process opens the data directory
+   * (the directory's lock, below); this process may open a second connection with 'shared'.
+   * 'write': a write transaction held open until close as well: other connections (this
+   * process's threads, `myko verify`'s readers) may read, none may write. For a process that only reads.
+   * 'shared': a second connection of a process that already holds the directory's lock (the store
+   * thread's, thread-worker.ts): it takes no lock of its own and runs no WAL checkpoints unless told.
    */
-  lock?: 'exclusive' | 'write';
+  lock?: 'exclusive' | 'write' | 'shared';
 }
 
 /**
- * Open (creating when absent) the database in `dataDir`, migrate it, and take
- * an exclusive lock: one server per data directory. The OS drops the lock when
- * the process dies, so a kill -9 never leaves it stuck. With `lock: 'write'`
- * the lock is an open write transaction (see OpenOptions), committed by
- * SqliteEventStore.close.
+ * The data directory's lock: an exclusive lock on `myko.lock`, a small SQLite file kept beside the log
+ * only for it (SQLite's locking_mode=EXCLUSIVE holds the file lock until the connection closes). It
+ * is not taken on the log itself because this process writes the log through two connections (the
+ * store thread's for batches, the event loop's for single events while that thread is idle: index.ts),
+ * which SQLite's exclusive locking mode would refuse. The OS drops the lock when the process dies,
+ * so a kill -9 never leaves it stuck; a second opener in this process or another gets SQLITE_BUSY.
  */
-export function openDatabase(opts: OpenOptions): { db: Db; serverId: string } {
+function lockDirectory(dataDir: string): Db {
+  const guard = new Database(join(dataDir, 'myko.lock'), { timeout: 0 });
+  try {
+    guard.pragma('locking_mode = EXCLUSIVE');
+    guard.exec('BEGIN EXCLUSIVE; COMMIT;');
+    return guard;
+  } catch (err) {
+    guard.close();
+    throw err;
+  }
+}
+
+/**
+ * Open (creating when absent) the database in `dataDir`, migrate it, and lock
+ * the directory (lockDirectory): one server per data directory. With `lock: 'write'`
+ * an open write transaction is held as well (see OpenOptions), committed by
+ * SqliteEventStore.close; `guard` is the directory's lock, to close after the database.
+ */
+export function openDatabase(opts: OpenOptions): { db: Db; serverId: string; guard: Db | undefined; stopWalCheckpoints: () => void } {
   mkdirSync(opts.dataDir, { recursive: true });
   const file = join(opts.dataDir, 'myko.db');
   let db: Db | undefined;
+  let guard: Db | undefined;
   try {
+    if (opts.lock !== 'shared') guard = lockDirectory(opts.dataDir);
     db = new Database(file, { timeout: 200 });
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${opts.sync === 'full' ? 'FULL' : 'NORMAL'}`);
-    if (opts.lock !== 'write') db.pragma('locking_mode = EXCLUSIVE');
     db.pragma('foreign_keys = OFF');
-    // Taking a write lock now makes a second server on the same directory fail at start; 'write' keeps it
-    // (the migrations below then run as savepoints inside it).
+    // A write lock taken now also fails against a process that holds the log itself (a server of an
+    // earlier version locked the log, not the directory); 'write' keeps it (the migrations below then
+    // run as savepoints inside it).
     db.exec(opts.lock === 'write' ? 'BEGIN IMMEDIATE' : 'BEGIN IMMEDIATE; COMMIT;');
   } catch (err) {
     db?.close();
+    guard?.close();
     const code = (err as { code?: string }).code;
     if (code === 'SQLITE_BUSY')
       throw new StoreError(`data directory ${opts.dataDir} is in use by another myko process`, { cause: err });
@@ -110,6 +134,7 @@ export function openDatabase(opts: OpenOptions): { db: Db; serverId: string } {
     serverId = randomUUID();
     db.prepare(`INSERT INTO myko_meta (key, value) VALUES ('server_id', ?)`).run(serverId);
   }
-  if (opts.lock !== 'write') checkpointWalOffCommitPath(db); // WAL checkpoints between commits, not inside one (wal-checkpoint.ts)
-  return { db, serverId };
+  // WAL checkpoints between commits, not inside one (wal-checkpoint.ts); a 'shared' connection's owner starts its own.
+  const stopWalCheckpoints = opts.lock === 'exclusive' || opts.lock === undefined ? checkpointWalOffCommitPath(db) : () => undefined;
+  return { db, serverId, guard, stopWalCheckpoints };
 }

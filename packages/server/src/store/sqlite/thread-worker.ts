@@ -1,15 +1,22 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabase, type OpenOptions } from './open.js';
 import { makeStoreOps, type StoreOp } from './ops.js';
+import { checkpointWalOffCommitPath } from './wal-checkpoint.js';
 
 /**
  * The store thread (thread.ts starts it): it owns the SQLite connection while the server serves, so
  * the inserts, the checkpoint's upserts and the fsync of every commit run beside the event loop
  * instead of on it. Calls are answered one at a time, in the order sent: SQLite has one writer anyway,
  * and the writer sends one append at a time.
+ *
+ * Its connection is the process's second one (`lock: 'shared'`): the server's own stays open for the
+ * small appends it makes itself while this thread is idle (index.ts), and counts the rows it writes in
+ * `callerChanges`, so the WAL checkpoints run here see every row written.
  */
 export interface ThreadInit {
   open: OpenOptions;
+  /** One BigInt64: rows the caller's connection has written (Atomics.add there, Atomics.load here). */
+  callerChanges: SharedArrayBuffer;
 }
 export type ThreadRequest = { id: number; op: StoreOp | 'close'; args: unknown[] };
 export type ThreadReply = { id: number; value?: unknown; error?: { message: string; code?: string } };
@@ -25,6 +32,8 @@ try {
 }
 const { db } = opened;
 const ops = makeStoreOps(db);
+const callerChanges = new BigInt64Array(init.callerChanges);
+checkpointWalOffCommitPath(db, { otherChanges: () => Number(Atomics.load(callerChanges, 0)) });
 port.postMessage({ id: 0, value: 'ready' } satisfies ThreadReply);
 
 port.on('message', (req: ThreadRequest) => {

@@ -6,10 +6,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { MItem } from '@myko/protocol';
 import { tempDir } from '../../testing/index.js';
-import { SqliteEventStore } from './index.js';
+import { CALLER_APPEND_MAX_EVENTS, SqliteEventStore } from './index.js';
 import { StoreError, type NewEvent } from '../event-store.js';
 
 const ev = (id: string, n: number, tx = 't'): NewEvent => ({
@@ -33,7 +34,7 @@ test('after useThread: appends, reads, checkpoints and side tables go through th
     assert.throws(() => local.db, StoreError, 'the connection is no longer on this thread');
     assert.throws(() => local.appendNow([ev('z', 0)]), StoreError);
     const stored = await local.append([ev('a', 2, 'tx2'), ev('c', 1, 'tx2')]);
-    assert.deepEqual(stored.map((e) => e.position), [3, 4], 'positions come back from the thread, in order');
+    assert.deepEqual(stored.map((e) => e.position), [3, 4], 'positions come back in order');
     assert.deepEqual((await local.readAfter(0, 10)).map((e) => [e.position, e.item.id, (e.item as unknown as { n: number }).n]), [[1, 'a', 1], [2, 'b', 1], [3, 'a', 2], [4, 'c', 1]]);
     assert.deepEqual((await local.readHistory('Lamp', 'a')).map((e) => e.position), [1, 3]);
     assert.deepEqual((await local.readTx('tx2')).map((e) => e.item.id), ['a', 'c']);
@@ -74,8 +75,11 @@ test('a batch crosses as one joined text: every row holds its event exactly as J
     const local = events(1);
     store.appendNow(local);
     await store.useThread();
-    const threaded = events(2);
+    // More events than an append made on the caller's thread takes: this batch crosses.
+    const threaded = [...events(2), ...events(3), ...events(4)];
+    assert.ok(threaded.length > CALLER_APPEND_MAX_EVENTS);
     await store.append(threaded);
+    assert.equal(store.appendsHere, 0);
     await store.append([]); // an empty batch is no row and no error
     const rows = await store.readRawAfter(0, 100);
     const sent = [...local, ...threaded];
@@ -93,6 +97,60 @@ test('a batch crosses as one joined text: every row holds its event exactly as J
     const byId = <T extends { id: string }>(a: T[]) => a.sort((x, y) => (x.id < y.id ? -1 : 1));
     assert.deepEqual(byId([...cp.items].map((x) => x.item)), byId(sent.map((e) => e.item)));
     assert.deepEqual(byId([...cp.leaves].map((l) => ({ id: l.id, pids: l.pids }))), byId(sent.map((e) => ({ id: e.item.id, pids: [`p\u0000${e.item.id}`] }))));
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('with the thread idle, a small append is made on the caller\'s connection; a larger one, or one behind a call in flight, goes to the thread, in call order; the thread\'s WAL checkpoints count the caller\'s rows', async () => {
+  const dir = tempDir('myko-thread-');
+  const store = new SqliteEventStore({ dataDir: dir, sync: 'normal' });
+  try {
+    await store.useThread();
+    const one = await store.append([ev('a', 1)]);
+    assert.deepEqual(one.map((e) => e.position), [1]);
+    assert.equal(store.appendsHere, 1, 'one event, the thread idle: appended here');
+
+    const many = Array.from({ length: CALLER_APPEND_MAX_EVENTS + 1 }, (_, i) => ev(`m${i}`, i));
+    assert.deepEqual((await store.append(many)).map((e) => e.position), many.map((_, i) => i + 2));
+    assert.equal(store.appendsHere, 1, 'a batch past the bound went to the thread');
+
+    // A checkpoint sent to the thread and not yet answered: the next append queues behind it there.
+    const saving = store.saveCheckpoint({ position: 1 + many.length, eventId: null, chain: '', upserts: [{ itemType: 'Lamp', item: { id: 'a', n: 1 } as MItem, pids: ['x'] }], deletes: [] });
+    const behind = store.append([ev('b', 1)]);
+    assert.equal(store.appendsHere, 1, 'not made here while the thread had a call in hand');
+    await saving;
+    assert.deepEqual((await behind).map((e) => e.position), [2 + many.length]);
+    assert.equal((await store.claims()).checkpoint?.position, 1 + many.length);
+
+    // The thread runs the WAL checkpoints now: it must see rows written by this thread's connection
+    // alone. Pages copied into the database file by a checkpoint grow it; nothing else writes it.
+    const dbFile = join(dir, 'myko.db');
+    await new Promise((r) => setTimeout(r, 200)); // whatever the thread's own rows left in the WAL is checkpointed first
+    const before = statSync(dbFile).size;
+    const payload = 'p'.repeat(2000);
+    let n = 0;
+    for (let round = 0; round < 40; round++) {
+      const batch = Array.from({ length: CALLER_APPEND_MAX_EVENTS }, () => ({ ...ev(`w${n}`, n++), item: { id: `w${n}`, payload } as MItem }));
+      await store.append(batch);
+    }
+    assert.equal(store.appendsHere, 41, 'all appended here');
+    const deadline = Date.now() + 5000;
+    while (statSync(dbFile).size <= before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    assert.ok(statSync(dbFile).size > before + 40 * CALLER_APPEND_MAX_EVENTS * 2000 * 0.9, `checkpointed into the database file: ${before} → ${statSync(dbFile).size} bytes`);
+
+    // The directory stays locked against any other opener, a read-only one included.
+    assert.throws(() => new SqliteEventStore({ dataDir: dir, sync: 'normal' }), /in use by another myko process/);
+    assert.throws(() => new SqliteEventStore({ dataDir: dir, sync: 'normal', lock: 'write' }), /in use by another myko process/);
+    await store.close();
+
+    const again = new SqliteEventStore({ dataDir: dir, sync: 'normal', lock: 'write' });
+    const rows = await again.readAfter(0, 10_000);
+    assert.deepEqual(rows.map((e) => e.position), rows.map((_, i) => i + 1), 'one gapless log from both connections');
+    assert.equal(rows.length, 2 + many.length + 40 * CALLER_APPEND_MAX_EVENTS);
+    assert.equal(rows[many.length + 1]!.item.id, 'b');
+    await again.close();
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });

@@ -34,9 +34,12 @@ export class StoreThread {
     worker.on('exit', (code) => fail(new StoreError(`store thread stopped (exit code ${code})`)));
   }
 
-  /** Open the database on a new thread; resolves once it holds the connection (and the data directory's lock). */
-  static start(open: OpenOptions): Promise<StoreThread> {
-    const worker = new Worker(new URL('./thread-worker.js', import.meta.url), { workerData: { open } satisfies ThreadInit });
+  /**
+   * Open a second connection to the database on a new thread (`open.lock` 'shared': this process
+   * already holds the data directory's lock); resolves once it is open. `callerChanges`: see ThreadInit.
+   */
+  static start(open: OpenOptions, callerChanges: SharedArrayBuffer): Promise<StoreThread> {
+    const worker = new Worker(new URL('./thread-worker.js', import.meta.url), { workerData: { open, callerChanges } satisfies ThreadInit });
     return new Promise((resolve, reject) => {
       const onFirst = (m: ThreadReply) => {
         worker.off('error', onError);
@@ -52,6 +55,11 @@ export class StoreThread {
       worker.once('message', onFirst);
       worker.once('error', onError);
     });
+  }
+
+  /** Nothing sent is still unanswered, and the thread is alive: the database is not in use there. */
+  get idle(): boolean {
+    return this.pending.size === 0 && this.dead === undefined;
   }
 
   call<K extends StoreOp>(op: K, ...args: Parameters<StoreOps[K]>): Promise<ReturnType<StoreOps[K]>> {

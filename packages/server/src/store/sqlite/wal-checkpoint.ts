@@ -12,6 +12,11 @@ export interface WalCheckpointOptions {
   walSizeLimit?: number;
   /** Told of each checkpoint: the frames the WAL held, and why it ran (tests). */
   onCheckpoint?: (frames: number, why: 'quiet' | 'age' | 'size') => void;
+  /**
+   * Rows written so far by this process's other connection to the same database (the event loop's,
+   * while the store thread runs the checkpoints: index.ts), added to this connection's own count.
+   */
+  otherChanges?: () => number;
 }
 
 /**
@@ -49,11 +54,12 @@ export interface WalCheckpointOptions {
  * valid; the next open recovers from it. `journal_size_limit` truncates a WAL
  * file that grew past it when it is reset, so its disk footprint stays bounded too.
  *
- * Activity is read as `total_changes()` (rows this connection has written):
- * one small statement per tick, and the timer is unref'd and stops once the
- * database is closed.
+ * Activity is read as `total_changes()` (rows this connection has written),
+ * plus `otherChanges` (rows the process's other connection wrote): one small
+ * statement per tick, and the timer is unref'd and stops once the database is
+ * closed, or when the returned function is called.
  */
-export function checkpointWalOffCommitPath(db: Database.Database, opts: WalCheckpointOptions = {}): void {
+export function checkpointWalOffCommitPath(db: Database.Database, opts: WalCheckpointOptions = {}): () => void {
   const tickMs = opts.tickMs ?? 50;
   const maxAgeMs = opts.maxAgeMs ?? 2000;
   const limit = opts.walSizeLimit ?? WAL_SIZE_LIMIT;
@@ -61,8 +67,10 @@ export function checkpointWalOffCommitPath(db: Database.Database, opts: WalCheck
   db.pragma(`journal_size_limit = ${limit}`);
   const frameBytes = (db.pragma('page_size', { simple: true }) as number) + 24;
   const maxFrames = Math.max(64, Math.floor((opts.maxWalBytes ?? limit / 2) / frameBytes));
-  const changes = db.prepare('SELECT total_changes()').pluck();
-  let lastTick = changes.get() as number;
+  const own = db.prepare('SELECT total_changes()').pluck();
+  const other = opts.otherChanges;
+  const changes = { get: (): number => (own.get() as number) + (other ? other() : 0) };
+  let lastTick = changes.get();
   /** total_changes() at the last checkpoint, and when the first write after it was seen (0: none yet). */
   let atCheckpoint = lastTick;
   let dirtySince = 0;
@@ -71,7 +79,7 @@ export function checkpointWalOffCommitPath(db: Database.Database, opts: WalCheck
   const timer = setInterval(() => {
     if (!db.open) return clearInterval(timer);
     if (db.inTransaction) return; // an atomically() block: its commit comes later
-    const now = changes.get() as number;
+    const now = changes.get();
     if (now === atCheckpoint) return;
     const t = Date.now();
     if (dirtySince === 0) dirtySince = t;
@@ -84,12 +92,13 @@ export function checkpointWalOffCommitPath(db: Database.Database, opts: WalCheck
     } catch {
       return; // tried again at the next tick; a store that cannot checkpoint fails its commits loudly anyway
     }
-    // The WAL was reset at the last checkpoint (nothing reads it meanwhile: this connection holds the lock),
-    // so `frames` were all written by these rows.
+    // The WAL was reset at the last checkpoint (nothing else reads it meanwhile: this process holds the
+    // directory's lock), so `frames` were all written by these rows.
     if (frames > 0) framesPerChange = frames / (now - atCheckpoint);
     opts.onCheckpoint?.(frames, quiet ? 'quiet' : t - dirtySince >= maxAgeMs ? 'age' : 'size');
     atCheckpoint = now;
     dirtySince = 0;
   }, tickMs);
   timer.unref();
+  return () => clearInterval(timer);
 }
