@@ -377,7 +377,7 @@ test('verify finds the last events of the log deleted (by the recorded head, and
 
     // A store written before the head was recorded: the checkpoint's claimed position still gives it away.
     const noHead = tampered(dir, (db) => {
-      db.prepare(`DELETE FROM myko_meta WHERE key = 'log_head'`).run();
+      db.prepare(`DELETE FROM sqlite_sequence WHERE name = 'myko_log_head'`).run();
       db.prepare('DELETE FROM myko_events WHERE id > ?').run(last(db) - 2);
     });
     dirs.push(noHead);

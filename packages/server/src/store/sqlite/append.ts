@@ -3,6 +3,13 @@ import type { NewEvent, StoredEvent } from '../event-store.js';
 import { joinTexts, splitTexts } from './joined-texts.js';
 
 /**
+ * The name of the log head's row in `sqlite_sequence`. SQLite documents that table as writable with
+ * ordinary statements; AUTOINCREMENT reads only the row named after its own table (`myko_events`), and
+ * no table has this name. Its `seq` holds "position eventId" (the column has no type).
+ */
+export const LOG_HEAD_ROW = 'myko_log_head';
+
+/**
  * A batch of log rows, encoded where the events live (the writer's thread) so only strings cross to
  * the store thread (thread.ts), never the event objects:
  * - `columns`: six strings per row, in order: item_type, item_id, change_type, created_at, tx, source_id;
@@ -42,8 +49,13 @@ export function makeAppendRows(db: Db): (rows: EncodedRows, headEventId: string)
   );
   // The log's head (last position and event id), in the same transaction: `myko verify` compares the
   // log's end with it, so deleting the last events is found (nothing after them would show a gap).
-  // One small write per batch, not per event.
-  const head = db.prepare(`INSERT INTO myko_meta (key, value) VALUES ('log_head', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`);
+  // One small write per batch, not per event. It is a row of `sqlite_sequence` (LOG_HEAD_ROW), the
+  // table AUTOINCREMENT already rewrites in every append: kept in `myko_meta`, it put a fifth page into
+  // every commit's WAL frames (the event's table page, its two index pages, sqlite_sequence's, and
+  // myko_meta's): a single-row commit of this schema took 0.20 ms at p50 with it, 0.18 ms without
+  // (bench/RESULTS.md, eighth part). checkpoint.ts reads it.
+  const setHead = db.prepare(`UPDATE sqlite_sequence SET seq = ? WHERE name = '${LOG_HEAD_ROW}'`);
+  const addHead = db.prepare(`INSERT INTO sqlite_sequence (name, seq) VALUES ('${LOG_HEAD_ROW}', ?)`);
   return db.transaction((rows: EncodedRows, headEventId: string): number[] => {
     const c = rows.columns;
     const n = c.length / 6;
@@ -52,7 +64,8 @@ export function makeAppendRows(db: Db): (rows: EncodedRows, headEventId: string)
     if (n === 0) return positions;
     for (let i = 0, k = 0; i < n; i++, k += 6)
       positions[i] = Number(insert.run(c[k], c[k + 1], c[k + 2], c[k + 3], c[k + 4], c[k + 5], texts[i]).lastInsertRowid);
-    head.run(`${positions[n - 1]} ${headEventId}`);
+    const head = `${positions[n - 1]} ${headEventId}`;
+    if (setHead.run(head).changes === 0) addHead.run(head);
     return positions;
   });
 }

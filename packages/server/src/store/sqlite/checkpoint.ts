@@ -1,6 +1,7 @@
 import type { MItem } from '@myko/protocol';
 import { createHash } from 'node:crypto';
 import type { Db } from './open.js';
+import { LOG_HEAD_ROW } from './append.js';
 import type { Checkpoint, CheckpointDelta, DerivedFields, StoreClaims } from '../event-store.js';
 import { ItemMap } from '../../core/item-map.js';
 
@@ -228,13 +229,22 @@ export function makeSaveCheckpoint(db: Db): SaveCheckpoint {
   });
 }
 
-/** The head recorded by append (append.ts), if any: a store written before it was recorded has none. */
+/**
+ * The head recorded by append (append.ts), if any: a store written before it was recorded has none.
+ * Servers before migration 6 kept it in `myko_meta` ('log_head'), and one of them may have written this
+ * directory since it was migrated (a downgrade): of the two, the one further along is the head.
+ */
 export function makeReadHead(db: Db): () => StoreClaims['head'] {
-  const meta = db.prepare(`SELECT value FROM myko_meta WHERE key = 'log_head'`);
-  return () => {
-    const v = (meta.get() as { value: string } | undefined)?.value;
-    if (!v) return undefined;
+  const row = db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = '${LOG_HEAD_ROW}'`).pluck();
+  const meta = db.prepare(`SELECT value FROM myko_meta WHERE key = 'log_head'`).pluck();
+  const parse = (v: unknown): StoreClaims['head'] => {
+    if (typeof v !== 'string' || v === '') return undefined;
     const [position, eventId] = v.split(' ');
     return { position: Number(position), eventId: eventId ?? '' };
+  };
+  return () => {
+    const now = parse(row.get());
+    const legacy = parse(meta.get());
+    return now && legacy ? (legacy.position > now.position ? legacy : now) : (now ?? legacy);
   };
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { StoreError } from '../event-store.js';
 import { checkpointWalOffCommitPath } from './wal-checkpoint.js';
+import { LOG_HEAD_ROW } from './append.js';
 
 export type Db = Database.Database;
 
@@ -56,6 +57,10 @@ const migrations: string[] = [
    DROP TABLE myko_state;
    DROP TABLE myko_leaves;
    DELETE FROM myko_meta WHERE key IN ('checkpoint_position', 'checkpoint_event_id', 'checkpoint_chain', 'checkpoint_digest', 'checkpoint_derived');`,
+  // 6: the log's head moves from myko_meta to a row of sqlite_sequence, which every append writes
+  //    anyway: one page fewer per commit (append.ts, LOG_HEAD_ROW).
+  `INSERT INTO sqlite_sequence (name, seq) SELECT '${LOG_HEAD_ROW}', value FROM myko_meta WHERE key = 'log_head';
+   DELETE FROM myko_meta WHERE key = 'log_head';`,
 ];
 
 export interface OpenOptions {
