@@ -4,9 +4,9 @@ import { makeStoreOps, type StoreOp } from './ops.js';
 import { checkpointWalOffCommitPath } from './wal-checkpoint.js';
 
 /**
- * The store thread (thread.ts starts it): it owns the SQLite connection while the server serves, so
- * the inserts, the checkpoint's upserts and the fsync of every commit run beside the event loop
- * instead of on it. Calls are answered one at a time, in the order sent: SQLite has one writer anyway,
+ * The store thread (thread.ts starts it): while the server serves, it runs the store's calls on a
+ * connection of its own, so the inserts, the checkpoint's segments and the fsync of every batch's
+ * commit run beside the event loop instead of on it. Calls are answered one at a time, in the order sent: SQLite has one writer anyway,
  * and the writer sends one append at a time.
  *
  * Its connection is the process's second one (`lock: 'shared'`): the server's own stays open for the
