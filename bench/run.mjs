@@ -29,11 +29,10 @@ import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import Database from 'better-sqlite3';
 import { preallocateWal } from '../packages/server/dist/store/sqlite/wal-prealloc.js';
-import { CLI, envInt, fmt, pctSorted as pct, scrapeEventToDiff, selfCpuMs, sortNum } from './section.mjs';
+import { CLI, envInt, fmt, pctSorted as pct, root, scrapeEventToDiff, selfCpuMs, sortNum } from './section.mjs';
 import { ingestFloor } from './ingest-floor.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '..');
 const BASELINE = path.join(here, 'baseline-server.mjs');
 const STORE_PATH_SERVER = path.join(here, 'ingest-path-server.mjs');
 

@@ -42,13 +42,13 @@ export function machineLine() {
 export const sortNum = (a) => [...a].sort((x, y) => x - y);
 /** The p-th percentile of an ascending array, nearest rank (the latency scripts: run.mjs, fanout-socketio.mjs, single-set.mjs). */
 export const pctSorted = (sorted, p) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]);
-/** A number with `d` decimals, or what it is when not finite. */
 /** CPU time (user + system, ms) this process has used so far, every thread of it. */
 export const selfCpuMs = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 };
 
+/** A number with `d` decimals, or what it is when not finite. */
 export const fmt = (n, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : String(n));
 
 export const pct = (xs, p) => {

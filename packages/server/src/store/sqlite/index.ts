@@ -115,8 +115,8 @@ export class SqliteEventStore implements EventStore {
   /** See CALLER_APPEND_MAX_EVENTS. Throws as the thread's append would (the caller wraps it). */
   private appendHereWhileThreadIdle(events: readonly NewEvent[]): StoredEvent[] {
     const positions = this.ops.append(...appendArgs(events));
-    // What total_changes() counts for it: each row, and the log head's update.
-    Atomics.add(this.callerChanges!, 0, BigInt(positions.length + 1));
+    // What total_changes() counts for it: each row, and the log head's update (none for an empty batch).
+    if (positions.length > 0) Atomics.add(this.callerChanges!, 0, BigInt(positions.length + 1));
     this.appendsHere++;
     return assignPositions(events, positions);
   }
