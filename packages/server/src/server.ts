@@ -15,7 +15,7 @@ import { LiveReports } from './live/live-reports.js';
 import { LiveViews } from './live/live-views.js';
 import { SqliteEventStore } from './store/sqlite/index.js';
 import type { Checkpoint, EventStore, NewEvent, StoredEvent } from './store/event-store.js';
-import { StoreError } from './store/event-store.js';
+import { StoreError, replayAfter } from './store/event-store.js';
 import { verifyLog, type VerifyResult } from './log/verify.js';
 import { createGateway } from './gateway/http.js';
 import { Ops } from './ops/index.js';
@@ -246,8 +246,7 @@ export class MykoServer {
     identity.chain = cp.chain;
     let position = cp.position;
     let lastEventId = cp.eventId;
-    for (;;) {
-      const events = await this.store.readAfter(position, replayChunk);
+    for await (const events of replayAfter(this.store, position, replayChunk)) {
       const derived: Change[] = [];
       for (const e of events) {
         this.state.apply(e, derived);
@@ -261,7 +260,6 @@ export class MykoServer {
       if (cp.position > 0) this.checkpointer.onStored(events, derived);
       if (events.length > 0) position = events[events.length - 1]!.position;
       this.bootStats.replayed += events.length;
-      if (events.length < replayChunk) break;
     }
     // Every item the log touched has leaves (deleted ones included), and so does every item changed through
     // a reverse reference: they are all the items a full replay must save.

@@ -110,6 +110,11 @@ export interface EventStore {
   /** Events with `after` < position (≤ `upTo` when given), in order, at most `limit`, optionally of one item type. */
   readAfter(after: number, limit: number, opts?: { upTo?: number; itemType?: string }): Promise<StoredEvent[]>;
   /**
+   * Every event after `after`, in order, in chunks of at most `chunk`: a boot's replay. Stores that can
+   * read ahead while the caller reduces (SQLite) give it; `replayAfter` pages through `readAfter` otherwise.
+   */
+  replay?(after: number, chunk: number): AsyncIterable<StoredEvent[]>;
+  /**
    * Rows as stored, unparsed, for the verifier: a damaged row must be
    * reported with its position, not fail the read.
    */
@@ -150,6 +155,23 @@ export interface EventStore {
    */
   atomically?<T>(fn: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
+}
+
+/** Every event after `after`, in order, in chunks of at most `chunk` (EventStore.replay). */
+export function replayAfter(store: EventStore, after: number, chunk: number): AsyncIterable<StoredEvent[]> {
+  return store.replay ? store.replay(after, chunk) : pagesAfter((a, n) => store.readAfter(a, n), after, chunk);
+}
+
+/** `readAfter`'s pages from `after` to the end of the log. */
+export async function* pagesAfter(readAfter: (after: number, limit: number) => Promise<StoredEvent[]>, after: number, chunk: number): AsyncGenerator<StoredEvent[]> {
+  for (;;) {
+    const events = await readAfter(after, chunk);
+    if (events.length > 0) {
+      yield events;
+      after = events[events.length - 1]!.position;
+    }
+    if (events.length < chunk) return;
+  }
 }
 
 export interface RawEventRow {

@@ -1,5 +1,5 @@
 import type { Checkpoint, CheckpointDelta, EventStore, StoreClaims, NewEvent, RawEventColumns, RawEventRow, StoredEvent } from '../event-store.js';
-import { StoreError } from '../event-store.js';
+import { StoreError, pagesAfter } from '../event-store.js';
 import { join } from 'node:path';
 import { openDatabase, type Db, type OpenOptions } from './open.js';
 import { appendArgs, assignPositions } from './append.js';
@@ -7,6 +7,13 @@ import { toEvent } from './read.js';
 import { encodeDelta } from './checkpoint.js';
 import { makeStoreOps, type SqlMode, type StoreOps } from './ops.js';
 import { StoreThread } from './thread.js';
+import { readAhead } from './read-ahead.js';
+
+/**
+ * A replay of more events than this reads ahead on a thread of its own (read-ahead.ts); a shorter one
+ * (a boot after a checkpoint) reads here, where starting a thread would cost more than it saves.
+ */
+export const READ_AHEAD_MIN_EVENTS = 50_000;
 
 /**
  * Appends of at most this many events are made on the caller's thread when the store thread is idle
@@ -129,6 +136,19 @@ export class SqliteEventStore implements EventStore {
 
   async readAfter(after: number, limit: number, opts?: { upTo?: number; itemType?: string }): Promise<StoredEvent[]> {
     return (await this.run('readAfter', after, limit, opts)).map(toEvent);
+  }
+
+  /**
+   * EventStore.replay. Before the store thread starts (a boot): a long tail is read ahead on a thread of
+   * its own while the caller reduces; a short one is read here. Afterwards, through the store thread.
+   */
+  replay(after: number, chunk: number): AsyncIterable<StoredEvent[]> {
+    const here = (from: number) => pagesAfter((a, n) => this.readAfter(a, n), from, chunk);
+    if (!this.thread) {
+      const upTo = this.ops.lastPosition();
+      if (upTo - after > READ_AHEAD_MIN_EVENTS) return readAhead(join(this.opts.dataDir, 'myko.db'), after, upTo, chunk, here);
+    }
+    return here(after);
   }
 
   async readRawAfter(after: number, limit: number): Promise<RawEventRow[]> {
