@@ -15,6 +15,18 @@ const SEP = '\u0000';
 
 export const joinTexts = (texts: readonly string[]): string => texts.join(SEP);
 
+/**
+ * Strings that are not JSON texts (column values: any string may hold a NUL) joined the same way, when
+ * each is a string without the separator; undefined when one is not.
+ */
+export function joinStrings(values: readonly unknown[]): string | undefined {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v !== 'string' || v.includes(SEP)) return undefined;
+  }
+  return (values as string[]).join(SEP);
+}
+
 /** The `count` texts `joinTexts` joined; throws when there are not exactly that many (`what` names them). */
 export function splitTexts(joined: string, count: number, what: string): string[] {
   if (count === 0) return [];
