@@ -17,7 +17,7 @@
 import path from 'node:path';
 import WebSocket from 'ws';
 import { io as ioClient } from 'socket.io-client';
-import { envInt, fmt, machineLine, pctSorted as pct, root, sortNum, writeSection } from './section.mjs';
+import { envInt, fmt, machineLine, pctSorted as pct, procCpuMs, root, sortNum, writeSection } from './section.mjs';
 import { killAll, log, rssBytes, sleep, spawnChild, startMyko, waitOutput } from './procs.mjs';
 import { readFileSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -33,13 +33,6 @@ const KINDS = ['myko', 'socketio', 'socketio-raw', 'bare'];
 /** BENCH_CPU_PROF=DIR: the Myko server runs with --cpu-prof into DIR (summarise: node bench/prof-summary.mjs FILE). */
 const PROF_DIR = process.env.BENCH_CPU_PROF ? path.resolve(process.env.BENCH_CPU_PROF) : undefined;
 const LABEL = { myko: 'Myko', socketio: 'Socket.IO', 'socketio-raw': 'Socket.IO, raw ws subscribers', bare: 'bare ws' };
-
-
-function cpuMs(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(f[11]) + Number(f[12])) / 100) * 1000; // utime + stime at CLK_TCK 100 (Linux default)
-}
 
 async function startServer(kind) {
   if (kind === 'myko')
@@ -184,7 +177,7 @@ async function harness(kind, srv) {
     for (let r = 0, measured = 0; measured < rounds; r++) {
       const warming = r < WARMUP || performance.now() - tWarm < WARMUP_MS;
       if (warming) warmRounds++;
-      else if (measured === 0) cpu0 = cpuMs(srv.proc.pid);
+      else if (measured === 0) cpu0 = procCpuMs(srv.proc.pid);
       const item = { id: 'tick', n: `${n}:${++seq}` };
       const done = new Promise((resolve) => (round = { n: item.n, got: 0, expected: subs, lat: [], resolve, t0: 0 }));
       let timer;
@@ -203,7 +196,7 @@ async function harness(kind, srv) {
       }
     }
     round = null;
-    return { n, rounds, warmRounds, all, lasts, cpuMs: cpuMs(srv.proc.pid) - cpu0 };
+    return { n, rounds, warmRounds, all, lasts, cpuMs: procCpuMs(srv.proc.pid) - cpu0 };
   };
   return { measure, close: () => conns.forEach((c) => c.close()) };
 }

@@ -29,7 +29,7 @@ import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import Database from 'better-sqlite3';
 import { preallocateWal } from '../packages/server/dist/store/sqlite/wal-prealloc.js';
-import { CLI, envInt, fmt, pctSorted as pct, root, scrapeEventToDiff, selfCpuMs, sortNum } from './section.mjs';
+import { CLI, envInt, fmt, pctSorted as pct, procCpuMs, root, scrapeEventToDiff, selfCpuMs, sortNum } from './section.mjs';
 import { ingestFloor } from './ingest-floor.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -194,24 +194,6 @@ function getJson(url, timeoutMs = 2000) {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-let clkTck;
-/**
- * CPU time (user + system, ms) a child process has used so far, from /proc
- * (Linux; undefined elsewhere). Less sensitive to other load on the machine
- * than wall-clock rates: the cost per event, not the share of the CPU it got.
- */
-function procCpuMs(pid, thread) {
-  try {
-    clkTck ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-    // With `thread`, one thread's time: the event loop is the thread whose id is the process id.
-    const stat = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(f[11]) + Number(f[12])) / clkTck) * 1000; // utime, stime (fields 14, 15)
-  } catch {
-    return undefined;
-  }
-}
 
 /** CPU ms of each thread of a process (Linux), by thread id. */
 function threadsCpuMs(pid) {

@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** The server under test: this checkout's build, or another's (BENCH_SERVER_CLI, for A/B runs). */
@@ -47,6 +47,24 @@ export const selfCpuMs = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 };
+
+let clkTck;
+/**
+ * CPU time (user + system, ms) a child process has used so far, from /proc
+ * (Linux; undefined elsewhere). Less sensitive to other load on the machine
+ * than wall-clock rates: the cost per event, not the share of the CPU it got.
+ */
+export function procCpuMs(pid, thread) {
+  try {
+    clkTck ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    // With `thread`, one thread's time: the event loop is the thread whose id is the process id.
+    const stat = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) / clkTck) * 1000; // utime, stime (fields 14, 15)
+  } catch {
+    return undefined;
+  }
+}
 
 /** A number with `d` decimals, or what it is when not finite. */
 export const fmt = (n, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : String(n));
