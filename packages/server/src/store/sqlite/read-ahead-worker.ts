@@ -1,6 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { joinTexts } from './joined-texts.js';
+import { makeReadAfterRows } from './read.js';
 
 /**
  * The read-ahead thread of a boot's replay (read-ahead.ts starts it): it reads the log's rows in
@@ -30,19 +31,19 @@ let done = false;
 
 try {
   const db = new Database(init.file, { readonly: true, fileMustExist: true });
-  const select = db.prepare(`SELECT id, event FROM myko_events WHERE id > ? AND id <= ? ORDER BY id LIMIT ?`).raw(true);
+  const readAfter = makeReadAfterRows(db);
   const pump = (): void => {
     try {
       while (credit > 0 && !done) {
-        const rows = select.all(after, init.upTo, init.chunk) as [number, string][];
+        const rows = readAfter(after, init.chunk, { upTo: init.upTo });
         const count = rows.length;
         const positions = new Float64Array(count);
         const texts = new Array<string>(count);
         for (let i = 0; i < count; i++) {
-          positions[i] = rows[i]![0];
-          texts[i] = rows[i]![1];
+          positions[i] = rows[i]!.id;
+          texts[i] = rows[i]!.event;
         }
-        if (count > 0) after = rows[count - 1]![0];
+        if (count > 0) after = positions[count - 1]!;
         done = count < init.chunk || after >= init.upTo;
         credit--;
         port.postMessage({ positions, texts: joinTexts(texts), count, done } satisfies ReadAheadChunk, [positions.buffer as ArrayBuffer]);

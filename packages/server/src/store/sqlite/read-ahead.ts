@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { StoredEvent } from '../event-store.js';
 import { StoreError } from '../event-store.js';
 import { splitTexts } from './joined-texts.js';
+import { parseEvent } from './read.js';
 import type { ReadAheadChunk, ReadAheadInit } from './read-ahead-worker.js';
 
 /** Chunks the read-ahead thread may hold ready beyond the one being reduced. */
@@ -56,19 +57,16 @@ export async function* readAhead(
       const texts = splitTexts(m.texts, m.count, 'log rows');
       const events = new Array<StoredEvent>(m.count);
       for (let i = 0; i < m.count; i++) {
-        const position = m.positions[i]!;
-        let e: StoredEvent;
         try {
-          e = JSON.parse(texts[i]!) as StoredEvent;
+          events[i] = parseEvent(texts[i]!, m.positions[i]!);
         } catch (err) {
-          throw new StoreError(`the log's row at position ${position} does not parse: ${(err as Error).message}`);
+          throw new StoreError(`the log's row at position ${m.positions[i]} does not parse: ${(err as Error).message}`);
         }
-        // A fresh object of our own takes its position in place (read.ts toEvent: why).
-        e.position = position;
-        events[i] = e;
       }
-      if (m.count > 0) after = m.positions[m.count - 1]!;
-      if (m.count > 0) yield events;
+      if (m.count > 0) {
+        after = m.positions[m.count - 1]!;
+        yield events;
+      }
       if (m.done) return;
     }
   } finally {

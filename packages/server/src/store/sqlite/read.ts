@@ -8,11 +8,13 @@ export type EventTextRow = { id: number; event: string };
  * the same order, as a copy with it) rather than being copied. On a boot's replay of a large log the
  * copy was a fifth of the time and as much garbage again as the parse.
  */
-export const toEvent = (row: EventTextRow): StoredEvent => {
-  const e = JSON.parse(row.event) as StoredEvent;
-  e.position = row.id;
+export const parseEvent = (text: string, position: number): StoredEvent => {
+  const e = JSON.parse(text) as StoredEvent;
+  e.position = position;
   return e;
 };
+
+export const toEvent = (row: EventTextRow): StoredEvent => parseEvent(row.event, row.id);
 
 export function makeReadAfterRows(db: Db): (after: number, limit: number, opts?: { upTo?: number; itemType?: string }) => EventTextRow[] {
   const all = db.prepare(`SELECT id, event FROM myko_events WHERE id > ? AND id <= ? ORDER BY id LIMIT ?`);
