@@ -7,8 +7,9 @@ import { ItemMap } from '../../core/item-map.js';
 
 /**
  * The snapshot a checkpoint saves, as segments: each checkpoint appends the entries it changed
- * (`[itemType, id, item, pids]`, `item` null for a deleted item, which keeps its leaves) as one or a
- * few rows of `myko_snapshot`, each a JSON array. Loading reads the segments in order; an item's
+ * (`[itemType, id, item, pids]`, `item` null for a deleted item, which keeps its leaves; or the
+ * position of the log row that already holds the entry, a RowRef) as one or a few rows of
+ * `myko_snapshot`, each a JSON array. Loading reads the segments in order; an item's
  * last entry is its state. A checkpoint with `replace` (boot discarded the snapshot, or the
  * checkpointer compacts one whose entries are mostly superseded) deletes every segment first.
  *
@@ -33,7 +34,10 @@ const xorInto = (acc: Buffer, h: Buffer) => {
   for (let i = 0; i < DIGEST_BYTES; i++) acc[i]! ^= h[i]!;
 };
 
-/** An entry of a segment: an item's state and leaves as the checkpoint saved them; `item` null: deleted. */
+/**
+ * An entry of a segment: an item's state and leaves as the checkpoint saved them; `item` null: deleted.
+ * An entry can also be a number, the position of a log row that holds it (a RowRef, below).
+ */
 type Entry = [itemType: string, id: string, item: MItem | null, pids: string[]];
 
 type SegmentRow = { seq: number; hash: string; body: string };
@@ -98,31 +102,89 @@ export function makeCheckpointClaims(db: Db): (digest?: boolean) => NonNullable<
 export function makeLoadCheckpoint(db: Db): () => Checkpoint {
   const get = makeMeta(db);
   const segments = db.prepare(SEGMENTS);
+  const rowAt = makeRowAt(db);
   return () => {
     const position = Number(get('checkpoint_position') ?? 0);
     const head = { position, eventId: get('checkpoint_event_id') ?? null, chain: get('checkpoint_chain') ?? '' };
     const rows = segments.all() as SegmentRow[];
     const problem = segmentsProblem(rows, position, get('checkpoint_digest'));
     if (problem) return { ...head, items: [], leaves: [], problem };
-    const latest = new ItemMap<Entry>();
+    const latest = new ItemMap<Entry | LogRow>();
     let entries = 0;
     for (const r of rows) {
       const list = JSON.parse(r.body) as unknown;
       if (!Array.isArray(list)) throw new Error(`snapshot segment ${r.seq}: not a JSON array`);
       for (const e of list as unknown[]) {
-        if (!isEntry(e)) throw new Error(`snapshot segment ${r.seq}: malformed entry ${JSON.stringify(e).slice(0, 200)}`);
-        latest.set(e[0], e[1], e);
+        if (typeof e === 'number') {
+          // A RowRef: the key is in the row's columns; its event is parsed only if no later entry supersedes it.
+          const row = rowAt(e, position);
+          if (typeof row === 'string') return { ...head, items: [], leaves: [], problem: `snapshot segment ${r.seq}: ${row}` };
+          latest.set(row.itemType, row.id, row);
+        } else if (isEntry(e)) latest.set(e[0], e[1], e);
+        else throw new Error(`snapshot segment ${r.seq}: malformed entry ${JSON.stringify(e).slice(0, 200)}`);
         entries++;
       }
     }
     const items: { itemType: string; item: MItem }[] = [];
     const leaves: { itemType: string; id: string; pids: string[] }[] = [];
+    let bad: string | undefined;
     latest.forEach((itemType, id, e) => {
-      if (e[2] !== null) items.push({ itemType, item: e[2] });
-      leaves.push({ itemType, id, pids: e[3] });
+      if (bad !== undefined) return;
+      if (Array.isArray(e)) {
+        if (e[2] !== null) items.push({ itemType, item: e[2] });
+        leaves.push({ itemType, id, pids: e[3] });
+        return;
+      }
+      const event = rowEvent(e);
+      if (typeof event === 'string') bad = event;
+      else {
+        if (event.item) items.push({ itemType, item: event.item });
+        leaves.push({ itemType, id, pids: [event._id] });
+      }
     });
+    if (bad !== undefined) return { ...head, items: [], leaves: [], problem: bad };
     return { ...head, items, leaves, entries, ...derivedOf(get('checkpoint_derived')) };
   };
+}
+
+/**
+ * A snapshot entry that is a number (a RowRef) names the log row of the item's last event at the
+ * checkpoint's position: a SET whose item is the item's state, or the DEL of a deleted item, the
+ * item's leaves being that event alone. The checkpointer saves one wherever the log already holds the
+ * entry (CheckpointDelta's `row`), so a load where every event creates an item (a bulk import) writes
+ * no item twice. The segments' digest covers the reference; the row is covered by the log's own
+ * hashes (`myko verify`).
+ */
+type LogRow = { itemType: string; id: string; position: number; changeType: string; event: string };
+
+/** The row a RowRef names, or why it cannot be one (the checkpoint is then not used). */
+function makeRowAt(db: Db): (position: number, checkpointAt: number) => LogRow | string {
+  const select = db.prepare(`SELECT item_type, item_id, change_type, event FROM myko_events WHERE id = ?`).raw(true);
+  return (position, checkpointAt) => {
+    if (!Number.isSafeInteger(position) || position <= 0 || position > checkpointAt)
+      return `entry ${position} names no log row at or before the checkpoint's position ${checkpointAt}`;
+    const row = select.get(position) as [string, string, string, string] | undefined;
+    if (!row) return `entry ${position} names a log row that is not there`;
+    return { itemType: row[0], id: row[1], position, changeType: row[2], event: row[3] };
+  };
+}
+
+/** A RowRef's event, as the entry it stands for: the item (undefined for a DEL) and its `_id`; or what is wrong with it. */
+function rowEvent(r: LogRow): { item: MItem | undefined; _id: string } | string {
+  const at = `the log row at position ${r.position}, which the snapshot names,`;
+  let e: { item?: { id?: unknown }; identity?: { _id?: unknown } };
+  try {
+    e = JSON.parse(r.event) as typeof e;
+  } catch {
+    return `${at} does not parse`;
+  }
+  const _id = e?.identity?._id;
+  if (typeof _id !== 'string') return `${at} has no event id`;
+  if (r.changeType === 'DEL') return { item: undefined, _id };
+  const item = e.item;
+  if (r.changeType !== 'SET' || typeof item !== 'object' || item === null || Array.isArray(item) || item.id !== r.id)
+    return `${at} is not a SET of ${r.itemType} ${r.id}`;
+  return { item: item as MItem, _id };
 }
 
 function isEntry(e: unknown): e is Entry {
@@ -176,15 +238,16 @@ export function encodeDelta(d: CheckpointDelta): EncodedDelta {
     texts = [];
     chars = 0;
   };
-  const add = (e: Entry) => {
-    const t = JSON.stringify(e);
+  const add = (t: string) => {
     if (chars > 0 && chars + t.length > SEGMENT_CHARS) close();
     texts.push(t);
     chars += t.length + 1;
     entries++;
   };
-  for (const u of d.upserts) add([u.itemType, u.item.id, u.item, u.pids]);
-  for (const x of d.deletes) add([x.itemType, x.id, null, x.pids]);
+  // An entry the log already holds is the position of its row (a RowRef): no item is serialised again.
+  const entry = (e: Entry) => JSON.stringify(e);
+  for (const u of d.upserts) add(u.row !== undefined ? String(u.row) : entry([u.itemType, u.item.id, u.item, u.pids]));
+  for (const x of d.deletes) add(x.row !== undefined ? String(x.row) : entry([x.itemType, x.id, null, x.pids]));
   if (texts.length > 0) close();
   const derived = d.derived && Object.keys(d.derived).length > 0 ? JSON.stringify(d.derived) : '';
   return { replace: d.replace === true, position: d.position, eventId: d.eventId, chain: d.chain, segments, entries, derived, dropBefore: d.dropBefore };
