@@ -4,6 +4,7 @@ import type { Db } from './open.js';
 import { LOG_HEAD_ROW } from './append.js';
 import type { Checkpoint, CheckpointDelta, DerivedFields, StoreClaims } from '../event-store.js';
 import { ItemMap } from '../../core/item-map.js';
+import { makeRowReader, rowEntry, type RowEntry } from './row-refs.js';
 
 /**
  * The snapshot a checkpoint saves, as segments: each checkpoint appends the entries it changed
@@ -102,50 +103,61 @@ export function makeCheckpointClaims(db: Db): (digest?: boolean) => NonNullable<
 export function makeLoadCheckpoint(db: Db): () => Checkpoint {
   const get = makeMeta(db);
   const segments = db.prepare(SEGMENTS);
-  const rowAt = makeRowAt(db);
+  const read = makeRowReader(db);
   return () => {
     const position = Number(get('checkpoint_position') ?? 0);
     const head = { position, eventId: get('checkpoint_event_id') ?? null, chain: get('checkpoint_chain') ?? '' };
-    const rows = segments.all() as SegmentRow[];
-    const problem = segmentsProblem(rows, position, get('checkpoint_digest'));
-    if (problem) return { ...head, items: [], leaves: [], problem };
-    const latest = new ItemMap<Entry | LogRow>();
-    let entries = 0;
-    for (const r of rows) {
+    const saved = segments.all() as SegmentRow[];
+    const problem = segmentsProblem(saved, position, get('checkpoint_digest'));
+    const unusable = (why: string) => ({ ...head, items: [], leaves: [], problem: why });
+    if (problem) return unusable(problem);
+    const entries: (Entry | number)[] = [];
+    const refs: number[] = [];
+    for (const r of saved) {
       const list = JSON.parse(r.body) as unknown;
       if (!Array.isArray(list)) throw new Error(`snapshot segment ${r.seq}: not a JSON array`);
       for (const e of list as unknown[]) {
         if (typeof e === 'number') {
-          // A RowRef: the key is in the row's columns; its event is parsed only if no later entry supersedes it.
-          const row = rowAt(e, position);
-          if (typeof row === 'string') return { ...head, items: [], leaves: [], problem: `snapshot segment ${r.seq}: ${row}` };
-          latest.set(row.itemType, row.id, row);
-        } else if (isEntry(e)) latest.set(e[0], e[1], e);
-        else throw new Error(`snapshot segment ${r.seq}: malformed entry ${JSON.stringify(e).slice(0, 200)}`);
-        entries++;
+          if (!Number.isSafeInteger(e) || e <= 0 || e > position)
+            return unusable(`snapshot segment ${r.seq}: entry ${e} names no log row at or before the checkpoint's position ${position}`);
+          refs.push(e);
+        } else if (!isEntry(e)) throw new Error(`snapshot segment ${r.seq}: malformed entry ${JSON.stringify(e).slice(0, 200)}`);
+        entries.push(e);
+      }
+    }
+    // Every referenced row is read once, in position order, and parsed: its event names its item, which
+    // decides whether a later entry supersedes it (rare: compactions bound them).
+    const named = new Map<number, RowEntry | string>();
+    read(sortedUnique(refs), (at, text) => named.set(at, rowEntry(at, text)));
+    const latest = new ItemMap<Entry | RowEntry>();
+    for (const e of entries) {
+      if (typeof e !== 'number') latest.set(e[0], e[1], e);
+      else {
+        const row = named.get(e);
+        if (row === undefined) return unusable(`snapshot: entry ${e} names a log row that is not there`);
+        if (typeof row === 'string') return unusable(row);
+        latest.set(row.itemType, row.id, row);
       }
     }
     const items: { itemType: string; item: MItem }[] = [];
     const leaves: { itemType: string; id: string; pids: string[] }[] = [];
-    let bad: string | undefined;
     latest.forEach((itemType, id, e) => {
-      if (bad !== undefined) return;
       if (Array.isArray(e)) {
         if (e[2] !== null) items.push({ itemType, item: e[2] });
         leaves.push({ itemType, id, pids: e[3] });
-        return;
-      }
-      const event = rowEvent(e);
-      if (typeof event === 'string') bad = event;
-      else {
-        if (event.item) items.push({ itemType, item: event.item });
-        leaves.push({ itemType, id, pids: [event._id] });
+      } else {
+        if (e.item) items.push({ itemType, item: e.item });
+        leaves.push({ itemType, id, pids: [e._id] });
       }
     });
-    if (bad !== undefined) return { ...head, items: [], leaves: [], problem: bad };
-    return { ...head, items, leaves, entries, ...derivedOf(get('checkpoint_derived')) };
+    return { ...head, items, leaves, entries: entries.length, ...derivedOf(get('checkpoint_derived')) };
   };
 }
+
+const sortedUnique = (xs: number[]): number[] => {
+  xs.sort((a, b) => a - b);
+  return xs.filter((x, i) => i === 0 || x !== xs[i - 1]);
+};
 
 /**
  * A snapshot entry that is a number (a RowRef) names the log row of the item's last event at the
@@ -153,39 +165,8 @@ export function makeLoadCheckpoint(db: Db): () => Checkpoint {
  * item's leaves being that event alone. The checkpointer saves one wherever the log already holds the
  * entry (CheckpointDelta's `row`), so a load where every event creates an item (a bulk import) writes
  * no item twice. The segments' digest covers the reference; the row is covered by the log's own
- * hashes (`myko verify`).
+ * hashes (`myko verify`). Rows are read by row-refs.ts.
  */
-type LogRow = { itemType: string; id: string; position: number; changeType: string; event: string };
-
-/** The row a RowRef names, or why it cannot be one (the checkpoint is then not used). */
-function makeRowAt(db: Db): (position: number, checkpointAt: number) => LogRow | string {
-  const select = db.prepare(`SELECT item_type, item_id, change_type, event FROM myko_events WHERE id = ?`).raw(true);
-  return (position, checkpointAt) => {
-    if (!Number.isSafeInteger(position) || position <= 0 || position > checkpointAt)
-      return `entry ${position} names no log row at or before the checkpoint's position ${checkpointAt}`;
-    const row = select.get(position) as [string, string, string, string] | undefined;
-    if (!row) return `entry ${position} names a log row that is not there`;
-    return { itemType: row[0], id: row[1], position, changeType: row[2], event: row[3] };
-  };
-}
-
-/** A RowRef's event, as the entry it stands for: the item (undefined for a DEL) and its `_id`; or what is wrong with it. */
-function rowEvent(r: LogRow): { item: MItem | undefined; _id: string } | string {
-  const at = `the log row at position ${r.position}, which the snapshot names,`;
-  let e: { item?: { id?: unknown }; identity?: { _id?: unknown } };
-  try {
-    e = JSON.parse(r.event) as typeof e;
-  } catch {
-    return `${at} does not parse`;
-  }
-  const _id = e?.identity?._id;
-  if (typeof _id !== 'string') return `${at} has no event id`;
-  if (r.changeType === 'DEL') return { item: undefined, _id };
-  const item = e.item;
-  if (r.changeType !== 'SET' || typeof item !== 'object' || item === null || Array.isArray(item) || item.id !== r.id)
-    return `${at} is not a SET of ${r.itemType} ${r.id}`;
-  return { item: item as MItem, _id };
-}
 
 function isEntry(e: unknown): e is Entry {
   if (!Array.isArray(e) || e.length !== 4) return false;

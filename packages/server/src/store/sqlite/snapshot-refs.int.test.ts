@@ -115,8 +115,10 @@ test('a reference that names no row at or before the checkpoint, or a row that i
     assert.match((await store.loadCheckpoint()).problem ?? '', /does not parse/);
     store.db.prepare(`UPDATE myko_events SET event = ? WHERE id = ?`).run(JSON.stringify({ ...a1, identity: undefined }), a1!.position);
     assert.match((await store.loadCheckpoint()).problem ?? '', /has no event id/);
-    store.db.prepare(`UPDATE myko_events SET event = ?, item_id = 'a' WHERE id = ?`).run(JSON.stringify({ ...a1, item: { id: 'z' } }), a1!.position);
-    assert.match((await store.loadCheckpoint()).problem ?? '', /is not a SET of Lamp a/);
+    store.db.prepare(`UPDATE myko_events SET event = ? WHERE id = ?`).run(JSON.stringify({ ...a1, item: null }), a1!.position);
+    assert.match((await store.loadCheckpoint()).problem ?? '', /is not an event of an item/);
+    store.db.prepare(`UPDATE myko_events SET event = ? WHERE id = ?`).run(JSON.stringify({ ...a1, changeType: 'PATCH' }), a1!.position);
+    assert.match((await store.loadCheckpoint()).problem ?? '', /is neither a SET nor a DEL/);
     // The claims (digest only) do not read the log; verify and boot load the checkpoint and find it.
     assert.equal((await store.claims()).checkpoint?.problem, undefined);
     await store.close();
