@@ -14,11 +14,8 @@ import { ItemMap } from './item-map.js';
  * position.
  */
 export class Checkpointer {
-  /**
-   * The items to save, by key (no object per item: a replay dirties every item of the log), each with
-   * the position of the event that alone gives its entry (CheckpointDelta's `row`), or 0: save it whole.
-   */
-  private dirty = new ItemMap<number>();
+  /** The items to save, by key alone (no object per item: a replay dirties every item of the log). */
+  private dirty = new ItemMap<true>();
   private timer: NodeJS.Timeout | undefined;
   private queued = false;
   private replace = false;
@@ -54,17 +51,10 @@ export class Checkpointer {
    * goes), which no event of its own dirties: saved stale, its list would bring a deleted Action back.
    */
   onStored(stored: readonly StoredEvent[], derived: readonly { itemType: string; id: string }[] = []): void {
-    // A number per key, no object: an object per entry lived until the checkpoint (a boot's replay: the
-    // whole log), long enough to be promoted, and then was garbage for a full collection.
-    // State is as the whole batch left it, so an item's last event here decides. Its row holds the
-    // item's state when state holds that very event's item (not an equal SET that kept the older
-    // object, nor one reverse references rewrote), or when it deleted the item.
-    const state = this.state;
-    for (const e of stored) {
-      const now = state.get(e.itemType, e.item.id);
-      this.dirty.set(e.itemType, e.item.id, (e.changeType === 'DEL' ? now === undefined : now === e.item) ? e.position : 0);
-    }
-    for (const d of derived) this.dirty.set(d.itemType, d.id, 0);
+    // Keys only: an object per entry lived until the checkpoint (a boot's replay: the whole log),
+    // long enough to be promoted, and then was garbage for a full collection.
+    for (const e of stored) this.dirty.set(e.itemType, e.item.id, true);
+    for (const d of derived) this.dirty.set(d.itemType, d.id, true);
     if (this.dirty.size >= this.every) this.request();
     else if (this.dirty.size > 0 && !this.timer)
       this.timer = setTimeout(() => {
@@ -75,7 +65,7 @@ export class Checkpointer {
 
   /** Boot, after replaying the whole log: every item it holds is to be saved. */
   dirtyAll(items: ItemMap<unknown>): void {
-    items.forEach((itemType, id) => this.dirty.set(itemType, id, 0));
+    items.forEach((itemType, id) => this.dirty.set(itemType, id, true));
     if (this.dirty.size > 0) this.request();
   }
 
@@ -140,7 +130,7 @@ export class Checkpointer {
    * Adds this checkpoint's slice of a compaction to `keys`, starting one when the snapshot is mostly
    * superseded entries. Returns the position to drop segments below once the slice is the last one.
    */
-  private compactionSlice(keys: ItemMap<number>, position: number): number | undefined {
+  private compactionSlice(keys: ItemMap<true>, position: number): number | undefined {
     const all = this.writer.identity.leaves; // every item a full snapshot holds, deleted ones included
     if (this.entries === undefined) return undefined;
     if (!this.compaction && this.entries + keys.size >= 2 * all.size + this.every) this.compaction = { keys: all.keys(), from: position };
@@ -148,8 +138,7 @@ export class Checkpointer {
     for (let n = 0; n < this.every; n++) {
       const next = this.compaction.keys.next();
       if (next.done) return this.compaction.from;
-      // An item dirty anyway keeps its row: a reference rewrites it as well as the item would.
-      if (keys.get(next.value[0], next.value[1]) === undefined) keys.set(next.value[0], next.value[1], 0);
+      keys.set(next.value[0], next.value[1], true);
     }
     return undefined;
   }
@@ -161,17 +150,14 @@ export class Checkpointer {
     const keys = this.dirty;
     this.dirty = new ItemMap();
     const dropBefore = replace ? undefined : this.compactionSlice(keys, position);
-    const upserts: { itemType: string; item: MItem; pids: string[]; row?: number }[] = [];
-    const deletes: { itemType: string; id: string; pids: string[]; row?: number }[] = [];
+    const upserts: { itemType: string; item: MItem; pids: string[] }[] = [];
+    const deletes: { itemType: string; id: string; pids: string[] }[] = [];
     const leaves = this.writer.identity.leaves;
-    keys.forEach((itemType, id, row) => {
+    keys.forEach((itemType, id) => {
       const item = this.state.get(itemType, id);
       const pids = leaves.get(itemType, id) ?? [];
-      // The row's event is the item's last (every later one re-dirtied it), so its leaves are that
-      // event alone unless an event with identity of its own (import, replication) left a fork.
-      const ref = row > 0 && pids.length === 1 ? { row } : undefined;
-      if (item) upserts.push(ref ? { itemType, item, pids, ...ref } : { itemType, item, pids });
-      else deletes.push(ref ? { itemType, id, pids, ...ref } : { itemType, id, pids });
+      if (item) upserts.push({ itemType, item, pids });
+      else deletes.push({ itemType, id, pids });
     });
     try {
       const entries = await this.store.saveCheckpoint({
@@ -191,10 +177,7 @@ export class Checkpointer {
       if (replace || dropBefore !== undefined) this.compaction = undefined;
     } catch (err) {
       // Keep them dirty: the next checkpoint retries. Boot replays from the last good one.
-      // An item dirtied again meanwhile keeps its newer row.
-      keys.forEach((itemType, id, row) => {
-        if (this.dirty.get(itemType, id) === undefined) this.dirty.set(itemType, id, row);
-      });
+      keys.forEach((itemType, id) => this.dirty.set(itemType, id, true));
       this.log.error({ err }, 'checkpoint failed');
     }
   }

@@ -204,16 +204,14 @@ export async function verifyLog(store: EventStore, opts: VerifyOptions = {}): Pr
     return done({ ...end, reason: `the log ends at position ${prev}, but the checkpoint was taken at position ${cp.position} (event ${cp.eventId}): events up to it are missing` });
   if (cp && cp.position > 0 && (cp.eventId ?? '') !== (idAtCheckpoint ?? ''))
     return done({ position: cp.position, ...(idAtCheckpoint ? { eventId: idAtCheckpoint } : {}), reason: `the checkpoint claims event ${cp.eventId} at this position, the log holds ${idAtCheckpoint ?? 'none'}` });
-  if (cp?.problem) return done({ position: cp.position, reason: cp.problem });
+  const cpProblem = cp?.problem ?? facts?.problem;
+  if (cp && cpProblem) return done({ position: cp.position, reason: cpProblem });
   if (cp && cp.position > 0) {
-    // Loaded here unless a worker did: the load finds what the digest alone cannot (a reference to a row that is not there).
-    const saved = facts ?? snapshotFacts(await store.loadCheckpoint());
-    if (saved.problem) return done({ position: cp.position, reason: saved.problem });
-    if (saved.error !== undefined) throw new Error(saved.error);
+    if (facts?.error !== undefined) throw new Error(facts.error);
     const derived = cp.derived ?? {};
     const recheck: { itemType: string; id: string }[] = [];
     const problem =
-      snapshotAgainstLog(saved, atCheckpoint!, derived, recheck) ??
+      snapshotAgainstLog(facts ?? snapshotFacts(await store.loadCheckpoint()), atCheckpoint!, derived, recheck) ??
       (await recheckDerived(store, cp.position, derived, recheck));
     if (problem) return done({ position: cp.position, ...problem });
   }

@@ -61,14 +61,7 @@ export interface StoreClaims {
  */
 export type DerivedFields = Record<string, string[]>;
 
-/**
- * What changed since the previous checkpoint; `pids` are each item's leaf event ids.
- *
- * `row`, where the checkpointer knows it: the position of the item's last event, when that event alone
- * says what the entry does: a SET of exactly `item` (the same object state holds) or the DEL of a
- * deleted item, and `pids` that event's `_id` alone. A store whose log holds that row may save the
- * position instead of the entry (SQLite's snapshot references, checkpoint.ts); others ignore it.
- */
+/** What changed since the previous checkpoint; `pids` are each item's leaf event ids. */
 export interface CheckpointDelta {
   /**
    * The saved snapshot is not to be built on (boot discarded it): clear it and
@@ -78,9 +71,9 @@ export interface CheckpointDelta {
   position: number;
   eventId: string | null;
   chain: string;
-  upserts: Iterable<{ itemType: string; item: MItem; pids: string[]; row?: number }>;
+  upserts: Iterable<{ itemType: string; item: MItem; pids: string[] }>;
   /** Deleted items keep their leaves: a later SET of the same id links to its DEL. */
-  deletes: Iterable<{ itemType: string; id: string; pids: string[]; row?: number }>;
+  deletes: Iterable<{ itemType: string; id: string; pids: string[] }>;
   /** The reverse-reference fields the upserted items hold as state has them (DerivedFields). */
   derived?: DerivedFields;
   /**

@@ -24,25 +24,13 @@ export type SnapshotEntry = [itemType: string, id: string, item: Record<string, 
 
 /**
  * Edit the saved snapshot's entries in place (each segment of myko_snapshot parsed, edited, written back).
- * An entry saved as the position of the log row that holds it (a RowRef) is handed to `edit` as the
- * entry it stands for, and written back as that entry only in a segment the edit changed.
  * `consistent`: also rewrite each segment's hash and the checkpoint digest, as someone who knew the format
  * would: a change then only a comparison with the log can find. `edit` returns the entries to keep.
  */
 export function editSnapshot(db: Database.Database, edit: (entries: SnapshotEntry[]) => SnapshotEntry[], opts: { consistent?: boolean } = {}): void {
   const rows = db.prepare(`SELECT seq, body FROM myko_snapshot ORDER BY seq`).all() as { seq: number; body: string }[];
-  const rowAt = db.prepare(`SELECT item_type, item_id, change_type, event FROM myko_events WHERE id = ?`).raw(true);
-  const resolve = (e: SnapshotEntry | number): SnapshotEntry => {
-    if (typeof e !== 'number') return e;
-    const [itemType, id, changeType, text] = rowAt.get(e) as [string, string, string, string];
-    const event = JSON.parse(text) as { item: Record<string, unknown>; identity: { _id: string } };
-    return [itemType, id, changeType === 'SET' ? event.item : null, [event.identity._id]];
-  };
   for (const r of rows) {
-    const entries = (JSON.parse(r.body) as (SnapshotEntry | number)[]).map(resolve);
-    const before = JSON.stringify(entries);
-    const body = JSON.stringify(edit(entries));
-    if (body === before) continue;
+    const body = JSON.stringify(edit(JSON.parse(r.body) as SnapshotEntry[]));
     if (opts.consistent) db.prepare(`UPDATE myko_snapshot SET body = ?, hash = ? WHERE seq = ?`).run(body, segmentHash(body).toString('hex'), r.seq);
     else db.prepare(`UPDATE myko_snapshot SET body = ? WHERE seq = ?`).run(body, r.seq);
   }

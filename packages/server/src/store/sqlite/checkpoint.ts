@@ -4,13 +4,11 @@ import type { Db } from './open.js';
 import { LOG_HEAD_ROW } from './append.js';
 import type { Checkpoint, CheckpointDelta, DerivedFields, StoreClaims } from '../event-store.js';
 import { ItemMap } from '../../core/item-map.js';
-import { makeRowReader, rowEntry, type RowEntry } from './row-refs.js';
 
 /**
  * The snapshot a checkpoint saves, as segments: each checkpoint appends the entries it changed
- * (`[itemType, id, item, pids]`, `item` null for a deleted item, which keeps its leaves; or the
- * position of the log row that already holds the entry, a RowRef) as one or a few rows of
- * `myko_snapshot`, each a JSON array. Loading reads the segments in order; an item's
+ * (`[itemType, id, item, pids]`, `item` null for a deleted item, which keeps its leaves) as one or a
+ * few rows of `myko_snapshot`, each a JSON array. Loading reads the segments in order; an item's
  * last entry is its state. A checkpoint with `replace` (boot discarded the snapshot, or the
  * checkpointer compacts one whose entries are mostly superseded) deletes every segment first.
  *
@@ -35,10 +33,7 @@ const xorInto = (acc: Buffer, h: Buffer) => {
   for (let i = 0; i < DIGEST_BYTES; i++) acc[i]! ^= h[i]!;
 };
 
-/**
- * An entry of a segment: an item's state and leaves as the checkpoint saved them; `item` null: deleted.
- * An entry can also be a number, the position of a log row that holds it (a RowRef, below).
- */
+/** An entry of a segment: an item's state and leaves as the checkpoint saved them; `item` null: deleted. */
 type Entry = [itemType: string, id: string, item: MItem | null, pids: string[]];
 
 type SegmentRow = { seq: number; hash: string; body: string };
@@ -103,70 +98,32 @@ export function makeCheckpointClaims(db: Db): (digest?: boolean) => NonNullable<
 export function makeLoadCheckpoint(db: Db): () => Checkpoint {
   const get = makeMeta(db);
   const segments = db.prepare(SEGMENTS);
-  const read = makeRowReader(db);
   return () => {
     const position = Number(get('checkpoint_position') ?? 0);
     const head = { position, eventId: get('checkpoint_event_id') ?? null, chain: get('checkpoint_chain') ?? '' };
-    const saved = segments.all() as SegmentRow[];
-    const problem = segmentsProblem(saved, position, get('checkpoint_digest'));
-    const unusable = (why: string) => ({ ...head, items: [], leaves: [], problem: why });
-    if (problem) return unusable(problem);
-    const entries: (Entry | number)[] = [];
-    const refs: number[] = [];
-    for (const r of saved) {
+    const rows = segments.all() as SegmentRow[];
+    const problem = segmentsProblem(rows, position, get('checkpoint_digest'));
+    if (problem) return { ...head, items: [], leaves: [], problem };
+    const latest = new ItemMap<Entry>();
+    let entries = 0;
+    for (const r of rows) {
       const list = JSON.parse(r.body) as unknown;
       if (!Array.isArray(list)) throw new Error(`snapshot segment ${r.seq}: not a JSON array`);
       for (const e of list as unknown[]) {
-        if (typeof e === 'number') {
-          if (!Number.isSafeInteger(e) || e <= 0 || e > position)
-            return unusable(`snapshot segment ${r.seq}: entry ${e} names no log row at or before the checkpoint's position ${position}`);
-          refs.push(e);
-        } else if (!isEntry(e)) throw new Error(`snapshot segment ${r.seq}: malformed entry ${JSON.stringify(e).slice(0, 200)}`);
-        entries.push(e);
-      }
-    }
-    // Every referenced row is read once, in position order, and parsed: its event names its item, which
-    // decides whether a later entry supersedes it (rare: compactions bound them).
-    const named = new Map<number, RowEntry | string>();
-    read(sortedUnique(refs), (at, text) => named.set(at, rowEntry(at, text)));
-    const latest = new ItemMap<Entry | RowEntry>();
-    for (const e of entries) {
-      if (typeof e !== 'number') latest.set(e[0], e[1], e);
-      else {
-        const row = named.get(e);
-        if (row === undefined) return unusable(`snapshot: entry ${e} names a log row that is not there`);
-        if (typeof row === 'string') return unusable(row);
-        latest.set(row.itemType, row.id, row);
+        if (!isEntry(e)) throw new Error(`snapshot segment ${r.seq}: malformed entry ${JSON.stringify(e).slice(0, 200)}`);
+        latest.set(e[0], e[1], e);
+        entries++;
       }
     }
     const items: { itemType: string; item: MItem }[] = [];
     const leaves: { itemType: string; id: string; pids: string[] }[] = [];
     latest.forEach((itemType, id, e) => {
-      if (Array.isArray(e)) {
-        if (e[2] !== null) items.push({ itemType, item: e[2] });
-        leaves.push({ itemType, id, pids: e[3] });
-      } else {
-        if (e.item) items.push({ itemType, item: e.item });
-        leaves.push({ itemType, id, pids: [e._id] });
-      }
+      if (e[2] !== null) items.push({ itemType, item: e[2] });
+      leaves.push({ itemType, id, pids: e[3] });
     });
-    return { ...head, items, leaves, entries: entries.length, ...derivedOf(get('checkpoint_derived')) };
+    return { ...head, items, leaves, entries, ...derivedOf(get('checkpoint_derived')) };
   };
 }
-
-const sortedUnique = (xs: number[]): number[] => {
-  xs.sort((a, b) => a - b);
-  return xs.filter((x, i) => i === 0 || x !== xs[i - 1]);
-};
-
-/**
- * A snapshot entry that is a number (a RowRef) names the log row of the item's last event at the
- * checkpoint's position: a SET whose item is the item's state, or the DEL of a deleted item, the
- * item's leaves being that event alone. The checkpointer saves one wherever the log already holds the
- * entry (CheckpointDelta's `row`), so a load where every event creates an item (a bulk import) writes
- * no item twice. The segments' digest covers the reference; the row is covered by the log's own
- * hashes (`myko verify`). Rows are read by row-refs.ts.
- */
 
 function isEntry(e: unknown): e is Entry {
   if (!Array.isArray(e) || e.length !== 4) return false;
@@ -219,16 +176,15 @@ export function encodeDelta(d: CheckpointDelta): EncodedDelta {
     texts = [];
     chars = 0;
   };
-  const add = (t: string) => {
+  const add = (e: Entry) => {
+    const t = JSON.stringify(e);
     if (chars > 0 && chars + t.length > SEGMENT_CHARS) close();
     texts.push(t);
     chars += t.length + 1;
     entries++;
   };
-  // An entry the log already holds is the position of its row (a RowRef): no item is serialised again.
-  const entry = (e: Entry) => JSON.stringify(e);
-  for (const u of d.upserts) add(u.row !== undefined ? String(u.row) : entry([u.itemType, u.item.id, u.item, u.pids]));
-  for (const x of d.deletes) add(x.row !== undefined ? String(x.row) : entry([x.itemType, x.id, null, x.pids]));
+  for (const u of d.upserts) add([u.itemType, u.item.id, u.item, u.pids]);
+  for (const x of d.deletes) add([x.itemType, x.id, null, x.pids]);
   if (texts.length > 0) close();
   const derived = d.derived && Object.keys(d.derived).length > 0 ? JSON.stringify(d.derived) : '';
   return { replace: d.replace === true, position: d.position, eventId: d.eventId, chain: d.chain, segments, entries, derived, dropBefore: d.dropBefore };
