@@ -56,11 +56,14 @@ const CFG = {
    * and its p99 falls meanwhile (bench/single-set.mjs prints the curve). Bare ws gets the same warm-up.
    */
   fanoutWarmupMsOne: envInt('BENCH_FANOUT_WARMUP_MS_ONE', 10_000),
+  /** Interleaved blocks per server and subscriber count (scenarioFanout); warm-up before each block after the first. */
+  fanoutBlocks: envInt('BENCH_FANOUT_BLOCKS', 4),
+  fanoutWarmupMsBlock: 1000,
   snapshotItems: envInt('BENCH_SNAPSHOT_ITEMS', 10_000),
   snapshotRuns: envInt('BENCH_SNAPSHOT_RUNS', 20),
   snapshotWarmup: 2,
-  /** Hard limits per scenario (together 4 min); ingest starts no new trial after ingestBudgetMs. */
-  timeouts: { ingest: 130_000, fanout: 75_000, snapshot: 35_000 },
+  /** Hard limits per scenario (together under 5 min); ingest starts no new trial after ingestBudgetMs. */
+  timeouts: { ingest: 130_000, fanout: 120_000, snapshot: 35_000 },
   ingestBudgetMs: 75_000,
 };
 if (process.env.BENCH_TIMEOUT_MS) for (const k of Object.keys(CFG.timeouts)) CFG.timeouts[k] = envInt('BENCH_TIMEOUT_MS', 0);
@@ -601,13 +604,25 @@ async function scenarioIngest(scope) {
  */
 /** Between two scrapes: batches, mean ms, and the bucket bounds (ms) that hold the p50 and p99 (upper bounds). */
 function histogramDelta(a, b) {
-  const count = b.count - a.count;
+  return histogramDeltas([[a, b]]);
+}
+
+/** histogramDelta over several (before, after) scrapes of one histogram: the measured blocks of an interleaved run. */
+function histogramDeltas(pairs) {
+  let count = 0;
+  let sum = 0;
+  const buckets = pairs[0][1].buckets.map(([le]) => [le, 0]);
+  for (const [a, b] of pairs) {
+    count += b.count - a.count;
+    sum += b.sum - a.sum;
+    b.buckets.forEach(([, c], i) => (buckets[i][1] += c - a.buckets[i][1]));
+  }
   const bound = (q) => {
     const want = count * q;
-    for (let i = 0; i < b.buckets.length; i++) if (b.buckets[i][1] - a.buckets[i][1] >= want) return b.buckets[i][0];
+    for (const [le, c] of buckets) if (c >= want) return le;
     return Infinity;
   };
-  return { batches: count, meanMs: count > 0 ? (b.sum - a.sum) / count : NaN, p50AtMostMs: bound(0.5), p99AtMostMs: bound(0.99) };
+  return { batches: count, meanMs: count > 0 ? sum / count : NaN, p50AtMostMs: bound(0.5), p99AtMostMs: bound(0.99) };
 }
 
 async function fanoutHarness(scope, kind, url, serverPid) {
@@ -696,24 +711,47 @@ async function fanoutHarness(scope, kind, url, serverPid) {
     const cpu1 = procCpuMs(serverPid);
     // Only this writer's SETs change state during the measured rounds: one histogram sample per round.
     const hist1 = kind === 'myko' ? await scrapeEventToDiff(url) : undefined;
-    const inServer = hist1 ? { ...histogramDelta(hist0.toDiff, hist1.toDiff), appendMeanMs: histogramDelta(hist0.append, hist1.append).meanMs } : undefined;
-    const sa = sortNum(all);
-    const sl = sortNum(lasts);
     return {
       subscribers: n,
       rounds,
       warmRounds,
       newSubscribers: n - before,
       connectMs,
-      deliveries: all.length,
-      p50: pct(sa, 50),
-      p99: pct(sa, 99),
-      lastP50: pct(sl, 50),
-      lastP99: pct(sl, 99),
-      lastMax: sl[sl.length - 1],
-      serverCpuMsPerRound: cpu0 === undefined || cpu1 === undefined ? NaN : (cpu1 - cpu0) / rounds,
-      inServer,
+      all,
+      lasts,
+      cpuMs: cpu0 === undefined || cpu1 === undefined ? NaN : cpu1 - cpu0,
+      hist: hist1 ? [hist0, hist1] : undefined,
     };
+  };
+}
+
+/** One server's measured blocks of an interleaved run (scenarioFanout), as one result. */
+function mergeBlocks(blocks) {
+  const sa = sortNum(blocks.flatMap((b) => b.all));
+  const sl = sortNum(blocks.flatMap((b) => b.lasts));
+  const rounds = blocks.reduce((n, b) => n + b.rounds, 0);
+  const hists = blocks.map((b) => b.hist).filter(Boolean);
+  return {
+    subscribers: blocks[0].subscribers,
+    rounds,
+    blocks: blocks.length,
+    warmRounds: blocks.reduce((n, b) => n + b.warmRounds, 0),
+    newSubscribers: blocks.reduce((n, b) => n + b.newSubscribers, 0),
+    connectMs: blocks.reduce((n, b) => n + b.connectMs, 0),
+    deliveries: sa.length,
+    p50: pct(sa, 50),
+    p99: pct(sa, 99),
+    lastP50: pct(sl, 50),
+    lastP99: pct(sl, 99),
+    lastMax: sl[sl.length - 1],
+    serverCpuMsPerRound: blocks.reduce((n, b) => n + b.cpuMs, 0) / rounds,
+    inServer:
+      hists.length > 0
+        ? {
+            ...histogramDeltas(hists.map(([a, b]) => [a.toDiff, b.toDiff])),
+            appendMeanMs: histogramDeltas(hists.map(([a, b]) => [a.append, b.append])).meanMs,
+          }
+        : undefined,
   };
 }
 
@@ -751,24 +789,43 @@ function singleRowCommit(n = 1000, roomy = false) {
   }
 }
 
+/**
+ * Both servers run side by side and are measured in CFG.fanoutBlocks interleaved blocks (the first
+ * server of a block alternates), so whatever else the machine does falls on both alike: measured one
+ * after the other, the 1,000-subscriber ratio moved between 0.82 and 1.27 at p99 between runs of the
+ * same build (bench/RESULTS.md, issue 15, eleventh part). The first block of each server warms up as
+ * long as before (the JIT); later blocks after CFG.fanoutWarmup rounds and CFG.fanoutWarmupMsBlock.
+ */
 async function scenarioFanout(scope) {
-  const out = { subscribers: CFG.fanoutSubs, rounds: CFG.fanoutRounds, roundsOne: CFG.fanoutRoundsOne, warmup: CFG.fanoutWarmup, sqliteSync: FANOUT_SYNC, runs: {} };
+  const B = CFG.fanoutBlocks;
+  const out = { subscribers: CFG.fanoutSubs, rounds: CFG.fanoutRounds, roundsOne: CFG.fanoutRoundsOne, warmup: CFG.fanoutWarmup, blocks: B, sqliteSync: FANOUT_SYNC, runs: {} };
   out.commitFloor = singleRowCommit();
   out.commitFloorRoomy = singleRowCommit(1000, true);
-  for (const kind of ['myko', 'bare']) {
-    const inner = new Scope();
-    try {
-      const srv = kind === 'myko' ? await startMyko(inner, { name: 'fanout', sync: FANOUT_SYNC }) : await startBaseline(inner);
-      const measure = await fanoutHarness(inner, kind, srv.url, srv.proc.child.pid);
-      log(`fanout ${kind}: 1 subscriber`);
-      const one = await measure(1, CFG.fanoutRoundsOne, CFG.fanoutWarmup, CFG.fanoutWarmupMsOne);
-      log(`fanout ${kind}: ${CFG.fanoutSubs} subscribers`);
-      const many = await measure(CFG.fanoutSubs, CFG.fanoutRounds, CFG.fanoutWarmup, CFG.fanoutWarmupMs);
-      out.runs[kind] = { one, many };
-      log(`fanout ${kind}: 1 sub p50 ${fmt(one.p50)} ms; ${CFG.fanoutSubs} subs p50 ${fmt(many.p50)} p99 ${fmt(many.p99)} last p99 ${fmt(many.lastP99)} ms (connect ${fmt(many.connectMs, 0)} ms)`);
-    } finally {
-      await inner.close();
+  const inner = new Scope();
+  try {
+    const servers = { myko: await startMyko(inner, { name: 'fanout', sync: FANOUT_SYNC }), bare: await startBaseline(inner) };
+    const measure = {};
+    for (const kind of ['myko', 'bare']) measure[kind] = await fanoutHarness(inner, kind, servers[kind].url, servers[kind].proc.child.pid);
+    const phases = [
+      ['one', 1, CFG.fanoutRoundsOne, CFG.fanoutWarmupMsOne],
+      ['many', CFG.fanoutSubs, CFG.fanoutRounds, CFG.fanoutWarmupMs],
+    ];
+    for (const [phase, n, rounds, firstWarmupMs] of phases) {
+      const blocks = { myko: [], bare: [] };
+      for (let b = 0; b < B; b++)
+        for (const kind of b % 2 === 0 ? ['myko', 'bare'] : ['bare', 'myko']) {
+          log(`fanout ${kind}: ${n} subscriber${n === 1 ? '' : 's'}, block ${b + 1} of ${B}`);
+          const perBlock = Math.ceil(rounds / B);
+          blocks[kind].push(await measure[kind](n, perBlock, CFG.fanoutWarmup, b === 0 ? firstWarmupMs : CFG.fanoutWarmupMsBlock));
+        }
+      for (const kind of ['myko', 'bare']) (out.runs[kind] ??= {})[phase] = mergeBlocks(blocks[kind]);
     }
+    for (const kind of ['myko', 'bare']) {
+      const { one, many } = out.runs[kind];
+      log(`fanout ${kind}: 1 sub p50 ${fmt(one.p50)} ms; ${CFG.fanoutSubs} subs p50 ${fmt(many.p50)} p99 ${fmt(many.p99)} last p99 ${fmt(many.lastP99)} ms (connect ${fmt(many.connectMs, 0)} ms)`);
+    }
+  } finally {
+    await inner.close();
   }
   const m = out.runs.myko;
   const b = out.runs.bare;
@@ -997,7 +1054,7 @@ function tables(res) {
   if (res.fanout?.error) lines.push(`**fanout failed:** ${res.fanout.error}`, '');
   else if (res.fanout) {
     const f = res.fanout;
-    lines.push(`### fanout: one writer, SET of one Tick per round, ${f.roundsOne ?? f.rounds} rounds with 1 subscriber and ${f.rounds} with ${f.subscribers} (after ${f.runs.myko.one.warmRounds} / ${f.runs.myko.many.warmRounds} warm-up rounds, ≥ ${CFG.fanoutWarmupMsOne / 1000} / ${CFG.fanoutWarmupMs / 1000} s), latency writer send → subscriber receipt, ms (Myko sqliteSync=${f.sqliteSync})`, '');
+    lines.push(`### fanout: one writer, SET of one Tick per round, ${f.roundsOne ?? f.rounds} rounds with 1 subscriber and ${f.rounds} with ${f.subscribers} in ${f.blocks ?? 1} interleaved blocks per server, both servers running side by side (Myko's warm-up rounds ${f.runs.myko.one.warmRounds} / ${f.runs.myko.many.warmRounds}: ≥ ${CFG.fanoutWarmupMsOne / 1000} / ${CFG.fanoutWarmupMs / 1000} s before a server's first block, ≥ ${CFG.fanoutWarmup} rounds and ${CFG.fanoutWarmupMsBlock / 1000} s before each other), latency writer send → subscriber receipt, ms (Myko sqliteSync=${f.sqliteSync})`, '');
     row('subscribers', 'server', 'p50', 'p99', 'last-of-round p50', 'last-of-round p99', 'last max', 'server CPU ms/round');
     row('---:', '---', '---:', '---:', '---:', '---:', '---:', '---:');
     for (const k of ['one', 'many']) {
@@ -1145,7 +1202,10 @@ ${serverNotes.length === 0 ? 'Every Myko server child printed nothing at log lev
   of round" is the slowest subscriber of each round. The same is measured
   with 1 subscriber first, after ${CFG.fanoutWarmupMsOne / 1000} s of warm-up rounds (the server's JIT compiles
   for 7-10 s of this load; both servers get the same warm-up), and with ${f ? f.subscribers : CFG.fanoutSubs}
-  after ${CFG.fanoutWarmupMs / 1000} s more. **Baseline**: a bare \`ws\` WebSocketServer in a
+  after ${CFG.fanoutWarmupMs / 1000} s more. Both servers run side by side and are measured in
+  ${CFG.fanoutBlocks} interleaved blocks of each phase's rounds (which server goes first alternates),
+  so the machine's other load falls on both alike; blocks after a server's first warm up for
+  ${CFG.fanoutWarmup} rounds and ${CFG.fanoutWarmupMsBlock / 1000} s. **Baseline**: a bare \`ws\` WebSocketServer in a
   child process (\`bench/baseline-server.mjs\`) that parses the writer's frame,
   builds one query-response-shaped frame and sends it to every subscriber.
   The issue's metric is "time from an event's arrival to its diff leaving the
