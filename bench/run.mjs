@@ -599,15 +599,9 @@ async function scenarioIngest(scope) {
 // 2. fanout
 
 /**
- * Subscribers and one writer against a server of `kind` ('myko' | 'bare').
- * Returns measure(n): add subscribers up to n, then run the rounds.
+ * Over (before, after) scrapes of one histogram, one pair per measured block of an interleaved run:
+ * batches, mean ms, and the bucket bounds (ms) that hold the p50 and p99 (upper bounds).
  */
-/** Between two scrapes: batches, mean ms, and the bucket bounds (ms) that hold the p50 and p99 (upper bounds). */
-function histogramDelta(a, b) {
-  return histogramDeltas([[a, b]]);
-}
-
-/** histogramDelta over several (before, after) scrapes of one histogram: the measured blocks of an interleaved run. */
 function histogramDeltas(pairs) {
   let count = 0;
   let sum = 0;
@@ -625,6 +619,11 @@ function histogramDeltas(pairs) {
   return { batches: count, meanMs: count > 0 ? sum / count : NaN, p50AtMostMs: bound(0.5), p99AtMostMs: bound(0.99) };
 }
 
+/**
+ * Subscribers and one writer against a server of `kind` ('myko' | 'bare').
+ * Returns measure(n, rounds, …): add subscribers up to n, warm up, then run the rounds of one block;
+ * mergeBlocks makes a server's blocks one result.
+ */
 async function fanoutHarness(scope, kind, url, serverPid) {
   const subs = [];
   let round = null;
@@ -812,10 +811,10 @@ async function scenarioFanout(scope) {
     ];
     for (const [phase, n, rounds, firstWarmupMs] of phases) {
       const blocks = { myko: [], bare: [] };
+      const perBlock = Math.ceil(rounds / B);
       for (let b = 0; b < B; b++)
         for (const kind of b % 2 === 0 ? ['myko', 'bare'] : ['bare', 'myko']) {
           log(`fanout ${kind}: ${n} subscriber${n === 1 ? '' : 's'}, block ${b + 1} of ${B}`);
-          const perBlock = Math.ceil(rounds / B);
           blocks[kind].push(await measure[kind](n, perBlock, CFG.fanoutWarmup, b === 0 ? firstWarmupMs : CFG.fanoutWarmupMsBlock));
         }
       for (const kind of ['myko', 'bare']) (out.runs[kind] ??= {})[phase] = mergeBlocks(blocks[kind]);
