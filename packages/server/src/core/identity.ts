@@ -232,10 +232,14 @@ export class IdentityTracker {
    */
   follow(e: NewEvent): void {
     if (!e.identity) return;
+    const id = e.identity._id;
     const current = this.leaves.get(e.itemType, e.item.id);
-    if (current === undefined) this.leaves.set(e.itemType, e.item.id, [e.identity._id]);
-    else if (!current.includes(e.identity._id))
-      this.leaves.set(e.itemType, e.item.id, [...current.filter((p) => !e.identity!.pids.includes(p)), e.identity._id]);
+    if (current === undefined) this.leaves.set(e.itemType, e.item.id, [id]);
+    else if (current.length === 1 && e.identity.pids.length === 1 && current[0] === e.identity.pids[0])
+      // A linear history (nearly every event, every one of a boot's replay): the one leaf is this
+      // event's one parent. Without the filter and the spread, two arrays and a closure fewer per event.
+      this.leaves.set(e.itemType, e.item.id, [id]);
+    else if (!current.includes(id)) this.leaves.set(e.itemType, e.item.id, [...current.filter((p) => !e.identity!.pids.includes(p)), id]);
     if (e.identity.src === this.src) this.chain = e.identity.chain;
   }
 }

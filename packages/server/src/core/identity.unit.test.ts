@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { canonicalJson } from '@myko/protocol';
-import { computeIdentity, dataHash, eventId, eventIdInput, isoTs, sha256, trustedIdInput } from './identity.js';
+import { computeIdentity, dataHash, eventId, eventIdInput, IdentityTracker, isoTs, sha256, trustedIdInput } from './identity.js';
+import type { NewEvent } from '../store/event-store.js';
 import { withHash } from './hash.js';
 
 test('the direct _id input is byte-for-byte canonicalJson of the same fields', () => {
@@ -126,4 +127,35 @@ test('trustedIdInput is eventIdInput byte for byte, escapes and non-strings incl
       n++;
     }
   assert.ok(n > 150);
+});
+
+test('IdentityTracker.follow: a linear history keeps one leaf; a fork keeps both branches; a merge names both and leaves one; a replayed event changes nothing', () => {
+  const t = new IdentityTracker('me');
+  const ev = (_id: string, pids: string[], src = 'other') => ({
+    itemType: 'T', changeType: 'SET', item: { id: 'x' }, createdAt: '2026-01-01T00:00:00.000Z', tx: _id,
+    identity: { _id, pids, src, dHash: 'd', ts: 't', chain: `c-${_id}` },
+  }) as NewEvent;
+  const leaves = () => t.leaves.get('T', 'x');
+  t.follow(ev('a', []));
+  assert.deepEqual(leaves(), ['a']);
+  const before = leaves();
+  t.follow(ev('b', ['a']));
+  assert.deepEqual(leaves(), ['b']);
+  assert.deepEqual(before, ['a'], 'leaves are replaced, never changed in place (an event may hold them as its pids)');
+  // Two members wrote on b at once: both branches stay until an event names them.
+  t.follow(ev('c1', ['b']));
+  t.follow(ev('c2', ['b']));
+  assert.deepEqual(leaves(), ['c1', 'c2']);
+  t.follow(ev('c2', ['b']));
+  assert.deepEqual(leaves(), ['c1', 'c2'], 'an event already a leaf is not added twice');
+  // One parent of two leaves: the other branch stays.
+  t.follow(ev('d', ['c1']));
+  assert.deepEqual(leaves(), ['c2', 'd']);
+  t.follow(ev('e', ['c2', 'd'], 'me'));
+  assert.deepEqual(leaves(), ['e']);
+  assert.equal(t.chain, 'c-e', "this server's own event moves the chain head");
+  // A single leaf that is not the event's single parent (the parent came from elsewhere): kept beside it.
+  t.follow(ev('f', ['zz']));
+  assert.deepEqual(leaves(), ['e', 'f']);
+  assert.equal(t.chain, 'c-e', "another server's event leaves the chain head");
 });

@@ -31,6 +31,18 @@ export interface StateReader {
 
 const emptySet: ReadonlySet<string> = new Set();
 
+/**
+ * Whether a SET changes nothing. Items carry their hash (WIRE.md 1.5), a member `equal` compares like
+ * any other: two whose hashes differ are unequal without the deep comparison, which allocates both
+ * items' key lists (on a boot's replay, every event but an item's first was compared).
+ */
+function sameItem(prev: MItem, next: MItem): boolean {
+  const a = prev.hash;
+  const b = next.hash;
+  if (typeof a === 'string' && typeof b === 'string' && a !== b) return false;
+  return equal(prev, next);
+}
+
 /** A stable key for an indexed field value: cheap for the scalars that ids and foreign keys are. */
 export function valueKey(v: unknown): string {
   switch (typeof v) {
@@ -96,7 +108,7 @@ export class State implements StateReader {
       return { itemType, id, prev, next: undefined, event };
     }
     const next = this.backrefs?.onTarget.has(itemType) ? this.withBackrefs(itemType, event.item) : event.item;
-    if (prev !== undefined && equal(prev, next)) return null;
+    if (prev !== undefined && sameItem(prev, next)) return null;
     if (!items) this.types.set(itemType, (items = new Map()));
     items.set(id, next);
     this.reindex(itemType, id, prev, next);
