@@ -7,6 +7,7 @@ import { toEvent } from './read.js';
 import { encodeDelta } from './checkpoint.js';
 import { makeStoreOps, type SqlMode, type StoreOps } from './ops.js';
 import { StoreThread } from './thread.js';
+import { WRITE_SLOT_BYTES, WriteSlot } from './write-slot.js';
 import { readAhead } from './read-ahead.js';
 
 /**
@@ -53,6 +54,8 @@ export class SqliteEventStore implements EventStore {
   private readonly stopLocalWalCheckpoints: () => void;
   /** With a store thread: rows this thread's connection has written, which the thread's WAL checkpoints count. */
   private callerChanges: BigInt64Array | undefined;
+  /** With a store thread: taken around an append on this thread, so that none runs during the thread's WAL checkpoint (write-slot.ts). */
+  private writeSlot: WriteSlot | undefined;
   /** Appends made on this thread while the store thread was idle (tests, and what the bench reports). */
   appendsHere = 0;
   /** Set by useThread: from then on every call goes to the thread. */
@@ -87,7 +90,9 @@ export class SqliteEventStore implements EventStore {
     this.stopLocalWalCheckpoints();
     const shared = new SharedArrayBuffer(8);
     this.callerChanges = new BigInt64Array(shared);
-    this.thread = StoreThread.start({ ...this.opts, lock: 'shared' }, shared);
+    const slot = new SharedArrayBuffer(WRITE_SLOT_BYTES);
+    this.writeSlot = new WriteSlot(slot);
+    this.thread = StoreThread.start({ ...this.opts, lock: 'shared' }, shared, slot);
     this.started = await this.thread;
   }
 
@@ -112,7 +117,13 @@ export class SqliteEventStore implements EventStore {
 
   async append(events: readonly NewEvent[]): Promise<StoredEvent[]> {
     try {
-      if (events.length <= CALLER_APPEND_MAX_EVENTS && this.started?.idle) return this.appendHereWhileThreadIdle(events);
+      if (events.length <= CALLER_APPEND_MAX_EVENTS && this.started?.idle && this.writeSlot!.tryTakeForAppend()) {
+        try {
+          return this.appendHereWhileThreadIdle(events);
+        } finally {
+          this.writeSlot!.releaseAppend();
+        }
+      }
       return assignPositions(events, await this.run('append', ...appendArgs(events)));
     } catch (err) {
       throw new StoreError(`append failed: ${(err as Error).message}`, { cause: err });

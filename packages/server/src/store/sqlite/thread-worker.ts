@@ -2,6 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabase, type OpenOptions } from './open.js';
 import { makeStoreOps, type StoreOp } from './ops.js';
 import { checkpointWalOffCommitPath } from './wal-checkpoint.js';
+import { WriteSlot } from './write-slot.js';
 
 /**
  * The store thread (thread.ts starts it): while the server serves, it runs the store's calls on a
@@ -17,6 +18,8 @@ export interface ThreadInit {
   open: OpenOptions;
   /** One BigInt64: rows the caller's connection has written (Atomics.add there, Atomics.load here). */
   callerChanges: SharedArrayBuffer;
+  /** write-slot.ts: the caller's appends and this thread's WAL checkpoints never run at once. */
+  writeSlot: SharedArrayBuffer;
 }
 export type ThreadRequest = { id: number; op: StoreOp | 'close'; args: unknown[] };
 export type ThreadReply = { id: number; value?: unknown; error?: { message: string; code?: string } };
@@ -33,7 +36,12 @@ try {
 const { db } = opened;
 const ops = makeStoreOps(db);
 const callerChanges = new BigInt64Array(init.callerChanges);
-checkpointWalOffCommitPath(db, { otherChanges: () => Number(Atomics.load(callerChanges, 0)) });
+const slot = new WriteSlot(init.writeSlot);
+checkpointWalOffCommitPath(db, {
+  otherChanges: () => Number(Atomics.load(callerChanges, 0)),
+  // An append on the caller's connection is one small commit: 20 ms is far past one, even a slow fsync.
+  exclusive: { take: () => slot.takeForCheckpoint(20), release: () => slot.releaseCheckpoint() },
+});
 port.postMessage({ id: 0, value: 'ready' } satisfies ThreadReply);
 
 port.on('message', (req: ThreadRequest) => {

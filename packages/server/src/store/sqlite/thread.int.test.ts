@@ -156,3 +156,31 @@ test('with the thread idle, a small append is made on the caller\'s connection; 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a steady stream of single appends on the caller\'s connection: the thread\'s WAL checkpoints still copy every frame, so the WAL restarts and stays within its size', async () => {
+  // Found with a show's load (one SET after another, each committed alone): checkpoints ran on the
+  // thread while the caller appended, never copied the frames appended meanwhile, and the WAL was never
+  // restarted. It grew by every commit's pages (136 MB after 20,000 SETs) while a checkpoint ran at every tick.
+  const dir = tempDir('myko-thread-');
+  const store = new SqliteEventStore({ dataDir: dir, sync: 'normal' });
+  const wal = join(dir, 'myko.db-wal');
+  try {
+    await store.useThread();
+    const payload = 'p'.repeat(600);
+    // About 4 WAL frames (16 KiB) per commit: 12,000 commits would be ~200 MB of WAL never restarted.
+    const commits = 12_000;
+    let maxWal = 0;
+    for (let i = 0; i < commits; i++) {
+      await store.append([{ ...ev(`s${i % 50}`, i, `t${i}`), item: { id: `s${i % 50}`, n: i, payload } as MItem }]);
+      if (i % 500 === 0) maxWal = Math.max(maxWal, statSync(wal).size);
+    }
+    maxWal = Math.max(maxWal, statSync(wal).size);
+    assert.ok(store.appendsHere > commits * 0.9, `appended on the caller's connection (${store.appendsHere} of ${commits})`);
+    // The checkpoints' bound is half the WAL's size limit (32 MiB); a tick's commits may pass it a little.
+    assert.ok(maxWal < 64 * 1024 * 1024, `the WAL stayed within its limit: at most ${(maxWal / 1048576).toFixed(1)} MiB`);
+    assert.equal(await store.lastPosition(), commits);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -36,10 +36,10 @@ export class StoreThread {
 
   /**
    * Open a second connection to the database on a new thread (`open.lock` 'shared': this process
-   * already holds the data directory's lock); resolves once it is open. `callerChanges`: see ThreadInit.
+   * already holds the data directory's lock); resolves once it is open. `callerChanges`, `writeSlot`: see ThreadInit.
    */
-  static start(open: OpenOptions, callerChanges: SharedArrayBuffer): Promise<StoreThread> {
-    const worker = new Worker(new URL('./thread-worker.js', import.meta.url), { workerData: { open, callerChanges } satisfies ThreadInit });
+  static start(open: OpenOptions, callerChanges: SharedArrayBuffer, writeSlot: SharedArrayBuffer): Promise<StoreThread> {
+    const worker = new Worker(new URL('./thread-worker.js', import.meta.url), { workerData: { open, callerChanges, writeSlot } satisfies ThreadInit });
     return new Promise((resolve, reject) => {
       const onFirst = (m: ThreadReply) => {
         worker.off('error', onError);

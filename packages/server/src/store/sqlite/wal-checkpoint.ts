@@ -10,8 +10,17 @@ export interface WalCheckpointOptions {
   maxWalBytes?: number;
   /** Bytes a reset WAL file is truncated to (PRAGMA journal_size_limit). */
   walSizeLimit?: number;
-  /** Told of each checkpoint: the frames the WAL held, and why it ran (tests). */
-  onCheckpoint?: (frames: number, why: 'quiet' | 'age' | 'size') => void;
+  /**
+   * Told of each checkpoint: the frames the WAL held, why it ran, and whether it copied every frame
+   * (then the next commit restarts the WAL from its beginning) (tests).
+   */
+  onCheckpoint?: (frames: number, why: 'quiet' | 'age' | 'size', complete: boolean) => void;
+  /**
+   * When another connection of this process appends too (the event loop's, beside the store thread's:
+   * write-slot.ts): taken before each checkpoint, so that nothing is appended while it runs and it
+   * can copy every frame; false when it could not be taken (the checkpoint waits for the next tick).
+   */
+  exclusive?: { take(): boolean; release(): void };
   /**
    * Rows written so far by this process's other connection to the same database (the event loop's,
    * while the store thread runs the checkpoints: index.ts), added to this connection's own count.
@@ -59,6 +68,14 @@ export interface WalCheckpointOptions {
  * statement per tick, and the timer is unref'd and stops once the database is
  * closed, or when the returned function is called.
  */
+/** A row of `PRAGMA wal_checkpoint`: the frames the WAL holds (`log`) and how many of them are now in the database. */
+interface CheckpointResult {
+  busy: number;
+  log: number;
+  checkpointed: number;
+}
+const isComplete = (r: CheckpointResult | undefined): boolean => r !== undefined && r.busy === 0 && r.checkpointed === r.log;
+
 export function checkpointWalOffCommitPath(db: Database.Database, opts: WalCheckpointOptions = {}): () => void {
   const tickMs = opts.tickMs ?? 50;
   const maxAgeMs = opts.maxAgeMs ?? 2000;
@@ -68,6 +85,7 @@ export function checkpointWalOffCommitPath(db: Database.Database, opts: WalCheck
   const frameBytes = (db.pragma('page_size', { simple: true }) as number) + 24;
   const maxFrames = Math.max(64, Math.floor((opts.maxWalBytes ?? limit / 2) / frameBytes));
   const own = db.prepare('SELECT total_changes()').pluck();
+  const passive = (): CheckpointResult | undefined => (db.pragma('wal_checkpoint(PASSIVE)') as CheckpointResult[])[0];
   const other = opts.otherChanges;
   const changes = { get: (): number => (own.get() as number) + (other ? other() : 0) };
   let lastTick = changes.get();
@@ -76,6 +94,8 @@ export function checkpointWalOffCommitPath(db: Database.Database, opts: WalCheck
   let dirtySince = 0;
   /** WAL frames per row written, as the last checkpoint found it; until then, what a single-event commit costs. */
   let framesPerChange = 3;
+  /** Whether the last checkpoint copied every frame (the WAL restarted after it); the first starts from a fresh WAL. */
+  let lastComplete = true;
   const timer = setInterval(() => {
     if (!db.open) return clearInterval(timer);
     if (db.inTransaction) return; // an atomically() block: its commit comes later
@@ -86,16 +106,33 @@ export function checkpointWalOffCommitPath(db: Database.Database, opts: WalCheck
     const quiet = now === lastTick;
     lastTick = now;
     if (!quiet && t - dirtySince < maxAgeMs && (now - atCheckpoint) * framesPerChange < maxFrames) return;
-    let frames: number;
+    let result: CheckpointResult | undefined;
+    let complete: boolean;
     try {
-      frames = (db.pragma('wal_checkpoint(PASSIVE)') as { log: number }[])[0]?.log ?? 0;
+      // Beside the other connection's appends first: this copies nearly every frame without holding
+      // anyone up. Its answer cannot tell whether they appended meanwhile (it counts the frames the WAL
+      // held when it began), so a second pass that holds them off copies what they did: one or two
+      // commits' pages instead of the whole WAL's.
+      result = passive();
+      complete = isComplete(result) && !opts.exclusive;
+      if (opts.exclusive?.take()) {
+        try {
+          result = passive();
+          complete = isComplete(result);
+        } finally {
+          opts.exclusive.release();
+        }
+      }
     } catch {
       return; // tried again at the next tick; a store that cannot checkpoint fails its commits loudly anyway
     }
-    // The WAL was reset at the last checkpoint (nothing else reads it meanwhile: this process holds the
-    // directory's lock), so `frames` were all written by these rows.
-    if (frames > 0) framesPerChange = frames / (now - atCheckpoint);
-    opts.onCheckpoint?.(frames, quiet ? 'quiet' : t - dirtySince >= maxAgeMs ? 'age' : 'size');
+    const frames = result?.log ?? 0;
+    // When the last checkpoint copied every frame, the first commit after it restarted the WAL (nothing
+    // else reads it meanwhile: this process holds the directory's lock), so `frames` were all written by
+    // these rows. After one that did not, the WAL still holds older frames: nothing to learn from it.
+    if (frames > 0 && lastComplete) framesPerChange = frames / (now - atCheckpoint);
+    lastComplete = complete;
+    opts.onCheckpoint?.(frames, quiet ? 'quiet' : t - dirtySince >= maxAgeMs ? 'age' : 'size', complete);
     atCheckpoint = now;
     dirtySince = 0;
   }, tickMs);
