@@ -17,8 +17,9 @@ export interface WalCheckpointOptions {
   onCheckpoint?: (frames: number, why: 'quiet' | 'age' | 'size', complete: boolean) => void;
   /**
    * When another connection of this process appends too (the event loop's, beside the store thread's:
-   * write-slot.ts): taken before each checkpoint, so that nothing is appended while it runs and it
-   * can copy every frame; false when it could not be taken (the checkpoint waits for the next tick).
+   * write-slot.ts): taken for each checkpoint's second pass, so that nothing is appended while it runs
+   * and the checkpoint copies every frame; `take` gives false when it could not be taken (the WAL keeps
+   * what was appended during the first pass until the next checkpoint).
    */
   exclusive?: { take(): boolean; release(): void };
   /**
@@ -27,6 +28,14 @@ export interface WalCheckpointOptions {
    */
   otherChanges?: () => number;
 }
+
+/** A row of `PRAGMA wal_checkpoint`: the frames the WAL holds (`log`) and how many of them are now in the database. */
+interface CheckpointResult {
+  busy: number;
+  log: number;
+  checkpointed: number;
+}
+const isComplete = (r: CheckpointResult | undefined): boolean => r !== undefined && r.busy === 0 && r.checkpointed === r.log;
 
 /**
  * WAL checkpoints off the commit path.
@@ -58,6 +67,13 @@ export interface WalCheckpointOptions {
  * cost more frames than the last ones did, within the bytes wal-prealloc.ts
  * wrote for it.
  *
+ * The WAL starts over only after a checkpoint that copied every frame with
+ * nothing appended meanwhile. When the process's other connection appends
+ * while this one checkpoints (`exclusive`), a checkpoint is two passes: the
+ * first beside its appends, the second holding them off, copying what they
+ * added during the first (write-slot.ts tells why: without it the WAL never
+ * started over under a stream of lone SETs).
+ *
  * Durability does not depend on checkpoints: a commit is durable once its WAL
  * frames are synced, and a crash (kill -9) during a checkpoint leaves the WAL
  * valid; the next open recovers from it. `journal_size_limit` truncates a WAL
@@ -68,14 +84,6 @@ export interface WalCheckpointOptions {
  * statement per tick, and the timer is unref'd and stops once the database is
  * closed, or when the returned function is called.
  */
-/** A row of `PRAGMA wal_checkpoint`: the frames the WAL holds (`log`) and how many of them are now in the database. */
-interface CheckpointResult {
-  busy: number;
-  log: number;
-  checkpointed: number;
-}
-const isComplete = (r: CheckpointResult | undefined): boolean => r !== undefined && r.busy === 0 && r.checkpointed === r.log;
-
 export function checkpointWalOffCommitPath(db: Database.Database, opts: WalCheckpointOptions = {}): () => void {
   const tickMs = opts.tickMs ?? 50;
   const maxAgeMs = opts.maxAgeMs ?? 2000;
