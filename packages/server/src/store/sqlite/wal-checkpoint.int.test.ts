@@ -77,3 +77,37 @@ test('a store that goes quiet is checkpointed at the next tick, whatever the WAL
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('with another connection appending (exclusive), a checkpoint makes its second pass holding the slot, and counts as whole only then', async () => {
+  const dir = tempDir('myko-walckpt-');
+  const seen: { frames: number; complete: boolean }[] = [];
+  let allow = true;
+  let takes = 0;
+  let releases = 0;
+  const db = new Database(join(dir, 'w.db'));
+  db.pragma('journal_mode = WAL');
+  db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)');
+  checkpointWalOffCommitPath(db, {
+    tickMs: 5,
+    exclusive: { take: () => (takes++, allow), release: () => releases++ },
+    onCheckpoint: (frames, _why, complete) => seen.push({ frames, complete }),
+  });
+  try {
+    db.prepare('INSERT INTO t (v) VALUES (?)').run('one');
+    await sleep(60);
+    assert.ok(seen.length >= 1, JSON.stringify(seen));
+    assert.equal(seen[0]!.complete, true, 'the slot taken: the second pass copied every frame');
+    assert.equal(takes, seen.length);
+    assert.equal(releases, takes, 'released after each pass that took it');
+    allow = false;
+    db.prepare('INSERT INTO t (v) VALUES (?)').run('two');
+    const before = seen.length;
+    await sleep(60);
+    assert.ok(seen.length > before, JSON.stringify(seen));
+    assert.equal(seen.at(-1)!.complete, false, 'without the slot the first pass cannot know it copied everything');
+    assert.equal(releases, takes - 1, 'a slot not taken is not released');
+  } finally {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
