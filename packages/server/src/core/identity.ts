@@ -209,11 +209,15 @@ export class IdentityTracker {
    */
   private readonly committed = new Set<string>();
 
-  /** The batch is durable: its events become leaves (merging with any the tailer applied meanwhile). */
-  commit(s: { chain: string; events: NewEvent[] }): void {
+  /**
+   * The batch is durable: its events become leaves (merging with any the tailer applied meanwhile).
+   * `track`: they will be applied later (cluster mode: by the tailer) and `applied` must not follow
+   * them again. Without it the caller applies them itself and says so (Writer.applyStored's `followed`).
+   */
+  commit(s: { chain: string; events: NewEvent[] }, track = true): void {
     for (const e of s.events) {
       this.follow(e);
-      if (e.identity) this.committed.add(e.identity._id);
+      if (track && e.identity) this.committed.add(e.identity._id);
     }
     this.chain = s.chain;
   }

@@ -215,7 +215,9 @@ export class Writer {
       for (const s of batch) s.reject(err as Error);
       return;
     }
-    this.identity.commit(staged);
+    // Embedded, the batch is applied right below and told so (applyStored's `followed`): nothing to
+    // remember. In cluster mode the tailer applies it later and must not follow it again.
+    this.identity.commit(staged, this.cluster !== undefined);
     if (stored.length > 0) this.lastAppended = stored[stored.length - 1]!.position;
     if (this.log?.isLevelEnabled('debug'))
       this.log.debug(
@@ -266,7 +268,7 @@ export class Writer {
     }
     this.batchAcceptedAt = batch[0]!.at; // the queue is in submission order
     try {
-      this.applyStored(applied);
+      this.applyStored(applied, true);
     } finally {
       this.batchAcceptedAt = 0;
     }
@@ -276,9 +278,10 @@ export class Writer {
   /**
    * Reduce committed events into state, in the order given, and tell the
    * listeners. The embedded writer calls it after each commit; in cluster mode
-   * the tailer calls it for every event read from the shared log.
+   * the tailer calls it for every event read from the shared log. `followed`:
+   * the identity has followed these events already (the writer's own commit).
    */
-  applyStored(events: readonly StoredEvent[]): void {
+  applyStored(events: readonly StoredEvent[], followed = false): void {
     const changes: Change[] = [];
     const derived: Change[] = [];
     const persisted: StoredEvent[] = [];
@@ -292,7 +295,7 @@ export class Writer {
       }
       if (e.position > 0) {
         persisted.push(e);
-        this.identity.applied(e);
+        if (!followed) this.identity.applied(e);
         this.position = e.position;
         this.lastEventId = e.identity?._id ?? null;
       }

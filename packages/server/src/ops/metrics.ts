@@ -194,9 +194,9 @@ export class OpsMetrics {
 
     const writer = ctx.writer;
     const applyStored = writer.applyStored.bind(writer);
-    writer.applyStored = (events) => {
+    writer.applyStored = (events, followed) => {
       this.applyStart = performance.now();
-      applyStored(events);
+      applyStored(events, followed);
     };
 
     const queries = ctx.queries;
