@@ -6,6 +6,7 @@ import type { ClusterLink } from '../core/writer.js';
 import { Tailer } from './tailer.js';
 import { ClusterRpc } from './rpc.js';
 import { Membership, type MemberInfo } from './membership.js';
+import { OrderedNotify } from './ordered-notify.js';
 
 /** NOTIFY payloads stop at 8000 bytes; stay well below. */
 const maxNotifyBytes = 7500;
@@ -29,11 +30,18 @@ export class Cluster implements ClusterLink {
   readonly rpc: ClusterRpc;
   readonly membership: Membership;
 
+  /** Ephemeral batches go out one after another, so other members apply them in this member's order. */
+  private readonly ephemeral: OrderedNotify;
+
   constructor(
     private readonly store: PostgresEventStore,
     private readonly ctx: ServerContext,
     private readonly log: Logger,
   ) {
+    this.ephemeral = new OrderedNotify(
+      (payload) => store.notify(store.channels.ephemeral, payload),
+      (err) => log.warn({ err: err.message }, 'publishing ephemeral events failed'),
+    );
     this.tailer = new Tailer(store, ctx.writer, log);
     this.rpc = new ClusterRpc(store, ctx.connections, log);
     this.membership = new Membership(store, ctx, log);
@@ -78,7 +86,7 @@ export class Cluster implements ClusterLink {
       const payload = JSON.stringify({ src: this.store.serverId, events: batch });
       batch = [];
       size = 0;
-      this.store.notify(this.store.channels.ephemeral, payload).catch((err: Error) => this.log.warn({ err: err.message }, 'publishing ephemeral events failed'));
+      this.ephemeral.push(payload);
     };
     for (const e of events) {
       const bytes = Buffer.byteLength(JSON.stringify(e));

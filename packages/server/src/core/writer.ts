@@ -95,6 +95,8 @@ export class Writer {
   relations: Relations | undefined;
   /** Position of the last event this writer appended (cluster: state may not have applied it yet). */
   private lastAppended = 0;
+  /** Cluster mode: settles once the last committed batch is applied and answered (they are, in order). */
+  private clusterTurn: Promise<void> = Promise.resolve();
 
   submit(events: readonly NewEvent[], opts: { remote?: boolean } = {}): Promise<StoredEvent[]> {
     return new Promise((resolve, reject) => {
@@ -255,15 +257,24 @@ export class Writer {
       // A barrier (an empty submission) waits, like any write, until the tailer has applied what this
       // member appended before it.
       const upTo = stored.length > 0 ? stored[stored.length - 1]!.position : batch.some((s) => s.events.length === 0) ? this.lastAppended : 0;
-      const applied = upTo > 0 ? cluster.catchUp(upTo) : Promise.resolve();
-      applied.then(
-        () => {
-          if (ephemeral.length > 0) this.applyStored(ephemeral);
-          if (toPublish.length > 0) cluster.publishEphemeral(toPublish);
-          batch.forEach((s, i) => s.resolve(perSubmission[i]!));
-        },
-        (err: Error) => batch.forEach((s) => s.reject(err)),
-      );
+      const caughtUp = upTo > 0 ? cluster.catchUp(upTo) : Promise.resolve();
+      // In batch order: a batch that waits for nothing (pulses alone) must not overtake one still waiting
+      // for the tailer, or its pulses would be applied, shown and published before the older ones, and an
+      // older value would end up as the emitter's last.
+      this.clusterTurn = this.clusterTurn
+        .then(() => caughtUp)
+        .then(
+          () => {
+            try {
+              if (ephemeral.length > 0) this.applyStored(ephemeral);
+              if (toPublish.length > 0) cluster.publishEphemeral(toPublish);
+              batch.forEach((s, i) => s.resolve(perSubmission[i]!));
+            } catch (err) {
+              batch.forEach((s) => s.reject(err as Error));
+            }
+          },
+          (err: Error) => batch.forEach((s) => s.reject(err)),
+        );
       return;
     }
     this.batchAcceptedAt = batch[0]!.at; // the queue is in submission order
