@@ -6,7 +6,7 @@ import type { ClusterLink } from '../core/writer.js';
 import { Tailer } from './tailer.js';
 import { ClusterRpc } from './rpc.js';
 import { Membership, type MemberInfo } from './membership.js';
-import { OrderedNotify } from './ordered-notify.js';
+import { OrderedPublisher } from './ordered-publisher.js';
 
 /** NOTIFY payloads stop at 8000 bytes; stay well below. */
 const maxNotifyBytes = 7500;
@@ -31,15 +31,16 @@ export class Cluster implements ClusterLink {
   readonly membership: Membership;
 
   /** Ephemeral batches go out one after another, so other members apply them in this member's order. */
-  private readonly ephemeral: OrderedNotify;
+  private readonly ephemeral: OrderedPublisher<NewEvent>;
 
   constructor(
     private readonly store: PostgresEventStore,
     private readonly ctx: ServerContext,
     private readonly log: Logger,
   ) {
-    this.ephemeral = new OrderedNotify(
-      (payload) => store.notify(store.channels.ephemeral, payload),
+    this.ephemeral = new OrderedPublisher<NewEvent>(
+      (events) => store.notify(store.channels.ephemeral, JSON.stringify({ src: store.serverId, events })),
+      maxNotifyBytes,
       (err) => log.warn({ err: err.message }, 'publishing ephemeral events failed'),
     );
     this.tailer = new Tailer(store, ctx.writer, log);
@@ -79,26 +80,15 @@ export class Cluster implements ClusterLink {
   }
 
   publishEphemeral(events: readonly NewEvent[]): void {
-    let batch: NewEvent[] = [];
-    let size = 0;
-    const flush = () => {
-      if (batch.length === 0) return;
-      const payload = JSON.stringify({ src: this.store.serverId, events: batch });
-      batch = [];
-      size = 0;
-      this.ephemeral.push(payload);
-    };
     for (const e of events) {
-      const bytes = Buffer.byteLength(JSON.stringify(e));
+      // The payload is {"src":…,"events":[…]}: each event's JSON and a comma.
+      const bytes = Buffer.byteLength(JSON.stringify(e)) + 1;
       if (bytes > maxNotifyBytes) {
         this.log.warn({ itemType: e.itemType, id: e.item.id, bytes }, 'ephemeral event too large for NOTIFY: not shared with other members');
         continue;
       }
-      if (size + bytes > maxNotifyBytes) flush();
-      batch.push(e);
-      size += bytes + 1;
+      this.ephemeral.push(e, bytes);
     }
-    flush();
   }
 
   private onEphemeral(payload: string): void {
