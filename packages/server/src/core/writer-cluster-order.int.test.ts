@@ -63,3 +63,41 @@ test('cluster mode: a later batch of pulses alone waits for an earlier batch the
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('cluster mode: a later batch whose catch-up fails while an earlier one waits is refused after it, and its failure is never an unhandled rejection', async () => {
+  const dir = tempDir('myko-writer-');
+  const store = new SqliteEventStore({ dataDir: dir, sync: 'normal' });
+  const unhandled: unknown[] = [];
+  const onUnhandled = (err: unknown) => unhandled.push(err);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    const registry = new Registry();
+    registry.register({ name: 'test', itemTypes: [{ name: 'Lamp' }] });
+    const writer = new Writer(store, new State(), registry, 1000);
+    let release!: () => void;
+    const first = new Promise<void>((r) => (release = r));
+    writer.cluster = {
+      // The first batch waits for the tailer; the second one's catch-up fails at once (the database went away).
+      catchUp: (position) => (position === 1 ? first : Promise.reject(new Error('tailer stopped'))),
+      publishEphemeral: () => undefined,
+    };
+    const order: string[] = [];
+    const a = writer.submit([ev('Lamp', { id: 'a', n: 1 })]).then(() => order.push('a ok'));
+    await new Promise((r) => setImmediate(r));
+    const b = writer.submit([ev('Lamp', { id: 'b', n: 2 })]).then(
+      () => order.push('b ok'),
+      (err: Error) => order.push(`b refused: ${err.message}`),
+    );
+    await new Promise((r) => setTimeout(r, 30));
+    assert.deepEqual(order, []);
+    release();
+    await Promise.all([a, b]);
+    assert.deepEqual(order, ['a ok', 'b refused: tailer stopped']);
+    await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(unhandled, []);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

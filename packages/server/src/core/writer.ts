@@ -258,6 +258,8 @@ export class Writer {
       // member appended before it.
       const upTo = stored.length > 0 ? stored[stored.length - 1]!.position : batch.some((s) => s.events.length === 0) ? this.lastAppended : 0;
       const caughtUp = upTo > 0 ? cluster.catchUp(upTo) : Promise.resolve();
+      // Handled below once the batches before it are done; until then a rejection must not count as unhandled.
+      caughtUp.catch(() => undefined);
       // In batch order: a batch that waits for nothing (pulses alone) must not overtake one still waiting
       // for the tailer, or its pulses would be applied, shown and published before the older ones, and an
       // older value would end up as the emitter's last.
