@@ -135,10 +135,14 @@ test('with the thread idle, a small append is made on the caller\'s connection; 
       const batch = Array.from({ length: CALLER_APPEND_MAX_EVENTS }, () => ({ ...ev(`w${n}`, n++), item: { id: `w${n}`, payload } as MItem }));
       await store.append(batch);
     }
-    assert.equal(store.appendsHere, 41, 'all appended here');
-    const deadline = Date.now() + 5000;
-    while (statSync(dbFile).size <= before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-    assert.ok(statSync(dbFile).size > before + 40 * CALLER_APPEND_MAX_EVENTS * 2000 * 0.9, `checkpointed into the database file: ${before} → ${statSync(dbFile).size} bytes`);
+    // Each went here unless it met a WAL checkpoint holding the write slot (write-slot.ts): that one waited on the thread.
+    assert.ok(store.appendsHere >= 1 + 35, `appended here: ${store.appendsHere - 1} of 40`);
+    // Until the rows are in the file, not merely until it grew: a checkpoint that met these appends midway
+    // copied part of them, and the rest follows at a later tick (up to 15 s, for a loaded machine).
+    const expected = before + 40 * CALLER_APPEND_MAX_EVENTS * 2000 * 0.9;
+    const deadline = Date.now() + 15_000;
+    while (statSync(dbFile).size <= expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    assert.ok(statSync(dbFile).size > expected, `checkpointed into the database file: ${before} → ${statSync(dbFile).size} bytes`);
 
     // The directory stays locked against any other opener, a read-only one included.
     assert.throws(() => new SqliteEventStore({ dataDir: dir, sync: 'normal' }), /in use by another myko process/);
