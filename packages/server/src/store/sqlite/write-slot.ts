@@ -9,9 +9,10 @@
  * show's cues, each committed alone) every checkpoint had frames appended during it, so the WAL
  * was never restarted: it grew past its size limit without bound (136 MB after 20,000 SETs, and
  * on), and each checkpoint, finding it over its bound, ran again at the next tick (every 50 ms),
- * its fsyncs beside every commit's. With the slot, a checkpoint runs while no append is in
- * progress on the other connection, and the appends that arrive meanwhile go to the thread, where
- * they wait behind it: the checkpoint copies everything, and the next commit restarts the WAL.
+ * its fsyncs beside every commit's. With the slot, a checkpoint's second pass (wal-checkpoint.ts:
+ * the first runs beside the appends) runs while no append is in progress on the other connection,
+ * and the appends that arrive meanwhile go to the thread, where they wait behind it: the checkpoint
+ * copies everything, and the next commit restarts the WAL.
  *
  * Two Int32 cells: `owner` (FREE, APPEND: the event loop is appending, CHECKPOINT: the thread is
  * checkpointing) and `wanted` (the thread waits for the slot: the event loop takes it no more, so a
@@ -43,7 +44,7 @@ export class WriteSlot {
   }
 
   /**
-   * The store thread, before a checkpoint: waits (blocking this thread, never the event loop) up to
+   * The store thread, before a checkpoint's second pass: waits (blocking this thread, never the event loop) up to
    * `maxWaitMs` for an append in progress to end. An append on the event loop lasts a commit, well
    * under a millisecond; false when it did not end in time (try again at the next tick).
    */
