@@ -110,6 +110,20 @@ async function pair(kind, srv) {
   return { round, close: () => (sub.terminate(), writer.terminate()) };
 }
 
+/**
+ * `rounds` timings (ms) of `op` into `out`, each after `sleepMs` of sleep when given. A synchronous op's
+ * clock stops when it returns, before any await; an asynchronous one's when it settles.
+ */
+async function timeEach(rounds, op, out, sleepMs = 0) {
+  for (let i = 0; i < rounds; i++) {
+    if (sleepMs > 0) await sleep(sleepMs);
+    const t = performance.now();
+    const pending = op();
+    if (pending instanceof Promise) await pending;
+    out.push(performance.now() - t);
+  }
+}
+
 /** An event of the size and shape the server stores for one Tick SET (identity included). */
 function tickEvent(n) {
   const hex = (c) => c.repeat(64);
@@ -164,30 +178,14 @@ async function main() {
         const r = res[s.key];
         for (let i = 0; i < per; i++) r.lat.push(await r.p.round());
       }
-      for (let i = 0; i < per; i++) {
-        const t = performance.now();
-        commitStore.appendNow([tickEvent(n++)]);
-        res.commit.push(performance.now() - t);
-      }
-      for (let i = 0; i < per; i++) {
-        const t = performance.now();
-        await hopStore.ping();
-        res.hop.push(performance.now() - t);
-      }
+      const commit = () => commitStore.appendNow([tickEvent(n++)]);
+      const ping = () => hopStore.ping();
+      await timeEach(per, commit, res.commit);
+      await timeEach(per, ping, res.hop);
       // The commit after 2 ms of sleep: what SETs that come apart meet (this bench's rounds come back to back).
-      for (let i = 0; i < Math.ceil(per / 4); i++) {
-        await sleep(2);
-        const t = performance.now();
-        commitStore.appendNow([tickEvent(n++)]);
-        res.commitIdle.push(performance.now() - t);
-      }
-      // The same after the thread has slept 2 ms: what a SET pays when events come apart.
-      for (let i = 0; i < Math.ceil(per / 10); i++) {
-        await sleep(2);
-        const t = performance.now();
-        await hopStore.ping();
-        res.hopIdle.push(performance.now() - t);
-      }
+      await timeEach(Math.ceil(per / 4), commit, res.commitIdle, 2);
+      // The round trip to the store thread after it has slept 2 ms: what a SET pays when events come apart.
+      await timeEach(Math.ceil(per / 10), ping, res.hopIdle, 2);
     }
     for (const s of SERVERS) {
       const r = res[s.key];
