@@ -24,16 +24,29 @@ const rig: MykoPlugin = {
   itemTypes: [{ name: 'Rig', backrefs: [{ field: 'emitterIds', from: 'Beam', via: 'rigId' }] }, { name: 'Beam' }],
 };
 
+/**
+ * The CLI, verifyLog on this thread, and verifyLog as a large log is verified: workers that read the
+ * file, one of them summarising the snapshot (log/verify-snapshot.ts SnapshotSummary), the derived
+ * type's items sent in full. All must agree.
+ */
 async function verifyBoth(dir: string) {
   const cmd = spawnSync(process.execPath, [cli, 'verify', '--data-dir', dir], { encoding: 'utf8', timeout: 60_000 });
   const store = new SqliteEventStore({ dataDir: dir, sync: 'normal' });
+  let here;
   try {
-    const here = await verifyLog(store, { threads: 0 });
+    here = await verifyLog(store, { threads: 0 });
     assert.equal(cmd.status === 0, here.ok, `myko verify and verifyLog agree (${cmd.stdout}${cmd.stderr})`);
-    return here;
   } finally {
     await store.close();
   }
+  const shared = new SqliteEventStore({ dataDir: dir, sync: 'normal', lock: 'write' });
+  try {
+    const reading = await verifyLog(shared, { threads: 2, chunk: 3 });
+    assert.deepEqual({ ...reading, ms: 0 }, { ...here, ms: 0 });
+  } finally {
+    await shared.close();
+  }
+  return here;
 }
 
 test('verify passes a snapshot whose items hold reverse-reference ids their SET did not send, and finds any other difference', async () => {

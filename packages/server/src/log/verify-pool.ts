@@ -1,14 +1,14 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { checkBatch, type CheckedBatch, type RowBatch, type WalkRows } from './verify-rows.js';
-import type { SnapshotFacts } from './verify-snapshot.js';
+import type { SnapshotSummary } from './verify-snapshot.js';
 
 /** A worker's task: a batch of rows, or (when it reads the database itself) the positions `after` < p ≤ `upTo`. */
 export type VerifyTask = RowBatch | { after: number; upTo: number };
 /** What a worker starts with: the database file it reads its ranges from, when it does. */
 export interface WorkerInit {
   file?: string | undefined;
-  /** This worker loads the saved snapshot from the file, answers its SnapshotFacts once, and ends. */
+  /** This worker loads the saved snapshot from the file, answers its SnapshotSummary once, and ends. */
   snapshot?: boolean;
 }
 /** A range's answer: its rows without their texts, and what checkBatch found. */
@@ -73,8 +73,8 @@ export class VerifyPool {
     return this.send({ after, upTo });
   }
 
-  /** The saved snapshot's facts, from a worker of its own that reads it from the file (only when `reads`). */
-  snapshot(): Promise<SnapshotFacts> {
+  /** The saved snapshot's summary, from a worker of its own that reads it from the file (only when `reads`). */
+  snapshot(): Promise<SnapshotSummary> {
     const worker = new Worker(new URL('./verify-worker.js', import.meta.url), { workerData: { file: this.file, snapshot: true } satisfies WorkerInit });
     this.others.push(worker);
     return new Promise((resolve, reject) => {

@@ -33,6 +33,179 @@ export function snapshotFacts(cp: Checkpoint): SnapshotFacts {
 }
 
 /**
+ * The saved snapshot as a worker that read it sends it (log/verify-worker.ts), without an object per
+ * item: two order-free digests (EntryDigest), one over the live items' data hashes and one over every
+ * item's leaves, which the walk's own records give again (digestOf), and, in full, only the items of types whose
+ * fields state derives (DerivedFields), which may differ from their last SET and are compared one by
+ * one (snapshotAgainstLog's `recheck`). When both sides agree, the snapshot holds exactly what the log
+ * does; when they do not, verify runs snapshotAgainstLog on the snapshot loaded in full, which names the
+ * first difference. 100,000 items sent as objects cost more than the whole snapshot's hashing: their
+ * copy to the walking thread, and their weight in its collector for the rest of the walk.
+ */
+export interface SnapshotSummary {
+  problem?: string | undefined;
+  error?: string;
+  digest: SnapshotDigest;
+  /** The live items of derived types, with their data hashes. */
+  derivedItems: { itemType: string; id: string; dHash: string }[];
+}
+
+/** `items`: the live items, each a data hash (or, for a derived type, only that it is live); `leaves`: every item's leaves. */
+export interface SnapshotDigest {
+  items: string;
+  itemCount: number;
+  leaves: string;
+  leafCount: number;
+}
+
+export function snapshotSummary(cp: Checkpoint): SnapshotSummary {
+  const derived = cp.derived ?? {};
+  const items = new EntryDigest();
+  const leaves = new EntryDigest();
+  const derivedItems: SnapshotSummary['derivedItems'] = [];
+  for (const { itemType, item } of cp.items) {
+    const dHash = dataHash(item);
+    if (derived[itemType]?.length) {
+      derivedItems.push({ itemType, id: item.id, dHash });
+      items.add(itemType, item.id, LIVE);
+    } else items.add(itemType, item.id, dHash);
+  }
+  for (const { itemType, id, pids } of cp.leaves) leaves.addLeaves(itemType, id, pids);
+  return { ...(cp.problem ? { problem: cp.problem } : {}), digest: digestFrom(items, leaves), derivedItems };
+}
+
+/** The same digests from the log's records at the checkpoint's position. */
+export function digestOf(expected: ItemMap<ItemRecord>, derived: DerivedFields): SnapshotDigest {
+  const items = new EntryDigest();
+  const leaves = new EntryDigest();
+  for (const r of expected.values()) {
+    if (r.dHash !== null) items.add(r.itemType, r.id, derived[r.itemType]?.length ? LIVE : r.dHash);
+    leaves.addLeaves(r.itemType, r.id, r.pids);
+  }
+  return digestFrom(items, leaves);
+}
+
+const digestFrom = (items: EntryDigest, leaves: EntryDigest): SnapshotDigest => ({ items: items.hex(), itemCount: items.count, leaves: leaves.hex(), leafCount: leaves.count });
+
+/**
+ * The summary against the log's records: undefined when they agree (the derived types' items that differ
+ * from their last SET pushed to `recheck`, as snapshotAgainstLog does), 'differs' when they do not, and
+ * snapshotAgainstLog must then find where.
+ */
+export function summaryAgainstLog(
+  summary: SnapshotSummary,
+  expected: ItemMap<ItemRecord>,
+  derived: DerivedFields,
+  recheck: { itemType: string; id: string }[],
+): 'differs' | undefined {
+  const want = digestOf(expected, derived);
+  const got = summary.digest;
+  if (got.items !== want.items || got.itemCount !== want.itemCount || got.leaves !== want.leaves || got.leafCount !== want.leafCount) return 'differs';
+  // Agreeing digests say these are live in both; only their data remains to compare.
+  for (const { itemType, id, dHash } of summary.derivedItems) if (expected.get(itemType, id)?.dHash !== dHash) recheck.push({ itemType, id });
+  return undefined;
+}
+
+/**
+ * The snapshot against the log's records, as verify decides it: by the summary when one was made and
+ * agrees, else item by item from the snapshot `load` gives (which names the first difference). The
+ * same answer, and the same `recheck`, as snapshotAgainstLog over the whole snapshot.
+ */
+export async function snapshotProblem(
+  summary: SnapshotSummary | undefined,
+  load: () => Promise<Checkpoint>,
+  expected: ItemMap<ItemRecord>,
+  derived: DerivedFields,
+  recheck: { itemType: string; id: string }[],
+): Promise<{ itemType: string; itemId: string; reason: string } | undefined> {
+  if (summary !== undefined && summaryAgainstLog(summary, expected, derived, recheck) === undefined) return undefined;
+  recheck.length = 0;
+  return snapshotAgainstLog(snapshotFacts(await load()), expected, derived, recheck);
+}
+
+/** In a live item's place where its data hash is not compared (a derived type): not a hash, so never equal to one. */
+const LIVE = 'live';
+/** In the place of leaves that hold a parent the log has as other than a string: no snapshot's leaves give it. */
+const NOT_IDS = -1;
+
+/**
+ * An order-free digest of entries: the sum, modulo 2^32 in each of two lanes, of a 64-bit hash of each
+ * entry (type, id, then a data hash or the sorted leaves, each part with its length in front, so no two
+ * entries hash the same text). Keys are unique on each side, and the two sides hash the same way, so
+ * any difference between them changes a sum but with a chance of 2^-64. Not a defence against someone
+ * who rewrites the snapshot on purpose (the snapshot's SHA-256 digest and the log's chain are); a
+ * check that the checkpointer saved what the log holds, at a fraction of a cryptographic hash per entry.
+ */
+class EntryDigest {
+  private a = 0;
+  private b = 0;
+  count = 0;
+  private ha = 0;
+  private hb = 0;
+
+  private begin(): void {
+    this.ha = 0x811c9dc5;
+    this.hb = 0x9747b28c;
+  }
+
+  private part(s: string): void {
+    let a = this.ha;
+    let b = this.hb;
+    const n = s.length;
+    a = Math.imul(a ^ n, 0x01000193);
+    b = Math.imul(b ^ n, 0x5bd1e995);
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      a = Math.imul(a ^ c, 0x01000193);
+      b = Math.imul(b ^ c, 0x5bd1e995);
+      b ^= b >>> 15;
+    }
+    this.ha = a;
+    this.hb = b;
+  }
+
+  private end(): void {
+    this.a = (this.a + fmix32(this.ha)) | 0;
+    this.b = (this.b + fmix32(this.hb ^ 0x2545f491)) | 0;
+    this.count++;
+  }
+
+  add(itemType: string, id: string, value: string): void {
+    this.begin();
+    this.part(itemType);
+    this.part(id);
+    this.part(value);
+    this.end();
+  }
+
+  /** The entry of an item's leaves, as sets: sorted first. */
+  addLeaves(itemType: string, id: string, pids: readonly unknown[]): void {
+    this.begin();
+    this.part(itemType);
+    this.part(id);
+    let strings = true;
+    for (const p of pids) if (typeof p !== 'string') strings = false;
+    if (!strings) this.ha = Math.imul(this.ha ^ NOT_IDS, 0x01000193);
+    else for (const p of pids.length < 2 ? (pids as string[]) : [...(pids as string[])].sort()) this.part(p);
+    this.hb = Math.imul(this.hb ^ pids.length, 0x5bd1e995);
+    this.end();
+  }
+
+  hex(): string {
+    return [this.a, this.b].map((x) => (x >>> 0).toString(16).padStart(8, '0')).join('');
+  }
+}
+
+/** MurmurHash3's finaliser: every input bit reaches every output bit. */
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+/**
  * The saved snapshot against the log replayed to the checkpoint's position:
  * the same items, each with the data of its last SET (by data hash) and the
  * same leaves, deleted items' leaves included. The digest shows the rows were

@@ -4,7 +4,7 @@ import { ItemMap } from '../core/item-map.js';
 import { IdPrefixes } from './id-prefixes.js';
 import { hexWidth, toBatch, walkRows } from './verify-rows.js';
 import { threadsFor, VerifyPool, type CheckedRange } from './verify-pool.js';
-import { recheckDerived, snapshotAgainstLog, snapshotFacts, type ItemRecord, type SnapshotFacts } from './verify-snapshot.js';
+import { recheckDerived, snapshotProblem, type ItemRecord, type SnapshotSummary } from './verify-snapshot.js';
 
 export interface VerifyFailure {
   position: number;
@@ -78,7 +78,7 @@ export async function verifyLog(store: EventStore, opts: VerifyOptions = {}): Pr
   // own while the log is walked, rather than after it here. Unawaited when verify stops early.
   const snapshot = pool.reads && cp ? pool.snapshot() : undefined;
   snapshot?.catch(() => undefined);
-  let facts: SnapshotFacts | undefined;
+  let summary: SnapshotSummary | undefined;
   // Small batches for workers: a batch's texts live until it is answered, and fewer of them alive at a
   // time cost the collectors less (about a tenth of verify's time against batches of 5000).
   const chunk = opts.chunk ?? (pool.threads > 0 ? 1000 : 5000);
@@ -185,7 +185,7 @@ export async function verifyLog(store: EventStore, opts: VerifyOptions = {}): Pr
       for (const [src, chain] of c.lastChains) heads.set(src, chain);
       opts.onProgress?.(checked, total);
     }
-    facts = await snapshot;
+    summary = await snapshot;
   } finally {
     await pool.close();
   }
@@ -204,14 +204,16 @@ export async function verifyLog(store: EventStore, opts: VerifyOptions = {}): Pr
     return done({ ...end, reason: `the log ends at position ${prev}, but the checkpoint was taken at position ${cp.position} (event ${cp.eventId}): events up to it are missing` });
   if (cp && cp.position > 0 && (cp.eventId ?? '') !== (idAtCheckpoint ?? ''))
     return done({ position: cp.position, ...(idAtCheckpoint ? { eventId: idAtCheckpoint } : {}), reason: `the checkpoint claims event ${cp.eventId} at this position, the log holds ${idAtCheckpoint ?? 'none'}` });
-  const cpProblem = cp?.problem ?? facts?.problem;
+  const cpProblem = cp?.problem ?? summary?.problem;
   if (cp && cpProblem) return done({ position: cp.position, reason: cpProblem });
   if (cp && cp.position > 0) {
-    if (facts?.error !== undefined) throw new Error(facts.error);
+    if (summary?.error !== undefined) throw new Error(summary.error);
     const derived = cp.derived ?? {};
     const recheck: { itemType: string; id: string }[] = [];
+    // The worker's summary stands for the item-by-item comparison when it agrees; otherwise (or without
+    // workers) the snapshot is loaded here and compared item by item.
     const problem =
-      snapshotAgainstLog(facts ?? snapshotFacts(await store.loadCheckpoint()), atCheckpoint!, derived, recheck) ??
+      (await snapshotProblem(summary, () => store.loadCheckpoint(), atCheckpoint!, derived, recheck)) ??
       (await recheckDerived(store, cp.position, derived, recheck));
     if (problem) return done({ position: cp.position, ...problem });
   }
