@@ -12,10 +12,10 @@ export interface ItemRecord {
 }
 
 /**
- * What verify holds the saved snapshot to: each item's data hash (not its data) and each leaf row, and
- * whether the rows match their digest (`problem`, as loadCheckpoint reports it). Small enough to cross
- * from the worker that reads them (log/verify-worker.ts), which then does the snapshot's share of the
- * hashing while the log is checked. `error`: loading the rows failed (with that message).
+ * What verify holds the saved snapshot to, item by item: each item's data hash (not its data) and each
+ * leaf row, and whether the rows match their digest (`problem`, as loadCheckpoint reports it). Made on
+ * the thread that compares them: where workers read the log, the snapshot's worker sends a
+ * SnapshotSummary instead, and these are made only when it disagrees. `error`: loading the rows failed.
  */
 export interface SnapshotFacts {
   problem?: string | undefined;
@@ -33,14 +33,14 @@ export function snapshotFacts(cp: Checkpoint): SnapshotFacts {
 }
 
 /**
- * The saved snapshot as a worker that read it sends it (log/verify-worker.ts), without an object per
+ * The saved snapshot as the worker that read it sends it (log/verify-worker.ts), without an object per
  * item: two order-free digests (EntryDigest), one over the live items' data hashes and one over every
- * item's leaves, which the walk's own records give again (digestOf), and, in full, only the items of types whose
- * fields state derives (DerivedFields), which may differ from their last SET and are compared one by
- * one (snapshotAgainstLog's `recheck`). When both sides agree, the snapshot holds exactly what the log
- * does; when they do not, verify runs snapshotAgainstLog on the snapshot loaded in full, which names the
- * first difference. 100,000 items sent as objects cost more than the whole snapshot's hashing: their
- * copy to the walking thread, and their weight in its collector for the rest of the walk.
+ * item's leaves, which the walk's own records give again (digestOf); and in full only the items of
+ * types whose fields state derives (DerivedFields), which may differ from their last SET and are
+ * compared one by one (snapshotAgainstLog's `recheck`). When both sides agree, the snapshot holds what
+ * the log does; when they do not, verify loads the snapshot and runs snapshotAgainstLog, which names the
+ * first difference (snapshotProblem). 100,000 items sent as objects cost more than the snapshot's whole
+ * hashing: their copy to the walking thread, and their weight in its collector for the rest of the walk.
  */
 export interface SnapshotSummary {
   problem?: string | undefined;
