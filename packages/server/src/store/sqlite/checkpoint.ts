@@ -24,7 +24,7 @@ import { ItemMap } from '../../core/item-map.js';
  * the digest. Boot uses a checkpoint only when its segments match it.
  */
 const DIGEST_BYTES = 32;
-/** A segment's text stops growing past this many characters (a V8 string cannot hold the largest states whole). */
+/** A segment's text is about this many characters (a V8 string cannot hold the largest states whole): encodeDelta. */
 const SEGMENT_CHARS = 8 * 1024 * 1024;
 
 /** A segment's hash, as saved beside it and XORed into the digest. */
@@ -166,28 +166,47 @@ export interface EncodedDelta {
   dropBefore: number | undefined;
 }
 
+/**
+ * The delta's entries as segments, each one JSON.stringify of a run of entries: the same text as the
+ * entries stringified one by one and joined, made in one call per segment. One call per entry cost
+ * about twice as much per entry (the call, a text per entry, and their join), and a checkpoint
+ * serialises every item changed since the last one: in bulk ingest, every event's item a second time.
+ */
 export function encodeDelta(d: CheckpointDelta): EncodedDelta {
-  const segments: EncodedDelta['segments'] = [];
-  let texts: string[] = [];
-  let chars = 0;
-  let entries = 0;
-  const close = () => {
-    segments.push({ body: '[' + texts.join(',') + ']', entries: texts.length });
-    texts = [];
-    chars = 0;
-  };
-  const add = (e: Entry) => {
-    const t = JSON.stringify(e);
-    if (chars > 0 && chars + t.length > SEGMENT_CHARS) close();
-    texts.push(t);
-    chars += t.length + 1;
-    entries++;
-  };
-  for (const u of d.upserts) add([u.itemType, u.item.id, u.item, u.pids]);
-  for (const x of d.deletes) add([x.itemType, x.id, null, x.pids]);
-  if (texts.length > 0) close();
+  const all: Entry[] = [];
+  for (const u of d.upserts) all.push([u.itemType, u.item.id, u.item, u.pids]);
+  for (const x of d.deletes) all.push([x.itemType, x.id, null, x.pids]);
+  const segments = inRuns(all, (run) => JSON.stringify(run), SEGMENT_CHARS);
   const derived = d.derived && Object.keys(d.derived).length > 0 ? JSON.stringify(d.derived) : '';
-  return { replace: d.replace === true, position: d.position, eventId: d.eventId, chain: d.chain, segments, entries, derived, dropBefore: d.dropBefore };
+  return { replace: d.replace === true, position: d.position, eventId: d.eventId, chain: d.chain, segments, entries: all.length, derived, dropBefore: d.dropBefore };
+}
+
+/**
+ * `all` encoded in runs, in order, of about `targetChars` each: the first run is `firstRun` entries, each
+ * later one sized from the average entry so far. A run whose text cannot be made (RangeError: longer
+ * than V8's longest string) is made again as a quarter as many entries; a single entry that cannot be
+ * made throws.
+ */
+export function inRuns<T>(all: T[], encode: (run: T[]) => string, targetChars: number, firstRun = 16_384): { body: string; entries: number }[] {
+  const out: { body: string; entries: number }[] = [];
+  let per = firstRun;
+  let chars = 0;
+  for (let from = 0; from < all.length; ) {
+    const to = Math.min(all.length, from + per);
+    let body: string;
+    try {
+      body = encode(from === 0 && to === all.length ? all : all.slice(from, to));
+    } catch (err) {
+      if (!(err instanceof RangeError) || to - from === 1) throw err;
+      per = Math.max(1, (to - from) >> 2);
+      continue;
+    }
+    out.push({ body, entries: to - from });
+    chars += body.length;
+    from = to;
+    per = Math.max(1, Math.floor(targetChars / (chars / from)));
+  }
+  return out;
 }
 
 /** Incremental: the new segments, the new position and the new digest in one transaction, so a checkpoint is never half-written. */
