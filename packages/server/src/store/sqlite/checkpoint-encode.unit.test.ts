@@ -27,7 +27,12 @@ test('inRuns: runs of about the target size, in order, each the text of its entr
   const all = Array.from({ length: 10_000 }, (_, i) => ({ id: `item-${i}`, pad: 'x'.repeat(i % 97) }));
   const runs = inRuns(all, (run) => JSON.stringify(run), 20_000, 100);
   assert.ok(runs.length > 10, `${runs.length} runs`);
-  assert.equal(runs[0]!.entries, 100, 'the first run is firstRun entries');
+  assert.equal(runs[0]!.entries, 100, 'the first run is firstRun entries when the first entry is small');
+  // Large entries: the first run is sized from the first one's text, not firstRun.
+  const large = Array.from({ length: 50 }, (_, i) => ({ id: `big-${i}`, pad: 'x'.repeat(3_000) }));
+  const largeRuns = inRuns(large, (run) => JSON.stringify(run), 20_000);
+  assert.equal(largeRuns[0]!.entries, 6, 'about 20,000 characters of 3,000-character entries');
+  assert.deepEqual(largeRuns.flatMap((r) => JSON.parse(r.body) as unknown[]), large);
   for (const r of runs.slice(1, -1)) assert.ok(r.body.length > 10_000 && r.body.length < 40_000, `a later run's text is about the target: ${r.body.length}`);
   assert.deepEqual(runs.flatMap((r) => JSON.parse(r.body) as unknown[]), all);
   assert.equal(runs.reduce((n, r) => n + r.entries, 0), all.length);
@@ -43,7 +48,7 @@ test('inRuns: runs of about the target size, in order, each the text of its entr
   const small = inRuns(all, limited, 1_000_000, 4_096);
   assert.deepEqual(small.flatMap((r) => JSON.parse(r.body) as unknown[]), all, 'every entry once, in order');
   assert.ok(small.every((r) => r.body.length <= 5_000));
-  assert.deepEqual(tries.slice(0, 3), [4_096, 1_024, 256], 'refused runs are made again a quarter the size');
+  assert.deepEqual(tries.slice(0, 4), [1, 4_096, 1_024, 256], 'the first entry sizes the first run; refused runs are made again a quarter the size');
   // One entry that cannot be made is an error, not a loop.
   assert.throws(() => inRuns([{ id: 'big', pad: 'x'.repeat(6_000) }], limited, 1_000_000), RangeError);
   // Any other error is not taken for a long run.

@@ -182,14 +182,16 @@ export function encodeDelta(d: CheckpointDelta): EncodedDelta {
 }
 
 /**
- * `all` encoded in runs, in order, of about `targetChars` each: the first run is `firstRun` entries, each
- * later one sized from the average entry so far. A run whose text cannot be made (RangeError: longer
- * than V8's longest string) is made again as a quarter as many entries; a single entry that cannot be
- * made throws.
+ * `all` encoded in runs, in order, of about `targetChars` each: the first run sized from the first
+ * entry's text (at most `firstRun` entries), each later one from the average entry so far. A run whose
+ * text cannot be made (RangeError: longer than V8's longest string) is made again as a quarter as many
+ * entries; a single entry that cannot be made throws.
  */
 export function inRuns<T>(all: T[], encode: (run: T[]) => string, targetChars: number, firstRun = 16_384): { body: string; entries: number }[] {
   const out: { body: string; entries: number }[] = [];
-  let per = firstRun;
+  if (all.length === 0) return out;
+  // A state of large items must not start with a run that builds hundreds of megabytes before V8 refuses it.
+  let per = Math.max(1, Math.min(firstRun, Math.floor(targetChars / Math.max(1, encode(all.slice(0, 1)).length))));
   let chars = 0;
   for (let from = 0; from < all.length; ) {
     const to = Math.min(all.length, from + per);
