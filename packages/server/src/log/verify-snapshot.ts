@@ -118,8 +118,8 @@ export async function snapshotProblem(
   derived: DerivedFields,
   recheck: { itemType: string; id: string }[],
 ): Promise<{ itemType: string; itemId: string; reason: string } | undefined> {
+  // summaryAgainstLog adds to `recheck` only when the digests agree: nothing to take back when they do not.
   if (summary !== undefined && summaryAgainstLog(summary, expected, derived, recheck) === undefined) return undefined;
-  recheck.length = 0;
   return snapshotAgainstLog(snapshotFacts(await load()), expected, derived, recheck);
 }
 
