@@ -207,10 +207,24 @@ export class Connection implements Subscriber {
    */
   private sendTextFrame(frame: TextFrame): void {
     const sender = (this.rawSender ??= rawSenderOf(this.ws));
-    if (sender === null || sender._state !== 0 || this.ws.readyState !== 1) return this.sendPayload(frame.payload);
+    // A pooled frame's buffer goes back once the socket has taken it (or failed to): not before, since
+    // a congested socket still holds it queued (wire/large-frames.ts).
+    const release = frame.release;
+    if (sender === null || sender._state !== 0 || this.ws.readyState !== 1) return this.sendPayload(frame.payload, release && (() => release()));
     this.stats.framesOut++;
-    sender.sendFrame([frame.bytes], this.writeCallback(frame.bytes.length));
+    sender.sendFrame([frame.bytes], release ? this.releaseAfterWrite(frame.bytes.length, release) : this.writeCallback(frame.bytes.length));
     this.checkBuffered();
+  }
+
+  /** writeCallback's callback, when there is one, and the frame's release after it. */
+  private releaseAfterWrite(bytes: number, release: () => void): () => void {
+    const drain = this.writeCallback(bytes);
+    return drain
+      ? () => {
+          release();
+          drain();
+        }
+      : release;
   }
 
   /**

@@ -200,7 +200,8 @@ export abstract class ResultStream {
     const head = (this.head ??= diffHead(this.responseKind, this.tx));
     this.conn.send(
       () => diffFrame(parts),
-      () => diffText(parts, head),
+      // Sent once, straight to the socket (Subscriber.send): a large frame may take a reused buffer.
+      () => diffText(parts, head, true),
     );
   }
 
@@ -216,7 +217,7 @@ export abstract class ResultStream {
     const kind = this.responseKind;
     this.conn.send(
       () => seedResultFrame(this.tx, this.itemType, items!, kind),
-      () => seedResultText(this.tx, this.itemType, items!, kind),
+      () => seedResultText(this.tx, this.itemType, items!, kind, true),
     );
   }
 }

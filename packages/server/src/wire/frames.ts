@@ -64,10 +64,14 @@ export function diffJson(p: DiffParts): Buffer {
   return diffText(p, diffHead(p.kind, p.tx)).payload;
 }
 
-/** `diffJson(p)` as a WebSocket text frame (wire/ws-frame.ts); `head` is `diffHead(p.kind, p.tx)`. */
-export function diffText(p: DiffParts, head: DiffHead): TextFrame {
+/**
+ * `diffJson(p)` as a WebSocket text frame (wire/ws-frame.ts); `head` is `diffHead(p.kind, p.tx)`.
+ * `sentOnce`: the frame goes to one socket and nothing keeps it (a live result's response), so a large
+ * one may be written into a reused buffer (wire/large-frames.ts).
+ */
+export function diffText(p: DiffParts, head: DiffHead, sentOnce = false): TextFrame {
   if (p.window !== undefined || p.order !== undefined || p.upserts.length + p.deletes.length > SHARED_MAX)
-    return textFrameWithItems(head.text + p.sequence + ',"upserts":[', p.itemType, p.upserts, diffTail(p));
+    return textFrameWithItems(head.text + p.sequence + ',"upserts":[', p.itemType, p.upserts, diffTail(p), sentOnce);
   // Everything after the sequence is shared by the subscribers that receive the same change.
   const rest = sharedRest(p);
   const seq = String(p.sequence);
@@ -142,9 +146,9 @@ export function seedResultJson(tx: string, itemType: string, items: MItem[], kin
   return seedResultText(tx, itemType, items, kind).payload;
 }
 
-/** `seedResultJson(...)` as a WebSocket text frame (wire/ws-frame.ts). */
-export function seedResultText(tx: string, itemType: string, items: MItem[], kind: 'query' | 'view' = 'query'): TextFrame {
-  return textFrameWithItems(`{"event":"${responseEvent(kind)}","tx":${JSON.stringify(tx)},"data":[`, itemType, items, ']}');
+/** `seedResultJson(...)` as a WebSocket text frame (wire/ws-frame.ts); `sentOnce` as for diffText. */
+export function seedResultText(tx: string, itemType: string, items: MItem[], kind: 'query' | 'view' = 'query', sentOnce = false): TextFrame {
+  return textFrameWithItems(`{"event":"${responseEvent(kind)}","tx":${JSON.stringify(tx)},"data":[`, itemType, items, ']}', sentOnce);
 }
 
 export function commandResponseFrame(dialect: Dialect, tx: string, response: unknown): object {

@@ -56,15 +56,15 @@ function openBytes(itemType: string): Buffer {
 /**
  * `jsonFrameWithItems` with its WebSocket header in front, in the same
  * buffer (wire/ws-frame.ts): a 2 MB first response is then neither copied
- * again nor written as two pieces.
+ * again nor written as two pieces. `sentOnce`: see allocTextFrame.
  */
-export function textFrameWithItems(head: string, itemType: string, items: readonly MItem[], tail: string): TextFrame {
+export function textFrameWithItems(head: string, itemType: string, items: readonly MItem[], tail: string, sentOnce = false): TextFrame {
   const n = items.length;
   const open = openBytes(itemType);
   const texts = new Array<Buffer>(n);
   let size = Buffer.byteLength(head) + Buffer.byteLength(tail) + (n > 0 ? n * (open.length + 2) - 1 : 0);
   for (let i = 0; i < n; i++) size += (texts[i] = itemJson(items[i]!)).length;
-  const frame = allocTextFrame(size);
+  const frame = allocTextFrame(size, sentOnce);
   const out = frame.bytes;
   let at = frame.offset;
   at += out.write(head, at);

@@ -1,3 +1,5 @@
+import { takeLargeFrame } from './large-frames.js';
+
 /**
  * A server-to-client WebSocket text frame (RFC 6455 5.2: FIN, opcode 1, no
  * mask) built in the same buffer as its payload: the header in the first
@@ -17,6 +19,11 @@ export class TextFrame {
     readonly bytes: Buffer,
     /** Where the payload starts: the header's length. */
     readonly offset: number,
+    /**
+     * A large frame's buffer goes back to its pool (wire/large-frames.ts) through this, called by the
+     * socket's write callback once the frame is written (gateway/connection.ts). Absent: not pooled.
+     */
+    readonly release?: () => void,
   ) {}
 
   /** The JSON text as UTF-8 (what a client's message event carries). */
@@ -33,10 +40,13 @@ export function headerLength(payloadLength: number): number {
 /**
  * A buffer of `headerLength(payloadLength) + payloadLength` bytes with the
  * header written; the caller writes the payload from `.offset` on.
+ * `sentOnce`: the frame goes straight to one socket and nothing keeps its bytes after the write, so
+ * a large one may take a reused buffer (wire/large-frames.ts) and carries `release`.
  */
-export function allocTextFrame(payloadLength: number): TextFrame {
+export function allocTextFrame(payloadLength: number, sentOnce = false): TextFrame {
   const offset = headerLength(payloadLength);
-  const bytes = allocBytes(offset + payloadLength);
+  const large = sentOnce ? takeLargeFrame(offset + payloadLength) : undefined;
+  const bytes = large ? large.bytes : allocBytes(offset + payloadLength);
   bytes[0] = 0x81; // FIN + text
   if (offset === 2) bytes[1] = payloadLength;
   else if (offset === 4) {
@@ -47,7 +57,7 @@ export function allocTextFrame(payloadLength: number): TextFrame {
     bytes[2] = bytes[3] = 0;
     bytes.writeUIntBE(payloadLength, 4, 6);
   }
-  return new TextFrame(bytes, offset);
+  return new TextFrame(bytes, offset, large?.release);
 }
 
 /**
