@@ -4,9 +4,9 @@
  *
  * Why: a fresh buffer of megabytes is fresh memory. The allocator maps it from the kernel, so writing
  * the frame into it takes a page fault per 4 KiB page, and freeing it (when V8 next collects its
- * Buffer) hands the pages back. A 2 MB first response of 10,000 items cost 300-600 minor page faults
- * in the server, each time; written into a reused buffer, about 150 in all, and 0.5-1.5 ms less of a
- * 4-5 ms response at p50 (bench/RESULTS.md, issue 15, fifteenth part).
+ * Buffer) hands the pages back. A 2 MB first response of 10,000 items cost 640-690 minor page faults
+ * in the server, each time; written into a reused buffer, 160-190 in all, and 0.75-1.66 ms less of a
+ * 4.5-5.2 ms response at p50 (bench/RESULTS.md, issue 15, fifteenth part, section 5).
  *
  * A buffer is reused only after `release`, which only the socket's write callback calls
  * (gateway/connection.ts): a frame still queued on a congested socket keeps its bytes, and a frame
