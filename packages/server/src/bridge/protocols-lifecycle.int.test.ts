@@ -5,7 +5,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Socket } from 'node:net';
 import { startTestServer, sleep } from '../testing/index.js';
 import { JsonClient, eventRpcEnvelope } from '../testing/json-client.js';
 import { definePlugin } from '../core/registry.js';
@@ -23,7 +22,7 @@ test('slow `$` and EventRPC readers get coalesced updates and then the final sta
     eventrpc.send(rpc('subscribe', { to: 'projection', id: 'GetAllFaders/Fader' }, 'all'));
     await models.next((m) => m.$ === 'up' && m.key === 'Fader');
     await eventrpc.next((m) => m.type === 'update' && m['correlation-id'] === 'all');
-    const socks = [models, eventrpc].map((c) => (c.ws as unknown as { _socket: Socket })._socket);
+    const socks = [models.socket, eventrpc.socket];
     for (const s of socks) s.pause();
     // The kernel takes several MB for a paused reader before the server has to hold anything back
     // (about 7 MB measured here on loopback): fill it first with one large change both readers

@@ -16,7 +16,7 @@ after(async () => {
 const query = (tx: string) => ({ event: 'ws:m:query', data: { queryId: 'GetAllCues', queryItemType: 'Cue', query: { tx } } });
 const isResp = (tx: string, seq: number) => (f: AnyFrame) => f.event === 'ws:m:query-response' && f.data?.tx === tx && f.data.sequence === seq;
 const rawOf = (c: TestClient, tx: string, seq: number): string => {
-  const hit = c.raw.find((r) => typeof r === 'string' && r.startsWith('{"event":"ws:m:query-response","data":{"tx":' + JSON.stringify(tx) + ',"sequence":' + seq + ','));
+  const hit = c.rawQueryResponse(tx, seq);
   assert.ok(typeof hit === 'string', `raw response ${tx}/${seq}`);
   return hit;
 };

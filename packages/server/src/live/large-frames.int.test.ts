@@ -5,7 +5,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Socket } from 'node:net';
 import { startTestServer, TestClient, type AnyFrame } from '../testing/index.js';
 import { largeFramesRetained } from '../wire/large-frames.js';
 import type { Connection } from '../gateway/connection.js';
@@ -14,7 +13,6 @@ const ITEMS = 4000;
 const item = (i: number) => ({ id: `k${String(i).padStart(5, '0')}`, text: `${i}:`.padEnd(1000, String.fromCharCode(97 + (i % 26))) });
 const query = (tx: string) => ({ event: 'ws:m:query', data: { queryId: 'GetAllKeys', queryItemType: 'Key', query: { tx } } });
 const isFirst = (tx: string) => (f: AnyFrame) => f.event === 'ws:m:query-response' && f.data?.tx === tx && f.data.sequence === 0;
-const socketOf = (c: TestClient) => (c.ws as unknown as { _socket: Socket })._socket;
 
 test('large first responses queued behind a client that stops reading arrive intact, and their buffers are reused after', async () => {
   const ts = await startTestServer({ config: { sendMaxBufferedBytes: 64 * 1024 * 1024 } });
@@ -25,21 +23,21 @@ test('large first responses queued behind a client that stops reading arrive int
     await w.sync();
 
     const r = await TestClient.connect(ts.url);
-    socketOf(r).pause();
+    r.socket.pause();
     const txs = ['q1', 'q2', 'q3', 'q4'];
     for (const tx of txs) r.send(query(tx));
     // Four frames of ~4.2 MB: more than the loopback's kernel buffers hold, so some wait in the server's queue.
     await new Promise((resolve) => setTimeout(resolve, 300));
     const conn = ts.server.connections.get(r.clientId!) as Connection;
     assert.ok(conn.ws.bufferedAmount > 4_000_000, `frames wait in the server's queue (${conn.ws.bufferedAmount} bytes)`);
-    socketOf(r).resume();
+    r.socket.resume();
 
     const raws: string[] = [];
     for (const tx of txs) {
       const f = await r.next(isFirst(tx), 10_000);
       assert.equal(f.data.upserts.length, ITEMS, tx);
       f.data.upserts.forEach((u: any, i: number) => assert.equal(u.item.text, item(i).text, `${tx}: item ${i}`));
-      const raw = r.raw.find((x) => typeof x === 'string' && x.startsWith(`{"event":"ws:m:query-response","data":{"tx":"${tx}","sequence":0,`));
+      const raw = r.rawQueryResponse(tx, 0);
       assert.ok(typeof raw === 'string');
       raws.push(raw);
     }
@@ -49,7 +47,7 @@ test('large first responses queued behind a client that stops reading arrive int
     const kept = largeFramesRetained();
     r.send(query('q5'));
     await r.next(isFirst('q5'), 10_000);
-    const raw5 = r.raw.find((x) => typeof x === 'string' && x.startsWith('{"event":"ws:m:query-response","data":{"tx":"q5","sequence":0,'));
+    const raw5 = r.rawQueryResponse('q5', 0);
     assert.equal(raw5, raws[0]!.replace('"tx":"q1"', '"tx":"q5"'), 'a frame written into a reused buffer');
     assert.equal(largeFramesRetained(), kept, 'taken from the pool and given back');
     await r.close();

@@ -14,7 +14,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Socket } from 'node:net';
 import { pino } from 'pino';
 import { startTestServer, TestClient, sleep, type TestServer } from '../testing/index.js';
 import type { Connection } from '../gateway/connection.js';
@@ -36,7 +35,6 @@ async function serverWithLog(config: Record<string, number>): Promise<{ ts: Test
   return { ts, log };
 }
 
-const socketOf = (c: TestClient) => (c.ws as unknown as { _socket: Socket })._socket;
 const connOf = (ts: TestServer, c: TestClient) => ts.server.connections.get(c.clientId!) as Connection;
 
 async function until(pred: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
@@ -57,7 +55,7 @@ test('coalescing: a congested reader is sent nothing during a burst of 1,000 upd
     slow.send({ event: 'ws:m:query', data: { queryId: 'GetAllFaders', queryItemType: 'Fader', query: { tx: 'q' } } });
     await slow.next((f) => f.event === 'ws:m:query-response' && f.data.sequence === 0);
     const conn = connOf(ts, slow);
-    socketOf(slow).pause();
+    slow.socket.pause();
 
     // Fill the kernel buffers and then the socket's own until the server holds this reader back.
     let fill = 0;
@@ -80,7 +78,7 @@ test('coalescing: a congested reader is sent nothing during a burst of 1,000 upd
     assert.ok(conn.congestedSince > 0);
 
     const seenBefore = slow.frames.length;
-    socketOf(slow).resume();
+    slow.socket.resume();
     await slow.next((f) => f.event === 'ws:m:query-response' && f.data.upserts.some((u: any) => u.item.id === 'hot'), 10_000, seenBefore);
     await slow.sync();
     const hot = slow.all('ws:m:query-response', 'q').filter((f) => f.data.upserts.some((u: any) => u.item.id === 'hot'));
@@ -115,7 +113,7 @@ test('outbound-buffer limit: a reader that keeps asking but does not read is clo
     await w.sync();
     const slow = await TestClient.connect(ts.url);
     const conn = connOf(ts, slow);
-    socketOf(slow).pause();
+    slow.socket.pause();
     // A snapshot is an answer to a request and is sent even to a congested connection: this is
     // the traffic the buffer limit exists for (diffs are held back instead, see the test above).
     const t0 = Date.now();
@@ -132,7 +130,7 @@ test('outbound-buffer limit: a reader that keeps asking but does not read is clo
     assert.ok(conn.closed || conn.ws.readyState >= 2, 'the server is closing the socket');
 
     // Read again: the client drains what was buffered, then receives the close frame.
-    socketOf(slow).resume();
+    slow.socket.resume();
     const closed = await slow.closed;
     assert.deepEqual(closed, { code: 1013, reason: 'MYKO_SLOW_CONSUMER' });
     await until(() => !ts.server.connections.has(slow.clientId!), 'the server to forget the connection');
@@ -156,7 +154,7 @@ test('slow-consumer timeout: a reader held back longer than slowConsumerTimeoutM
       await c.next((f) => f.event === 'ws:m:query-response' && f.data.sequence === 0);
     }
     const conn = connOf(ts, slow);
-    socketOf(slow).pause();
+    slow.socket.pause();
     // Write until the server holds the reader back, then stop: from here on nothing more is
     // written to it, so its buffer cannot grow towards the limit and only the timeout can act.
     let round = 0;
@@ -174,7 +172,7 @@ test('slow-consumer timeout: a reader held back longer than slowConsumerTimeoutM
     assert.ok(line.buffered! < max / 10, `closed with ${line.buffered} bytes buffered, far below the ${max} limit`);
     assert.ok(closedAt - since >= timeoutMs, `closed ${closedAt - since} ms after it became congested`);
 
-    socketOf(slow).resume();
+    slow.socket.resume();
     assert.deepEqual(await slow.closed, { code: 1013, reason: 'MYKO_SLOW_CONSUMER' });
     await until(() => !ts.server.connections.has(slow.clientId!), 'the server to forget the connection');
     // The other reader is current.

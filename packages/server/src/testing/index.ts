@@ -11,6 +11,7 @@ import { makeSnapshotDigest, segmentHash } from '../store/sqlite/checkpoint.js';
 import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { Encoder } from 'cbor-x';
 import { MykoServer, type MykoServerOptions } from '../server.js';
@@ -137,6 +138,17 @@ export class TestClient {
   /** Wait for a frame received after this call. */
   nextNew(pred: (f: AnyFrame) => boolean, timeoutMs = 3000): Promise<AnyFrame> {
     return this.next(pred, timeoutMs, this.frames.length);
+  }
+
+  /** The client's TCP socket (ws's own): pausing it makes a reader that stops reading, for backpressure tests. */
+  get socket(): Socket {
+    return (this.ws as unknown as { _socket: Socket })._socket;
+  }
+
+  /** The text of the `ws:m:query-response` of query `tx` with `sequence` received so far, as it came. */
+  rawQueryResponse(tx: string, sequence: number): string | undefined {
+    const start = '{"event":"ws:m:query-response","data":{"tx":' + JSON.stringify(tx) + ',"sequence":' + sequence + ',';
+    return this.raw.find((r): r is string => typeof r === 'string' && r.startsWith(start));
   }
 
   /** Frames of kind `event` (and tx, when given) received so far. */

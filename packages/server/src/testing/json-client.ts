@@ -3,6 +3,7 @@
  * that sends JSON, records every message received and waits for matches.
  * (TestClient in ./index.ts speaks Myko frames; this one speaks anything.)
  */
+import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 
 export type AnyMessage = Record<string, any>;
@@ -23,6 +24,11 @@ export class JsonClient {
         }
     });
     this.closed = new Promise((r) => ws.on('close', (code, reason) => r({ code, reason: reason.toString() })));
+  }
+
+  /** The client's TCP socket (ws's own): pausing it makes a reader that stops reading, for backpressure tests. */
+  get socket(): Socket {
+    return (this.ws as unknown as { _socket: Socket })._socket;
   }
 
   static async connect(url: string): Promise<JsonClient> {
