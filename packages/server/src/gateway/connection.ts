@@ -210,7 +210,7 @@ export class Connection implements Subscriber {
     // A pooled frame's buffer goes back once the socket has taken it (or failed to): not before, since
     // a congested socket still holds it queued (wire/large-frames.ts).
     const release = frame.release;
-    if (sender === null || sender._state !== 0 || this.ws.readyState !== 1) return this.sendPayload(frame.payload, release && (() => release()));
+    if (sender === null || sender._state !== 0 || this.ws.readyState !== 1) return this.sendPayload(frame.payload, release);
     this.stats.framesOut++;
     sender.sendFrame([frame.bytes], release ? this.releaseAfterWrite(frame.bytes.length, release) : this.writeCallback(frame.bytes.length));
     this.checkBuffered();
