@@ -11,7 +11,7 @@ import { machineLine, pct, startServer, stopServer, writeSection } from './secti
 const url = process.env.MYKO_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const schema = `myko_bench_${process.pid}`;
 const EVENTS = Number(process.env.BENCH_CLUSTER_EVENTS ?? 60_000);
-const ROUNDS = Number(process.env.BENCH_CLUSTER_ROUNDS ?? 300);
+const ROUNDS = Number(process.env.BENCH_CLUSTER_ROUNDS ?? 1020);
 const BOOT_EVENTS = Number(process.env.BENCH_CLUSTER_BOOT_EVENTS ?? 1_000_000);
 const BOOT_ITEMS = Number(process.env.BENCH_CLUSTER_BOOT_ITEMS ?? 100_000);
 const admin = new pg.Client({ connectionString: url });
@@ -95,7 +95,13 @@ try {
   };
   const rawMs = await rawInsert('raw_events');
   const bareMs = await rawInsert('raw_bare');
-  // Latency: a SET on A, until its diff arrives on B.
+  // Latency: a SET on A, until its diff arrives on B; beside it, in the same loop (one round of each in
+  // turn, so the machine's noise falls on all three alike), two round trips through PostgreSQL alone:
+  // - the issue's baseline, a NOTIFY on one connection to a LISTEN on another (no durable write: a
+  //   transaction that only notifies writes no WAL to flush);
+  // - the floor of "committed before applied": one row INSERTed and NOTIFY sent in one transaction,
+  //   committed durably (synchronous_commit on, PostgreSQL's default), to the LISTEN. A→B pays that
+  //   commit on A before B hears of the event; the plain NOTIFY does not.
   const a = await connect(members[0].url);
   const b = await connect(members[1].url);
   let resolveDiff;
@@ -104,28 +110,39 @@ try {
     if (f.event === 'ws:m:query-response' && f.data.sequence > 0) resolveDiff?.();
   });
   b.send(JSON.stringify({ event: 'ws:m:query', data: { queryId: 'GetAllProbes', queryItemType: 'Probe', query: { tx: 'p' } } }));
-  await new Promise((r) => setTimeout(r, 300));
-  const lat = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    const got = new Promise((r) => (resolveDiff = r));
-    const s = performance.now();
-    a.send(JSON.stringify({ event: 'ws:m:event', data: { itemType: 'Probe', changeType: 'SET', item: { id: 'p', i } } }));
-    await got;
-    if (i >= 20) lat.push(performance.now() - s);
-  }
-  // Baseline: NOTIFY on one connection to LISTEN on another.
   const listener = new pg.Client({ connectionString: url });
   await listener.connect();
   await listener.query(`LISTEN bench_${process.pid}`);
   let resolveNote;
   listener.on('notification', () => resolveNote?.());
+  await admin.query(`CREATE TABLE "${schema}".notify_floor (id bigserial PRIMARY KEY, v text NOT NULL)`);
+  await new Promise((r) => setTimeout(r, 300));
+  const lat = [];
   const base = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    const got = new Promise((r) => (resolveNote = r));
+  const floor = [];
+  const timed = async (into, i, send) => {
     const s = performance.now();
-    await admin.query(`SELECT pg_notify('bench_${process.pid}', $1)`, [String(i)]);
-    await got;
-    if (i >= 20) base.push(performance.now() - s);
+    await send();
+    if (i >= 20) into.push(performance.now() - s);
+  };
+  for (let i = 0; i < ROUNDS; i++) {
+    await timed(lat, i, () => {
+      const got = new Promise((r) => (resolveDiff = r));
+      a.send(JSON.stringify({ event: 'ws:m:event', data: { itemType: 'Probe', changeType: 'SET', item: { id: 'p', i } } }));
+      return got;
+    });
+    await timed(base, i, () => {
+      const got = new Promise((r) => (resolveNote = r));
+      return Promise.all([got, admin.query(`SELECT pg_notify('bench_${process.pid}', $1)`, [String(i)])]);
+    });
+    await timed(floor, i, () => {
+      const got = new Promise((r) => (resolveNote = r));
+      const commit = admin.query(
+        `WITH row AS (INSERT INTO "${schema}".notify_floor (v) VALUES ($1) RETURNING id) SELECT pg_notify('bench_${process.pid}', id::text) FROM row`,
+        ['x'.repeat(300)],
+      );
+      return Promise.all([got, commit]);
+    });
   }
   await listener.end();
   for (const ws of [...watchers, ...writers, a, b]) ws.close();
@@ -163,12 +180,13 @@ Machine: ${machineLine()}; PostgreSQL on the same 2 cores. Command: \`node bench
 | events/s, 3 writers (one per member), 256-event batches, until every member has applied all ${total.toLocaleString('en')} | ${Math.round(eps).toLocaleString('en')} | raw INSERTs of the rows the members stored, 256 per statement, into a table with the log's indexes: ${Math.round(rawEps).toLocaleString('en')} | ${(eps / rawEps).toFixed(2)} |
 | the same, baseline without indexes | | into a heap table without indexes: ${Math.round(bareEps).toLocaleString('en')} | ${(eps / bareEps).toFixed(2)} |
 | write on A → diff on B, p50 / p99 (${ROUNDS - 20} rounds) | ${pct(lat, 50).toFixed(2)} / ${pct(lat, 99).toFixed(2)} ms | NOTIFY → LISTEN round trip: ${pct(base, 50).toFixed(2)} / ${pct(base, 99).toFixed(2)} ms | ${(pct(lat, 50) / pct(base, 50)).toFixed(1)} / ${(pct(lat, 99) / pct(base, 99)).toFixed(1)} |
+| the same | | the floor: a row INSERTed and NOTIFY sent in one durably committed transaction → LISTEN: ${pct(floor, 50).toFixed(2)} / ${pct(floor, 99).toFixed(2)} ms | ${(pct(lat, 50) / pct(floor, 50)).toFixed(1)} / ${(pct(lat, 99) / pct(floor, 99)).toFixed(1)} |
 
 Boot of a 4th member from a table of ${tableRows.toLocaleString('en')} events (${latest.rows.length.toLocaleString('en')} items): **${(bootMs / 1000).toFixed(2)} s** from spawn to serving (process start, migration check, state from the table, catch-up); the bare \`DISTINCT ON\` read of the latest event per item from a plain client takes ${(readMs / 1000).toFixed(2)} s (ratio ${(bootMs / readMs).toFixed(1)}).
 
 The raw INSERTs replay the ${stored.length.toLocaleString('en')} rows the members stored (with their identity, as stored), from one client; the second line inserts the same rows into a table without indexes. (Before 2026-12-06 the baseline inserted smaller synthetic rows, without their identity, into a table without indexes: 110,776/s in the quiet run of that day.)
 
-A→B includes A's durable commit (under the cluster's append lock), the NOTIFY, B's read of the new rows and its diff. Measured from the client on A to the client on B, so it is an upper bound of the servers' share.
+A→B includes A's durable commit (under the cluster's append lock), the NOTIFY, B's read of the new rows and its diff. Measured from the client on A to the client on B, so it is an upper bound of the servers' share. The three round trips are measured in one loop, one of each in turn. The plain NOTIFY commits nothing durable; the floor's transaction does, as A's append must before B may apply the event (committed before applied), so its tail is the disk's flush.
 `;
   console.log(md);
   writeSection('cluster', md);
