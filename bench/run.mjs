@@ -16,6 +16,8 @@
 //   BENCH_SNAPSHOT_ITEMS (10000), BENCH_SNAPSHOT_RUNS (20)
 //   BENCH_TIMEOUT_MS                overrides every scenario's time limit
 //   BENCH_SERVER_CLI=PATH           benchmark another build's cli.js (A/B runs); BENCH_SERVER_LABEL names it in the results
+//   BENCH_INGEST_EXTRAS (1)         0: no run without checkpoints and no store-path run (an old build's CLI lacks the options)
+//   BENCH_OUT=FILE                  write the results there instead (A/B runs: RESULTS.md and RESULTS.json stay as they are)
 //   BENCH_CPU_PROF=DIR              run every Myko server child with --cpu-prof into DIR/<scenario>-…/, one profile per thread
 //                                   (CPU.….<pid>.0.….cpuprofile the event loop, ….1.… the store thread; summarise: node bench/prof-summary.mjs FILE)
 import { spawn, execFileSync } from 'node:child_process';
@@ -553,7 +555,7 @@ async function scenarioIngest(scope) {
         out.floor = ingestFloor({ frames: data.frames, rows: serverLog.rows, eventColumn: serverLog.columns.indexOf('event') });
       }
       log(`ingest: trial ${t} ${sync}: server ${fmtInt(server.eventsPerSec)}/s, raw ${fmtInt(raw.eventsPerSec)}/s`);
-      if (t === 1 && sync === INGEST_SYNCS[0]) {
+      if (t === 1 && sync === INGEST_SYNCS[0] && process.env.BENCH_INGEST_EXTRAS !== '0') {
         // The snapshot's share: the same run with no checkpoint during it (each new item is then written
         // once, to the log, instead of twice). Not a setting to serve with: boot would replay everything.
         log(`ingest: trial ${t}, server, sqliteSync=${sync}, no checkpoint during the run`);
@@ -1274,14 +1276,14 @@ async function main() {
   console.log('\n' + tables(res));
   const full = chosen.length === Object.keys(scenarios).length;
   const md = resultsMarkdown(res, m, date, chosen, wallMs);
-  const outFile = full ? path.join(here, 'RESULTS.md') : path.join(here, 'results-partial.md');
+  const outFile = process.env.BENCH_OUT ? path.resolve(process.env.BENCH_OUT) : full ? path.join(here, 'RESULTS.md') : path.join(here, 'results-partial.md');
   // Keep the sections other bench scripts own (<!-- section:NAME --> … <!-- /section:NAME -->, see section.mjs).
   let kept = '';
   try {
     kept = (readFileSync(outFile, 'utf8').match(/<!-- section:([\w-]+) -->[\s\S]*?<!-- \/section:\1 -->/g) ?? []).join('\n\n');
   } catch {}
   writeFileSync(outFile, kept ? md.trimEnd() + '\n\n' + kept + '\n' : md);
-  if (full) writeFileSync(path.join(here, 'RESULTS.json'), JSON.stringify({ date, command: commandLine(), machine: m, config: CFG, results: res, serverNotes }, null, 2) + '\n');
+  if (full && !process.env.BENCH_OUT) writeFileSync(path.join(here, 'RESULTS.json'), JSON.stringify({ date, command: commandLine(), machine: m, config: CFG, results: res, serverNotes }, null, 2) + '\n');
   console.log(`bench: wrote ${path.relative(root, outFile)} (${fmt(wallMs / 1000, 1)} s)`);
   return failed ? 1 : 0;
 }
