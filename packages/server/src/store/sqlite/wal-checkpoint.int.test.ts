@@ -111,3 +111,67 @@ test('with another connection appending (exclusive), a checkpoint makes its seco
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('rows another connection appends during a checkpoint count toward it, not the next: the WAL stays near its bound after a burst', async () => {
+  // The store thread's case (thread-worker.ts): its connection checkpoints while the event loop's appends.
+  // Rows appended during a checkpoint's first pass are copied by its second pass; counted toward the next
+  // checkpoint instead, they made it learn a fraction of a frame per row, and the WAL then grew far past
+  // its bound (thread.int.test.ts failed 4 runs in 10 on an Intel host).
+  const dir = tempDir('myko-walckpt-');
+  const seen: { frames: number; why: string; complete: boolean }[] = [];
+  const file = join(dir, 'w.db');
+  const checkpointer = new Database(file);
+  checkpointer.pragma('journal_mode = WAL');
+  checkpointer.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)');
+  const appender = new Database(file);
+  appender.pragma('wal_autocheckpoint = 0');
+  const ins = appender.prepare('INSERT INTO t (v) VALUES (?)');
+  let appended = 0;
+  const appendOne = () => {
+    ins.run('x'.repeat(200));
+    appended++;
+  };
+  const bound = 2000;
+  // 5,000 commits land just after a checkpoint has read the count (as during a long first pass beside a
+  // stream of appends): the quiet checkpoint's reading of the count, after an earlier tick saw the same one.
+  let burst = true;
+  let lastCount = -1;
+  checkpointWalOffCommitPath(checkpointer, {
+    tickMs: 5,
+    maxAgeMs: 60_000,
+    maxWalBytes: bound * 4120,
+    otherChanges: () => {
+      const count = appended;
+      if (burst && count === 1 && lastCount === 1) {
+        burst = false;
+        for (let i = 0; i < 5000; i++) appendOne();
+      }
+      lastCount = count;
+      return count;
+    },
+    exclusive: { take: () => true, release: () => undefined },
+    onCheckpoint: (frames, why, complete) => {
+      seen.push({ frames, why, complete });
+      // A few commits right after it: they restart the WAL, and are all the next checkpoint finds there.
+      if (seen.length === 1) for (let i = 0; i < 20; i++) appendOne();
+    },
+  });
+  try {
+    appendOne();
+    await sleep(50); // the quiet checkpoint, with its burst
+    assert.ok(seen.length >= 1 && !burst, JSON.stringify(seen));
+    const end = Date.now() + 1500;
+    while (Date.now() < end) {
+      appendOne();
+      await new Promise((r) => setImmediate(r));
+    }
+    const bySize = seen.filter((c) => c.why === 'size');
+    assert.ok(bySize.length >= 3, `checkpoints by size under continuous appends (${JSON.stringify(seen)})`);
+    const frames = bySize.slice(1).map((c) => c.frames);
+    for (const f of frames) assert.ok(f < bound * 3, `a checkpoint at ${f} frames (bound ${bound}): ${frames.join(' ')}`);
+  } finally {
+    appender.close();
+    checkpointer.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
