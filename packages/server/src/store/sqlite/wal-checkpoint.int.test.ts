@@ -20,17 +20,24 @@ function open(dir: string, maxWalBytes: number, seen: { frames: number; why: str
   return db;
 }
 
-/** Write for `ms` without a pause long enough to look quiet: `rows` rows per commit, a commit every turn of the loop. */
-async function writeFor(db: Database.Database, ms: number, rows: number): Promise<void> {
-  const ins = db.prepare('INSERT INTO t (v) VALUES (?)');
-  const commit = db.transaction(() => {
-    for (let i = 0; i < rows; i++) ins.run('x'.repeat(200));
-  });
+/** Call `commit` for `ms`, once every turn of the event loop: never a pause long enough to look quiet. */
+async function commitFor(ms: number, commit: () => void): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     commit();
     await new Promise((r) => setImmediate(r));
   }
+}
+
+/** Write for `ms` without a pause long enough to look quiet: `rows` rows per commit, a commit every turn of the loop. */
+async function writeFor(db: Database.Database, ms: number, rows: number): Promise<void> {
+  const ins = db.prepare('INSERT INTO t (v) VALUES (?)');
+  await commitFor(
+    ms,
+    db.transaction(() => {
+      for (let i = 0; i < rows; i++) ins.run('x'.repeat(200));
+    }),
+  );
 }
 
 for (const rows of [1, 500]) {
@@ -160,11 +167,7 @@ test('rows another connection appends during a checkpoint count toward it, not t
     appendOne();
     await sleep(50); // the quiet checkpoint, with its burst
     assert.ok(seen.length >= 1 && !burst, JSON.stringify(seen));
-    const end = Date.now() + 1500;
-    while (Date.now() < end) {
-      appendOne();
-      await new Promise((r) => setImmediate(r));
-    }
+    await commitFor(1500, appendOne);
     const bySize = seen.filter((c) => c.why === 'size');
     assert.ok(bySize.length >= 3, `checkpoints by size under continuous appends (${JSON.stringify(seen)})`);
     const frames = bySize.slice(1).map((c) => c.frames);

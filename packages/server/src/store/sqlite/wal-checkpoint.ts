@@ -119,13 +119,14 @@ export function checkpointWalOffCommitPath(db: Database.Database, opts: WalCheck
     /**
      * Rows written when the last pass began: the frames it reports are theirs. The first pass runs beside
      * the other connection's appends, so rows written during it are counted only by the second, which
-     * holds them off. Counted at the tick's start instead, a first pass that met a stream of appends
-     * (it copies the whole WAL: long) left those rows to the next checkpoint's count while their frames
-     * were already copied: the next checkpoint learnt 0.01 frames per row instead of ~2.5, and its size
-     * bound then let the WAL grow to hundreds of MiB (thread.int.test.ts failed so 4 runs in 10 on an Intel
-     * host; wal-checkpoint.int.test.ts replays it every time).
+     * holds them off, and counts again under the slot. Counted only at the tick's start, a first pass
+     * that met a stream of appends (it copies the whole WAL: long) left those rows to the next
+     * checkpoint's count while their frames were already copied: the next checkpoint learnt 0.01 frames
+     * per row instead of ~2.5, and its size bound then let the WAL grow to hundreds of MiB
+     * (thread.int.test.ts failed so 4 runs in 10 on an Intel host; wal-checkpoint.int.test.ts replays it
+     * every time). Without a second pass nothing is learnt from this checkpoint (it is not complete).
      */
-    let counted = changes.get();
+    let counted = now;
     try {
       // Beside the other connection's appends first: this copies nearly every frame without holding
       // anyone up. Its answer cannot tell whether they appended meanwhile (it counts the frames the WAL
