@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
+import { tcpSocketOf } from './json-client.js';
 import WebSocket from 'ws';
 import { Encoder } from 'cbor-x';
 import { MykoServer, type MykoServerOptions } from '../server.js';
@@ -151,9 +152,9 @@ export class TestClient {
     return this.next(pred, timeoutMs, this.frames.length);
   }
 
-  /** The client's TCP socket (ws's own): pausing it makes a reader that stops reading, for backpressure tests. */
+  /** The client's TCP socket (tcpSocketOf). */
   get socket(): Socket {
-    return (this.ws as unknown as { _socket: Socket })._socket;
+    return tcpSocketOf(this.ws);
   }
 
   /** The text of the `ws:m:query-response` of query `tx` with `sequence` received so far, as it came. */

@@ -8,6 +8,9 @@ import WebSocket from 'ws';
 
 export type AnyMessage = Record<string, any>;
 
+/** A ws client's TCP socket (ws's own `_socket`): pausing it makes a reader that stops reading, for backpressure tests. */
+export const tcpSocketOf = (ws: WebSocket): Socket => (ws as unknown as { _socket: Socket })._socket;
+
 export class JsonClient {
   readonly messages: AnyMessage[] = [];
   private waiters: { pred: (m: AnyMessage) => boolean; resolve: (m: AnyMessage) => void }[] = [];
@@ -26,9 +29,9 @@ export class JsonClient {
     this.closed = new Promise((r) => ws.on('close', (code, reason) => r({ code, reason: reason.toString() })));
   }
 
-  /** The client's TCP socket (ws's own): pausing it makes a reader that stops reading, for backpressure tests. */
+  /** The client's TCP socket (tcpSocketOf). */
   get socket(): Socket {
-    return (this.ws as unknown as { _socket: Socket })._socket;
+    return tcpSocketOf(this.ws);
   }
 
   static async connect(url: string): Promise<JsonClient> {
