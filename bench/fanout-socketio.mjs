@@ -50,18 +50,14 @@ const LABEL = { myko: 'Myko', 'myko-tmpfs': 'Myko, data on tmpfs (no disk flush)
 const TIMELINE_DIR = process.env.BENCH_FANOUT_TIMELINE === '1' ? tempDir('myko-bench-timeline-') : undefined;
 
 async function startServer(kind) {
-  const nodeArgs = [];
-  if (TIMELINE_DIR) {
-    nodeArgs.push('--import', path.join(root, 'bench/write-timeline.mjs'));
-    // Read by the child when it starts: set for this server only.
-    process.env.BENCH_TIMELINE_FILE = path.join(TIMELINE_DIR, `${kind}.json`);
-  }
+  const nodeArgs = TIMELINE_DIR ? ['--import', path.join(root, 'bench/write-timeline.mjs')] : [];
+  const env = TIMELINE_DIR ? { BENCH_TIMELINE_FILE: path.join(TIMELINE_DIR, `${kind}.json`) } : {};
   if (kind === 'myko')
     // A directory, not a file name: the store thread writes its own profile beside the event loop's (bench/run.mjs).
-    return startMyko({ nodeArgs: [...nodeArgs, ...(PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.join(PROF_DIR, `fanout-socketio-myko-${Date.now()}`)}`] : [])] });
-  if (kind === 'myko-tmpfs') return startMyko({ nodeArgs, dataParent: TMPFS });
+    return startMyko({ env, nodeArgs: [...nodeArgs, ...(PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.join(PROF_DIR, `fanout-socketio-myko-${Date.now()}`)}`] : [])] });
+  if (kind === 'myko-tmpfs') return startMyko({ env, nodeArgs, dataParent: TMPFS });
   const script = kind.startsWith('socketio') ? 'bench/socketio-server.mjs' : 'bench/baseline-server.mjs';
-  const proc = spawnChild(process.execPath, [...nodeArgs, path.join(root, script)]);
+  const proc = spawnChild(process.execPath, [...nodeArgs, path.join(root, script)], { env });
   const m = await waitOutput(proc, /PORT (\d+)/, 10_000, LABEL[kind]);
   const url = { socketio: `http://127.0.0.1:${m[1]}`, 'socketio-raw': `ws://127.0.0.1:${m[1]}/socket.io/?EIO=4&transport=websocket`, bare: `ws://127.0.0.1:${m[1]}/` }[kind];
   return { proc, port: Number(m[1]), url, stop: () => proc.stop(3000) };
@@ -200,7 +196,10 @@ async function harness(kind, srv) {
     for (let r = 0, measured = 0; measured < rounds; r++) {
       const warming = r < WARMUP || performance.now() - tWarm < WARMUP_MS;
       if (warming) warmRounds++;
-      else if (measured === 0) (cpu0 = procCpuMs(srv.proc.pid)), (own0 = process.cpuUsage());
+      else if (measured === 0) {
+        cpu0 = procCpuMs(srv.proc.pid);
+        own0 = process.cpuUsage();
+      }
       const item = { id: 'tick', n: `${n}:${++seq}` };
       const done = new Promise((resolve) => (round = { n: item.n, got: 0, expected: subs, lat: [], resolve, t0: 0 }));
       let timer;
@@ -323,7 +322,6 @@ async function main() {
       hs[kind]?.close();
       await srvs[kind]?.stop();
     }
-    delete process.env.BENCH_TIMELINE_FILE;
   }
   if (TIMELINE_DIR)
     for (const kind of KINDS) {

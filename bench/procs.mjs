@@ -110,13 +110,13 @@ export async function waitOutput(proc, re, timeoutMs, what) {
  * plus `extraArgs` and node flags; resolves once /health answers. `dataParent`: where the data dir is
  * made (e.g. /dev/shm, a file system without a disk under it).
  */
-export async function startMyko({ extraArgs = [], nodeArgs = [], raiseNofile = false, dataParent } = {}) {
+export async function startMyko({ extraArgs = [], nodeArgs = [], raiseNofile = false, dataParent, env = {} } = {}) {
   const dataDir = tempDir('myko-bench-', dataParent);
   const port = await freePort();
   const proc = spawnChild(
     process.execPath,
     [...nodeArgs, CLI, 'serve', '--port', String(port), '--host', '127.0.0.1', '--data-dir', dataDir, '--log-level', 'warn', '--sqlite-sync', 'full', ...extraArgs],
-    { raiseNofile },
+    { raiseNofile, env },
   );
   const deadline = Date.now() + 20_000;
   for (;;) {

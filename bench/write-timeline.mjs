@@ -13,6 +13,7 @@
 import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
+import { pctSorted, sortNum } from './section.mjs';
 
 const file = process.env.BENCH_TIMELINE_FILE;
 if (isMainThread && file) {
@@ -46,10 +47,7 @@ if (isMainThread && file) {
     writes++;
     return write.apply(this, args);
   };
-  const median = (a) => {
-    const s = [...a].sort((x, y) => x - y);
-    return s.length === 0 ? NaN : s[Math.floor((s.length - 1) / 2)];
-  };
+  const median = (a) => pctSorted(sortNum(a), 50);
   const dump = () => writeFileSync(file, JSON.stringify({ rounds: firsts.length, firstWriteMs: median(firsts), lastWriteMs: median(lasts) }));
   setInterval(dump, 2000).unref();
   process.on('exit', dump);
